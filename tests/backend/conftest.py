@@ -1,0 +1,162 @@
+"""Fixtures: the real app against a real SQLite file in tmp_path, no Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
+sys.path.insert(0, str(BACKEND_DIR))
+
+# starlette's TestClient still works on httpx; its deprecation notice is noise here.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from app.core.config import Settings, load_settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.services.seeding import apply_seed, parse_seed_input  # noqa: E402
+
+GOOD_SECRET = "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a7b8c9d0e1f2a3b4c"
+ALLOWED_ORIGIN = "https://app.tr4ction.test"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's shell must not leak settings into tests."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, closed_port: int) -> dict[str, str]:
+    """Environment for a development instance confined to tmp_path."""
+    return {
+        "ENVIRONMENT": "development",
+        "DATA_DIR": str(tmp_path / "data"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
+        "JWT_SECRET_KEY": GOOD_SECRET,
+        "CORS_ORIGINS": ALLOWED_ORIGIN,
+        "CHROMA_HOST": "127.0.0.1",
+        "CHROMA_PORT": str(closed_port),
+        "BCRYPT_ROUNDS": "4",
+    }
+
+
+@pytest.fixture
+def make_settings(settings_env: dict[str, str]) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        return load_settings(**{**settings_env, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def make_client(make_settings) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(**overrides: object) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides), apply_migrations=True))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+def run_manage(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """`python3 -m app.manage ...` as operators run it: cwd = the app directory."""
+    full_env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields} | env
+    return subprocess.run(
+        [sys.executable, "-m", "app.manage", *args], input=stdin, capture_output=True, text=True,
+        cwd=BACKEND_DIR, env=full_env, timeout=60,
+    )
+
+
+@pytest.fixture
+def manage(settings_env) -> Callable[..., subprocess.CompletedProcess]:
+    return lambda *args, stdin="": run_manage(settings_env, *args, stdin=stdin)
+
+
+def seed(settings_env: dict[str, str], *accounts: dict, reset_password: bool = False) -> dict:
+    args = ["seed", "--reset-password"] if reset_password else ["seed"]
+    result = run_manage(settings_env, *args, stdin=json.dumps({"accounts": list(accounts)}))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def users(client) -> dict[str, dict]:
+    """An admin and a founder (seeded in-process; test_manage covers the real command)."""
+    accounts = {
+        "admin": {"email": "Admin@TR4CTION.test", "role": "admin", "name": "Ada", "password": PASSWORD},
+        "founder": {"email": "founder@tr4ction.test", "role": "founder", "password": PASSWORD + "!"},
+    }
+    state = client.app.state
+    with state.db.session() as session:
+        apply_seed(session, parse_seed_input(json.dumps({"accounts": list(accounts.values())})),
+                   rounds=state.settings.BCRYPT_ROUNDS, reset_password=False)
+    return accounts
+
+
+def login(client: TestClient, email: str, password: str, **kwargs):
+    return client.post("/api/auth/login", json={"email": email, "password": password}, **kwargs)
+
+
+def auth_header(client: TestClient, account: dict) -> dict[str, str]:
+    response = login(client, account["email"], account["password"])
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+class _Heartbeat(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path != "/api/v2/heartbeat":
+            self.send_error(404)
+            return
+        body = json.dumps({"nanosecond heartbeat": 1}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_chroma() -> Iterator[int]:
+    """A tiny real HTTP server on 127.0.0.1 that answers Chroma's heartbeat."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Heartbeat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()

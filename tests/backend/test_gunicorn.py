@@ -1,0 +1,62 @@
+"""The real server process: gunicorn + uvicorn workers, as the container runs it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from conftest import BACKEND_DIR
+
+
+def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+    full_env = {**os.environ, **env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], cwd=BACKEND_DIR, env=full_env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_health(port: int, proc: subprocess.Popen, deadline: float = 20) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("gunicorn did not become healthy")
+
+
+def test_gunicorn_migrates_once_serves_and_stops_fast(settings_env, closed_port):
+    proc = start_gunicorn({**settings_env, "WEB_CONCURRENCY": "2"}, closed_port)
+    try:
+        wait_for_health(closed_port, proc)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=10)
+        stop_seconds = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert stop_seconds < 4
+    entries = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert sum("Running upgrade" in e["msg"] for e in entries) == 1
+    assert sum(e["msg"].startswith("Booting worker") for e in entries) == 2
+    assert any(e.get("path") == "/health" and e.get("status") == 200 for e in entries)
+
+
+def test_gunicorn_refuses_placeholder_secret_in_production_with_one_line(settings_env, closed_port):
+    env = {**settings_env, "ENVIRONMENT": "production", "JWT_SECRET_KEY": "<generate-with: openssl rand -hex 32>"}
+    proc = start_gunicorn(env, closed_port)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    lines = (stdout + stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    entry = json.loads(lines[0])
+    assert entry["level"] == "CRITICAL" and "JWT_SECRET_KEY" in entry["msg"] and "placeholder" in entry["msg"]

@@ -1,0 +1,68 @@
+import json
+import logging
+
+from conftest import PASSWORD, auth_header, login
+
+
+def request_lines(text: str) -> list[dict]:
+    return [e for e in (json.loads(line) for line in text.splitlines() if line.strip()) if e.get("msg") == "request"]
+
+
+def test_one_json_line_per_request_with_echoed_request_id(client, tmp_path):
+    response = client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    generated = client.get("/health").headers["x-request-id"]
+    assert len(generated) == 32
+
+    lines = request_lines((tmp_path / "logs" / "app.log").read_text())
+    assert [line["request_id"] for line in lines[-2:]] == ["abc-123", generated]
+    line = lines[-2]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/health", 200)
+    assert isinstance(line["duration_ms"], float)
+
+
+def test_hostile_request_id_is_replaced(client):
+    response = client.get("/health", headers={"X-Request-ID": 'x" injected\\'})
+    assert response.headers["x-request-id"] != 'x" injected\\'
+
+
+def test_no_secret_reaches_a_log_line_during_login_flow(client, users, caplog, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    headers = auth_header(client, users["admin"])
+    token = headers["Authorization"].split()[1]
+    login(client, users["admin"]["email"], "wrong password!!")
+    client.get("/api/auth/me", headers=headers)
+    client.get("/api/users?token=" + token, headers=headers)
+    client.post("/api/users", json={"email": "n@tr4ction.test", "role": "founder", "password": PASSWORD + "x"},
+                headers=headers)
+    with client.app.state.db.session() as session:
+        from app import users_repo
+
+        stored_hash = users_repo.get_by_email(session, "admin@tr4ction.test").password_hash
+
+    # Everything the app logged (the test's own HTTP client logs its URLs: not ours).
+    app_records = [str(vars(r)) for r in caplog.records if r.name != "httpx"]
+    logged = "\n".join(app_records) + (tmp_path / "logs" / "app.log").read_text()
+    assert request_lines((tmp_path / "logs" / "app.log").read_text())
+    for secret in (PASSWORD, "wrong password!!", token, stored_hash, "Bearer", "$2b$"):
+        assert secret not in logged
+
+
+def test_redaction_is_a_safety_net_for_mistakes(client, caplog):
+    from app.core.logging import JsonFormatter
+
+    record = logging.LogRecord("x", logging.INFO, "", 0, "auth header Bearer abc.def.ghi hash %s", (
+        "$2b$04$" + "a" * 53,), None)
+    record.password = "hunter2"
+    line = JsonFormatter().format(record)
+    assert "abc.def.ghi" not in line and "hunter2" not in line and "$2b$04$" not in line
+
+
+def test_unwritable_log_dir_warns_once_and_keeps_serving(make_client, tmp_path, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING):
+        client = make_client(LOG_DIR=str(blocker / "logs"))
+    warnings = [r for r in caplog.records if r.getMessage().startswith("log file disabled")]
+    assert len(warnings) == 1
+    assert client.get("/health").status_code == 200

@@ -1,0 +1,110 @@
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import PASSWORD, login, seed
+
+ADMIN = {"email": "Ops@TR4CTION.test", "role": "admin", "name": "Ops", "password": PASSWORD}
+FOUNDER = {"email": "founder@tr4ction.test", "role": "founder", "password": "another long password"}
+
+
+def db_rows(settings_env) -> list[tuple]:
+    path = Path(settings_env["DATABASE_URL"].removeprefix("sqlite:///"))
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name='users'").fetchone():
+            return []
+        return db.execute("SELECT email, name, role, password_hash, created_at, updated_at FROM users ORDER BY id").fetchall()
+
+
+def test_seed_twice_gives_same_rows(settings_env):
+    first = seed(settings_env, ADMIN, FOUNDER)
+    assert first == {"created": ["ops@tr4ction.test", "founder@tr4ction.test"], "updated": [], "unchanged": []}
+    rows = db_rows(settings_env)
+    assert [r[0] for r in rows] == ["ops@tr4ction.test", "founder@tr4ction.test"]
+
+    second = seed(settings_env, ADMIN, FOUNDER)
+    assert second == {"created": [], "updated": [], "unchanged": ["ops@tr4ction.test", "founder@tr4ction.test"]}
+    assert db_rows(settings_env) == rows
+
+
+def test_seed_does_not_change_existing_password_without_reset(settings_env, make_client):
+    seed(settings_env, ADMIN)
+    again = seed(settings_env, {**ADMIN, "password": "a brand new password"})
+    assert again["unchanged"] == ["ops@tr4ction.test"]
+    client = make_client()
+    assert login(client, ADMIN["email"], PASSWORD).status_code == 200
+
+
+def test_seed_reset_password_updates(settings_env, make_client):
+    seed(settings_env, ADMIN, FOUNDER)
+    result = seed(settings_env, {**ADMIN, "password": "a brand new password"}, reset_password=True)
+    assert result == {"created": [], "updated": ["ops@tr4ction.test"], "unchanged": []}
+    client = make_client()
+    assert login(client, ADMIN["email"], PASSWORD).status_code == 401
+    assert login(client, ADMIN["email"], "a brand new password").status_code == 200
+
+
+def test_seed_updates_role_and_name_changes(settings_env):
+    seed(settings_env, FOUNDER)
+    result = seed(settings_env, {**FOUNDER, "role": "admin", "name": "Now Admin"})
+    assert result["updated"] == ["founder@tr4ction.test"]
+    assert db_rows(settings_env)[0][1:3] == ("Now Admin", "admin")
+
+
+def test_seed_output_has_no_secret(settings_env, manage):
+    result = manage("seed", stdin=json.dumps({"accounts": [ADMIN]}))
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "$2b$" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ("{not json", "malformed JSON"),
+        ('["accounts"]', "expected an object"),
+        (json.dumps({"accounts": [{**ADMIN, "role": "owner"}]}), "role"),
+        (json.dumps({"accounts": [{**ADMIN, "email": "not-an-email"}]}), "invalid email"),
+        (json.dumps({"accounts": [ADMIN, {**FOUNDER, "email": "OPS@tr4ction.test"}]}), "duplicate email"),
+        (json.dumps({"accounts": [{k: v for k, v in ADMIN.items() if k != "password"}]}), "password"),
+        (json.dumps({"accounts": [{**ADMIN, "password": "short"}]}), "at least 12"),
+        (json.dumps({"accounts": [{**ADMIN, "password": "ops@tr4ction.test"}]}), "must not equal the email"),
+        (json.dumps({"accounts": [{**ADMIN, "password": 123456789012345}]}), "password"),
+        (json.dumps({"accounts": [{**ADMIN, "pasword": "typo"}]}), "unknown field"),
+    ],
+)
+def test_seed_bad_input_exits_2_with_nothing_written(settings_env, manage, payload, fragment):
+    # A valid account first: nothing at all may be written when a later one is bad.
+    document = payload
+    result = manage("seed", stdin=document)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    error = json.loads(lines[0])["error"]
+    assert fragment in error
+    assert PASSWORD not in error
+    assert db_rows(settings_env) == []
+
+
+def test_seed_bad_input_leaves_existing_rows_alone(settings_env, manage):
+    seed(settings_env, ADMIN)
+    before = db_rows(settings_env)
+    result = manage("seed", "--reset-password", stdin=json.dumps({"accounts": [
+        {**ADMIN, "password": "a brand new password"}, {**FOUNDER, "role": "owner"}]}))
+    assert result.returncode == 2
+    assert db_rows(settings_env) == before
+
+
+def test_list_users_prints_accounts_without_hashes(settings_env, manage):
+    seed(settings_env, ADMIN, FOUNDER)
+    result = manage("list-users")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert [(u["email"], u["name"], u["role"]) for u in listed] == [
+        ("ops@tr4ction.test", "Ops", "admin"), ("founder@tr4ction.test", None, "founder")]
+    assert all(u.keys() == {"email", "name", "role", "created_at"} for u in listed)
+    assert "$2b$" not in result.stdout

@@ -1,0 +1,3 @@
+"""tr4ctl: operate the TR4CTION Agent stack."""
+
+__version__ = "0.1.0"

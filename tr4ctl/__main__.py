@@ -1,0 +1,3 @@
+from tr4ctl.cli.app import main
+
+main()

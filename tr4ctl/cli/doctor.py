@@ -1,0 +1,27 @@
+"""doctor: pre-flight checks, each failure with its fix."""
+
+from __future__ import annotations
+
+import typer
+
+from tr4ctl.cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check the engine, compose v2, ports, disk space and .env; name a fix for each failure."""
+    from tr4ctl.actions.doctor import run_checks
+
+    app_ctx = app_context(ctx)
+    checks = run_checks(app_ctx)
+    ok = all(check.ok for check in checks)
+    app_ctx.out.table("doctor", ["check", "ok", "detail", "fix"],
+                      [[c.name, "✓" if c.ok else "✗", c.detail, c.fix or ""] for c in checks])
+    app_ctx.out.emit("doctor", {"ok": ok, "checks": [c.as_dict() for c in checks]}, ok=ok,
+                     exit_code=0 if ok else 1)
+    if not ok:
+        raise typer.Exit(1)
+    app_ctx.out.success("ready to run the stack")

@@ -1,0 +1,7 @@
+"""health, bench, verify (in progress)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

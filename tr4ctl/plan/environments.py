@@ -1,0 +1,48 @@
+"""dev and prod as data: what differs between them, and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tr4ctl.errors import BadInput
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class NginxMode(StrEnum):
+    DEV = "dev"  # HTTP, /docs reachable
+    PROD_HTTP = "prod-http"  # prod hardening on HTTP only, while no certificate exists yet
+    PROD = "prod"  # HTTPS with the domain's certificate; HTTP redirects
+
+
+@dataclass(frozen=True)
+class Profile:
+    backend_environment: str
+    debug_mode: bool
+    nginx_mode: NginxMode
+
+
+PROFILES = {
+    Environment.DEV: Profile("development", True, NginxMode.DEV),
+    Environment.PROD: Profile("production", False, NginxMode.PROD),
+}
+
+
+def parse_environment(value: str) -> Environment:
+    try:
+        return Environment(value.strip().lower())
+    except ValueError:
+        choices = " or ".join(f"--env {env.value}" for env in Environment)
+        raise BadInput(f"unknown environment {value!r}", f"use {choices}") from None
+
+
+def nginx_mode_for(env: Environment, certificate_present: bool) -> NginxMode:
+    """prod without its certificate serves HTTP (and the ACME webroot) instead of crash-looping."""
+    mode = PROFILES[env].nginx_mode
+    if mode is NginxMode.PROD and not certificate_present:
+        return NginxMode.PROD_HTTP
+    return mode

@@ -1,0 +1,64 @@
+"""Names and paths of one stack: derived from the project name and the project dir."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+VOLUME_KEYS = (
+    "chroma_data",
+    "backend_data",
+    "backend_logs",
+    "nginx_logs",
+    "certbot_conf",
+    "certbot_www",
+)
+# Long-running services `up` starts and waits for; certbot is a tool run on demand.
+LONG_RUNNING_SERVICES = ("chroma", "backend", "nginx")
+ALL_SERVICES = (*LONG_RUNNING_SERVICES, "certbot")
+
+
+@dataclass(frozen=True)
+class StackNames:
+    project: str
+
+    @property
+    def network(self) -> str:
+        return f"{self.project}_network"
+
+    def volume(self, key: str) -> str:
+        return f"{self.project}_{key}"
+
+    @property
+    def volumes(self) -> dict[str, str]:
+        return {key: self.volume(key) for key in VOLUME_KEYS}
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    project_dir: Path
+
+    @property
+    def env_file(self) -> Path:
+        return self.project_dir / ".env"
+
+    @property
+    def rendered_dir(self) -> Path:
+        return self.project_dir / ".tr4ctl"
+
+    @property
+    def compose_file(self) -> Path:
+        return self.rendered_dir / "docker-compose.yml"
+
+    @property
+    def nginx_dir(self) -> Path:
+        """Mounted as nginx's conf.d: a directory, so an atomic rename is seen inside."""
+        return self.rendered_dir / "nginx"
+
+    @property
+    def nginx_conf(self) -> Path:
+        return self.nginx_dir / "tr4ctl.conf"
+
+    @property
+    def state_file(self) -> Path:
+        return self.rendered_dir / "state.json"
