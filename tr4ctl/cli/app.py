@@ -63,23 +63,33 @@ def global_options(
     _session["ctx"] = ctx.obj
 
 
+def _click_exceptions():
+    try:  # recent typer vendors its own click
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
 def main(argv: list[str] | None = None) -> None:
-    import click
+    click_errors = _click_exceptions()
 
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="tr4ctl", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        _fail("aborted", None, ExitCode.FAILED)
-        code = ExitCode.FAILED
-    except click.UsageError as exc:
+    except typer.Abort:
+        code = _fail("aborted", None, ExitCode.FAILED)
+    except getattr(click_errors, "NoArgsIsHelpError", ()) as exc:
+        print(exc.ctx.get_help())
+        code = ExitCode.BAD_INPUT
+    except click_errors.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "tr4ctl"
         code = _fail(exc.format_message(), f"see `{where} --help`", ExitCode.BAD_INPUT)
-    except click.ClickException as exc:
+    except click_errors.ClickException as exc:
         code = _fail(exc.format_message(), None, ExitCode.BAD_INPUT)
     except Tr4ctlError as exc:
         if _debugging():

@@ -1,0 +1,109 @@
+import pytest
+import yaml
+
+from tr4ctl.errors import BadInput
+from tr4ctl.plan.environments import Environment, NginxMode, nginx_mode_for, parse_environment
+from tr4ctl.plan.layout import ProjectPaths
+from tr4ctl.plan.stack import render_compose, render_nginx
+from tr4ctl.settings import Tr4ctlSettings
+
+
+def settings(**values):
+    return Tr4ctlSettings(_env_file=None, **values)
+
+
+def compose(env=Environment.DEV, **values):
+    return yaml.safe_load(render_compose(settings(**values), env, ProjectPaths(__import__("pathlib").Path("/srv/p"))))
+
+
+def test_compose_services_volumes_network_named_after_project():
+    doc = compose(project_name="acme")
+    assert set(doc["services"]) == {"backend", "nginx", "chroma", "certbot"}
+    assert {v["name"] for v in doc["volumes"].values()} == {
+        f"acme_{k}" for k in ("chroma_data", "backend_data", "backend_logs", "nginx_logs",
+                              "certbot_conf", "certbot_www")}
+    assert all(v["external"] for v in doc["volumes"].values())
+    assert doc["networks"]["stack"] == {"external": True, "name": "acme_network"}
+
+
+def test_only_nginx_publishes_and_never_port_8000():
+    doc = compose(http_port=8080, https_port=8443, bind_address="127.0.0.1")
+    published = {name: svc.get("ports", []) for name, svc in doc["services"].items()}
+    assert published["nginx"] == ["127.0.0.1:8080:80", "127.0.0.1:8443:443"]
+    assert all(not ports for name, ports in published.items() if name != "nginx")
+    assert "8000" not in " ".join(published["nginx"])
+
+
+def test_long_running_services_have_healthchecks_and_certbot_is_a_tool():
+    doc = compose()
+    for name in ("backend", "nginx", "chroma"):
+        assert doc["services"][name]["healthcheck"]["test"]
+        assert doc["services"][name]["restart"] == "unless-stopped"
+    assert doc["services"]["backend"]["init"] is True
+    assert doc["services"]["certbot"]["profiles"] == ["tools"]
+
+
+def test_dev_and_prod_differ_as_data():
+    dev, prod = compose(Environment.DEV), compose(Environment.PROD, domain="api.example.test")
+    assert dev["services"]["backend"]["environment"]["ENVIRONMENT"] == "development"
+    assert prod["services"]["backend"]["environment"]["ENVIRONMENT"] == "production"
+    assert prod["services"]["backend"]["environment"]["DEBUG_MODE"] == "false"
+    assert prod["services"]["nginx"]["networks"]["stack"]["aliases"] == ["api.example.test"]
+
+
+def test_images_are_settings():
+    doc = compose(nginx_image="n:1", chroma_image="c:1", certbot_image="cb:1",
+                  backend_base_image="base:1", backend_image="be:1")
+    services = doc["services"]
+    assert (services["nginx"]["image"], services["chroma"]["image"], services["certbot"]["image"],
+            services["backend"]["image"]) == ("n:1", "c:1", "cb:1", "be:1")
+    assert services["backend"]["build"]["args"]["BASE_IMAGE"] == "base:1"
+
+
+def test_dev_nginx_serves_docs_and_acme_over_http():
+    text = render_nginx(settings(), NginxMode.DEV)
+    assert text.startswith("# tr4ctl nginx config: dev")
+    assert "/.well-known/acme-challenge/" in text
+    assert "docs|redoc" not in text
+    assert "listen 443" not in text
+
+
+def test_prod_nginx_is_hardened():
+    text = render_nginx(settings(domain="api.example.test", https_port=8443), NginxMode.PROD)
+    assert "listen 443 ssl http2" in text
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
+    assert "/etc/letsencrypt/live/api.example.test/fullchain.pem" in text
+    for header in ("Strict-Transport-Security", "X-Frame-Options", "X-Content-Type-Options",
+                   "Referrer-Policy"):
+        assert f'add_header {header}' in text
+    assert text.count(" always;") >= 4  # on error responses too
+    assert "location ~ ^/(docs|redoc|openapi\\.json)(/|$)" in text
+    assert "limit_req zone=tr4ctl_api" in text
+    assert "return 301 https://$host:8443$request_uri;" in text
+
+
+def test_prod_without_certificate_serves_http_hardened():
+    assert nginx_mode_for(Environment.PROD, certificate_present=False) is NginxMode.PROD_HTTP
+    assert nginx_mode_for(Environment.PROD, certificate_present=True) is NginxMode.PROD
+    text = render_nginx(settings(), NginxMode.PROD_HTTP)
+    assert "listen 443" not in text and "docs|redoc" in text
+
+
+def test_prod_nginx_without_domain_is_bad_input():
+    with pytest.raises(BadInput, match="domain") as caught:
+        render_nginx(settings(), NginxMode.PROD)
+    assert "TR4CTL_DOMAIN" in caught.value.hint
+
+
+def test_operator_template_override_with_missing_value(tmp_path):
+    (tmp_path / "nginx").mkdir()
+    (tmp_path / "nginx" / "site.conf.j2").write_text("# tr4ctl nginx config: {{ mode }}\n{{ upstream_pool }}\n")
+    with pytest.raises(BadInput, match="upstream_pool"):
+        render_nginx(settings(templates_dir=tmp_path), NginxMode.DEV)
+
+
+@pytest.mark.parametrize("value", ["staging", "", "production"])
+def test_unknown_environment(value):
+    with pytest.raises(BadInput, match="unknown environment") as caught:
+        parse_environment(value)
+    assert "--env dev" in caught.value.hint
