@@ -152,7 +152,7 @@ class Engine:
 
     def compose_down(self, timeout: int | None = None) -> None:
         self._call(self.compose_argv("down"), self.client.compose.down, timeout=timeout,
-                   remove_orphans=True)
+                   remove_orphans=True, quiet=not self.out.verbose)
 
     def compose_build(self, services: list[str] | None = None) -> None:
         self._call(self.compose_argv("build", *(services or [])), self.client.compose.build,

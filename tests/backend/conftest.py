@@ -104,11 +104,42 @@ def manage(settings_env) -> Callable[..., subprocess.CompletedProcess]:
     return lambda *args, stdin="": run_manage(settings_env, *args, stdin=stdin)
 
 
-def seed(settings_env: dict[str, str], *accounts: dict, reset_password: bool = False) -> dict:
+def seed_via_subprocess(settings_env: dict[str, str], *accounts: dict, reset_password: bool = False) -> dict:
     args = ["seed", "--reset-password"] if reset_password else ["seed"]
     result = run_manage(settings_env, *args, stdin=json.dumps({"accounts": list(accounts)}))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture
+def run_manage_inprocess(settings_env, monkeypatch, capsys) -> Callable[..., tuple[int, str, str]]:
+    """app.manage.main() in this process (a subprocess costs ~1 s of imports)."""
+    import io
+
+    from app import manage
+
+    def run(*args: str, stdin: bytes | str = b"") -> tuple[int, str, str]:
+        for name, value in settings_env.items():
+            monkeypatch.setenv(name, value)
+        raw = stdin.encode() if isinstance(stdin, str) else stdin
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+        capsys.readouterr()
+        code = manage.main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
+def seed(run_manage_inprocess) -> Callable[..., dict]:
+    def run(*accounts: dict, reset_password: bool = False) -> dict:
+        args = ["seed", "--reset-password"] if reset_password else ["seed"]
+        code, out, err = run_manage_inprocess(*args, stdin=json.dumps({"accounts": list(accounts)}))
+        assert code == 0, err
+        return json.loads(out)
+
+    return run
 
 
 @pytest.fixture

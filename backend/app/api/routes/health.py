@@ -1,0 +1,19 @@
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import DatabaseDep, SettingsDep
+from app.services.readiness import readiness_report
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> dict:
+    """Liveness only: no database, no network."""
+    return {"status": "healthy"}
+
+
+@router.get("/ready")
+def ready(settings: SettingsDep, db: DatabaseDep) -> JSONResponse:
+    report = readiness_report(settings, db)
+    return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

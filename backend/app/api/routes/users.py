@@ -1,0 +1,20 @@
+from fastapi import APIRouter, HTTPException, status
+
+from app.api.deps import AdminUser, SessionDep, SettingsDep
+from app.schemas import UserCreate, UserOut
+from app.services import users
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.get("", response_model=list[UserOut])
+def list_users(_: AdminUser, session: SessionDep):
+    return users.list_all(session)
+
+
+@router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, _: AdminUser, session: SessionDep, settings: SettingsDep):
+    try:
+        return users.create(session, settings, body)
+    except users.EmailTaken:
+        raise HTTPException(status.HTTP_409_CONFLICT, "email already registered") from None

@@ -1,0 +1,162 @@
+"""All runtime configuration, read from the environment (pydantic-settings).
+
+Every path the service touches is derived from these settings; nothing else in the
+code base may hard-code one (the old `/frontend` path crashed start-up as non-root).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# backend/ in a checkout, /app in the image: relative paths are resolved against it so
+# they do not depend on the process's working directory.
+APP_ROOT = Path(__file__).resolve().parents[2]
+
+MIN_SECRET_BYTES = 32
+# Words that only appear in documentation-style values, never in `openssl rand` output.
+PLACEHOLDER_MARKERS = (
+    "change", "generate", "secret", "example", "placeholder", "replace",
+    "insecure", "password", "<", ">",
+)
+
+
+class ConfigError(Exception):
+    """Invalid configuration, with a one-line, secret-free reason."""
+
+
+def placeholder_reason(secret: str) -> str | None:
+    lowered = secret.lower()
+    for marker in PLACEHOLDER_MARKERS:
+        if marker in lowered:
+            return f"looks like a placeholder (contains {marker!r})"
+    if len(set(secret)) < 8:
+        return "looks like a placeholder (too few distinct characters)"
+    return None
+
+
+class Settings(BaseSettings):
+    # The .env file is shared with the CLI (TR4CTL_* keys): unknown names are ignored.
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+    ENVIRONMENT: Literal["development", "production"] = "production"
+    DEBUG_MODE: bool = False
+
+    DATA_DIR: Path = Path("/app/data")
+    TEMPLATES_IMAGES_DIR: Path | None = None
+    KNOWLEDGE_DIR: Path | None = None
+    UPLOADS_DIR: Path | None = None
+    LOG_DIR: Path = Path("/app/logs")
+    DATABASE_URL: str | None = None
+
+    JWT_SECRET_KEY: SecretStr | None = None
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=60 * 24 * 30)
+    BCRYPT_ROUNDS: int = Field(12, ge=4, le=16)
+
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    CHROMA_HOST: str = "chroma"
+    CHROMA_PORT: int = Field(8000, ge=1, le=65535)
+    CHROMA_TIMEOUT_SECONDS: float = Field(1.0, gt=0, le=10)
+
+    LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(5, ge=1)
+    LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(60, ge=1)
+
+    WEB_CONCURRENCY: int = Field(1, ge=1, le=64)
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            # Browsers send Origin without a trailing slash; operators often write one.
+            return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
+        self.DATA_DIR = _absolute(self.DATA_DIR)
+        self.TEMPLATES_IMAGES_DIR = _absolute(self.TEMPLATES_IMAGES_DIR or self.DATA_DIR / "templates_images")
+        self.KNOWLEDGE_DIR = _absolute(self.KNOWLEDGE_DIR or self.DATA_DIR / "knowledge")
+        self.UPLOADS_DIR = _absolute(self.UPLOADS_DIR or self.DATA_DIR / "uploads")
+        self.LOG_DIR = _absolute(self.LOG_DIR)
+        self.DATABASE_URL = _normalise_database_url(self.DATABASE_URL, self.DATA_DIR)
+        if self.ENVIRONMENT == "production":
+            _check_production_secret(self.JWT_SECRET_KEY)
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.ENVIRONMENT == "development"
+
+    @property
+    def data_dirs(self) -> list[Path]:
+        return [self.DATA_DIR, self.TEMPLATES_IMAGES_DIR, self.KNOWLEDGE_DIR, self.UPLOADS_DIR]
+
+    @property
+    def chroma_heartbeat_url(self) -> str:
+        return f"http://{self.CHROMA_HOST}:{self.CHROMA_PORT}/api/v2/heartbeat"
+
+    @property
+    def jwt_secret_is_ephemeral(self) -> bool:
+        return self.JWT_SECRET_KEY is None or not self.JWT_SECRET_KEY.get_secret_value()
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        if self.jwt_secret_is_ephemeral:
+            # Development only (production refuses above); per process, so tokens die
+            # with a restart and are not shared between several workers.
+            return secrets.token_hex(32)
+        return self.JWT_SECRET_KEY.get_secret_value()
+
+
+def _absolute(path: Path) -> Path:
+    return path if path.is_absolute() else (APP_ROOT / path).resolve()
+
+
+def _normalise_database_url(url: str | None, data_dir: Path) -> str:
+    if not url:
+        return f"sqlite:///{data_dir / 'tr4ction.db'}"
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        # The operators' old form `sqlite:///./data/tr4ction.db` meant "relative to the
+        # app directory" (cwd /app in the container); pin that down explicitly.
+        relative = url[len(prefix):]
+        if relative and relative != ":memory:":
+            return prefix + str((APP_ROOT / relative).resolve())
+    return url
+
+
+def _check_production_secret(secret: SecretStr | None) -> None:
+    hint = "generate one with: openssl rand -hex 32"
+    value = secret.get_secret_value() if secret is not None else ""
+    if not value.strip():
+        raise ValueError(f"JWT_SECRET_KEY is not set ({hint})")
+    reason = placeholder_reason(value)
+    if reason:
+        raise ValueError(f"JWT_SECRET_KEY {reason} ({hint})")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"JWT_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes ({hint})")
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        location = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{location}: {message}" if location else message)
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (overrides win); ConfigError on anything invalid."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None

@@ -1,0 +1,75 @@
+"""Password hashing (bcrypt, used directly) and access tokens (JWT, HS256 only)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+import bcrypt
+import jwt
+
+from app.core.config import Settings
+
+JWT_ALGORITHM = "HS256"
+BCRYPT_MAX_BYTES = 72
+MIN_PASSWORD_CHARS = 12
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def hash_password(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    return hash_password("dummy-password-for-timing", rounds)
+
+
+def burn_password_check(password: str, rounds: int) -> None:
+    """Spend a real bcrypt check for unknown emails so timing does not reveal which exist."""
+    verify_password(password, _dummy_hash(rounds))
+
+
+def password_problem(password: str, email: str | None = None) -> str | None:
+    """Why a new password is unacceptable, or None."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        return f"password must be at least {MIN_PASSWORD_CHARS} characters"
+    if len(password.encode()) > BCRYPT_MAX_BYTES:
+        return f"password must be at most {BCRYPT_MAX_BYTES} bytes"
+    if "\x00" in password:
+        return "password must not contain NUL characters"
+    if email is not None and password.strip().casefold() == email.strip().casefold():
+        return "password must not equal the email"
+    return None
+
+
+def create_access_token(subject: str, settings: Settings) -> tuple[str, int]:
+    lifetime = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
+    now = datetime.now(timezone.utc)
+    claims = {"sub": subject, "iat": now, "exp": now + lifetime, "type": "access"}
+    token = jwt.encode(claims, settings.jwt_secret, algorithm=JWT_ALGORITHM)
+    return token, int(lifetime.total_seconds())
+
+
+def decode_access_token(token: str, settings: Settings) -> str:
+    """The token's subject; InvalidToken for anything expired, forged or malformed."""
+    try:
+        claims = jwt.decode(
+            token, settings.jwt_secret, algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "iat", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(type(exc).__name__) from None
+    if claims.get("type") != "access" or not isinstance(claims.get("sub"), str):
+        raise InvalidToken("wrong token type")
+    return claims["sub"]

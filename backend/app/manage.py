@@ -1,0 +1,135 @@
+"""Operator commands, run in the container with cwd /app:
+
+    python3 -m app.manage seed [--reset-password] < accounts.json
+    python3 -m app.manage list-users
+    python3 -m app.manage check-config
+    python3 -m app.manage migrate
+
+Data (JSON) goes to stdout; errors are one JSON line {"error": ...} on stderr.
+Exit codes: 0 ok, 2 invalid input or configuration (nothing written), 1 other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+
+from sqlalchemy import make_url
+
+from app.core.config import ConfigError, Settings, load_settings
+from app.core.logging import configure_logging
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise CommandError(str(exc), EXIT_INVALID) from None
+    # stdout is for data: logs go to stderr, and only warnings.
+    configure_logging(settings, stream=sys.stderr, to_file=False, level=logging.WARNING)
+    return settings
+
+
+def _prepared_database(settings: Settings):
+    from app.db import Database
+    from app.startup import prepare_runtime
+
+    prepare_runtime(settings)
+    return Database(settings.DATABASE_URL)
+
+
+def cmd_seed(args: argparse.Namespace) -> object:
+    from app.services.seeding import SeedInputError, apply_seed, parse_seed_input
+
+    settings = _settings()
+    try:
+        accounts = parse_seed_input(sys.stdin.buffer.read())
+    except SeedInputError as exc:
+        raise CommandError(str(exc), EXIT_INVALID) from None
+    db = _prepared_database(settings)
+    try:
+        with db.session() as session:
+            summary = apply_seed(session, accounts, rounds=settings.BCRYPT_ROUNDS, reset_password=args.reset_password)
+    finally:
+        db.dispose()
+    return asdict(summary)
+
+
+def cmd_list_users(_: argparse.Namespace) -> object:
+    from app import users_repo
+    from app.schemas import UserOut
+
+    db = _prepared_database(_settings())
+    try:
+        with db.session() as session:
+            return [UserOut.model_validate(u).model_dump(mode="json") for u in users_repo.list_users(session)]
+    finally:
+        db.dispose()
+
+
+def cmd_check_config(_: argparse.Namespace) -> object:
+    settings = _settings()
+    return {
+        "ok": True,
+        "environment": settings.ENVIRONMENT,
+        "debug_mode": settings.DEBUG_MODE,
+        "data_dir": str(settings.DATA_DIR),
+        "templates_images_dir": str(settings.TEMPLATES_IMAGES_DIR),
+        "knowledge_dir": str(settings.KNOWLEDGE_DIR),
+        "uploads_dir": str(settings.UPLOADS_DIR),
+        "log_dir": str(settings.LOG_DIR),
+        "database_url": make_url(settings.DATABASE_URL).render_as_string(hide_password=True),
+        "chroma": f"{settings.CHROMA_HOST}:{settings.CHROMA_PORT}",
+        "cors_origins": settings.CORS_ORIGINS,
+        "jwt_secret": "ephemeral (development)" if settings.jwt_secret_is_ephemeral else "set",
+        "workers": settings.WEB_CONCURRENCY,
+    }
+
+
+def cmd_migrate(_: argparse.Namespace) -> object:
+    _prepared_database(_settings()).dispose()
+    return {"migrated": True}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m app.manage", description="TR4CTION backend operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seed = sub.add_parser("seed", help="create/update accounts from JSON on stdin")
+    seed.add_argument("--reset-password", action="store_true", help="also set the password of existing accounts")
+    seed.set_defaults(handler=cmd_seed)
+    sub.add_parser("list-users", help="print accounts as JSON").set_defaults(handler=cmd_list_users)
+    sub.add_parser("check-config", help="validate settings; non-zero exit with the reason").set_defaults(
+        handler=cmd_check_config
+    )
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.handler(args)
+    except CommandError as exc:
+        print(json.dumps({"error": str(exc)}), file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # one line for operators, not a traceback
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        print(json.dumps({"error": f"{type(exc).__name__}: {first_line}"}), file=sys.stderr)
+        return EXIT_FAILURE
+    print(json.dumps(result))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Bring the database schema to the newest Alembic revision."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from app.db import sqlite_file
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger("app.migrate")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Passed as an attribute, not an ini option: ini interpolation would mangle '%'.
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade_to_head(database_url: str) -> None:
+    db_file = sqlite_file(database_url)
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), "head")
+    log.info("database schema at head")

@@ -1,0 +1,69 @@
+"""Readiness: can this instance serve real requests right now?"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import text
+
+from app.core.config import Settings
+from app.db import Database
+
+
+# Chroma lives on the compose network: never route the heartbeat through an HTTP_PROXY.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Check:
+    ok: bool
+    reason: str
+
+
+def check_database(db: Database) -> Check:
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1 FROM users LIMIT 1"))
+    except Exception as exc:  # any driver error means "not ready", with its class as the reason
+        return Check(False, f"query failed: {type(exc).__name__}")
+    return Check(True, "users table reachable")
+
+
+def check_data_dirs(settings: Settings) -> Check:
+    problems = []
+    for directory in settings.data_dirs:
+        if not directory.is_dir():
+            problems.append(f"{directory} missing")
+        elif not os.access(directory, os.W_OK | os.X_OK):
+            problems.append(f"{directory} not writable")
+    if problems:
+        return Check(False, "; ".join(problems))
+    return Check(True, f"{len(settings.data_dirs)} directories writable")
+
+
+def check_chroma(settings: Settings) -> Check:
+    url = settings.chroma_heartbeat_url
+    try:
+        with _DIRECT.open(url, timeout=settings.CHROMA_TIMEOUT_SECONDS) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        return Check(False, f"heartbeat answered HTTP {exc.code}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check(False, f"unreachable at {settings.CHROMA_HOST}:{settings.CHROMA_PORT}: {reason}")
+    if status != 200:
+        return Check(False, f"heartbeat answered HTTP {status}")
+    return Check(True, "heartbeat ok")
+
+
+def readiness_report(settings: Settings, db: Database) -> dict:
+    checks = {
+        "database": check_database(db),
+        "data_dirs": check_data_dirs(settings),
+        "chroma": check_chroma(settings),
+    }
+    ready = all(c.ok for c in checks.values())
+    return {"status": "ready" if ready else "not_ready", "checks": {k: asdict(v) for k, v in checks.items()}}

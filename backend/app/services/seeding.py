@@ -1,0 +1,98 @@
+"""Operator account seeding: validate the whole input first, then upsert in one transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from app import users_repo
+from app.core.security import hash_password, password_problem
+from app.core.validation import MAX_NAME_CHARS, email_problem, normalise_email, role_problem
+
+ACCOUNT_KEYS = {"email", "role", "name", "password"}
+
+
+class SeedInputError(Exception):
+    """Invalid seed input; the message never contains a password."""
+
+
+@dataclass(frozen=True)
+class SeedAccount:
+    email: str
+    role: str
+    name: str | None
+    password: str = field(repr=False)
+
+
+@dataclass
+class SeedSummary:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def parse_seed_input(raw: bytes | str) -> list[SeedAccount]:
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SeedInputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise SeedInputError("malformed JSON: not valid UTF-8 text or nested too deeply") from None
+    if not isinstance(document, dict) or not isinstance(document.get("accounts"), list):
+        raise SeedInputError('expected an object {"accounts": [...]}')
+    accounts = [_parse_account(i, entry) for i, entry in enumerate(document["accounts"])]
+    seen: set[str] = set()
+    for i, account in enumerate(accounts):
+        if account.email in seen:
+            raise SeedInputError(f"accounts[{i}].email: duplicate email {account.email}")
+        seen.add(account.email)
+    return accounts
+
+
+def _parse_account(index: int, entry: object) -> SeedAccount:
+    where = f"accounts[{index}]"
+    if not isinstance(entry, dict):
+        raise SeedInputError(f"{where}: expected an object")
+    unknown = sorted(set(entry) - ACCOUNT_KEYS)
+    if unknown:
+        raise SeedInputError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    email, role, name, password = (entry.get(k) for k in ("email", "role", "name", "password"))
+    if not isinstance(email, str) or email_problem(normalise_email(email)):
+        raise SeedInputError(f"{where}.email: invalid email")
+    email = normalise_email(email)
+    if problem := role_problem(role):
+        raise SeedInputError(f"{where}.role: {problem}")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME_CHARS):
+        raise SeedInputError(f"{where}.name: must be a string of at most {MAX_NAME_CHARS} characters")
+    if not isinstance(password, str):
+        raise SeedInputError(f"{where}.password: missing (must be a string)")
+    if problem := password_problem(password, email):
+        raise SeedInputError(f"{where}.password: {problem}")
+    return SeedAccount(email=email, role=role, name=name.strip() if name else None, password=password)
+
+
+def apply_seed(session: Session, accounts: list[SeedAccount], *, rounds: int, reset_password: bool) -> SeedSummary:
+    """Upsert every account in one transaction. Existing passwords change only on reset."""
+    summary = SeedSummary()
+    with session.begin():
+        for account in accounts:
+            user = users_repo.get_by_email(session, account.email)
+            if user is None:
+                users_repo.add_user(
+                    session, email=account.email, role=account.role, name=account.name,
+                    password_hash=hash_password(account.password, rounds),
+                )
+                summary.created.append(account.email)
+                continue
+            changed = False
+            if user.role != account.role:
+                user.role, changed = account.role, True
+            # An omitted name keeps the stored one.
+            if account.name is not None and user.name != account.name:
+                user.name, changed = account.name, True
+            if reset_password:
+                user.password_hash, changed = hash_password(account.password, rounds), True
+            (summary.updated if changed else summary.unchanged).append(account.email)
+    return summary

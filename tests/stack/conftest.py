@@ -1,0 +1,124 @@
+"""Stack tests: the real CLI against a real Docker engine, in throwaway projects.
+
+Every test project is named t4t-*, publishes on 127.0.0.1 free ports only, and is
+removed afterwards; leftovers of an earlier (killed) run are removed first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TEST_PREFIX = "t4t-"
+
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.stack)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def docker(*args: str, check: bool = True) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {result.stderr}")
+    return result.stdout
+
+
+def remove_leftovers() -> None:
+    """Containers, volumes and networks of earlier test projects (t4t-*)."""
+    listing = docker("ps", "-a", "--format",
+                     '{{.ID}} {{.Label "com.docker.compose.project"}}', check=False)
+    stale = [line.split()[0] for line in listing.splitlines()
+             if len(line.split()) == 2 and line.split()[1].startswith(TEST_PREFIX)]
+    if stale:
+        docker("rm", "-f", *stale, check=False)
+    for kind in ("volume", "network"):
+        fmt = "{{.Name}}"
+        names = [n for n in docker(kind, "ls", "--format", fmt, check=False).split()
+                 if n.startswith(TEST_PREFIX)]
+        if names:
+            docker(kind, "rm", *names, check=False)
+
+
+@dataclass
+class Stack:
+    name: str
+    project_dir: Path
+    http_port: int
+    https_port: int
+
+    def tr4ctl(self, *args: str, input: str | None = None, env: dict | None = None,
+               check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "tr4ctl", "--project-dir", str(self.project_dir), *args],
+            input=input, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"tr4ctl {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stderr}\n{result.stdout}")
+        return result
+
+    def json(self, *args: str, **kwargs) -> dict:
+        return json.loads(self.tr4ctl("--json", *args, **kwargs).stdout)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def container_ids(self) -> dict[str, str]:
+        services = self.json("status")["data"]["services"]
+        return {s["service"]: s["container_id"] for s in services}
+
+    def compose_exec(self, service: str, *command: str, input: str | None = None) -> str:
+        result = subprocess.run(
+            ["docker", "compose", "-p", self.name, "-f",
+             str(self.project_dir / ".tr4ctl" / "docker-compose.yml"), "exec", "-T", service,
+             *command], input=input, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+def new_stack(tmp_path_factory, label: str, *, with_pebble: bool = False,
+              settings: dict[str, str] | None = None) -> Stack:
+    name = f"{TEST_PREFIX}{label}-{os.getpid()}"
+    stack = Stack(name, tmp_path_factory.mktemp(name), free_port(), free_port())
+    values = {"TR4CTL_PROJECT_NAME": name, "TR4CTL_BIND_ADDRESS": "127.0.0.1",
+              "TR4CTL_HTTP_PORT": str(stack.http_port),
+              "TR4CTL_HTTPS_PORT": str(stack.https_port), **(settings or {})}
+    stack.tr4ctl("config", "set", *(f"{k}={v}" for k, v in values.items()))
+    # No registry here: images come from packages (cached by recipe after the first run).
+    stack.tr4ctl("images", "build-local", *(["--with-pebble"] if with_pebble else []))
+    return stack
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.fail("stack tests need a Docker engine: run scripts/test.sh (it starts one)")
+    remove_leftovers()
+    yield
+    remove_leftovers()
+
+
+@pytest.fixture(scope="session")
+def dev_stack(docker_engine, tmp_path_factory):
+    stack = new_stack(tmp_path_factory, "dev")
+    stack.tr4ctl("up", "--env", "dev")
+    yield stack
+    stack.tr4ctl("down", "--volumes", "--yes", check=False)

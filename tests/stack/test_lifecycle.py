@@ -1,0 +1,89 @@
+"""Issue 3 on a real engine: init, up, status, down, and refusals that start nothing."""
+
+import json
+import socket
+
+import httpx
+
+from conftest import docker, new_stack
+
+
+def test_dev_stack_is_healthy_through_nginx(dev_stack):
+    response = httpx.get(dev_stack.url("/health"), timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "healthy"}
+
+
+def test_status_json_lists_every_service_with_health(dev_stack):
+    envelope = dev_stack.json("status")
+    assert envelope["status"] == "ok"
+    services = {s["service"]: s for s in envelope["data"]["services"]}
+    assert {"backend", "nginx", "chroma"} <= set(services)
+    for name in ("backend", "nginx", "chroma"):
+        assert services[name]["state"] == "running"
+        assert services[name]["health"] == "healthy"
+        assert services[name]["env"] == "dev"
+    assert envelope["data"]["nginx_config"] == "dev"
+    published = [p for s in services.values() for p in s["ports"]]
+    assert all("->8000" not in p for p in published)
+    assert sorted(p.split("->")[0] for p in services["nginx"]["ports"]) == sorted(
+        [f"127.0.0.1:{dev_stack.http_port}", f"127.0.0.1:{dev_stack.https_port}"])
+
+
+def test_second_up_recreates_nothing(dev_stack):
+    before = dev_stack.container_ids()
+    dev_stack.tr4ctl("up", "--env", "dev")
+    assert dev_stack.container_ids() == before
+
+
+def test_down_then_up_keeps_backend_data(dev_stack):
+    dev_stack.compose_exec("backend", "sh", "-c", "echo kept > /app/data/marker.txt")
+    dev_stack.tr4ctl("down")
+    assert dev_stack.json("status")["data"]["services"][0]["state"] == "absent"
+    assert dev_stack.name + "_backend_data" in docker("volume", "ls", "--format", "{{.Name}}")
+    dev_stack.tr4ctl("up", "--env", "dev")
+    assert dev_stack.compose_exec("backend", "cat", "/app/data/marker.txt").strip() == "kept"
+
+
+def test_backend_runs_as_non_root(dev_stack):
+    services = {s["service"]: s for s in dev_stack.json("status")["data"]["services"]}
+    assert services["backend"]["user"] not in ("", "root", "0")
+
+
+def test_init_twice_creates_nothing_the_second_time(docker_engine, tmp_path_factory):
+    stack = new_stack(tmp_path_factory, "init")
+    try:
+        first = stack.json("init")["data"]
+        second = stack.json("init")["data"]
+        assert second["changed"] is False
+        assert all(item["result"] == "exists" for item in second["items"])
+        volumes = [i["name"] for i in first["items"] if i["kind"] == "volume"]
+        assert len(volumes) == 6
+        env_file = stack.project_dir / ".env"
+        assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+        assert "JWT_SECRET_KEY=" in env_file.read_text()
+    finally:
+        stack.tr4ctl("down", "--volumes", "--yes", check=False)
+    remaining = docker("volume", "ls", "--format", "{{.Name}}")
+    assert stack.name not in remaining
+
+
+def test_busy_http_port_is_refused_before_anything_starts(docker_engine, tmp_path_factory):
+    stack = new_stack(tmp_path_factory, "busy")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", stack.http_port))
+        holder.listen()
+        result = stack.tr4ctl("up", "--env", "dev", check=False)
+    assert result.returncode == 2
+    assert f"HTTP port {stack.http_port}" in result.stderr
+    assert "TR4CTL_HTTP_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert docker("ps", "-a", "--filter", f"label=com.docker.compose.project={stack.name}",
+                  "-q").strip() == ""
+
+
+def test_prod_without_domain_is_refused(docker_engine, tmp_path_factory):
+    stack = new_stack(tmp_path_factory, "nodomain")
+    result = stack.tr4ctl("--json", "up", "--env", "prod", check=False)
+    assert result.returncode == 2
+    assert "TR4CTL_DOMAIN" in json.loads(result.stdout)["errors"][0]["hint"]
