@@ -44,6 +44,8 @@ class Tr4ctlSettings(BaseSettings):
     certbot_image: str = "certbot/certbot:v5.1.0"
 
     gunicorn_workers: int = Field(1, ge=1, le=64)
+    # How long a changing command waits for another one on the same stack.
+    lock_timeout: float = Field(120.0, ge=0)
     healthcheck_interval: str = "1s"
     # Operators' own template overrides, searched before the shipped templates.
     templates_dir: Path | None = None

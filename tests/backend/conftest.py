@@ -21,11 +21,10 @@ sys.path.insert(0, str(BACKEND_DIR))
 # starlette's TestClient still works on httpx; its deprecation notice is noise here.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
 
-from fastapi.testclient import TestClient  # noqa: E402
-
 from app.core.config import Settings, load_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.services.seeding import apply_seed, parse_seed_input  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
 
 GOOD_SECRET = "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a7b8c9d0e1f2a3b4c"
 ALLOWED_ORIGIN = "https://app.tr4ction.test"

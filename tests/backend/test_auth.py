@@ -1,7 +1,6 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
-
 from conftest import GOOD_SECRET, PASSWORD, auth_header, login
 
 
@@ -43,7 +42,7 @@ def test_missing_or_bad_token_is_401(client, users):
 
 
 def test_expired_forged_or_unsigned_tokens_are_401(client, users):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     expired = jwt.encode({"sub": "1", "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1),
                           "type": "access"}, GOOD_SECRET, algorithm="HS256")
     forged = jwt.encode({"sub": "1", "iat": now, "exp": now + timedelta(hours=1), "type": "access"},

@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from app.core.config import APP_ROOT, ConfigError, Settings, load_settings
 from conftest import GOOD_SECRET
 

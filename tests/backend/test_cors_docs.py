@@ -1,5 +1,4 @@
 import pytest
-
 from conftest import ALLOWED_ORIGIN, GOOD_SECRET
 
 PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}

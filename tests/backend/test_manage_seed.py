@@ -3,7 +3,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import PASSWORD, login, seed_via_subprocess
 
 ADMIN = {"email": "Ops@TR4CTION.test", "role": "admin", "name": "Ops", "password": PASSWORD}

@@ -76,3 +76,28 @@ def write_if_changed(path, text: str, report: InitReport) -> bool:
     write_atomic(path, text)
     report.add("file", str(path), "rendered")
     return True
+
+
+def initialise(ctx: AppContext) -> InitReport:
+    """Idempotent: a second run reports everything as existing."""
+    from tr4ctl.actions.nginx_config import apply_nginx_config
+    from tr4ctl.plan.environments import nginx_mode_for
+    from tr4ctl.plan.stack import render_compose, render_nginx
+
+    report = InitReport()
+    ensure_env_file(ctx, report)
+    env = last_environment(ctx)
+    settings = ctx.settings
+    # Pre-flight: render everything before creating anything in Docker.
+    compose_text = render_compose(settings, env, ctx.paths)
+    nginx_conf = ctx.paths.nginx_conf
+    nginx_text = None if nginx_conf.exists() else render_nginx(
+        settings, nginx_mode_for(env, certificate_present=False))
+    ensure_volumes_and_network(ctx, report)
+    write_if_changed(ctx.paths.compose_file, compose_text, report)
+    if nginx_text is None:
+        report.add("file", str(nginx_conf), "exists")
+    else:
+        apply_nginx_config(ctx, nginx_text)
+        report.add("file", str(nginx_conf), "rendered")
+    return report

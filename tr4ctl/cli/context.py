@@ -55,5 +55,13 @@ class AppContext:
         return self._engine
 
 
+    def changing(self, command: str):
+        """Hold the stack's lock while a command changes it (read-only commands never wait)."""
+        from tr4ctl.lock import stack_lock
+
+        return stack_lock(self.paths.rendered_dir / "lock", command,
+                          self.settings.lock_timeout, on_wait=self.out.warn)
+
+
 def app_context(ctx: typer.Context) -> AppContext:
     return ctx.find_root().obj

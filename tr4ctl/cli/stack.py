@@ -22,35 +22,12 @@ def register(app: typer.Typer) -> None:
 
 def init(ctx: typer.Context) -> None:
     """Create .env (0600, fresh secret), the volumes and network, and render the files."""
-    from tr4ctl.actions.init import (
-        InitReport,
-        ensure_env_file,
-        ensure_volumes_and_network,
-        last_environment,
-        write_if_changed,
-    )
-    from tr4ctl.actions.nginx_config import apply_nginx_config
-    from tr4ctl.plan.environments import nginx_mode_for
-    from tr4ctl.plan.stack import render_compose, render_nginx
-
     app_ctx = app_context(ctx)
     app_ctx.engine.require_engine()
-    report = InitReport()
-    ensure_env_file(app_ctx, report)
-    env = last_environment(app_ctx)
-    settings = app_ctx.settings
-    # Pre-flight: render everything before creating anything in Docker.
-    compose_text = render_compose(settings, env, app_ctx.paths)
-    nginx_text = render_nginx(settings, nginx_mode_for(env, certificate_present=False)) \
-        if not app_ctx.paths.nginx_conf.exists() else None
-    ensure_volumes_and_network(app_ctx, report)
-    write_if_changed(app_ctx.paths.compose_file, compose_text, report)
-    if nginx_text is not None:
-        apply_nginx_config(app_ctx, nginx_text)
-        report.add("file", str(app_ctx.paths.nginx_conf), "rendered")
-    else:
-        report.add("file", str(app_ctx.paths.nginx_conf), "exists")
+    from tr4ctl.actions.init import initialise
 
+    with app_ctx.changing("init"):
+        report = initialise(app_ctx)
     out = app_ctx.out
     out.table(None, ["kind", "name", "result"],
               [[i["kind"], i["name"], i["result"]] for i in report.items])
@@ -69,7 +46,9 @@ def up(
     from tr4ctl.plan.environments import parse_environment
 
     app_ctx = app_context(ctx)
-    report = bring_up(app_ctx, parse_environment(env), build=build, timeout=timeout)
+    chosen = parse_environment(env)
+    with app_ctx.changing("up"):
+        report = bring_up(app_ctx, chosen, build=build, timeout=timeout)
     rows = [[s.service, s.state, s.health or "-",
              f"{s.seconds_to_healthy:.1f}s" if s.seconds_to_healthy is not None else "-"]
             for s in report.services]
@@ -96,17 +75,18 @@ def down(
                        "add --yes to confirm, or drop --volumes to keep the data")
     engine = app_ctx.engine
     engine.require_engine()
-    if app_ctx.paths.compose_file.exists():
-        engine.compose_down(timeout=10)
     removed: list[str] = []
-    if volumes:
-        names = app_ctx.names
-        for name in sorted(engine.existing_volumes(list(names.volumes.values()))):
-            engine.remove_volume(name)
-            removed.append(name)
-        if engine.network_exists(names.network):
-            engine.remove_network(names.network)
-            removed.append(names.network)
+    with app_ctx.changing("down"):
+        if app_ctx.paths.compose_file.exists():
+            engine.compose_down(timeout=10)
+        if volumes:
+            names = app_ctx.names
+            for name in sorted(engine.existing_volumes(list(names.volumes.values()))):
+                engine.remove_volume(name)
+                removed.append(name)
+            if engine.network_exists(names.network):
+                engine.remove_network(names.network)
+                removed.append(names.network)
     app_ctx.out.success("stack stopped" + (f"; removed {', '.join(removed)}" if removed
                                             else "; data volumes kept"))
     app_ctx.out.emit("down", {"removed": removed})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import bcrypt
@@ -55,7 +55,7 @@ def password_problem(password: str, email: str | None = None) -> str | None:
 
 def create_access_token(subject: str, settings: Settings) -> tuple[str, int]:
     lifetime = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     claims = {"sub": subject, "iat": now, "exp": now + lifetime, "type": "access"}
     token = jwt.encode(claims, settings.jwt_secret, algorithm=JWT_ALGORITHM)
     return token, int(lifetime.total_seconds())

@@ -1,9 +1,8 @@
 """Alembic environment: the URL comes from the caller (app.migrate) or the settings."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
-
 from app.models import Base
+from sqlalchemy import create_engine, pool
 
 config = context.config
 target_metadata = Base.metadata

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from app import users_repo
 from app.core.config import Settings
 from app.core.security import burn_password_check, create_access_token, verify_password
 from app.models import User
 from app.services.rate_limit import LoginRateLimiter
-from app import users_repo
 
 
 class LoginThrottled(Exception):

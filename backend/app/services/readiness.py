@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import text
@@ -12,9 +14,11 @@ from sqlalchemy import text
 from app.core.config import Settings
 from app.db import Database
 
-
 # Chroma lives on the compose network: never route the heartbeat through an HTTP_PROXY.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# urllib's timeout does not cover the DNS lookup, which can hang for seconds when the
+# chroma name does not resolve; a small pool bounds both the wait and the threads.
+_PROBES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ready-probe")
 
 
 @dataclass
@@ -45,6 +49,14 @@ def check_data_dirs(settings: Settings) -> Check:
 
 
 def check_chroma(settings: Settings) -> Check:
+    deadline = settings.CHROMA_TIMEOUT_SECONDS + 0.25
+    try:
+        return _PROBES.submit(_probe_chroma, settings).result(timeout=deadline)
+    except FutureTimeout:
+        return Check(False, f"no answer from {settings.CHROMA_HOST}:{settings.CHROMA_PORT} within {deadline:.2g}s")
+
+
+def _probe_chroma(settings: Settings) -> Check:
     url = settings.chroma_heartbeat_url
     try:
         with _DIRECT.open(url, timeout=settings.CHROMA_TIMEOUT_SECONDS) as response:
