@@ -28,6 +28,8 @@ accesslog = None  # app.middleware.request_log writes one JSON line per request
 logconfig_dict = gunicorn_logconfig(_settings)
 # gunicorn >= 25 opens a control socket under $HOME by default; appuser has no home.
 control_socket_disable = True
+# uvicorn must not rewrite the client address from proxy headers: the app reads nginx's
+# X-Real-IP itself (app.api.deps.client_ip).
 forwarded_allow_ips = "127.0.0.1"
 
 
@@ -38,7 +40,11 @@ def on_starting(server):
     configure_logging(_settings)
     try:
         prepare_runtime(_settings)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure here must end in one line
         first_line = str(exc).splitlines()[0] if str(exc) else ""
-        print(fatal_line(f"database migration failed: {type(exc).__name__}: {first_line}"), file=sys.stderr, flush=True)
+        print(
+            fatal_line(f"database migration failed: {type(exc).__name__}: {first_line}"),
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(1)

@@ -60,7 +60,9 @@ def cmd_seed(args: argparse.Namespace) -> object:
     db = _prepared_database(settings)
     try:
         with db.session() as session:
-            summary = apply_seed(session, accounts, rounds=settings.BCRYPT_ROUNDS, reset_password=args.reset_password)
+            summary = apply_seed(
+                session, accounts, rounds=settings.BCRYPT_ROUNDS, reset_password=args.reset_password
+            )
     finally:
         db.dispose()
     return asdict(summary)
@@ -73,7 +75,10 @@ def cmd_list_users(_: argparse.Namespace) -> object:
     db = _prepared_database(_settings())
     try:
         with db.session() as session:
-            return [UserOut.model_validate(u).model_dump(mode="json") for u in users_repo.list_users(session)]
+            return [
+                UserOut.model_validate(u).model_dump(mode="json")
+                for u in users_repo.list_users(session)
+            ]
     finally:
         db.dispose()
 
@@ -103,15 +108,19 @@ def cmd_migrate(_: argparse.Namespace) -> object:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python3 -m app.manage", description="TR4CTION backend operator commands")
+    parser = argparse.ArgumentParser(
+        prog="python3 -m app.manage", description="TR4CTION backend operator commands"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     seed = sub.add_parser("seed", help="create/update accounts from JSON on stdin")
-    seed.add_argument("--reset-password", action="store_true", help="also set the password of existing accounts")
+    seed.add_argument(
+        "--reset-password", action="store_true", help="also set the password of existing accounts"
+    )
     seed.set_defaults(handler=cmd_seed)
     sub.add_parser("list-users", help="print accounts as JSON").set_defaults(handler=cmd_list_users)
-    sub.add_parser("check-config", help="validate settings; non-zero exit with the reason").set_defaults(
-        handler=cmd_check_config
-    )
+    sub.add_parser(
+        "check-config", help="validate settings; non-zero exit with the reason"
+    ).set_defaults(handler=cmd_check_config)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
     return parser
 
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return exc.exit_code
-    except Exception as exc:  # one line for operators, not a traceback
+    except Exception as exc:  # noqa: BLE001 - one line for operators, not a traceback
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         print(json.dumps({"error": f"{type(exc).__name__}: {first_line}"}), file=sys.stderr)
         return EXIT_FAILURE

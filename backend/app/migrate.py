@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
+from app.core.config import APP_ROOT
 from app.db import sqlite_file
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = APP_ROOT / "migrations"
 log = logging.getLogger("app.migrate")
 
 

@@ -21,7 +21,10 @@ def ensure_data_dirs(settings: Settings) -> None:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            log.warning("cannot create data directory", extra={"directory": str(directory), "error": exc.strerror})
+            log.warning(
+                "cannot create data directory",
+                extra={"directory": str(directory), "error": exc.strerror},
+            )
 
 
 def prepare_runtime(settings: Settings) -> None:

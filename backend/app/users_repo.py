@@ -20,7 +20,9 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.created_at, User.id)))
 
 
-def add_user(session: Session, *, email: str, role: str, name: str | None, password_hash: str) -> User:
+def add_user(
+    session: Session, *, email: str, role: str, name: str | None, password_hash: str
+) -> User:
     user = User(email=email.lower(), role=role, name=name, password_hash=password_hash)
     session.add(user)
     session.flush()

@@ -21,10 +21,10 @@ sys.path.insert(0, str(BACKEND_DIR))
 # starlette's TestClient still works on httpx; its deprecation notice is noise here.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
 
-from app.core.config import Settings, load_settings  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.services.seeding import apply_seed, parse_seed_input  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+from app.core.config import Settings, load_settings
+from app.main import create_app
+from app.services.seeding import apply_seed, parse_seed_input
+from fastapi.testclient import TestClient
 
 GOOD_SECRET = "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a7b8c9d0e1f2a3b4c"
 ALLOWED_ORIGIN = "https://app.tr4ction.test"
@@ -93,8 +93,14 @@ def run_manage(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.C
     """`python3 -m app.manage ...` as operators run it: cwd = the app directory."""
     full_env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields} | env
     return subprocess.run(
-        [sys.executable, "-m", "app.manage", *args], input=stdin, capture_output=True, text=True,
-        cwd=BACKEND_DIR, env=full_env, timeout=60,
+        [sys.executable, "-m", "app.manage", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=BACKEND_DIR,
+        env=full_env,
+        timeout=60,
     )
 
 
@@ -103,7 +109,9 @@ def manage(settings_env) -> Callable[..., subprocess.CompletedProcess]:
     return lambda *args, stdin="": run_manage(settings_env, *args, stdin=stdin)
 
 
-def seed_via_subprocess(settings_env: dict[str, str], *accounts: dict, reset_password: bool = False) -> dict:
+def seed_via_subprocess(
+    settings_env: dict[str, str], *accounts: dict, reset_password: bool = False
+) -> dict:
     args = ["seed", "--reset-password"] if reset_password else ["seed"]
     result = run_manage(settings_env, *args, stdin=json.dumps({"accounts": list(accounts)}))
     assert result.returncode == 0, result.stderr
@@ -145,13 +153,26 @@ def seed(run_manage_inprocess) -> Callable[..., dict]:
 def users(client) -> dict[str, dict]:
     """An admin and a founder (seeded in-process; test_manage covers the real command)."""
     accounts = {
-        "admin": {"email": "Admin@TR4CTION.test", "role": "admin", "name": "Ada", "password": PASSWORD},
-        "founder": {"email": "founder@tr4ction.test", "role": "founder", "password": PASSWORD + "!"},
+        "admin": {
+            "email": "Admin@TR4CTION.test",
+            "role": "admin",
+            "name": "Ada",
+            "password": PASSWORD,
+        },
+        "founder": {
+            "email": "founder@tr4ction.test",
+            "role": "founder",
+            "password": PASSWORD + "!",
+        },
     }
     state = client.app.state
     with state.db.session() as session:
-        apply_seed(session, parse_seed_input(json.dumps({"accounts": list(accounts.values())})),
-                   rounds=state.settings.BCRYPT_ROUNDS, reset_password=False)
+        apply_seed(
+            session,
+            parse_seed_input(json.dumps({"accounts": list(accounts.values())})),
+            rounds=state.settings.BCRYPT_ROUNDS,
+            reset_password=False,
+        )
     return accounts
 
 
@@ -166,7 +187,7 @@ def auth_header(client: TestClient, account: dict) -> dict[str, str]:
 
 
 class _Heartbeat(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path != "/api/v2/heartbeat":
             self.send_error(404)
             return

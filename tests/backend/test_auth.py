@@ -37,18 +37,34 @@ def test_me_returns_current_user(client, users):
 def test_missing_or_bad_token_is_401(client, users):
     assert client.get("/api/auth/me").status_code == 401
     assert client.get("/api/users").status_code == 401
-    assert client.get("/api/auth/me", headers={"Authorization": "Bearer not-a-jwt"}).status_code == 401
+    assert (
+        client.get("/api/auth/me", headers={"Authorization": "Bearer not-a-jwt"}).status_code == 401
+    )
     assert client.get("/api/auth/me", headers={"Authorization": "Basic abc"}).status_code == 401
 
 
 def test_expired_forged_or_unsigned_tokens_are_401(client, users):
     now = datetime.now(UTC)
-    expired = jwt.encode({"sub": "1", "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1),
-                          "type": "access"}, GOOD_SECRET, algorithm="HS256")
-    forged = jwt.encode({"sub": "1", "iat": now, "exp": now + timedelta(hours=1), "type": "access"},
-                        "another-key-that-is-long-enough-32b", algorithm="HS256")
-    unsigned = jwt.encode({"sub": "1", "iat": now, "exp": now + timedelta(hours=1), "type": "access"},
-                          None, algorithm="none")
+    expired = jwt.encode(
+        {
+            "sub": "1",
+            "iat": now - timedelta(hours=2),
+            "exp": now - timedelta(hours=1),
+            "type": "access",
+        },
+        GOOD_SECRET,
+        algorithm="HS256",
+    )
+    forged = jwt.encode(
+        {"sub": "1", "iat": now, "exp": now + timedelta(hours=1), "type": "access"},
+        "another-key-that-is-long-enough-32b",
+        algorithm="HS256",
+    )
+    unsigned = jwt.encode(
+        {"sub": "1", "iat": now, "exp": now + timedelta(hours=1), "type": "access"},
+        None,
+        algorithm="none",
+    )
     for token in (expired, forged, unsigned):
         response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
@@ -65,17 +81,28 @@ def test_founder_is_forbidden_on_admin_routes(client, users):
 
 def test_admin_lists_and_creates_users(client, users):
     headers = auth_header(client, users["admin"])
-    new = {"email": "New.Founder@Tr4ction.test", "role": "founder", "name": "Nia", "password": PASSWORD}
+    new = {
+        "email": "New.Founder@Tr4ction.test",
+        "role": "founder",
+        "name": "Nia",
+        "password": PASSWORD,
+    }
     created = client.post("/api/users", json=new, headers=headers)
     assert created.status_code == 201, created.text
     assert created.json()["email"] == "new.founder@tr4ction.test"
     assert "password" not in created.text and "hash" not in created.text
 
-    duplicate = client.post("/api/users", json={**new, "email": "NEW.founder@tr4ction.test"}, headers=headers)
+    duplicate = client.post(
+        "/api/users", json={**new, "email": "NEW.founder@tr4ction.test"}, headers=headers
+    )
     assert duplicate.status_code == 409
 
     listed = client.get("/api/users", headers=headers).json()
-    assert [u["email"] for u in listed] == ["admin@tr4ction.test", "founder@tr4ction.test", "new.founder@tr4ction.test"]
+    assert [u["email"] for u in listed] == [
+        "admin@tr4ction.test",
+        "founder@tr4ction.test",
+        "new.founder@tr4ction.test",
+    ]
     assert all(u.keys() == {"email", "name", "role", "created_at"} for u in listed)
     assert login(client, "new.founder@tr4ction.test", PASSWORD).status_code == 200
 
@@ -83,8 +110,13 @@ def test_admin_lists_and_creates_users(client, users):
 def test_admin_create_rejects_weak_input(client, users):
     headers = auth_header(client, users["admin"])
     base = {"email": "weak@tr4ction.test", "role": "founder", "password": PASSWORD}
-    for bad in ({"password": "short"}, {"password": "weak@tr4ction.test"}, {"role": "root"},
-                {"email": "not-an-email"}, {"extra": 1}):
+    for bad in (
+        {"password": "short"},
+        {"password": "weak@tr4ction.test"},
+        {"role": "root"},
+        {"email": "not-an-email"},
+        {"extra": 1},
+    ):
         response = client.post("/api/users", json={**base, **bad}, headers=headers)
         assert response.status_code == 422, bad
 
@@ -100,7 +132,12 @@ def test_repeated_bad_logins_get_429_with_retry_after(make_client, users):
     assert throttled.json() == {"detail": "too many failed login attempts"}
     # Keyed by (client IP, email): another email or another client is unaffected.
     assert login(client, "founder@tr4ction.test", PASSWORD + "!").status_code == 200
-    assert login(client, "admin@tr4ction.test", PASSWORD, headers={"X-Real-IP": "203.0.113.9"}).status_code == 200
+    assert (
+        login(
+            client, "admin@tr4ction.test", PASSWORD, headers={"X-Real-IP": "203.0.113.9"}
+        ).status_code
+        == 200
+    )
 
 
 def test_rate_limit_window_expires():

@@ -35,12 +35,21 @@ def test_bad_input_on_admin_routes_and_unknown_paths(client, users):
     from conftest import auth_header
 
     headers = auth_header(client, users["admin"])
-    for body in ("{", "null", '{"email": 1}', '{"email": "a@b.test", "role": "founder", "password": 5}'):
-        response = client.post("/api/users", content=body, headers={**headers, "Content-Type": "application/json"})
+    for body in (
+        "{",
+        "null",
+        '{"email": 1}',
+        '{"email": "a@b.test", "role": "founder", "password": 5}',
+    ):
+        response = client.post(
+            "/api/users", content=body, headers={**headers, "Content-Type": "application/json"}
+        )
         assert response.status_code == 422
     assert client.get("/nope").status_code == 404
     assert client.delete("/health").status_code == 405
-    assert client.get("/api/auth/me", headers={"Authorization": "Bearer " + "x" * 100_000}).status_code in (401, 431)
+    assert client.get(
+        "/api/auth/me", headers={"Authorization": "Bearer " + "x" * 100_000}
+    ).status_code in (401, 431)
 
 
 def test_unexpected_errors_become_json_500_with_request_id(make_client, monkeypatch):

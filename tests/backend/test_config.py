@@ -85,7 +85,10 @@ def test_unknown_env_vars_and_cli_keys_are_ignored(monkeypatch):
 
 def test_dotenv_file_with_cli_keys_is_accepted(tmp_path):
     env_file = tmp_path / ".env"
-    env_file.write_text("ENVIRONMENT=development\nTR4CTL_DOMAIN=api.tr4ction.test\nCORS_ORIGINS=https://a.test,https://b.test\n")
+    env_file.write_text(
+        "ENVIRONMENT=development\nTR4CTL_DOMAIN=api.tr4ction.test\n"
+        "CORS_ORIGINS=https://a.test,https://b.test\n"
+    )
     settings = Settings(_env_file=env_file)
     assert settings.CORS_ORIGINS == ["https://a.test", "https://b.test"]
 
@@ -108,7 +111,9 @@ def test_check_config_command(manage, settings_env):
 
     from conftest import run_manage
 
-    bad = run_manage({**settings_env, "ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme"}, "check-config")
+    bad = run_manage(
+        {**settings_env, "ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme"}, "check-config"
+    )
     assert bad.returncode == 2
     assert bad.stdout == ""
     lines = bad.stderr.strip().splitlines()

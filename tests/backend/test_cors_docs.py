@@ -1,7 +1,10 @@
 import pytest
 from conftest import ALLOWED_ORIGIN, GOOD_SECRET
 
-PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+PREFLIGHT = {
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "content-type",
+}
 
 
 def test_preflight_from_allowed_origin_is_accepted(client):
@@ -11,7 +14,9 @@ def test_preflight_from_allowed_origin_is_accepted(client):
 
 
 def test_preflight_from_other_origin_is_refused(client):
-    response = client.options("/api/auth/login", headers={"Origin": "https://evil.test", **PREFLIGHT})
+    response = client.options(
+        "/api/auth/login", headers={"Origin": "https://evil.test", **PREFLIGHT}
+    )
     assert response.status_code >= 400
     assert "access-control-allow-origin" not in response.headers
 

@@ -8,14 +8,23 @@ import sys
 import time
 import urllib.request
 
+import pytest
 from conftest import BACKEND_DIR
+
+pytest.importorskip(
+    "uvicorn_worker", reason="uvicorn-worker (the image's gunicorn worker class) not installed"
+)
 
 
 def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
     full_env = {**os.environ, **env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], cwd=BACKEND_DIR, env=full_env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=BACKEND_DIR,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -52,11 +61,19 @@ def test_gunicorn_migrates_once_serves_and_stops_fast(settings_env, closed_port)
 
 
 def test_gunicorn_refuses_placeholder_secret_in_production_with_one_line(settings_env, closed_port):
-    env = {**settings_env, "ENVIRONMENT": "production", "JWT_SECRET_KEY": "<generate-with: openssl rand -hex 32>"}
+    env = {
+        **settings_env,
+        "ENVIRONMENT": "production",
+        "JWT_SECRET_KEY": "<generate-with: openssl rand -hex 32>",
+    }
     proc = start_gunicorn(env, closed_port)
     stdout, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 1
     lines = (stdout + stderr).strip().splitlines()
     assert len(lines) == 1, lines
     entry = json.loads(lines[0])
-    assert entry["level"] == "CRITICAL" and "JWT_SECRET_KEY" in entry["msg"] and "placeholder" in entry["msg"]
+    assert (
+        entry["level"] == "CRITICAL"
+        and "JWT_SECRET_KEY" in entry["msg"]
+        and "placeholder" in entry["msg"]
+    )

@@ -5,7 +5,11 @@ from conftest import PASSWORD, auth_header, login
 
 
 def request_lines(text: str) -> list[dict]:
-    return [e for e in (json.loads(line) for line in text.splitlines() if line.strip()) if e.get("msg") == "request"]
+    return [
+        e
+        for e in (json.loads(line) for line in text.splitlines() if line.strip())
+        if e.get("msg") == "request"
+    ]
 
 
 def test_one_json_line_per_request_with_echoed_request_id(client, tmp_path):
@@ -33,8 +37,11 @@ def test_no_secret_reaches_a_log_line_during_login_flow(client, users, caplog, t
     login(client, users["admin"]["email"], "wrong password!!")
     client.get("/api/auth/me", headers=headers)
     client.get("/api/users?token=" + token, headers=headers)
-    client.post("/api/users", json={"email": "n@tr4ction.test", "role": "founder", "password": PASSWORD + "x"},
-                headers=headers)
+    client.post(
+        "/api/users",
+        json={"email": "n@tr4ction.test", "role": "founder", "password": PASSWORD + "x"},
+        headers=headers,
+    )
     with client.app.state.db.session() as session:
         from app import users_repo
 
@@ -51,8 +58,15 @@ def test_no_secret_reaches_a_log_line_during_login_flow(client, users, caplog, t
 def test_redaction_is_a_safety_net_for_mistakes(client, caplog):
     from app.core.logging import JsonFormatter
 
-    record = logging.LogRecord("x", logging.INFO, "", 0, "auth header Bearer abc.def.ghi hash %s", (
-        "$2b$04$" + "a" * 53,), None)
+    record = logging.LogRecord(
+        "x",
+        logging.INFO,
+        "",
+        0,
+        "auth header Bearer abc.def.ghi hash %s",
+        ("$2b$04$" + "a" * 53,),
+        None,
+    )
     record.password = "hunter2"
     line = JsonFormatter().format(record)
     assert "abc.def.ghi" not in line and "hunter2" not in line and "$2b$04$" not in line

@@ -16,17 +16,27 @@ def db_rows(settings_env) -> list[tuple]:
     with sqlite3.connect(path) as db:
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name='users'").fetchone():
             return []
-        return db.execute("SELECT email, name, role, password_hash, created_at, updated_at FROM users ORDER BY id").fetchall()
+        return db.execute(
+            "SELECT email, name, role, password_hash, created_at, updated_at FROM users ORDER BY id"
+        ).fetchall()
 
 
 def test_seed_twice_gives_same_rows(settings_env):
     first = seed_via_subprocess(settings_env, ADMIN, FOUNDER)
-    assert first == {"created": ["ops@tr4ction.test", "founder@tr4ction.test"], "updated": [], "unchanged": []}
+    assert first == {
+        "created": ["ops@tr4ction.test", "founder@tr4ction.test"],
+        "updated": [],
+        "unchanged": [],
+    }
     rows = db_rows(settings_env)
     assert [r[0] for r in rows] == ["ops@tr4ction.test", "founder@tr4ction.test"]
 
     second = seed_via_subprocess(settings_env, ADMIN, FOUNDER)
-    assert second == {"created": [], "updated": [], "unchanged": ["ops@tr4ction.test", "founder@tr4ction.test"]}
+    assert second == {
+        "created": [],
+        "updated": [],
+        "unchanged": ["ops@tr4ction.test", "founder@tr4ction.test"],
+    }
     assert db_rows(settings_env) == rows
 
 
@@ -65,10 +75,16 @@ BAD_SEED_INPUTS = [
     ('["accounts"]', "expected an object"),
     (json.dumps({"accounts": [{**ADMIN, "role": "owner"}]}), "role"),
     (json.dumps({"accounts": [{**ADMIN, "email": "not-an-email"}]}), "invalid email"),
-    (json.dumps({"accounts": [ADMIN, {**FOUNDER, "email": "OPS@tr4ction.test"}]}), "duplicate email"),
+    (
+        json.dumps({"accounts": [ADMIN, {**FOUNDER, "email": "OPS@tr4ction.test"}]}),
+        "duplicate email",
+    ),
     (json.dumps({"accounts": [{k: v for k, v in ADMIN.items() if k != "password"}]}), "password"),
     (json.dumps({"accounts": [ADMIN, {**FOUNDER, "password": "short"}]}), "at least 12"),
-    (json.dumps({"accounts": [{**ADMIN, "password": "OPS@tr4ction.test"}]}), "must not equal the email"),
+    (
+        json.dumps({"accounts": [{**ADMIN, "password": "OPS@tr4ction.test"}]}),
+        "must not equal the email",
+    ),
     (json.dumps({"accounts": [{**ADMIN, "password": 123456789012345}]}), "password"),
     (json.dumps({"accounts": [{**ADMIN, "pasword": "typo"}]}), "unknown field"),
     (b"\xff\xfe{not utf-8", "malformed JSON"),
@@ -102,8 +118,18 @@ def test_seed_rejects_every_bad_input(settings_env, run_manage_inprocess, payloa
 def test_seed_bad_input_leaves_existing_rows_alone(seed, settings_env, manage):
     seed(ADMIN)
     before = db_rows(settings_env)
-    result = manage("seed", "--reset-password", stdin=json.dumps({"accounts": [
-        {**ADMIN, "password": "a brand new password"}, {**FOUNDER, "role": "owner"}]}))
+    result = manage(
+        "seed",
+        "--reset-password",
+        stdin=json.dumps(
+            {
+                "accounts": [
+                    {**ADMIN, "password": "a brand new password"},
+                    {**FOUNDER, "role": "owner"},
+                ]
+            }
+        ),
+    )
     assert result.returncode == 2
     assert db_rows(settings_env) == before
 
@@ -114,6 +140,8 @@ def test_list_users_prints_accounts_without_hashes(seed, manage):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert [(u["email"], u["name"], u["role"]) for u in listed] == [
-        ("ops@tr4ction.test", "Ops", "admin"), ("founder@tr4ction.test", None, "founder")]
+        ("ops@tr4ction.test", "Ops", "admin"),
+        ("founder@tr4ction.test", None, "founder"),
+    ]
     assert all(u.keys() == {"email", "name", "role", "created_at"} for u in listed)
     assert "$2b$" not in result.stdout

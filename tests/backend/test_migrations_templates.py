@@ -20,7 +20,10 @@ def test_migrations_create_the_schema_on_a_fresh_file(tmp_path):
 def test_emails_are_unique_in_the_schema(tmp_path):
     db_file = tmp_path / "u.db"
     upgrade_to_head(f"sqlite:///{db_file}")
-    insert = "INSERT INTO users (email, role, password_hash, created_at, updated_at) VALUES (?, 'admin', 'h', 0, 0)"
+    insert = (
+        "INSERT INTO users (email, role, password_hash, created_at, updated_at)"
+        " VALUES (?, 'admin', 'h', 0, 0)"
+    )
     with sqlite3.connect(db_file) as db:
         db.execute(insert, ("a@b.test",))
         try:
@@ -40,10 +43,12 @@ def test_template_registry_lists_image_files(client, users, tmp_path):
 
     response = client.get("/api/templates", headers=auth_header(client, users["founder"]))
     assert response.status_code == 200
-    assert response.json() == {"templates": [
-        {"name": "canvas", "path": "canvas.PNG", "size_bytes": 8},
-        {"name": "cover", "path": "pitch/cover.jpg", "size_bytes": 3},
-    ]}
+    assert response.json() == {
+        "templates": [
+            {"name": "canvas", "path": "canvas.PNG", "size_bytes": 8},
+            {"name": "cover", "path": "pitch/cover.jpg", "size_bytes": 3},
+        ]
+    }
     assert client.get("/api/templates").status_code == 401
 
 

@@ -7,7 +7,11 @@ from fastapi.responses import JSONResponse
 
 async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": e.get("msg", "invalid"),
+            "type": e.get("type", "value_error"),
+        }
         for e in exc.errors()
     ]
     return JSONResponse({"detail": errors}, status_code=422)

@@ -21,8 +21,17 @@ APP_ROOT = Path(__file__).resolve().parents[2]
 MIN_SECRET_BYTES = 32
 # Words that only appear in documentation-style values, never in `openssl rand` output.
 PLACEHOLDER_MARKERS = (
-    "change", "generate", "secret", "example", "placeholder", "replace",
-    "insecure", "password", "<", ">",
+    "change",
+    "generate",
+    "secret",
+    "example",
+    "placeholder",
+    "replace",
+    "insecure",
+    "password",
+    "xxx",
+    "<",
+    ">",
 )
 
 
@@ -82,7 +91,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_and_check(self) -> Settings:
         self.DATA_DIR = _absolute(self.DATA_DIR)
-        self.TEMPLATES_IMAGES_DIR = _absolute(self.TEMPLATES_IMAGES_DIR or self.DATA_DIR / "templates_images")
+        self.TEMPLATES_IMAGES_DIR = _absolute(
+            self.TEMPLATES_IMAGES_DIR or self.DATA_DIR / "templates_images"
+        )
         self.KNOWLEDGE_DIR = _absolute(self.KNOWLEDGE_DIR or self.DATA_DIR / "knowledge")
         self.UPLOADS_DIR = _absolute(self.UPLOADS_DIR or self.DATA_DIR / "uploads")
         self.LOG_DIR = _absolute(self.LOG_DIR)
@@ -127,7 +138,7 @@ def _normalise_database_url(url: str | None, data_dir: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
         # The operators' old form `sqlite:///./data/tr4ction.db` meant "relative to the
         # app directory" (cwd /app in the container); pin that down explicitly.
-        relative = url[len(prefix):]
+        relative = url[len(prefix) :]
         if relative and relative != ":memory:":
             return prefix + str((APP_ROOT / relative).resolve())
     return url

@@ -19,7 +19,10 @@ LOG_FILE_BACKUPS = 5
 
 # Standard LogRecord attributes, plus uvicorn's ANSI-coloured duplicate of the message.
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName", "color_message",
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
 }
 _SENSITIVE_KEYS = re.compile(r"pass|secret|token|authorization|hash|cookie", re.IGNORECASE)
 # Defence in depth: even if someone logs one by mistake, these never reach a line.
@@ -65,12 +68,16 @@ class _FileHandler(_OwnHandler, RotatingFileHandler):
     pass
 
 
-def configure_logging(settings: Settings, *, stream=None, to_file: bool = True, level: int | None = None) -> None:
+def configure_logging(
+    settings: Settings, *, stream=None, to_file: bool = True, level: int | None = None
+) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _OwnHandler)]:
         root.removeHandler(handler)
         handler.close()
-    root.setLevel(level if level is not None else (logging.DEBUG if settings.DEBUG_MODE else logging.INFO))
+    root.setLevel(
+        level if level is not None else (logging.DEBUG if settings.DEBUG_MODE else logging.INFO)
+    )
 
     formatter = JsonFormatter()
     console = _StdoutHandler(stream or sys.stdout)
@@ -86,7 +93,9 @@ def configure_logging(settings: Settings, *, stream=None, to_file: bool = True, 
             root.warning("log file disabled: %s", problem)
 
 
-def _attach_file_handler(root: logging.Logger, settings: Settings, formatter: logging.Formatter) -> str | None:
+def _attach_file_handler(
+    root: logging.Logger, settings: Settings, formatter: logging.Formatter
+) -> str | None:
     try:
         settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
         if not os.access(settings.LOG_DIR, os.W_OK):
@@ -94,7 +103,9 @@ def _attach_file_handler(root: logging.Logger, settings: Settings, formatter: lo
         # Several workers share this file; a rotation by one is not seen by the others
         # until they restart (acceptable with the default single worker).
         handler = _FileHandler(
-            settings.LOG_DIR / LOG_FILE_NAME, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS,
+            settings.LOG_DIR / LOG_FILE_NAME,
+            maxBytes=LOG_FILE_MAX_BYTES,
+            backupCount=LOG_FILE_BACKUPS,
             encoding="utf-8",
         )
     except OSError as exc:
@@ -111,7 +122,13 @@ def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "app.core.logging.JsonFormatter"}},
-        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
+        },
         "root": {"level": level, "handlers": []},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
@@ -122,9 +139,11 @@ def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
 
 def fatal_line(message: str) -> str:
     """The single line printed when the service refuses to start."""
-    return json.dumps({
-        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "level": "CRITICAL",
-        "logger": "app.startup",
-        "msg": f"refusing to start: {message}",
-    })
+    return json.dumps(
+        {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "CRITICAL",
+            "logger": "app.startup",
+            "msg": f"refusing to start: {message}",
+        }
+    )

@@ -65,7 +65,9 @@ def decode_access_token(token: str, settings: Settings) -> str:
     """The token's subject; InvalidToken for anything expired, forged or malformed."""
     try:
         claims = jwt.decode(
-            token, settings.jwt_secret, algorithms=[JWT_ALGORITHM],
+            token,
+            settings.jwt_secret,
+            algorithms=[JWT_ALGORITHM],
             options={"require": ["exp", "iat", "sub"]},
         )
     except jwt.PyJWTError as exc:

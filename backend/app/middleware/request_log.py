@@ -54,17 +54,25 @@ class RequestLogMiddleware:
             # goes to the log only.
             log.exception("unhandled error", extra={"request_id": request_id})
             if not response_started:
-                await send_with_id({
-                    "type": "http.response.start", "status": 500,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(_INTERNAL_ERROR)).encode())],
-                })
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(_INTERNAL_ERROR)).encode()),
+                        ],
+                    }
+                )
                 await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
-            log.info("request", extra={
-                "request_id": request_id,
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            })
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )

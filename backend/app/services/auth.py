@@ -29,7 +29,13 @@ def authenticate(session: Session, email: str, password: str, settings: Settings
 
 
 def login(
-    session: Session, settings: Settings, limiter: LoginRateLimiter, *, client_ip: str, email: str, password: str
+    session: Session,
+    settings: Settings,
+    limiter: LoginRateLimiter,
+    *,
+    client_ip: str,
+    email: str,
+    password: str,
 ) -> tuple[str, int]:
     """An access token and its lifetime in seconds, or LoginThrottled / BadCredentials."""
     key = (client_ip, email.lower())

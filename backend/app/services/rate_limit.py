@@ -17,7 +17,9 @@ MAX_TRACKED_KEYS = 10_000
 
 
 class LoginRateLimiter:
-    def __init__(self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.attempts = attempts
         self.window = window_seconds
         self._clock = clock

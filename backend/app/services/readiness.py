@@ -31,7 +31,8 @@ def check_database(db: Database) -> Check:
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1 FROM users LIMIT 1"))
-    except Exception as exc:  # any driver error means "not ready", with its class as the reason
+    # Any driver error means "not ready"; its class is the reason.
+    except Exception as exc:  # noqa: BLE001
         return Check(False, f"query failed: {type(exc).__name__}")
     return Check(True, "users table reachable")
 
@@ -53,7 +54,10 @@ def check_chroma(settings: Settings) -> Check:
     try:
         return _PROBES.submit(_probe_chroma, settings).result(timeout=deadline)
     except FutureTimeout:
-        return Check(False, f"no answer from {settings.CHROMA_HOST}:{settings.CHROMA_PORT} within {deadline:.2g}s")
+        return Check(
+            False,
+            f"no answer from {settings.CHROMA_HOST}:{settings.CHROMA_PORT} within {deadline:.2g}s",
+        )
 
 
 def _probe_chroma(settings: Settings) -> Check:
@@ -65,7 +69,9 @@ def _probe_chroma(settings: Settings) -> Check:
         return Check(False, f"heartbeat answered HTTP {exc.code}")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Check(False, f"unreachable at {settings.CHROMA_HOST}:{settings.CHROMA_PORT}: {reason}")
+        return Check(
+            False, f"unreachable at {settings.CHROMA_HOST}:{settings.CHROMA_PORT}: {reason}"
+        )
     if status != 200:
         return Check(False, f"heartbeat answered HTTP {status}")
     return Check(True, "heartbeat ok")
@@ -78,4 +84,7 @@ def readiness_report(settings: Settings, db: Database) -> dict:
         "chroma": check_chroma(settings),
     }
     ready = all(c.ok for c in checks.values())
-    return {"status": "ready" if ready else "not_ready", "checks": {k: asdict(v) for k, v in checks.items()}}
+    return {
+        "status": "ready" if ready else "not_ready",
+        "checks": {k: asdict(v) for k, v in checks.items()},
+    }

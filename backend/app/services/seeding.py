@@ -37,7 +37,9 @@ def parse_seed_input(raw: bytes | str) -> list[SeedAccount]:
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise SeedInputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise SeedInputError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except (UnicodeDecodeError, RecursionError):
         raise SeedInputError("malformed JSON: not valid UTF-8 text or nested too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get("accounts"), list):
@@ -65,15 +67,21 @@ def _parse_account(index: int, entry: object) -> SeedAccount:
     if problem := role_problem(role):
         raise SeedInputError(f"{where}.role: {problem}")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME_CHARS):
-        raise SeedInputError(f"{where}.name: must be a string of at most {MAX_NAME_CHARS} characters")
+        raise SeedInputError(
+            f"{where}.name: must be a string of at most {MAX_NAME_CHARS} characters"
+        )
     if not isinstance(password, str):
         raise SeedInputError(f"{where}.password: missing (must be a string)")
     if problem := password_problem(password, email):
         raise SeedInputError(f"{where}.password: {problem}")
-    return SeedAccount(email=email, role=role, name=name.strip() if name else None, password=password)
+    return SeedAccount(
+        email=email, role=role, name=name.strip() if name else None, password=password
+    )
 
 
-def apply_seed(session: Session, accounts: list[SeedAccount], *, rounds: int, reset_password: bool) -> SeedSummary:
+def apply_seed(
+    session: Session, accounts: list[SeedAccount], *, rounds: int, reset_password: bool
+) -> SeedSummary:
     """Upsert every account in one transaction. Existing passwords change only on reset."""
     summary = SeedSummary()
     with session.begin():
@@ -81,7 +89,10 @@ def apply_seed(session: Session, accounts: list[SeedAccount], *, rounds: int, re
             user = users_repo.get_by_email(session, account.email)
             if user is None:
                 users_repo.add_user(
-                    session, email=account.email, role=account.role, name=account.name,
+                    session,
+                    email=account.email,
+                    role=account.role,
+                    name=account.name,
                     password_hash=hash_password(account.password, rounds),
                 )
                 summary.created.append(account.email)

@@ -16,5 +16,7 @@ def list_template_images(root: Path) -> list[dict]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            images.append({"name": path.stem, "path": relative.as_posix(), "size_bytes": path.stat().st_size})
+            images.append(
+                {"name": path.stem, "path": relative.as_posix(), "size_bytes": path.stat().st_size}
+            )
     return images

@@ -24,7 +24,10 @@ def create(session: Session, settings: Settings, data: UserCreate) -> User:
     if users_repo.get_by_email(session, data.email) is not None:
         raise EmailTaken()
     user = users_repo.add_user(
-        session, email=data.email, role=data.role, name=data.name,
+        session,
+        email=data.email,
+        role=data.role,
+        name=data.name,
         password_hash=hash_password(data.password, settings.BCRYPT_ROUNDS),
     )
     try:

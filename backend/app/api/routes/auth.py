@@ -8,14 +8,21 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=TokenResponse)
-def login(body: LoginRequest, session: SessionDep, settings: SettingsDep, limiter: LimiterDep, ip: ClientIpDep):
+def login(
+    body: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    ip: ClientIpDep,
+):
     try:
         token, expires_in = auth.login(
             session, settings, limiter, client_ip=ip, email=body.email, password=body.password
         )
     except auth.LoginThrottled as exc:
         raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed login attempts",
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed login attempts",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
     except auth.BadCredentials:

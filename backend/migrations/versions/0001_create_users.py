@@ -23,7 +23,9 @@ def upgrade() -> None:
         columns = {c["name"] for c in existing.get_columns("users")}
         missing = REQUIRED_COLUMNS - columns
         if missing:
-            raise RuntimeError(f"existing users table lacks columns {sorted(missing)}; migrate it by hand once")
+            raise RuntimeError(
+                f"existing users table lacks columns {sorted(missing)}; migrate it by hand once"
+            )
         return
     op.create_table(
         "users",
