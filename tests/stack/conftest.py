@@ -40,18 +40,34 @@ def docker(*args: str, check: bool = True) -> str:
     return result.stdout
 
 
-def remove_leftovers() -> None:
-    """Containers, volumes and networks of earlier test projects (t4t-*)."""
+def is_leftover(name: str, finishing_pid: int | None = None) -> bool:
+    """A t4t-<label>-<pid>... resource whose test run is gone (a live run keeps its own)."""
+    if not name.startswith(TEST_PREFIX):
+        return False
+    pid = name[len(TEST_PREFIX):].split("_")[0].rsplit("-", 1)[-1]
+    if not pid.isdigit() or int(pid) == finishing_pid:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_leftovers(finishing_pid: int | None = None) -> None:
+    """Containers, volumes and networks of earlier, finished or killed, test runs
+    (and, at the end of a run, whatever this run itself left behind)."""
     listing = docker("ps", "-a", "--format",
                      '{{.ID}} {{.Label "com.docker.compose.project"}}', check=False)
     stale = [line.split()[0] for line in listing.splitlines()
-             if len(line.split()) == 2 and line.split()[1].startswith(TEST_PREFIX)]
+             if len(line.split()) == 2 and is_leftover(line.split()[1], finishing_pid)]
     if stale:
         docker("rm", "-f", *stale, check=False)
     for kind in ("volume", "network"):
-        fmt = "{{.Name}}"
-        names = [n for n in docker(kind, "ls", "--format", fmt, check=False).split()
-                 if n.startswith(TEST_PREFIX)]
+        names = [n for n in docker(kind, "ls", "--format", "{{.Name}}", check=False).split()
+                 if is_leftover(n, finishing_pid)]
         if names:
             docker(kind, "rm", *names, check=False)
 
@@ -113,7 +129,7 @@ def docker_engine():
         pytest.fail("stack tests need a Docker engine: run scripts/test.sh (it starts one)")
     remove_leftovers()
     yield
-    remove_leftovers()
+    remove_leftovers(finishing_pid=os.getpid())
 
 
 @pytest.fixture(scope="session")
