@@ -246,6 +246,21 @@ class Engine:
             assert proc.stdout is not None
             yield from proc.stdout
 
+    def top(self, container_id: str) -> list[dict[str, str]] | None:
+        """The container's processes as the host sees them (`docker top`: no ps needed in
+        the image): uid, pid, ppid, args. None when the container is not running."""
+        argv = ["docker", "top", container_id, "-o", "uid,pid,ppid,args"]
+        self._trace(argv)
+        completed = subprocess.run(argv, capture_output=True, text=True)
+        if completed.returncode != 0:
+            return None
+        rows = []
+        for line in completed.stdout.splitlines()[1:]:
+            fields = line.split(None, 3)
+            if len(fields) == 4:
+                rows.append(dict(zip(("uid", "pid", "ppid", "args"), fields)))
+        return rows
+
 
 def _service_state(service: str, container: Container) -> ServiceState:
     state = container.state

@@ -49,6 +49,9 @@ class Tr4ctlSettings(BaseSettings):
     healthcheck_interval: str = "1s"
     # Operators' own template overrides, searched before the shipped templates.
     templates_dir: Path | None = None
+    # CA bundle that health, verify and bench trust for the stack's HTTPS (a private or
+    # test CA); unset, the system's trust store is used.
+    ca_bundle: Path | None = None
     # Default accounts of `tr4ctl users seed` (flags --admin-email/--founder-email win).
     admin_email: str | None = None
     founder_email: str | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
-sys.path.insert(0, str(BACKEND_DIR))
+# Helpers live in backend_helpers, not here: several conftest.py files exist under tests/
+# and `from conftest import ...` would pick whichever was imported last.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # starlette's TestClient still works on httpx; its deprecation notice is noise here.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+
+# First: importing backend_helpers puts backend/ on sys.path for the app imports below.
+from backend_helpers import ALLOWED_ORIGIN, GOOD_SECRET, PASSWORD, run_manage  # noqa: I001
 
 from app.core.config import Settings, load_settings
 from app.main import create_app
 from app.services.seeding import apply_seed, parse_seed_input
 from fastapi.testclient import TestClient
-
-GOOD_SECRET = "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a7b8c9d0e1f2a3b4c"
-ALLOWED_ORIGIN = "https://app.tr4ction.test"
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(autouse=True)
@@ -89,33 +88,9 @@ def client(make_client) -> TestClient:
     return make_client()
 
 
-def run_manage(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    """`python3 -m app.manage ...` as operators run it: cwd = the app directory."""
-    full_env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields} | env
-    return subprocess.run(
-        [sys.executable, "-m", "app.manage", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=BACKEND_DIR,
-        env=full_env,
-        timeout=60,
-    )
-
-
 @pytest.fixture
 def manage(settings_env) -> Callable[..., subprocess.CompletedProcess]:
     return lambda *args, stdin="": run_manage(settings_env, *args, stdin=stdin)
-
-
-def seed_via_subprocess(
-    settings_env: dict[str, str], *accounts: dict, reset_password: bool = False
-) -> dict:
-    args = ["seed", "--reset-password"] if reset_password else ["seed"]
-    result = run_manage(settings_env, *args, stdin=json.dumps({"accounts": list(accounts)}))
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.fixture
@@ -174,16 +149,6 @@ def users(client) -> dict[str, dict]:
             reset_password=False,
         )
     return accounts
-
-
-def login(client: TestClient, email: str, password: str, **kwargs):
-    return client.post("/api/auth/login", json={"email": email, "password": password}, **kwargs)
-
-
-def auth_header(client: TestClient, account: dict) -> dict[str, str]:
-    response = login(client, account["email"], account["password"])
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 class _Heartbeat(BaseHTTPRequestHandler):

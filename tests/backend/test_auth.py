@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from conftest import GOOD_SECRET, PASSWORD, auth_header, login
+from backend_helpers import GOOD_SECRET, PASSWORD, auth_header, login
 
 
 def test_login_with_right_password_returns_bearer_token(client, users):

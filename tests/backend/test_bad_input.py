@@ -32,7 +32,7 @@ def test_validation_errors_do_not_echo_the_input(client):
 
 
 def test_bad_input_on_admin_routes_and_unknown_paths(client, users):
-    from conftest import auth_header
+    from backend_helpers import auth_header
 
     headers = auth_header(client, users["admin"])
     for body in (

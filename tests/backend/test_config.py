@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 from app.core.config import APP_ROOT, ConfigError, Settings, load_settings
-from conftest import GOOD_SECRET
+from backend_helpers import GOOD_SECRET
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_check_config_command(manage, settings_env):
     assert report["ok"] is True and report["jwt_secret"] == "set"
     assert GOOD_SECRET not in ok.stdout
 
-    from conftest import run_manage
+    from backend_helpers import run_manage
 
     bad = run_manage(
         {**settings_env, "ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme"}, "check-config"

@@ -1,5 +1,5 @@
 import pytest
-from conftest import ALLOWED_ORIGIN, GOOD_SECRET
+from backend_helpers import ALLOWED_ORIGIN, GOOD_SECRET
 
 PREFLIGHT = {
     "Access-Control-Request-Method": "POST",

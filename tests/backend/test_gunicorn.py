@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import BACKEND_DIR
+from backend_helpers import BACKEND_DIR
 
 pytest.importorskip(
     "uvicorn_worker", reason="uvicorn-worker (the image's gunicorn worker class) not installed"

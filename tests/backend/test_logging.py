@@ -1,7 +1,7 @@
 import json
 import logging
 
-from conftest import PASSWORD, auth_header, login
+from backend_helpers import PASSWORD, auth_header, login
 
 
 def request_lines(text: str) -> list[dict]:

@@ -3,7 +3,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, login, seed_via_subprocess
+from backend_helpers import PASSWORD, login, seed_via_subprocess
 
 ADMIN = {"email": "Ops@TR4CTION.test", "role": "admin", "name": "Ops", "password": PASSWORD}
 FOUNDER = {"email": "founder@tr4ction.test", "role": "founder", "password": "another long password"}

@@ -1,7 +1,7 @@
 import sqlite3
 
 from app.migrate import upgrade_to_head
-from conftest import auth_header
+from backend_helpers import auth_header
 
 
 def test_migrations_create_the_schema_on_a_fresh_file(tmp_path):

@@ -18,7 +18,7 @@ def compose(env=Environment.DEV, **values):
 
 def test_compose_services_volumes_network_named_after_project():
     doc = compose(project_name="acme")
-    assert set(doc["services"]) == {"backend", "nginx", "chroma", "certbot"}
+    assert set(doc["services"]) == {"backend", "nginx", "chroma", "certbot", "certbot-renew"}
     assert {v["name"] for v in doc["volumes"].values()} == {
         f"acme_{k}" for k in ("chroma_data", "backend_data", "backend_logs", "nginx_logs",
                               "certbot_conf", "certbot_www")}

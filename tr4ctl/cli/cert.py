@@ -1,5 +1,148 @@
-"""cert commands (in progress)."""
+"""cert issue | renew | status: Let's Encrypt (or any ACME CA) certificates for nginx."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="cert commands.", no_args_is_help=True)
+from tr4ctl.cli.context import app_context
+
+app = typer.Typer(help="Issue, renew and inspect the site's TLS certificates.",
+                  no_args_is_help=True)
+
+
+@app.command("issue")
+def issue(
+    ctx: typer.Context,
+    domain: str = typer.Option(None, "--domain", "-d",
+                               help="The site's DNS name (default: TR4CTL_DOMAIN)."),
+    email: str = typer.Option(None, "--email", "-m",
+                              help="For the CA's expiry notices (default: TR4CTL_EMAIL)."),
+    staging: bool = typer.Option(False, "--staging", help="Let's Encrypt's staging CA (untrusted "
+                                 "test certificates, generous rate limits)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Test the challenge against the CA; "
+                                 "save nothing, change nothing."),
+    server: str = typer.Option(None, "--server", help="ACME directory URL of another CA "
+                               "(default: TR4CTL_ACME_SERVER, else Let's Encrypt)."),
+    ca_bundle: Path = typer.Option(None, "--ca-bundle", help="PEM file trusted for the ACME "
+                                   "server's own TLS (default: TR4CTL_ACME_CA_BUNDLE)."),
+    no_switch: bool = typer.Option(False, "--no-switch", help="Do not switch nginx to prod."),
+) -> None:
+    """Get a certificate, switch nginx to prod and prove HTTPS serves it.
+
+    certbot answers the CA's HTTP challenge through the running nginx. A valid
+    certificate with more than 30 days left is kept: the CA is not contacted.
+    """
+    from tr4ctl.actions.cert_issue import issue_certificate
+    from tr4ctl.plan.certificates import resolve_issue_request
+
+    app_ctx = app_context(ctx)
+    settings = app_ctx.settings
+    request = resolve_issue_request(
+        domain=domain, email=email, server=server, ca_bundle=ca_bundle, staging=staging,
+        dry_run=dry_run, settings_domain=settings.domain, settings_email=settings.email,
+        settings_server=settings.acme_server, settings_ca_bundle=settings.acme_ca_bundle)
+    with app_ctx.changing("cert issue"):
+        report = issue_certificate(app_ctx, request, switch=not no_switch)
+
+    out = app_ctx.out
+    cert = report.certificate
+    if report.decision == "dry-run":
+        out.success(f"dry run for {report.domain} succeeded: the CA could check the challenge "
+                    "(nothing saved, nginx unchanged)")
+    else:
+        if report.persisted:
+            out.info(f"saved {', '.join(report.persisted)} in {app_ctx.paths.env_file}")
+        if report.nginx == "untouched":
+            out.info(f"nginx not switched: `tr4ctl nginx use prod` serves {report.domain} over HTTPS")
+        else:
+            out.success(f"https://{report.domain} serves serial {report.served_serial} "
+                        f"(nginx {report.nginx}; /health answered {report.http_status})")
+        _warn_if_dev_stack(app_ctx, report.nginx)
+    from tr4ctl.plan.certificates import utc_now
+
+    out.emit("cert issue", {
+        "domain": report.domain, "decision": report.decision, "why": report.why,
+        "certificate": cert.as_dict(utc_now()) if cert else None,
+        "nginx": report.nginx, "served_serial": report.served_serial,
+        "http_status": report.http_status, "persisted": report.persisted,
+    })
+
+
+def _warn_if_dev_stack(app_ctx, nginx_result: str) -> None:
+    from tr4ctl.actions.init import last_environment
+
+    if nginx_result == "switched" and last_environment(app_ctx).value == "dev":
+        app_ctx.out.warn("the stack runs --env dev: `tr4ctl up --env prod` keeps HTTPS across "
+                         "`up` (an `up --env dev` renders the dev nginx config again)")
+
+
+@app.command("renew")
+def renew(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Test renewal against the CA; "
+                                 "save nothing."),
+    force: bool = typer.Option(False, "--force", help="Renew every certificate, due or not."),
+) -> None:
+    """Renew the certificates that are due; reload nginx only if one it serves changed."""
+    from tr4ctl.actions.cert_renew import renew_certificates
+
+    app_ctx = app_context(ctx)
+    with app_ctx.changing("cert renew"):
+        report = renew_certificates(app_ctx, dry_run=dry_run, force=force)
+    out = app_ctx.out
+    if not report.lineages:
+        out.info("no certificates yet: nothing to renew (`tr4ctl cert issue` gets one)")
+    else:
+        out.table(None, ["domain", "serial before", "serial after", "renewed", "days left"],
+                  [[item.domain, item.serial_before or "-", item.serial_after or "-",
+                    "dry run" if dry_run else ("yes" if item.changed else "no (not due)"),
+                    item.days_left if item.days_left is not None else "-"]
+                   for item in report.lineages])
+        if dry_run:
+            out.success("dry run succeeded: renewal would work (nothing saved)")
+        elif report.reloaded:
+            out.success("nginx reloaded and serves " + ", ".join(
+                f"{domain} serial {serial}" for domain, serial in report.served.items()))
+        else:
+            out.success("no certificate nginx serves changed: nginx not reloaded")
+    out.emit("cert renew", {
+        "dry_run": report.dry_run, "force": report.force, "reloaded": report.reloaded,
+        "served": report.served,
+        "certificates": [asdict(item) | {"renewed": item.changed} for item in report.lineages],
+    })
+
+
+@app.command("status")
+def status(ctx: typer.Context) -> None:
+    """Certificates (issuer, validity, days left, served?) and the renewal schedule."""
+    from tr4ctl.actions.cert_status import certificate_status
+
+    app_ctx = app_context(ctx)
+    report = certificate_status(app_ctx)
+    out = app_ctx.out
+    if report.certificates:
+        out.table(f"certificates (nginx config={report.nginx_config or '-'})",
+                  ["domain", "issuer", "not before", "not after", "days left", "served by nginx"],
+                  [[c["domain"], c.get("issuer", c.get("problem")), _day(c.get("not_before")),
+                    _day(c.get("not_after")), c.get("days_left", "-"),
+                    "yes" if c["served_by_nginx"] else f"no ({c.get('served_note', '-')})"]
+                   for c in report.certificates])
+    else:
+        out.info("no certificates yet (`tr4ctl cert issue --domain D --email E` gets one)")
+    renewal = report.renewal
+    line = f"renewal: {renewal['service']} {renewal['state']}"
+    if renewal.get("next_pass"):
+        line += f"; last pass {renewal.get('last_pass') or '-'} (exit {renewal.get('last_exit')})"
+        line += f"; next pass {renewal['next_pass']}"
+    if renewal.get("note"):
+        line += f" ({renewal['note']})"
+    out.info(line)
+    out.emit("cert status", {"nginx_config": report.nginx_config,
+                             "certificates": report.certificates, "renewal": renewal})
+
+
+def _day(value: str | None) -> str:
+    return value[:10] if value else "-"

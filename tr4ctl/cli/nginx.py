@@ -1,5 +1,62 @@
-"""nginx commands (in progress)."""
+"""nginx use | status: which nginx config serves, switched without dropping connections."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="nginx commands.", no_args_is_help=True)
+from tr4ctl.cli.context import app_context
+from tr4ctl.errors import BadInput
+
+app = typer.Typer(help="Switch and inspect the nginx config (dev, prod).", no_args_is_help=True)
+
+_MODES = ("dev", "prod", "prod-http")
+
+
+@app.command("use")
+def use(
+    ctx: typer.Context,
+    mode: str = typer.Argument(..., help="dev (HTTP, /docs), prod (HTTPS, hardened) or "
+                               "prod-http (hardened, HTTP only)."),
+) -> None:
+    """Switch nginx's config safely: render, test in the running nginx, reload.
+
+    On any failure the previous config is restored and keeps serving.
+    """
+    from tr4ctl.actions.nginx_config import use_nginx_mode
+    from tr4ctl.plan.environments import NginxMode
+
+    if mode not in _MODES:
+        raise BadInput(f"unknown nginx config {mode!r}", "use `tr4ctl nginx use dev` or "
+                       "`tr4ctl nginx use prod`")
+    app_ctx = app_context(ctx)
+    app_ctx.engine.require_engine()
+    with app_ctx.changing("nginx use"):
+        result = use_nginx_mode(app_ctx, NginxMode(mode))
+    out = app_ctx.out
+    if result.result == "unchanged":
+        out.success(f"nginx already serves the {mode} config: nothing to do")
+    else:
+        out.success(f"nginx switched from {result.previous or '-'} to {mode} "
+                    "(tested, reloaded, answering)")
+    out.emit("nginx use", {"mode": mode, "previous": result.previous, "result": result.result})
+
+
+@app.command("status")
+def status(ctx: typer.Context) -> None:
+    """The config nginx has on disk and the one its workers answer with."""
+    from tr4ctl.actions.nginx_config import nginx_status
+
+    app_ctx = app_context(ctx)
+    report = nginx_status(app_ctx)
+    out = app_ctx.out
+    out.table(None, ["nginx", "config file", "serving", "https for", "file"],
+              [[report.nginx_state, report.config or "-", report.serving or "-",
+                ", ".join(report.tls_domains) or "-", report.config_file]])
+    if report.nginx_state == "running" and not report.in_sync:
+        out.warn("nginx serves a different config than the file says: run `tr4ctl nginx use "
+                 f"{report.config or 'dev'}`")
+    out.emit("nginx status", {
+        "config": report.config, "serving": report.serving, "nginx_state": report.nginx_state,
+        "in_sync": report.in_sync, "tls_domains": report.tls_domains,
+        "config_file": report.config_file,
+    })

@@ -1,5 +1,183 @@
-"""users commands (in progress)."""
+"""users seed | list: the operator accounts, through the backend's own management command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="users commands.", no_args_is_help=True)
+from tr4ctl.cli.context import app_context
+from tr4ctl.errors import BadInput
+
+app = typer.Typer(help="Operator accounts: seed the admin and founder, list accounts.",
+                  no_args_is_help=True)
+
+PROMPT_ATTEMPTS = 3
+
+SEED_HELP = """Create or update accounts: by default an admin and a founder (emails
+from --admin-email/--founder-email or TR4CTL_ADMIN_EMAIL/TR4CTL_FOUNDER_EMAIL), or every
+account of --file. Idempotent: existing accounts are reported unchanged and keep their
+password unless --reset-password.
+
+\b
+Passwords for the accounts that need one (new, or --reset-password):
+1. "password" in --file (the file must then be chmod 600);
+2. --password-stdin: one password per line, in account order (admin,
+   founder; or file order), a line for each account without a password
+   in the file; a line for an existing account is ignored unless
+   --reset-password;
+3. --generate: 24 random characters, shown once on this terminal, or
+   written only to --output FILE (a new 0600 file in the --file format).
+   Without a terminal --generate needs --output: passwords never go to a
+   pipe, a CI log or the --json document;
+4. otherwise a hidden prompt with confirmation (needs a terminal).
+Passwords need 12+ characters and must not equal the email.
+
+Nothing secret is on any command line: the accounts reach the backend
+container on the standard input of `python3 -m app.manage seed`."""
+
+
+@app.command("seed", help=SEED_HELP,
+             short_help="Create or update the admin and founder (or --file) accounts.")
+def seed(
+    ctx: typer.Context,
+    admin_email: str = typer.Option(None, "--admin-email", help="Email of the admin account."),
+    founder_email: str = typer.Option(None, "--founder-email",
+                                      help="Email of the founder account."),
+    file: Path = typer.Option(None, "--file", dir_okay=False,
+                              help='JSON list of {"email", "role", "name"?, "password"?}.'),
+    only: list[str] = typer.Option(None, "--only", metavar="EMAIL",
+                                   help="Seed only this account of the set (repeatable)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read passwords from standard input, one per line."),
+    generate: bool = typer.Option(False, "--generate", help="Generate strong passwords."),
+    output: Path = typer.Option(None, "--output", dir_okay=False,
+                                help="With --generate: write the passwords to this new 0600 "
+                                     "file instead of the terminal."),
+    reset_password: bool = typer.Option(False, "--reset-password",
+                                        help="Also set the password of existing accounts."),
+) -> None:
+    from tr4ctl.actions.users import seed_accounts
+    from tr4ctl.plan.accounts import parse_password_lines, select_only
+
+    app_ctx = app_context(ctx)
+    _check_flags(file, admin_email, founder_email, password_stdin, generate, output)
+    accounts = select_only(_accounts(app_ctx, file, admin_email, founder_email), only or [])
+    if password_stdin:
+        accounts = parse_password_lines(sys.stdin.read(), accounts)
+    ask = _generated_passwords if generate else _prompted_passwords(app_ctx)
+    report = seed_accounts(app_ctx, accounts, reset_password=reset_password,
+                           ask_passwords=ask, generated=generate, output_file=output)
+
+    out = app_ctx.out
+    summary = report.summary
+    out.table(None, ["account", "result"], summary.rows())
+    for email in report.passwords_not_applied:
+        out.warn(f"{email} exists: its password was left unchanged (add --reset-password)")
+    if report.output_file:
+        out.success(f"{len(report.generated)} generated password(s) written to "
+                    f"{report.output_file} (0600)")
+    elif report.generated:
+        # Shown once, on the terminal (stderr), never in the --json document.
+        out.info("generated passwords (shown once, store them now):")
+        for account in report.generated:
+            out.console.print(f"  {account.email}  {account.password}", markup=False,
+                              highlight=False)
+    elif generate:
+        out.info("no password generated: every account already exists "
+                 "(--reset-password replaces their passwords)")
+    out.success(f"{len(summary.created)} created, {len(summary.updated)} updated, "
+                f"{len(summary.unchanged)} unchanged")
+    out.emit("users seed", {
+        "created": summary.created, "updated": summary.updated,
+        "unchanged": summary.unchanged,
+        "passwords": {
+            "generated": [a.email for a in report.generated],
+            "output_file": str(report.output_file) if report.output_file else None,
+            "not_applied": report.passwords_not_applied,
+        },
+    })
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """Accounts with email, role, name and creation date (never a password hash)."""
+    from tr4ctl.actions.users import list_accounts, require_backend_running
+
+    app_ctx = app_context(ctx)
+    require_backend_running(app_ctx)
+    users = list_accounts(app_ctx)
+    app_ctx.out.table(f"{len(users)} account(s)", ["email", "role", "name", "created"],
+                      [[u["email"], u["role"], u["name"] or "-",
+                        str(u["created_at"] or "")[:10]] for u in users])
+    app_ctx.out.emit("users list", {"users": users})
+
+
+def _check_flags(file: Path | None, admin_email: str | None, founder_email: str | None,
+                 password_stdin: bool, generate: bool, output: Path | None) -> None:
+    if file and (admin_email or founder_email):
+        raise BadInput("--file replaces the default accounts",
+                       "drop --admin-email/--founder-email, or put those accounts in the file")
+    if password_stdin and generate:
+        raise BadInput("--password-stdin and --generate are two password sources",
+                       "choose one")
+    if output and not generate:
+        raise BadInput("--output is where --generate writes passwords", "add --generate")
+    if generate and not output and not os.isatty(sys.stderr.fileno()):
+        raise BadInput("--generate without a terminal would print passwords into a pipe or log",
+                       "add --output FILE (created 0600) or run it on a terminal")
+
+
+def _accounts(app_ctx, file: Path | None, admin_email: str | None, founder_email: str | None):
+    from tr4ctl.plan.accounts import (
+        default_accounts, holds_passwords, parse_accounts_file, require_private_file,
+    )
+
+    if file is None:
+        settings = app_ctx.settings
+        return default_accounts(admin_email or settings.admin_email,
+                                founder_email or settings.founder_email)
+    try:
+        text = file.read_text(encoding="utf-8")
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        raise BadInput(f"--file {file} does not exist", None) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read --file {file}: {exc}", None) from None
+    accounts = parse_accounts_file(text, str(file))
+    if holds_passwords(accounts):
+        require_private_file(mode, str(file))
+    return accounts
+
+
+def _generated_passwords(accounts) -> dict[str, str]:
+    from tr4ctl.plan.accounts import generate_password
+
+    return {account.email: generate_password() for account in accounts}
+
+
+def _prompted_passwords(app_ctx):
+    def ask(accounts) -> dict[str, str]:
+        from tr4ctl.plan.accounts import password_problem
+
+        if not sys.stdin.isatty():
+            raise BadInput(f"{accounts[0].email} needs a password and standard input is not "
+                           "a terminal", "use --generate, --password-stdin or passwords in "
+                           "a 0600 --file")
+        passwords = {}
+        for account in accounts:
+            for _ in range(PROMPT_ATTEMPTS):
+                password = typer.prompt(f"password for {account.email} ({account.role})",
+                                        hide_input=True, confirmation_prompt=True, err=True)
+                problem = password_problem(password, account.email)
+                if problem is None:
+                    passwords[account.email] = password
+                    break
+                app_ctx.out.warn(f"weak password: {problem}")
+            else:
+                raise BadInput(f"no acceptable password for {account.email}",
+                               "use 12+ characters, not the email, or --generate")
+        return passwords
+    return ask

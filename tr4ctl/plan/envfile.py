@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 SECRET_KEY = "JWT_SECRET_KEY"
-_PLACEHOLDER_HINTS = ("change", "generate", "example", "placeholder", "secret", "<", "xxx")
+# The backend refuses the same (backend/app/core/config.py); kept in step by hand, since
+# the CLI cannot import the service it operates.
+_PLACEHOLDER_HINTS = ("change", "generate", "secret", "example", "placeholder", "replace",
+                      "insecure", "password", "xxx", "<", ">")
 
 
 def with_jwt_secret(example_text: str, secret: str) -> str:
@@ -21,7 +24,7 @@ def secret_problem(value: str | None) -> str | None:
     if not value:
         return "JWT_SECRET_KEY is missing"
     lowered = value.lower()
-    if any(hint in lowered for hint in _PLACEHOLDER_HINTS) or len(set(value)) < 4:
+    if any(hint in lowered for hint in _PLACEHOLDER_HINTS) or len(set(value)) < 8:
         return "JWT_SECRET_KEY is a placeholder"
     if len(value.encode()) < 32:
         return "JWT_SECRET_KEY is shorter than 32 bytes"

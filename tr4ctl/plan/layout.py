@@ -13,8 +13,9 @@ VOLUME_KEYS = (
     "certbot_conf",
     "certbot_www",
 )
-# Long-running services `up` starts and waits for; certbot is a tool run on demand.
-LONG_RUNNING_SERVICES = ("chroma", "backend", "nginx")
+# Long-running services `up` starts and waits for; certbot is a tool run on demand,
+# certbot-renew its unattended loop.
+LONG_RUNNING_SERVICES = ("chroma", "backend", "nginx", "certbot-renew")
 ALL_SERVICES = (*LONG_RUNNING_SERVICES, "certbot")
 
 

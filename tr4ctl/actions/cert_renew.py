@@ -1,0 +1,94 @@
+"""`tr4ctl cert renew`: certbot renews what is due; nginx reloads only if a certificate
+it serves changed, and then must serve the new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tr4ctl.actions.certificates import (
+    read_lineages,
+    require_stack,
+    run_certbot,
+    wait_until_served,
+)
+from tr4ctl.actions.nginx_config import reload_and_check
+from tr4ctl.cli.context import AppContext
+from tr4ctl.errors import OperationFailed, Tr4ctlError
+from tr4ctl.plan.certificates import (
+    Lineage,
+    certbot_renew_argv,
+    tls_domains_in_config,
+    utc_now,
+    validate_ca_bundle_path,
+)
+
+
+@dataclass
+class RenewedLineage:
+    domain: str
+    serial_before: str | None
+    serial_after: str | None
+    days_left: int | None
+
+    @property
+    def changed(self) -> bool:
+        return self.serial_after is not None and self.serial_after != self.serial_before
+
+
+@dataclass
+class RenewReport:
+    dry_run: bool
+    force: bool
+    lineages: list[RenewedLineage] = field(default_factory=list)
+    reloaded: bool = False
+    served: dict[str, str | None] = field(default_factory=dict)  # domain -> served serial
+
+
+def renew_certificates(ctx: AppContext, *, dry_run: bool, force: bool) -> RenewReport:
+    # Pre-flight: no impact yet.
+    bundle = ctx.settings.acme_ca_bundle
+    ca_bundle = validate_ca_bundle_path(bundle) if bundle is not None else None
+    require_stack(ctx, nginx=True, what="renewal (the ACME HTTP challenge)")
+    report = RenewReport(dry_run, force)
+    before = read_lineages(ctx)
+    if not before:
+        return report
+
+    failure: Tr4ctlError | None = None
+    try:
+        run_certbot(ctx, certbot_renew_argv(dry_run=dry_run, force=force), ca_bundle)
+    except OperationFailed as exc:
+        # certbot renews lineage by lineage: some may have changed before one failed.
+        failure = exc
+    after = before if dry_run else read_lineages(ctx)
+    report.lineages = [_compare(domain, before.get(domain), after.get(domain))
+                       for domain in sorted(set(before) | set(after))]
+
+    changed = {item.domain for item in report.lineages if item.changed}
+    conf = ctx.paths.nginx_conf
+    served = tls_domains_in_config(conf.read_text(encoding="utf-8") if conf.exists() else "")
+    to_prove = [domain for domain in served if domain in changed]
+    if to_prove:
+        reload_and_check(ctx)
+        report.reloaded = True
+        for domain in to_prove:
+            expected = after[domain].certificate
+            assert expected is not None
+            got = wait_until_served(ctx, domain, expected)
+            report.served[domain] = got.certificate.serial if got.certificate else None
+            if got.certificate is None or got.certificate.fingerprint != expected.fingerprint:
+                raise OperationFailed(
+                    f"{domain} was renewed (serial {expected.serial}) but nginx still serves "
+                    f"{got.certificate.serial if got.certificate else got.error}",
+                    "check `tr4ctl logs nginx`, then `tr4ctl nginx use prod`",
+                )
+    if failure is not None:
+        raise failure
+    return report
+
+
+def _compare(domain: str, before: Lineage | None, after: Lineage | None) -> RenewedLineage:
+    old = before.certificate if before else None
+    new = after.certificate if after else None
+    return RenewedLineage(domain, old.serial if old else None, new.serial if new else None,
+                          new.days_left(utc_now()) if new else None)

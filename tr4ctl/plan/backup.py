@@ -1,0 +1,333 @@
+"""Backups as data: what an archive holds, how it is named, whether it can be trusted,
+what to prune, and how much room a backup needs.
+
+Pure: nothing here reads an archive, a volume or the clock. The actions feed it what
+they observed (a manifest's text, the sha256 of each member, file names, free bytes)
+and it returns verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+FORMAT = "tr4ctl-backup"
+# Bump on any change a older tr4ctl could not restore correctly; it then refuses.
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+ARCHIVE_SUFFIX = ".tar.gz"
+
+KIND_BACKUP = "backup"  # made by `backup create`; pruned by --keep
+KIND_SAFETY = "safety"  # made by `backup restore` before it changes anything; never pruned
+
+# Inside the backend container the data volume is mounted here (compose template).
+BACKEND_DATA_MOUNT = "/app/data"
+# SQLite's files next to a database: never copied raw (the online backup replaces them).
+SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+# The volumes a backup carries, in archive (and restore) order. backend_data comes
+# before the database copy: restoring clears the volume, then writes the database in.
+VOLUME_PARTS = ("backend_data", "chroma_data", "certbot_conf")
+NOT_INCLUDED = {
+    "backend_logs": "logs, not state",
+    "nginx_logs": "logs, not state",
+    "certbot_www": "transient ACME challenge files",
+}
+# Services that write a volume while they run: stopped for the moment it is copied.
+# Chroma keeps its SQLite and its HNSW index files in step only across a clean stop
+# (a paused or live copy can catch an index file half written); certbot-renew may be
+# rewriting a lineage.
+VOLUME_WRITERS = {
+    "chroma_data": ("chroma",),
+    "certbot_conf": ("certbot-renew",),
+}
+WHAT = {
+    "backend_data": "backend data volume (uploads, knowledge, templates), without the "
+                    "live SQLite files",
+    "database": "SQLite database, copied with SQLite's online backup API while the "
+                "backend served, integrity-checked",
+    "chroma_data": "Chroma store, copied while Chroma was stopped (a clean shutdown "
+                   "leaves its SQLite and index files consistent)",
+    "certbot_conf": "certbot configuration: certificates, keys, ACME account",
+    "env": "the project's .env (secrets: the archive is 0600)",
+}
+
+DATABASE_PART = "database.sqlite3"
+ENV_PART = "env"
+NAME_PATTERN = re.compile(
+    r"^(?P<project>[a-z0-9][a-z0-9_-]*)-(?P<kind>backup|safety)-"
+    r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>\d+))?\.tar\.gz$"
+)
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+# Headroom on top of the estimate: tar headers, the manifest, the file system's own.
+SPACE_MARGIN_BYTES = 1 << 20
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be read as a tr4ctl backup manifest."""
+
+
+@dataclass
+class Part:
+    """One member of the archive (or, when absent, a volume that did not exist)."""
+
+    name: str  # member name in the archive
+    kind: str  # volume, sqlite, env_file
+    what: str
+    volume: str | None = None  # volume key (backend_data, ...), for volume and sqlite parts
+    size: int = 0
+    sha256: str | None = None
+    absent: bool = False  # the volume did not exist: restoring it means emptying it
+    path_in_volume: str | None = None  # sqlite: where the database lives in its volume
+    owner: str | None = None  # sqlite: uid:gid of the database file
+    mode: str | None = None  # sqlite: octal permissions of the database file
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest:
+    kind: str
+    project: str
+    created_at: str
+    tr4ctl_version: str
+    env: str | None
+    parts: list[Part]
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    not_included: dict[str, str] = field(default_factory=lambda: dict(NOT_INCLUDED))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
+
+    @property
+    def members(self) -> list[Part]:
+        """The parts stored in the archive, in archive order."""
+        return [p for p in self.parts if not p.absent]
+
+
+def volume_part_name(volume: str) -> str:
+    return f"{volume}.tar"
+
+
+def parse_manifest(text: str | bytes) -> Manifest:
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ManifestError("the manifest is not JSON") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ManifestError("not a tr4ctl backup manifest")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ManifestError("the manifest has no valid format_version")
+    if version > FORMAT_VERSION:
+        # Newer formats may change anything else: return what is needed to say so.
+        return Manifest(kind=str(data.get("kind")), project=str(data.get("project")),
+                        created_at=str(data.get("created_at")),
+                        tr4ctl_version=str(data.get("tr4ctl_version")), env=None, parts=[],
+                        format_version=version)
+    try:
+        parts = [Part(**part) for part in data["parts"]]
+        return Manifest(
+            kind=data["kind"], project=data["project"], created_at=data["created_at"],
+            tr4ctl_version=data["tr4ctl_version"], env=data.get("env"), parts=parts,
+            format_version=version, not_included=data.get("not_included", {}),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ManifestError(f"the manifest is incomplete ({exc})") from None
+
+
+def newer_format_problem(manifest: Manifest) -> str | None:
+    if manifest.format_version > FORMAT_VERSION:
+        return (f"the archive has format version {manifest.format_version}, made by tr4ctl "
+                f"{manifest.tr4ctl_version}; this tr4ctl reads up to version {FORMAT_VERSION}")
+    return None
+
+
+# -- verification ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Observed:
+    """A member as read from the archive."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+def verify_members(manifest: Manifest, observed: list[Observed]) -> list[str]:
+    """Problems, one line each, between what the manifest promises and what was read.
+    Empty means every part is there, in order, with its size and sha256."""
+    problems: list[str] = []
+    expected = manifest.members
+    seen = {o.name: o for o in observed}
+    for part in expected:
+        got = seen.get(part.name)
+        if got is None:
+            problems.append(f"{part.name}: missing from the archive")
+        elif got.size != part.size:
+            problems.append(f"{part.name}: {got.size} bytes, the manifest says {part.size}")
+        elif got.sha256 != part.sha256:
+            problems.append(f"{part.name}: sha256 differs from the manifest")
+    for name in seen.keys() - {p.name for p in expected}:
+        problems.append(f"{name}: not in the manifest")
+    if not problems and [o.name for o in observed] != [p.name for p in expected]:
+        problems.append("the parts are not in the manifest's order")
+    return problems
+
+
+def structure_problems(manifest: Manifest) -> list[str]:
+    """What a restore needs from a (current-format) manifest, beyond intact bytes."""
+    problems = []
+    names = [p.name for p in manifest.parts]
+    if len(set(names)) != len(names):
+        problems.append("the manifest names a part twice")
+    for volume in VOLUME_PARTS:
+        part = manifest.part(volume_part_name(volume))
+        if part is None or part.kind != "volume" or part.volume != volume:
+            problems.append(f"the manifest has no entry for the {volume} volume")
+    env = manifest.part(ENV_PART)
+    if env is None or env.absent:
+        problems.append("the archive holds no .env")
+    database = manifest.part(DATABASE_PART)
+    if database is not None and not database.absent:
+        if not database.path_in_volume or not safe_relative_path(database.path_in_volume):
+            problems.append("the database's path in its volume is missing or unsafe")
+        members = [p.name for p in manifest.members]
+        data = volume_part_name("backend_data")
+        if data in members and members.index(data) > members.index(DATABASE_PART):
+            problems.append("the database comes before its volume in the archive")
+    return problems
+
+
+def safe_relative_path(path: str) -> bool:
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and all(p not in ("", ".", "..") for p in parts)
+
+
+def database_path_in_volume(database_path: str, mount: str = BACKEND_DATA_MOUNT) -> str | None:
+    """`/app/data/x/tr4ction.db` -> `x/tr4ction.db`; None when it is not on the volume."""
+    prefix = mount.rstrip("/") + "/"
+    if not database_path.startswith(prefix):
+        return None
+    relative = database_path[len(prefix):]
+    return relative if safe_relative_path(relative) else None
+
+
+def sqlite_exclusions(path_in_volume: str) -> list[str]:
+    """tar --exclude patterns (members are ./-prefixed) for the live database files."""
+    return [f"./{path_in_volume}{suffix}" for suffix in ("", *SQLITE_SIDECARS)]
+
+
+# -- names and pruning -----------------------------------------------------------------
+@dataclass(frozen=True)
+class ArchiveName:
+    file_name: str
+    project: str
+    kind: str
+    stamp: str
+    seq: int
+
+    @property
+    def order(self) -> tuple[str, int]:
+        return (self.stamp, self.seq)
+
+
+def archive_file_name(project: str, kind: str, when: datetime, taken: set[str]) -> str:
+    """`<project>-<kind>-<UTC stamp>.tar.gz`, with -2, -3... when that second is taken."""
+    stamp = when.astimezone(timezone.utc).strftime(STAMP_FORMAT)
+    name = f"{project}-{kind}-{stamp}{ARCHIVE_SUFFIX}"
+    seq = 1
+    while name in taken:
+        seq += 1
+        name = f"{project}-{kind}-{stamp}-{seq}{ARCHIVE_SUFFIX}"
+    return name
+
+
+def parse_archive_name(file_name: str) -> ArchiveName | None:
+    match = NAME_PATTERN.match(file_name)
+    if match is None:
+        return None
+    return ArchiveName(file_name, match["project"], match["kind"], match["stamp"],
+                       int(match["seq"] or 1))
+
+
+def archives_to_prune(file_names: list[str], project: str, keep: int) -> list[str]:
+    """The older `backup create` archives of this project beyond the newest `keep`.
+    Safety backups, other projects' archives and unknown files are never touched."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    ours = [n for n in (parse_archive_name(f) for f in file_names)
+            if n is not None and n.project == project and n.kind == KIND_BACKUP]
+    ours.sort(key=lambda n: n.order, reverse=True)
+    return sorted(n.file_name for n in ours[keep:])
+
+
+# -- space -----------------------------------------------------------------------------
+def space_needed(estimated_bytes: int) -> int:
+    """Bytes a backup of `estimated_bytes` of data needs free in its directory: the parts
+    are staged there, then the archive is written next to them (at worst as large)."""
+    return 2 * max(estimated_bytes, 0) + SPACE_MARGIN_BYTES
+
+
+def space_problem(where: str, estimated_bytes: int, free_bytes: int) -> str | None:
+    needed = space_needed(estimated_bytes)
+    if free_bytes >= needed:
+        return None
+    return (f"not enough space in {where}: a backup needs about {human_bytes(needed)}, "
+            f"{human_bytes(free_bytes)} is free")
+
+
+def human_bytes(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+# -- an interrupted restore ------------------------------------------------------------
+@dataclass
+class RestoreJournal:
+    """Written before a restore changes anything and removed once every part is in place:
+    while it exists the volumes may hold half old, half new data."""
+
+    archive: str
+    safety_backup: str | None
+    started_at: str
+    pid: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def parse_journal(text: str) -> RestoreJournal | None:
+    try:
+        data = json.loads(text)
+        return RestoreJournal(archive=str(data["archive"]),
+                              safety_backup=data.get("safety_backup"),
+                              started_at=str(data.get("started_at", "?")),
+                              pid=int(data.get("pid", 0)))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def interrupted_restore_message(journal: RestoreJournal | None) -> tuple[str, str]:
+    """The one line and the hint every refusing command shows while a journal exists."""
+    if journal is None:
+        return ("a restore was interrupted and its journal is unreadable: the data may be "
+                "half restored", "re-run `tr4ctl backup restore ARCHIVE --yes` with the archive")
+    message = (f"a restore of {journal.archive} was interrupted (started {journal.started_at}): "
+               "the data may be half restored, so the stack is kept down")
+    hint = f"finish it: `tr4ctl backup restore {journal.archive} --yes`"
+    if journal.safety_backup:
+        hint += f"; or go back: `tr4ctl backup restore {journal.safety_backup} --yes`"
+    return message, hint
+
+
+def utc_now_text(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,75 @@
+"""Latency statistics: percentiles of a list of samples, and the proxy overhead.
+
+Percentiles interpolate linearly between the closest ranks (numpy's default, R's type 7),
+so p50 of an even count is the mean of the two middle samples and p99 of 50 samples sits
+between the two largest instead of being the maximum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+PERCENTILES = ("p50", "p95", "p99")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    if not samples:
+        raise ValueError("percentile of no samples")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} is outside 0..100")
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Milliseconds."""
+
+    samples: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    mean: float
+
+    def figure(self, name: str) -> float:
+        return getattr(self, name)
+
+    def as_ms(self) -> dict[str, float | int]:
+        """{"samples", "p50_ms", ...}: the keys of the JSON documents."""
+        return {("samples" if key == "samples" else f"{key}_ms"): value
+                for key, value in asdict(self).items()}
+
+
+def summarize(samples_ms: list[float]) -> LatencySummary:
+    return LatencySummary(
+        samples=len(samples_ms),
+        p50=_round(percentile(samples_ms, 50)),
+        p95=_round(percentile(samples_ms, 95)),
+        p99=_round(percentile(samples_ms, 99)),
+        max=_round(max(samples_ms)),
+        mean=_round(sum(samples_ms) / len(samples_ms)),
+    )
+
+
+def overhead(through: LatencySummary, direct: LatencySummary) -> LatencySummary:
+    """Percentile by percentile, `through` minus `direct`.
+
+    The two runs are not paired request by request, so this is a difference of
+    distributions; noise can make a figure slightly negative, which is kept as measured.
+    """
+    return LatencySummary(
+        samples=min(through.samples, direct.samples),
+        p50=_round(through.p50 - direct.p50),
+        p95=_round(through.p95 - direct.p95),
+        p99=_round(through.p99 - direct.p99),
+        max=_round(through.max - direct.max),
+        mean=_round(through.mean - direct.mean),
+    )
+
+
+def _round(value: float) -> float:
+    return round(value, 3)
