@@ -4,6 +4,8 @@ An installed wheel carries them under tr4ctl/_assets/; a source checkout (editab
 install, tests) uses the repo's top-level folders directly.
 """
 
+import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -22,3 +24,19 @@ def backend_context() -> Path:
 
 def env_example() -> Path:
     return asset_dir("backend") / ".env.example"
+
+
+@lru_cache(maxsize=None)
+def backend_fingerprint(base_image: str) -> str:
+    """A short hash of the backend's build context and base image.
+
+    The backend image is tagged with it, so changed code always gets a new image (and
+    compose builds it) instead of a stale `latest` quietly serving old code.
+    """
+    digest = hashlib.sha256(base_image.encode())
+    root = backend_context()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]

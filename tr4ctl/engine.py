@@ -339,3 +339,140 @@ class ImageBuilder:
         if completed.returncode != 0:
             raise OperationFailed(f"{what} failed: {_last_line(completed.stderr)}",
                                   "rerun with --verbose; check network access to the package registries")
+
+
+class VolumeStreams:
+    """Bytes in and out of the stack's volumes and services, for `tr4ctl backup`.
+
+    Volumes are read and written through a throwaway container of an image the stack
+    already has (tar, find and python3 are in it), never through the host's
+    /var/lib/docker: that works on any engine and keeps file owners numeric. Data goes
+    over the container's stdin/stdout, never through argv or a host bind mount.
+    """
+
+    def __init__(self, engine: Engine, helper_image: str):
+        self.engine = engine
+        self.image = helper_image
+
+    def _docker_run(self, mounts: dict[str, str], command: list[str], *, stdin: bool = False,
+                    user: str = "0:0", envs: dict[str, str] | None = None) -> list[str]:
+        argv = ["docker", "run", "--rm", *(["-i"] if stdin else []), "--network", "none",
+                "--user", user, "--label", f"io.tr4ctl.project={self.engine.project_name}",
+                "--label", "io.tr4ctl.role=backup-helper"]
+        for volume, target in mounts.items():
+            argv += ["-v", f"{volume}:{target}"]
+        for key in envs or {}:
+            argv += ["-e", key]  # the value comes from the environment, not argv
+        return argv + ["--entrypoint", command[0], self.image, *command[1:]]
+
+    def volume_kib(self, volumes: list[str]) -> dict[str, int]:
+        """Disk use of each volume in KiB (du rounds up to blocks: an upper bound of the
+        tar stream). Only pass volumes that exist: `docker run -v` would create them."""
+        if not volumes:
+            return {}
+        mounts = {name: f"/v/{i}:ro" for i, name in enumerate(volumes)}
+        argv = self._docker_run(mounts, ["du", "-sk", *(f"/v/{i}" for i in range(len(volumes)))])
+        completed = self._checked(argv, "measuring the volumes")
+        sizes: dict[str, int] = {}
+        for line in completed.stdout.splitlines():
+            kib, _, path = line.partition("\t")
+            index = path.rsplit("/", 1)[-1]
+            if kib.isdigit() and index.isdigit():
+                sizes[volumes[int(index)]] = int(kib)
+        return sizes
+
+    def read_volume(self, volume: str, dest: Path, exclude: list[str] | None = None) -> None:
+        """The volume as a tar stream (read-only mount, numeric owners) into dest."""
+        options = ["--anchored", *(f"--exclude={pattern}" for pattern in exclude or [])]
+        argv = self._docker_run({volume: "/v:ro"},
+                                ["tar", "-cf", "-", "--numeric-owner", *options, "-C", "/v", "."])
+        self._stream_out(argv, dest, f"copying volume {volume}")
+
+    def replace_volume(self, volume: str, source: Any) -> None:
+        """Empty the volume, then unpack the tar read from source.read() into it."""
+        script = 'find /v -mindepth 1 -delete && exec tar -xf - --numeric-owner -p -C /v'
+        argv = self._docker_run({volume: "/v"}, ["sh", "-c", script], stdin=True)
+        self._stream_in(argv, source, f"restoring volume {volume}")
+
+    def empty_volume(self, volume: str) -> None:
+        argv = self._docker_run({volume: "/v"}, ["find", "/v", "-mindepth", "1", "-delete"])
+        self._checked(argv, f"emptying volume {volume}")
+
+    def write_file(self, volume: str, path_in_volume: str, source: Any, *, owner: str,
+                   mode: str) -> None:
+        """One file into a volume, renamed into place with its owner and mode."""
+        script = ('set -e; target="/v/$1"; mkdir -p "$(dirname "$target")"; '
+                  'cat > "$target.tr4ctl-tmp"; chown "$2" "$target.tr4ctl-tmp"; '
+                  'chmod "$3" "$target.tr4ctl-tmp"; mv -f "$target.tr4ctl-tmp" "$target"')
+        argv = self._docker_run({volume: "/v"},
+                                ["sh", "-c", script, "sh", path_in_volume, owner, mode],
+                                stdin=True)
+        self._stream_in(argv, source, f"writing {path_in_volume} into {volume}")
+
+    def python_in_service(self, service: str, script: str, dest: Path, what: str) -> str:
+        """Run a python3 script in a running service; its stdout goes to dest, its stderr
+        is returned."""
+        argv = self.engine.compose_argv("exec", "-T", service, "python3", "-c", script)
+        return self._stream_out(argv, dest, what)
+
+    def python_on_volume(self, volume: str, mount: str, script: str, dest: Path, what: str,
+                         envs: dict[str, str] | None = None) -> str:
+        """The same, in a throwaway container with the volume mounted read-only."""
+        argv = self._docker_run({volume: f"{mount}:ro"}, ["python3", "-c", script], envs=envs)
+        return self._stream_out(argv, dest, what, env_extra=envs)
+
+    def compose_start(self, services: list[str]) -> None:
+        argv = self.engine.compose_argv("start", *services)
+        self.engine._run(argv, check=True, timeout=300)
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _checked(self, argv: list[str], what: str) -> subprocess.CompletedProcess[str]:
+        self.engine._trace(argv)
+        completed = subprocess.run(argv, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise OperationFailed(f"{what} failed: {_last_line(completed.stderr)}",
+                                  "see `tr4ctl status`; rerun with --verbose")
+        return completed
+
+    def _stream_out(self, argv: list[str], dest: Path, what: str,
+                    env_extra: dict[str, str] | None = None) -> str:
+        import os
+        import tempfile
+
+        self.engine._trace(argv)
+        env = {**os.environ, **(env_extra or {})}
+        with tempfile.TemporaryFile() as errors, dest.open("wb") as sink:
+            # stderr to a file: a chatty process can never block on a full pipe.
+            completed = subprocess.run(argv, stdout=sink, stderr=errors, env=env)
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if completed.returncode != 0:
+            raise OperationFailed(f"{what} failed: {_last_line(stderr) or 'exit ' + str(completed.returncode)}",
+                                  "see `tr4ctl status`; rerun with --verbose")
+        return stderr
+
+    def _stream_in(self, argv: list[str], source: Any, what: str) -> None:
+        import tempfile
+
+        self.engine._trace(argv)
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=errors)
+            assert proc.stdin is not None
+            try:
+                while chunk := source.read(1 << 20):
+                    proc.stdin.write(chunk)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the container ended early: its exit code and stderr say why
+            except BaseException:
+                # The source failed: never let the container finish on a partial stream.
+                proc.kill()
+                proc.wait()
+                raise
+            code = proc.wait()
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if code != 0:
+            raise OperationFailed(f"{what} failed: {_last_line(stderr) or 'exit ' + str(code)}",
+                                  "see `tr4ctl status`; rerun with --verbose")

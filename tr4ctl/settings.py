@@ -37,7 +37,8 @@ class Tr4ctlSettings(BaseSettings):
     acme_ca_bundle: Path | None = None
 
     # Official images at pinned versions; `tr4ctl images build-local` repoints these.
-    backend_image: str = "tr4ction/backend:latest"
+    # Unset: tr4ction/backend:<fingerprint of the build context>, built when missing.
+    backend_image: str | None = None
     backend_base_image: str = "python:3.11-slim"
     nginx_image: str = "nginx:1.27-alpine"
     chroma_image: str = "chromadb/chroma:1.5.9"
@@ -55,6 +56,9 @@ class Tr4ctlSettings(BaseSettings):
     # Default accounts of `tr4ctl users seed` (flags --admin-email/--founder-email win).
     admin_email: str | None = None
     founder_email: str | None = None
+    # Where `tr4ctl backup` writes and lists archives (relative: to the project dir);
+    # unset, <project-dir>/backups.
+    backup_dir: Path | None = None
 
     @field_validator("project_name")
     @classmethod

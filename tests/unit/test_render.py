@@ -107,3 +107,12 @@ def test_unknown_environment(value):
     with pytest.raises(BadInput, match="unknown environment") as caught:
         parse_environment(value)
     assert "--env dev" in caught.value.hint
+
+
+def test_backend_image_is_tagged_by_its_build_context_and_base():
+    default = compose()["services"]["backend"]["image"]
+    other_base = compose(backend_base_image="another/base:1")["services"]["backend"]["image"]
+    assert default.startswith("tr4ction/backend:") and len(default.split(":")[1]) == 12
+    assert default != other_base
+    assert compose(backend_image="registry.example/backend:7")["services"]["backend"]["image"] \
+        == "registry.example/backend:7"

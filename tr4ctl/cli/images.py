@@ -34,11 +34,13 @@ def build_local(
 @app.command("list")
 def list_images(ctx: typer.Context) -> None:
     """The image each service uses, and whether it is present on this host."""
+    from tr4ctl.plan.stack import backend_image
+
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
     app_ctx.engine.require_engine()
     wanted = {
-        "backend": settings.backend_image,
+        "backend": backend_image(settings),
         "backend base": settings.backend_base_image,
         "nginx": settings.nginx_image,
         "chroma": settings.chroma_image,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tr4ctl import __version__
-from tr4ctl.assets import backend_context
+from tr4ctl.assets import backend_context, backend_fingerprint
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
@@ -32,7 +32,7 @@ def compose_values(settings: Tr4ctlSettings, env: Environment, paths: ProjectPat
         "env_file": str(paths.env_file.resolve()),
         "nginx_conf_dir": str(paths.nginx_dir.resolve()),
         "backend_context": str(backend_context()),
-        "backend_image": settings.backend_image,
+        "backend_image": backend_image(settings),
         "backend_base_image": settings.backend_base_image,
         "backend_environment": profile.backend_environment,
         "debug_mode": "true" if profile.debug_mode else "false",
@@ -46,6 +46,12 @@ def compose_values(settings: Tr4ctlSettings, env: Environment, paths: ProjectPat
         "domain": settings.domain,
         "healthcheck_interval": settings.healthcheck_interval,
     }
+
+
+def backend_image(settings: Tr4ctlSettings) -> str:
+    if settings.backend_image:
+        return settings.backend_image
+    return f"tr4ction/backend:{backend_fingerprint(settings.backend_base_image)}"
 
 
 def nginx_values(settings: Tr4ctlSettings, mode: NginxMode) -> dict[str, Any]:

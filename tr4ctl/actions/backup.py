@@ -1,0 +1,397 @@
+"""`tr4ctl backup create | list | verify`: one archive with everything the stack cannot
+rebuild (the database, Chroma, certificates with the ACME account, .env).
+
+Pre-flight first (an engine, the volumes, an image for the helper, room on disk),
+then the copy: the SQLite database with its online backup API while the backend
+keeps serving, and each other volume through a throwaway container, with the
+service that writes it stopped for that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from tr4ctl import __version__
+from tr4ctl.actions.backup_archive import read_manifest, sha256_of, write_archive
+from tr4ctl.actions.backup_journal import refuse_if_restore_interrupted
+from tr4ctl.cli.context import AppContext
+from tr4ctl.engine import ServiceState, VolumeStreams
+from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
+from tr4ctl.plan.backup import (
+    ARCHIVE_SUFFIX,
+    BACKEND_DATA_MOUNT,
+    DATABASE_PART,
+    ENV_PART,
+    KIND_BACKUP,
+    VOLUME_PARTS,
+    VOLUME_WRITERS,
+    WHAT,
+    Manifest,
+    Part,
+    archive_file_name,
+    archives_to_prune,
+    database_path_in_volume,
+    space_problem,
+    sqlite_exclusions,
+    utc_now_text,
+    volume_part_name,
+)
+
+DEFAULT_DIR_NAME = "backups"
+# How long a service stopped for the copy may take to be healthy again.
+RESTART_TIMEOUT = 180.0
+META_MARK = "TR4CTL-META "
+
+# Runs with python3 in the backend container (ONLINE) or, when the backend is not
+# running, in a throwaway container with the data volume mounted read-only (OFFLINE).
+# Writes the copy to stdout and one META line to stderr.
+SQLITE_COPY_SCRIPT = r'''
+import json, os, shutil, sqlite3, sys, tempfile
+OFFLINE = {offline}
+MARK = {mark!r}
+
+def database_path():
+    try:  # the backend's own settings decide where the database is
+        from app.core.config import load_settings
+        url = load_settings().DATABASE_URL
+    except Exception:
+        data_dir = os.environ.get("DATA_DIR") or "/app/data"
+        url = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(data_dir, "tr4ction.db")
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    path = url[len(prefix):].split("?", 1)[0]
+    return os.path.realpath(path if path.startswith("/") else os.path.join("/app", path))
+
+def done(meta, code=0):
+    print(MARK + json.dumps(meta), file=sys.stderr, flush=True)
+    sys.exit(code)
+
+path = database_path()
+if path is None:
+    done({{"error": "DATABASE_URL is not a SQLite file"}}, 3)
+if not os.path.exists(path):
+    done({{"absent": True, "path": path}})
+st = os.stat(path)
+work = tempfile.mkdtemp(prefix="tr4ctl-backup-")
+try:
+    source = path
+    if OFFLINE:
+        # Nothing has the database open: copy it with its journals, SQLite recovers the copy.
+        source = os.path.join(work, "source.db")
+        shutil.copyfile(path, source)
+        for suffix in ("-wal", "-journal"):
+            if os.path.exists(path + suffix):
+                shutil.copyfile(path + suffix, source + suffix)
+    out = os.path.join(work, "copy.db")
+    src = sqlite3.connect(source, timeout=60)
+    dst = sqlite3.connect(out)
+    # One step (pages=-1): one read transaction, so the copy is one consistent snapshot;
+    # in WAL mode the backend's writers are not blocked meanwhile.
+    src.backup(dst)
+    src.close()
+    # A self-contained file: no -wal beside it. The backend turns WAL on again at start.
+    dst.execute("PRAGMA journal_mode=DELETE")
+    check = [row[0] for row in dst.execute("PRAGMA integrity_check").fetchall()]
+    tables = dst.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    dst.close()
+    with open(out, "rb") as handle:
+        shutil.copyfileobj(handle, sys.stdout.buffer, 1 << 20)
+    sys.stdout.buffer.flush()
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+done({{"path": path, "owner": "%d:%d" % (st.st_uid, st.st_gid),
+       "mode": "%o" % (st.st_mode & 0o7777), "integrity_check": "; ".join(check)[:200],
+       "tables": tables}})
+'''
+
+
+@dataclass
+class CreatedBackup:
+    path: Path
+    manifest: Manifest
+    size: int
+    stopped_seconds: dict[str, float] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)
+
+
+# -- where backups go ------------------------------------------------------------------
+def backup_dir(ctx: AppContext, given: Path | None) -> Path:
+    if given is not None:
+        return given.expanduser().resolve()
+    configured = getattr(ctx.settings, "backup_dir", None)
+    if configured:
+        configured = Path(configured).expanduser()
+        return configured if configured.is_absolute() else ctx.project_dir / configured
+    return ctx.project_dir / DEFAULT_DIR_NAME
+
+
+def prepare_dir(directory: Path) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise BadInput(f"{directory} is not a directory", "give a directory with --output")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def free_bytes(directory: Path) -> int:
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+# -- pre-flight --------------------------------------------------------------------------
+def helper_image(ctx: AppContext) -> str:
+    """An image the stack already has, with tar, find and python3 (Debian based)."""
+    settings = ctx.settings
+    candidates = [settings.backend_image, settings.backend_base_image]
+    for image in candidates:
+        if ctx.engine.image_exists(image):
+            return image
+    raise MissingPrerequisite(f"no local image to copy the volumes with ({' or '.join(candidates)})",
+                              "run `tr4ctl up` once: it builds the backend image")
+
+
+def present_volumes(ctx: AppContext) -> set[str]:
+    """The backed-up volume keys whose Docker volume exists."""
+    names = ctx.names
+    existing = ctx.engine.existing_volumes([names.volume(key) for key in VOLUME_PARTS])
+    return {key for key in VOLUME_PARTS if names.volume(key) in existing}
+
+
+def estimated_bytes(ctx: AppContext, streams: VolumeStreams, present: set[str]) -> int:
+    names = ctx.names
+    kib = streams.volume_kib([names.volume(key) for key in VOLUME_PARTS if key in present])
+    env_file = ctx.paths.env_file
+    return sum(kib.values()) * 1024 + (env_file.stat().st_size if env_file.exists() else 0)
+
+
+def check_space(directory: Path, estimate: int, what: str) -> None:
+    problem = space_problem(str(directory), estimate, free_bytes(directory))
+    if problem:
+        raise OperationFailed(f"{problem} for the {what}",
+                              f"free space there, or choose another directory "
+                              f"({'--safety-dir' if what == 'safety backup' else '--output'}); "
+                              "nothing was changed")
+
+
+def create_backup(ctx: AppContext, output: Path | None, keep: int | None) -> CreatedBackup:
+    """`backup create`: pre-flight, then the copy (the caller holds the stack's lock)."""
+    engine = ctx.engine
+    engine.require_engine()
+    refuse_if_restore_interrupted(ctx)
+    if not ctx.paths.env_file.exists():
+        raise BadInput("this project has no .env: there is nothing to back up",
+                       "run `tr4ctl init` or `tr4ctl up` first, or pass --project-dir")
+    present = present_volumes(ctx)
+    if "backend_data" not in present:
+        raise BadInput(f"project {ctx.settings.project_name} has no data volumes: "
+                       "there is nothing to back up", "run `tr4ctl up` first")
+    directory = backup_dir(ctx, output)
+    streams = VolumeStreams(engine, helper_image(ctx))
+    check_space(directory, estimated_bytes(ctx, streams, present), "backup")
+    prepare_dir(directory)
+    created = take_backup(ctx, streams, directory, KIND_BACKUP, present)
+    if keep:
+        created.pruned = prune(directory, ctx.settings.project_name, keep)
+    return created
+
+
+def prune(directory: Path, project: str, keep: int) -> list[str]:
+    doomed = archives_to_prune([p.name for p in directory.iterdir() if p.is_file()], project, keep)
+    for name in doomed:
+        (directory / name).unlink(missing_ok=True)
+    return doomed
+
+
+# -- the copy ----------------------------------------------------------------------------
+def take_backup(ctx: AppContext, streams: VolumeStreams, directory: Path, kind: str,
+                present: set[str]) -> CreatedBackup:
+    """Copy every part into a private staging directory next to the archive, then write
+    the archive. Volumes in `present` are copied; the others are recorded as absent."""
+    names = ctx.names
+    states = ctx.engine.service_states(("backend", "chroma", "certbot-renew"))
+    stopped: dict[str, float] = {}
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))  # 0700
+    try:
+        parts: list[Part] = []
+        database = _copy_database(ctx, streams, staging, states, present)
+        for key in VOLUME_PARTS:
+            part = Part(name=volume_part_name(key), kind="volume", what=WHAT[key], volume=key)
+            if key not in present:
+                part.absent = True
+                parts.append(part)
+                continue
+            exclude = (sqlite_exclusions(database.path_in_volume)
+                       if key == "backend_data" and database.path_in_volume else [])
+            with _writers_stopped(ctx, streams, key, states, stopped):
+                streams.read_volume(names.volume(key), staging / part.name, exclude)
+            part.size, part.sha256 = sha256_of(staging / part.name)
+            if exclude:
+                part.details["excluded"] = [pattern[2:] for pattern in exclude]
+            writers = [s for s in VOLUME_WRITERS.get(key, ()) if s in stopped]
+            if writers:
+                part.details["consistency"] = (f"{', '.join(writers)} stopped while copied "
+                                               f"({sum(stopped[s] for s in writers):.1f}s)")
+            parts.append(part)
+            if key == "backend_data":
+                parts.append(database)  # after its volume: a restore writes it in last
+        shutil.copyfile(ctx.paths.env_file, staging / ENV_PART)
+        env_size, env_sha = sha256_of(staging / ENV_PART)
+        parts.append(Part(name=ENV_PART, kind="env_file", what=WHAT["env"], size=env_size,
+                          sha256=env_sha))
+
+        now = datetime.now(timezone.utc)
+        from tr4ctl.actions.init import last_environment
+
+        manifest = Manifest(kind=kind, project=ctx.settings.project_name,
+                            created_at=utc_now_text(now), tr4ctl_version=__version__,
+                            env=last_environment(ctx).value, parts=parts)
+        taken = {p.name for p in directory.iterdir()}
+        path = directory / archive_file_name(manifest.project, kind, now, taken)
+        write_archive(path, manifest, {p.name: staging / p.name for p in manifest.members})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return CreatedBackup(path=path, manifest=manifest, size=path.stat().st_size,
+                         stopped_seconds=stopped)
+
+
+def _copy_database(ctx: AppContext, streams: VolumeStreams, staging: Path,
+                   states: dict[str, ServiceState], present: set[str]) -> Part:
+    part = Part(name=DATABASE_PART, kind="sqlite", what=WHAT["database"], volume="backend_data")
+    if "backend_data" not in present:
+        part.absent = True
+        return part
+    dest = staging / DATABASE_PART
+    online = states["backend"].state == "running"
+    script = SQLITE_COPY_SCRIPT.format(offline=not online, mark=META_MARK)
+    if online:
+        stderr = streams.python_in_service("backend", script, dest, "copying the database")
+    else:
+        from tr4ctl.settings import read_env_values
+
+        envs = {"ENVIRONMENT": "development", "DATA_DIR": BACKEND_DATA_MOUNT}
+        url = read_env_values(ctx.paths.env_file).get("DATABASE_URL")
+        if url:
+            envs["DATABASE_URL"] = url
+        stderr = streams.python_on_volume(ctx.names.volume("backend_data"), BACKEND_DATA_MOUNT,
+                                          script, dest, "copying the database", envs=envs)
+    meta = _meta(stderr)
+    if meta.get("absent"):
+        part.absent = True
+        part.details["note"] = f"no database at {meta.get('path')} yet"
+        dest.unlink(missing_ok=True)
+        return part
+    relative = database_path_in_volume(str(meta.get("path", "")))
+    if relative is None:
+        raise OperationFailed(f"the database {meta.get('path')} is not on the backend_data volume: "
+                              "a backup cannot hold it",
+                              f"keep DATABASE_URL under {BACKEND_DATA_MOUNT} (the default)")
+    if meta.get("integrity_check") != "ok":
+        raise OperationFailed(f"the database copy fails SQLite's integrity check: "
+                              f"{meta.get('integrity_check')}",
+                              "no archive was written; check the database with the backend's tools")
+    part.path_in_volume = relative
+    part.owner, part.mode = str(meta["owner"]), str(meta["mode"])
+    part.size, part.sha256 = sha256_of(dest)
+    part.details = {"integrity_check": "ok", "tables": meta.get("tables"),
+                    "taken": "online, backend serving" if online else "offline, backend stopped"}
+    return part
+
+
+def _meta(stderr: str) -> dict:
+    for line in reversed(stderr.splitlines()):
+        if line.startswith(META_MARK):
+            try:
+                return json.loads(line[len(META_MARK):])
+            except ValueError:
+                break
+    raise OperationFailed("copying the database gave no result",
+                          "rerun with --verbose", details=stderr.strip()[-2000:] or None)
+
+
+@contextmanager
+def _writers_stopped(ctx: AppContext, streams: VolumeStreams, volume_key: str,
+                     states: dict[str, ServiceState], stopped: dict[str, float]) -> Iterator[None]:
+    """Stop the running services that write this volume, and start them again after,
+    waiting until they are healthy (whatever happened to the copy in between)."""
+    running = [s for s in VOLUME_WRITERS.get(volume_key, ())
+               if s in states and states[s].state == "running"]
+    if not running:
+        yield
+        return
+    began = time.monotonic()
+    ctx.out.info(f"stopping {', '.join(running)} while its data is copied")
+    ctx.engine.compose_stop(running)
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        try:
+            streams.compose_start(running)
+            _wait_healthy(ctx, running)
+        except Tr4ctlError:
+            if not failed:  # never hide the copy's own error behind this one
+                raise
+        for service in running:
+            stopped[service] = round(time.monotonic() - began, 1)
+
+
+def _wait_healthy(ctx: AppContext, services: list[str]) -> None:
+    deadline = time.monotonic() + RESTART_TIMEOUT
+    while True:
+        states = ctx.engine.service_states(tuple(services))
+        waiting = [s for s in services
+                   if not (states[s].state == "running" and states[s].health in ("healthy", None))]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise OperationFailed(f"{', '.join(waiting)} did not become healthy again after "
+                                  "the backup copied its data",
+                                  f"see `tr4ctl logs {waiting[0]}`; `tr4ctl up` starts it")
+        time.sleep(0.5)
+
+
+# -- list ------------------------------------------------------------------------------
+@dataclass
+class ListedArchive:
+    file: str
+    path: str
+    size: int
+    kind: str | None = None
+    project: str | None = None
+    created_at: str | None = None
+    tr4ctl_version: str | None = None
+    format_version: int | None = None
+    problem: str | None = None
+
+
+def list_backups(directory: Path) -> list[ListedArchive]:
+    if not directory.is_dir():
+        return []
+    listed = []
+    for path in sorted(directory.iterdir()):
+        if not path.is_file() or not path.name.endswith(ARCHIVE_SUFFIX) or path.name.startswith("."):
+            continue
+        entry = ListedArchive(file=path.name, path=str(path), size=path.stat().st_size)
+        try:
+            manifest = read_manifest(path)
+        except Tr4ctlError as exc:
+            entry.problem = exc.message.replace(str(path), "archive")
+        else:
+            entry.kind, entry.project = manifest.kind, manifest.project
+            entry.created_at, entry.tr4ctl_version = manifest.created_at, manifest.tr4ctl_version
+            entry.format_version = manifest.format_version
+        listed.append(entry)
+    listed.sort(key=lambda e: (e.created_at or "", e.file))
+    return listed

@@ -1,0 +1,222 @@
+"""The archive file: a gzip'd tar with the manifest first, then the parts.
+
+Written under a temporary name (0600 from the start), fsync'ed and renamed, so a
+crash never leaves a half archive under a real name. Read as a stream, once, with
+every byte hashed: the gzip CRC and the manifest's sha256 together catch a flipped
+byte or a truncated file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tarfile
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.plan.backup import (
+    MANIFEST_NAME,
+    Manifest,
+    ManifestError,
+    Observed,
+    Part,
+    newer_format_problem,
+    parse_manifest,
+    structure_problems,
+    verify_members,
+)
+
+CHUNK = 1 << 20
+# A manifest is a few KiB; anything much larger is not ours.
+MAX_MANIFEST_BYTES = 1 << 20
+# What reading a damaged gzip'd tar can raise.
+DAMAGE = (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error, OSError)
+
+
+def sha256_of(path: Path) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def write_archive(dest: Path, manifest: Manifest, staged: dict[str, Path]) -> None:
+    """The manifest, then each present part from its staged file, atomically at dest."""
+    tmp = dest.with_name(f".{dest.name}.partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz:
+                with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    _add_bytes(tar, MANIFEST_NAME, manifest.to_json().encode())
+                    for part in manifest.members:
+                        info = tarfile.TarInfo(part.name)
+                        info.size, info.mode = part.size, 0o600
+                        with staged[part.name].open("rb") as handle:
+                            tar.addfile(info, handle)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    import io
+    import time
+
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def require_archive(path: Path) -> None:
+    if not path.exists():
+        raise BadInput(f"no archive at {path}", "check the path; `tr4ctl backup list` shows "
+                                                 "the archives in the backup directory")
+    if not path.is_file():
+        raise BadInput(f"{path} is not a file", "give the path of a .tar.gz backup archive")
+
+
+@contextmanager
+def _open_stream(path: Path) -> Iterator[tuple[gzip.GzipFile, tarfile.TarFile]]:
+    with gzip.open(path, "rb") as gz:
+        with tarfile.open(fileobj=gz, mode="r|") as tar:
+            yield gz, tar
+
+
+def _manifest_from(tar: tarfile.TarFile, path: Path) -> Manifest:
+    first = tar.next()
+    if first is None or first.name != MANIFEST_NAME or not first.isfile():
+        raise ManifestError("its first member is not a manifest")
+    if first.size > MAX_MANIFEST_BYTES:
+        raise ManifestError("its manifest is implausibly large")
+    handle = tar.extractfile(first)
+    assert handle is not None
+    return parse_manifest(handle.read())
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Just the manifest (the archive's first member): cheap, for `list` and pre-flight."""
+    require_archive(path)
+    try:
+        with _open_stream(path) as (_, tar):
+            return _manifest_from(tar, path)
+    except ManifestError as exc:
+        raise OperationFailed(f"{path} is not a usable tr4ctl backup: {exc}",
+                              "check the path; nothing was changed") from None
+    except DAMAGE as exc:
+        raise _damaged(path, exc) from None
+
+
+def _damaged(path: Path, exc: BaseException) -> OperationFailed:
+    reason = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, EOFError) or "end of" in reason.lower() or "unexpected end" in reason.lower():
+        reason = f"truncated ({reason})"
+    return OperationFailed(f"{path} is damaged: {reason}",
+                           "use another archive; nothing was changed")
+
+
+@dataclass
+class VerifyResult:
+    manifest: Manifest
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_archive(path: Path) -> VerifyResult:
+    """Read the whole archive once: every part's size and sha256 against the manifest,
+    then the gzip trailer. A newer format is bad input (exit 2); damage is a failure."""
+    require_archive(path)
+    try:
+        with _open_stream(path) as (gz, tar):
+            manifest = _manifest_from(tar, path)
+            newer = newer_format_problem(manifest)
+            if newer:
+                raise BadInput(newer, "upgrade tr4ctl to restore it; nothing was changed")
+            observed = []
+            for member in tar:
+                if not member.isfile():
+                    observed.append(Observed(member.name, -1, ""))
+                    continue
+                handle = tar.extractfile(member)
+                assert handle is not None
+                digest, size = hashlib.sha256(), 0
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                observed.append(Observed(member.name, size, digest.hexdigest()))
+            # Past tar's end-of-archive blocks: reading to EOF makes gzip check its CRC.
+            while gz.read(CHUNK):
+                pass
+    except ManifestError as exc:
+        raise OperationFailed(f"{path} is not a usable tr4ctl backup: {exc}",
+                              "check the path; nothing was changed") from None
+    except DAMAGE as exc:
+        raise _damaged(path, exc) from None
+    problems = verify_members(manifest, observed) + structure_problems(manifest)
+    return VerifyResult(manifest, problems)
+
+
+class HashingReader:
+    """A part's bytes as they are streamed into a container, hashed on the way."""
+
+    def __init__(self, handle: BinaryIO):
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = CHUNK) -> bytes:
+        chunk = self.handle.read(size)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def stream_parts(path: Path) -> Iterator[tuple[Part, HashingReader]]:
+    """Each present part with a reader, in archive order. After the consumer is done with
+    a part, its sha256 is checked: a mismatch (the file changed since it was verified)
+    raises before the next part is handed out."""
+    try:
+        with _open_stream(path) as (_, tar):
+            manifest = _manifest_from(tar, path)
+            parts = {p.name: p for p in manifest.members}
+            for member in tar:
+                part = parts.get(member.name)
+                handle = tar.extractfile(member) if part is not None else None
+                if part is None or handle is None:
+                    raise OperationFailed(f"{path} changed since it was verified "
+                                          f"({member.name} is not in its manifest)")
+                reader = HashingReader(handle)
+                yield part, reader
+                reader.drain()
+                if reader.digest.hexdigest() != part.sha256 or reader.size != part.size:
+                    raise OperationFailed(f"{path} changed since it was verified "
+                                          f"({part.name} differs from its manifest)")
+    except (ManifestError, *DAMAGE) as exc:
+        raise OperationFailed(f"{path} could not be read while restoring: {exc}") from None
