@@ -246,6 +246,16 @@ class Engine:
             assert proc.stdout is not None
             yield from proc.stdout
 
+    def image_id(self, name: str) -> str | None:
+        """The local image's id, or None. Plain `docker image inspect`: python-on-whales'
+        model parsing fails on an image that is being replaced by a concurrent build."""
+        argv = ["docker", "image", "inspect", "--format", "{{.Id}}", name]
+        self._trace(argv)
+        completed = subprocess.run(argv, capture_output=True, text=True)
+        if completed.returncode != 0:
+            return None
+        return completed.stdout.strip() or None
+
     def top(self, container_id: str) -> list[dict[str, str]] | None:
         """The container's processes as the host sees them (`docker top`: no ps needed in
         the image): uid, pid, ppid, args. None when the container is not running."""

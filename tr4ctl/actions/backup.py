@@ -127,9 +127,9 @@ class CreatedBackup:
 def backup_dir(ctx: AppContext, given: Path | None) -> Path:
     if given is not None:
         return given.expanduser().resolve()
-    configured = getattr(ctx.settings, "backup_dir", None)
+    configured = ctx.settings.backup_dir
     if configured:
-        configured = Path(configured).expanduser()
+        configured = configured.expanduser()
         return configured if configured.is_absolute() else ctx.project_dir / configured
     return ctx.project_dir / DEFAULT_DIR_NAME
 
@@ -150,8 +150,10 @@ def free_bytes(directory: Path) -> int:
 # -- pre-flight --------------------------------------------------------------------------
 def helper_image(ctx: AppContext) -> str:
     """An image the stack already has, with tar, find and python3 (Debian based)."""
+    from tr4ctl.plan.stack import backend_image
+
     settings = ctx.settings
-    candidates = [settings.backend_image, settings.backend_base_image]
+    candidates = [backend_image(settings), settings.backend_base_image]
     for image in candidates:
         if ctx.engine.image_exists(image):
             return image

@@ -97,14 +97,17 @@ def require_archive(path: Path) -> None:
 
 
 @contextmanager
-def _open_stream(path: Path) -> Iterator[tuple[gzip.GzipFile, tarfile.TarFile]]:
+def _open_stream(path: Path) -> Iterator[tuple[gzip.GzipFile, tarfile.TarFile,
+                                               Iterator[tarfile.TarInfo]]]:
+    """The gzip stream, the tar read from it in one pass, and that pass's members (one
+    iterator for the whole read: tarfile's own iteration restarts at the first member)."""
     with gzip.open(path, "rb") as gz:
         with tarfile.open(fileobj=gz, mode="r|") as tar:
-            yield gz, tar
+            yield gz, tar, iter(tar)
 
 
-def _manifest_from(tar: tarfile.TarFile, path: Path) -> Manifest:
-    first = tar.next()
+def _manifest_from(tar: tarfile.TarFile, members: Iterator[tarfile.TarInfo]) -> Manifest:
+    first = next(members, None)
     if first is None or first.name != MANIFEST_NAME or not first.isfile():
         raise ManifestError("its first member is not a manifest")
     if first.size > MAX_MANIFEST_BYTES:
@@ -118,8 +121,8 @@ def read_manifest(path: Path) -> Manifest:
     """Just the manifest (the archive's first member): cheap, for `list` and pre-flight."""
     require_archive(path)
     try:
-        with _open_stream(path) as (_, tar):
-            return _manifest_from(tar, path)
+        with _open_stream(path) as (_, tar, members):
+            return _manifest_from(tar, members)
     except ManifestError as exc:
         raise OperationFailed(f"{path} is not a usable tr4ctl backup: {exc}",
                               "check the path; nothing was changed") from None
@@ -129,10 +132,11 @@ def read_manifest(path: Path) -> Manifest:
 
 def _damaged(path: Path, exc: BaseException) -> OperationFailed:
     reason = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, EOFError) or "end of" in reason.lower() or "unexpected end" in reason.lower():
-        reason = f"truncated ({reason})"
-    return OperationFailed(f"{path} is damaged: {reason}",
-                           "use another archive; nothing was changed")
+    if isinstance(exc, EOFError) or "unexpected end" in reason.lower():
+        what = "is truncated: it ends before the archive does"
+    else:
+        what = f"is damaged ({reason})"
+    return OperationFailed(f"{path} {what}", "use another archive; nothing was changed")
 
 
 @dataclass
@@ -150,13 +154,20 @@ def verify_archive(path: Path) -> VerifyResult:
     then the gzip trailer. A newer format is bad input (exit 2); damage is a failure."""
     require_archive(path)
     try:
-        with _open_stream(path) as (gz, tar):
-            manifest = _manifest_from(tar, path)
+        with _open_stream(path) as (gz, tar, members):
+            try:
+                manifest = _manifest_from(tar, members)
+            except ManifestError:
+                # A flipped byte can hit the manifest: gzip's CRC at the end tells damage
+                # (exit 1, "damaged") from a file that simply is not ours.
+                while gz.read(CHUNK):
+                    pass
+                raise
             newer = newer_format_problem(manifest)
             if newer:
                 raise BadInput(newer, "upgrade tr4ctl to restore it; nothing was changed")
             observed = []
-            for member in tar:
+            for member in members:
                 if not member.isfile():
                     observed.append(Observed(member.name, -1, ""))
                     continue
@@ -203,10 +214,10 @@ def stream_parts(path: Path) -> Iterator[tuple[Part, HashingReader]]:
     a part, its sha256 is checked: a mismatch (the file changed since it was verified)
     raises before the next part is handed out."""
     try:
-        with _open_stream(path) as (_, tar):
-            manifest = _manifest_from(tar, path)
+        with _open_stream(path) as (_, tar, members):
+            manifest = _manifest_from(tar, members)
             parts = {p.name: p for p in manifest.members}
-            for member in tar:
+            for member in members:
                 part = parts.get(member.name)
                 handle = tar.extractfile(member) if part is not None else None
                 if part is None or handle is None:

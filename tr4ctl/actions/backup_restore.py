@@ -33,7 +33,7 @@ from tr4ctl.actions.backup_archive import HashingReader, stream_parts, verify_ar
 from tr4ctl.actions.backup_journal import clear_journal, read_journal, write_journal
 from tr4ctl.cli.context import AppContext
 from tr4ctl.engine import VolumeStreams
-from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
 from tr4ctl.plan.backup import (
     KIND_SAFETY,
     Manifest,
@@ -131,7 +131,12 @@ def restore_backup(ctx: AppContext, archive: Path, safety_dir: Path, *,
     from tr4ctl.actions.init import last_environment
     from tr4ctl.actions.up import bring_up
 
-    report.up = bring_up(ctx, last_environment(ctx), build=False, timeout=timeout)
+    try:
+        report.up = bring_up(ctx, last_environment(ctx), build=False, timeout=timeout)
+    except Tr4ctlError as exc:
+        # Not bad input any more: the data was restored; only starting it failed.
+        raise OperationFailed(f"the archive was restored, but the stack did not come up: "
+                              f"{exc.message}", exc.hint, details=exc.details) from None
     return report
 
 

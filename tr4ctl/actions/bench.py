@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tr4ctl.actions.health import require_stack
 from tr4ctl.actions.host_http import tls_verify

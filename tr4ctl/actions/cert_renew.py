@@ -55,11 +55,14 @@ def renew_certificates(ctx: AppContext, *, dry_run: bool, force: bool) -> RenewR
         return report
 
     failure: Tr4ctlError | None = None
-    try:
-        run_certbot(ctx, certbot_renew_argv(dry_run=dry_run, force=force), ca_bundle)
-    except OperationFailed as exc:
-        # certbot renews lineage by lineage: some may have changed before one failed.
-        failure = exc
+    for domain, lineage in sorted(before.items()):
+        argv = certbot_renew_argv(domain, lineage.server, dry_run=dry_run, force=force)
+        try:
+            run_certbot(ctx, argv, ca_bundle)
+        except OperationFailed as exc:
+            # Keep going: other lineages may renew, and nginx must serve those.
+            failure = failure or OperationFailed(f"{domain}: {exc.message}", exc.hint,
+                                                 details=exc.details)
     after = before if dry_run else read_lineages(ctx)
     report.lineages = [_compare(domain, before.get(domain), after.get(domain))
                        for domain in sorted(set(before) | set(after))]

@@ -135,13 +135,13 @@ def served_certificate(ctx: AppContext, domain: str, timeout: float = 5.0) -> Se
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=domain) as tls:
-                der = tls.getpeercert(binary_form=True)
-                request = (f"GET /health HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n"
-                           "User-Agent: tr4ctl\r\n\r\n")
-                tls.sendall(request.encode())
-                status_line = tls.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=domain) as tls:
+            der = tls.getpeercert(binary_form=True)
+            request = (f"GET /health HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n"
+                       "User-Agent: tr4ctl\r\n\r\n")
+            tls.sendall(request.encode())
+            status_line = tls.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
     except (OSError, ssl.SSLError) as exc:
         return ServedCertificate(None, None, f"{host}:{port}: {exc}")
     parts = status_line.split()

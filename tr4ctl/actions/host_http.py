@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from tr4ctl.errors import BadInput
 from tr4ctl.plan.target import HostTarget
@@ -41,7 +41,7 @@ class HostClient:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self) -> HostClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

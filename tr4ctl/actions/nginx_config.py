@@ -98,6 +98,7 @@ def use_nginx_mode(ctx: AppContext, mode: NginxMode, *,
         settings = settings.model_copy(update={"domain": domain_override})
     # Rendering first: a broken template or a missing value changes nothing.
     text = render_nginx(settings, mode)
+    ctx.engine.require_engine()
     if not ctx.paths.compose_file.exists():
         raise BadInput("this project has no stack yet", "run `tr4ctl up` first")
     if not nginx_running(ctx):

@@ -7,21 +7,29 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.plan.accounts import (
-    Account, SeedPlan, SeedSummary, backend_error, generated_file_text, parse_seed_summary,
-    parse_user_list, seed_payload, with_passwords,
+    Account,
+    SeedPlan,
+    SeedSummary,
+    backend_error,
+    generated_file_text,
+    parse_seed_summary,
+    parse_user_list,
+    seed_payload,
+    with_passwords,
 )
 
 if TYPE_CHECKING:
     from tr4ctl.cli.context import AppContext
 
 MANAGE = ["python3", "-m", "app.manage"]
-EXEC_TIMEOUT = 180.0  # bcrypt and a cold python on a busy 2-core machine
+EXEC_TIMEOUT = 600.0  # bcrypt and a cold python on a busy machine; never cut a seed short
 
 
 @dataclass
@@ -81,8 +89,10 @@ def seed_accounts(app_ctx: AppContext, accounts: list[Account], *, reset_passwor
         with app_ctx.changing("users seed"):
             # Someone may have changed the accounts while passwords were typed: an account
             # believed to exist gets only a placeholder password, so it must still exist.
-            now = {a["email"] for a in list_accounts(app_ctx)}
-            vanished = [a.email for a in plan.keeping_password if a.email not in now]
+            vanished = []
+            if plan.keeping_password:
+                now = {a["email"] for a in list_accounts(app_ctx)}
+                vanished = [a.email for a in plan.keeping_password if a.email not in now]
             if vanished:
                 raise OperationFailed(f"account {vanished[0]} disappeared during the seed; "
                                       "nothing was changed", "run the command again")

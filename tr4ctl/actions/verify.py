@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tr4ctl.actions.health import probe_in_network, require_stack, service_processes
 from tr4ctl.actions.host_http import HostClient, describe_error
@@ -23,6 +24,7 @@ from tr4ctl.engine import ServiceState
 from tr4ctl.errors import Tr4ctlError
 from tr4ctl.plan.layout import LONG_RUNNING_SERVICES
 from tr4ctl.plan.probe import ProbeResult
+from tr4ctl.plan.stack import backend_image
 from tr4ctl.plan.target import HostTarget, host_target
 from tr4ctl.plan.verdicts import (
     Check,
@@ -43,6 +45,7 @@ HSTS = "strict-transport-security"
 PERMISSION_MARKERS = ("PermissionError", "Permission denied")
 LOG_LINES_SCANNED = 20_000
 MARKER_FILE = "/app/data/.tr4ctl-verify-marker"
+REQUEST_TIMEOUT = 30.0
 
 
 @dataclass
@@ -66,7 +69,8 @@ def run_verify(ctx: AppContext, *, restart: bool) -> VerifyReport:
     mode = active_nginx_mode(ctx)
     env = states["backend"].env or last_environment(ctx).value
     report = VerifyReport(ctx.settings.project_name, env, mode, host_target(ctx.settings, mode))
-    with HostClient(report.target) as client:
+    # Generous: a login costs a bcrypt hash, slow on a busy small machine.
+    with HostClient(report.target, timeout=REQUEST_TIMEOUT) as client:
         checklist = Checklist(ctx, states, report, client)
         report.checks = checklist.run(restart=restart)
     report.seconds = round(time.monotonic() - started, 2)
@@ -165,14 +169,16 @@ class Checklist:
         return passed(name, "valid", evidence=f"docker compose config --quiet: {compose_file}")
 
     def backend_image(self, name: str) -> Check:
-        image = self.ctx.settings.backend_image
-        if not self.ctx.engine.image_exists(image):
+        image = backend_image(self.ctx.settings)
+        image_id = self.ctx.engine.image_id(image)
+        if image_id is None:
             return failed(name, f"image {image} is not built (run `tr4ctl up --build`)")
         running_image = self.states["backend"].image
         if running_image and running_image != image:
             return failed(name, f"the backend runs {running_image}, not {image} "
                                 "(run `tr4ctl up`)")
-        return passed(name, image, evidence=f"{image} present; the backend container runs it")
+        return passed(name, image, evidence=f"{image} ({image_id[:19]}) present; "
+                                            "the backend container runs it")
 
     def containers_running(self, name: str) -> Check:
         states = {s: self.states[s].state for s in LONG_RUNNING_SERVICES}

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from tr4ctl import __version__
-from tr4ctl.cli import cert, config, doctor, health, images, nginx, stack, users
+from tr4ctl.cli import backup, cert, config, doctor, health, images, nginx, stack, users
 from tr4ctl.cli.context import AppContext
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.output import Output
@@ -29,6 +29,7 @@ app.add_typer(nginx.app, name="nginx")
 app.add_typer(cert.app, name="cert")
 app.add_typer(users.app, name="users")
 app.add_typer(images.app, name="images")
+app.add_typer(backup.app, name="backup")
 
 _session: dict[str, AppContext] = {}
 

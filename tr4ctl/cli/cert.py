@@ -36,7 +36,7 @@ def issue(
     certificate with more than 30 days left is kept: the CA is not contacted.
     """
     from tr4ctl.actions.cert_issue import issue_certificate
-    from tr4ctl.plan.certificates import resolve_issue_request
+    from tr4ctl.plan.certificates import resolve_issue_request, utc_now
 
     app_ctx = app_context(ctx)
     settings = app_ctx.settings
@@ -61,8 +61,6 @@ def issue(
             out.success(f"https://{report.domain} serves serial {report.served_serial} "
                         f"(nginx {report.nginx}; /health answered {report.http_status})")
         _warn_if_dev_stack(app_ctx, report.nginx)
-    from tr4ctl.plan.certificates import utc_now
-
     out.emit("cert issue", {
         "domain": report.domain, "decision": report.decision, "why": report.why,
         "certificate": cert.as_dict(utc_now()) if cert else None,

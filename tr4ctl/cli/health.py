@@ -61,7 +61,7 @@ def health(
                                 help="Timed requests per path, after 5 warm-up requests."),
     baseline: Path = typer.Option(None, "--baseline", dir_okay=False,
                                   help="Compare with a file saved by --save-baseline "
-                                       "[default: the old deployment's figures]."),
+                                       "(default: the old deployment's figures)."),
     save_baseline: Path = typer.Option(None, "--save-baseline", dir_okay=False,
                                        help="Write the measured figures as a baseline file."),
     json_doc: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
@@ -89,11 +89,12 @@ def health(
         f"baseline={'file ' + str(baseline) if baseline else 'old deployment'}",
         report.checks, ["check", "measured", "baseline", "verdict"],
         lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]])
-    app_ctx.out.info(f"[dim]tolerance: {chosen.tolerance.describe()}; "
-                     f"in-network client: {report.probe_client or '-'}; "
-                     f"{report.seconds:.2f}s[/dim]")
+    app_ctx.out.console.print(f"[dim]tolerance: {chosen.tolerance.describe()}; "
+                              f"in-network client: {report.probe_client or '-'}; "
+                              f"{report.seconds:.2f}s[/dim]", soft_wrap=True)
     if save_baseline is not None:
-        app_ctx.out.success(f"baseline saved to {save_baseline}")
+        app_ctx.out.console.print(f"[green]✓[/green] baseline saved to {save_baseline}",
+                                  soft_wrap=True)
     from tr4ctl.plan.verdicts import document
 
     doc = document("health", report.checks, data)
@@ -108,7 +109,7 @@ def bench(
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=64,
                                     help="Connections in parallel (at most 64)."),
     duration: float = typer.Option(None, "--duration", "-d", min=0.1, max=60,
-                                   help="Seconds of load (at most 60) [default: 5]."),
+                                   help="Seconds of load (at most 60; 5 unless --requests)."),
     requests: int = typer.Option(None, "--requests", "-r", min=1, max=100_000,
                                  help="Stop after this many requests (at most 100000)."),
     json_doc: bool = typer.Option(False, "--json", help="One JSON document on stdout."),

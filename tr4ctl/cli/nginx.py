@@ -29,7 +29,6 @@ def use(
         raise BadInput(f"unknown nginx config {mode!r}", "use `tr4ctl nginx use dev` or "
                        "`tr4ctl nginx use prod`")
     app_ctx = app_context(ctx)
-    app_ctx.engine.require_engine()
     with app_ctx.changing("nginx use"):
         result = use_nginx_mode(app_ctx, NginxMode(mode))
     out = app_ctx.out
@@ -49,9 +48,9 @@ def status(ctx: typer.Context) -> None:
     app_ctx = app_context(ctx)
     report = nginx_status(app_ctx)
     out = app_ctx.out
-    out.table(None, ["nginx", "config file", "serving", "https for", "file"],
+    out.table(None, ["nginx", "config file", "serving", "https for"],
               [[report.nginx_state, report.config or "-", report.serving or "-",
-                ", ".join(report.tls_domains) or "-", report.config_file]])
+                ", ".join(report.tls_domains) or "-"]])
     if report.nginx_state == "running" and not report.in_sync:
         out.warn("nginx serves a different config than the file says: run `tr4ctl nginx use "
                  f"{report.config or 'dev'}`")

@@ -132,7 +132,10 @@ def _check_flags(file: Path | None, admin_email: str | None, founder_email: str 
 
 def _accounts(app_ctx, file: Path | None, admin_email: str | None, founder_email: str | None):
     from tr4ctl.plan.accounts import (
-        default_accounts, holds_passwords, parse_accounts_file, require_private_file,
+        default_accounts,
+        holds_passwords,
+        parse_accounts_file,
+        require_private_file,
     )
 
     if file is None:

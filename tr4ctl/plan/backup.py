@@ -138,8 +138,10 @@ def parse_manifest(text: str | bytes) -> Manifest:
             tr4ctl_version=data["tr4ctl_version"], env=data.get("env"), parts=parts,
             format_version=version, not_included=data.get("not_included", {}),
         )
-    except (KeyError, TypeError) as exc:
-        raise ManifestError(f"the manifest is incomplete ({exc})") from None
+    except KeyError as exc:
+        raise ManifestError(f"the manifest lacks {exc}") from None
+    except TypeError:
+        raise ManifestError("the manifest has parts this tr4ctl does not know") from None
 
 
 def newer_format_problem(manifest: Manifest) -> str | None:

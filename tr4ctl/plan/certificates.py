@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -193,7 +193,7 @@ class CertificateInfo:
 
 def pem_certificates(data: bytes) -> list[bytes]:
     """The PEM blocks of a file (a bundle or a chain), first one first."""
-    return re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.S)
+    return re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.DOTALL)
 
 
 def parse_certificate(data: bytes, domain: str | None = None) -> CertificateInfo:
@@ -286,7 +286,7 @@ def issue_decision(lineage: Lineage | None, request: IssueRequest, now: datetime
         return IssueDecision.RENEW, lineage.problem or "the certificate on disk is unreadable"
     if request.domain not in cert.names:
         return IssueDecision.RENEW, f"the certificate on disk is for {', '.join(cert.names) or '?'}"
-    if lineage.server and lineage.server.rstrip("/") != request.expected_server.rstrip("/"):
+    if lineage.server and _normal(lineage.server) != _normal(request.expected_server):
         return IssueDecision.RENEW, f"the certificate on disk comes from {lineage.server}"
     days = cert.days_left(now)
     if days <= RENEW_BEFORE_DAYS:
@@ -299,7 +299,7 @@ def renewal_due(cert: CertificateInfo, now: datetime) -> bool:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # -- certbot command lines -----------------------------------------------------------
@@ -324,15 +324,29 @@ def certbot_certonly_argv(request: IssueRequest, *, replace_existing: bool) -> l
     return argv
 
 
-def certbot_renew_argv(*, dry_run: bool, force: bool) -> list[str]:
+def certbot_renew_argv(domain: str, server: str | None, *, dry_run: bool,
+                       force: bool) -> list[str]:
+    """`certbot renew` for one lineage.
+
+    With --dry-run certbot replaces a lineage's recorded CA by Let's Encrypt's staging
+    CA unless --server is given: a lineage from another CA (a private one, pebble) must
+    be tested against that CA, so its server is passed explicitly.
+    """
     # No random sleep: an operator is waiting (certbot sleeps up to 8 minutes otherwise).
-    argv = ["renew", "--webroot", "-w", WEBROOT, "--non-interactive",
+    argv = ["renew", "--cert-name", domain, "--webroot", "-w", WEBROOT, "--non-interactive",
             "--no-random-sleep-on-renew"]
     if dry_run:
         argv.append("--dry-run")
+        if server and _normal(server) not in (_normal(LETSENCRYPT_SERVER),
+                                             _normal(LETSENCRYPT_STAGING_SERVER)):
+            argv += ["--server", server]
     if force:
         argv.append("--force-renewal")
     return argv
+
+
+def _normal(url: str) -> str:
+    return url.strip().rstrip("/").lower()
 
 
 CERTBOT_BUSY = "Another instance of Certbot is already running"
@@ -357,7 +371,7 @@ def certbot_failure(output: str) -> CertbotFailure:
     domain = kind = None
     for line in kept:
         stripped = line.strip()
-        if stripped.startswith("Domain:"):
+        if stripped.startswith(("Domain:", "Identifier:")):  # certbot 5 says Identifier
             domain = stripped.split(":", 1)[1].strip()
         elif stripped.startswith("Type:"):
             kind = stripped.split(":", 1)[1].strip()
@@ -397,7 +411,7 @@ def probe_host(bind_address: str) -> str:
 
 def tls_domains_in_config(conf_text: str) -> list[str]:
     """The domains whose certificates an nginx config serves (from its ssl_certificate)."""
-    pattern = re.compile(r"^\s*ssl_certificate\s+" + re.escape(LIVE_DIR) + r"/([^/]+)/", re.M)
+    pattern = re.compile(r"^\s*ssl_certificate\s+" + re.escape(LIVE_DIR) + r"/([^/]+)/", re.MULTILINE)
     return list(dict.fromkeys(pattern.findall(conf_text)))
 
 
@@ -427,7 +441,7 @@ def parse_renew_state(text: str) -> RenewSchedule:
 
     def moment(key: str) -> datetime | None:
         seconds = number(key)
-        return datetime.fromtimestamp(seconds, timezone.utc) if seconds is not None else None
+        return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
     return RenewSchedule(number("interval"), moment("started"), moment("last_pass"),
                          number("last_exit"), moment("next_pass"))

@@ -87,8 +87,8 @@ def curl_script(plan: ProbePlan) -> list[str]:
         f"echo '{MARK}ready'",
         f"{base} -w '\\n{MARK}code %{{http_code}}\\n' {shlex.quote(plan.ready_url)} 2>&1",
         f"echo '{MARK}heartbeat'",
-        f"{base} -o /dev/null -w '{MARK}code %{{http_code}}\\n' "
-        f"{shlex.quote(plan.heartbeat_url)} 2>&1",
+        (f"{base} -o /dev/null -w '{MARK}code %{{http_code}}\\n' "
+         f"{shlex.quote(plan.heartbeat_url)} 2>&1"),
     ]
     for section, url, extra in (("direct", plan.direct_url, ""),
                                 ("nginx", plan.nginx_url, nginx_opts)):
@@ -98,8 +98,8 @@ def curl_script(plan: ProbePlan) -> list[str]:
         repeated = " ".join([f"-o /dev/null {quoted}"] * (plan.warmup + plan.samples))
         parts += [
             f"echo '{MARK}{section}'",
-            f"if {base}{extra} -o /dev/null {quoted} 2>&1; then "
-            f"{base}{extra} -w '%{{http_code}} %{{time_total}}\\n' {repeated} 2>/dev/null; fi",
+            (f"if {base}{extra} -o /dev/null {quoted} 2>&1; then "
+             f"{base}{extra} -w '%{{http_code}} %{{time_total}}\\n' {repeated} 2>/dev/null; fi"),
         ]
     return ["sh", "-c", "; ".join(parts)]
 

@@ -196,12 +196,12 @@ def workers_check(measured: int | None, configured: int, old_baseline: int | Non
 # reported with the reason, not failed. A service not listed here must be all non-root.
 ROOT_POLICY: dict[str, tuple[str, str]] = {
     "backend": ("all", ""),
-    "nginx": ("workers", "the master binds the ports and reads the TLS key, then drops "
-                         "privileges"),
-    "chroma": ("reported", "the image's default; never published, answers only on the "
-                           "stack's network"),
-    "certbot-renew": ("reported", "certbot's image default, writing root-owned certificates; "
-                                  "never published, only outbound ACME requests"),
+    "nginx": ("workers", ("the master binds the ports and reads the TLS key, then drops "
+                          "privileges")),
+    "chroma": ("reported", ("the image's default; never published, answers only on the "
+                            "stack's network")),
+    "certbot-renew": ("reported", ("certbot's image default, writing root-owned certificates; "
+                                   "never published, only outbound ACME requests")),
 }
 
 

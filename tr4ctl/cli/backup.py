@@ -1,0 +1,147 @@
+"""backup create | list | verify | restore: the stack's data in one archive, and back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from tr4ctl.cli.context import app_context
+from tr4ctl.errors import BadInput
+
+app = typer.Typer(help="Back up and restore the database, Chroma, certificates and .env.",
+                  no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    output: Path = typer.Option(None, "--output", "-o", file_okay=False,
+                                help="Directory for the archive [default: <project-dir>/backups "
+                                     "or TR4CTL_BACKUP_DIR]."),
+    keep: int = typer.Option(None, "--keep", min=1,
+                             help="Then delete this project's older archives in that directory, "
+                                  "keeping the newest N (safety backups are never deleted)."),
+) -> None:
+    """Write one archive (0600) of the stack's data.
+
+    The SQLite database is copied with SQLite's online backup API while the backend
+    serves; Chroma is stopped for the moment its store is copied; the certbot
+    configuration (certificates, ACME account) and .env complete it.
+    """
+    from tr4ctl.actions.backup import create_backup
+
+    app_ctx = app_context(ctx)
+    with app_ctx.changing("backup create"):
+        created = create_backup(app_ctx, output, keep)
+    out = app_ctx.out
+    from tr4ctl.plan.backup import human_bytes
+
+    out.table(None, ["part", "size", "what"],
+              [[p.name, "absent" if p.absent else human_bytes(p.size), p.what]
+               for p in created.manifest.parts])
+    for name in created.pruned:
+        out.info(f"pruned {name}")
+    out.success(f"backup written: {created.path} ({human_bytes(created.size)})")
+    out.emit("backup create", {
+        "path": str(created.path), "size": created.size,
+        "manifest": _manifest_data(created.manifest),
+        "stopped_seconds": created.stopped_seconds, "pruned": created.pruned,
+    })
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    directory: Path = typer.Option(None, "--dir", file_okay=False,
+                                   help="Directory to list [default: the backup directory]."),
+) -> None:
+    """The archives in the backup directory, oldest first, from their manifests."""
+    from dataclasses import asdict
+
+    from tr4ctl.actions.backup import backup_dir, list_backups
+    from tr4ctl.plan.backup import human_bytes
+
+    app_ctx = app_context(ctx)
+    where = backup_dir(app_ctx, directory)
+    listed = list_backups(where)
+    app_ctx.out.table(f"{len(listed)} archive(s) in {where}",
+                      ["file", "kind", "created", "project", "size", "tr4ctl"],
+                      [[e.file, e.kind or "-", e.created_at or (e.problem or "-"),
+                        e.project or "-", human_bytes(e.size), e.tr4ctl_version or "-"]
+                       for e in listed])
+    app_ctx.out.emit("backup list", {"directory": str(where),
+                                     "archives": [asdict(e) for e in listed]})
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    archive: Path = typer.Argument(..., dir_okay=True, help="The .tar.gz archive."),
+) -> None:
+    """Read the whole archive: every part's sha256 against the manifest (exit 1 if not)."""
+    from tr4ctl.actions.backup_restore import check_archive
+
+    app_ctx = app_context(ctx)
+    manifest = check_archive(archive)
+    app_ctx.out.success(f"{archive} is intact: {len(manifest.members)} parts match the "
+                        f"manifest (project {manifest.project}, {manifest.created_at})")
+    app_ctx.out.emit("backup verify", {"path": str(archive), "ok": True,
+                                       "manifest": _manifest_data(manifest)})
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    archive: Path = typer.Argument(..., help="The .tar.gz archive to restore."),
+    yes: bool = typer.Option(False, "--yes", help="Replace the current data without asking."),
+    safety_dir: Path = typer.Option(None, "--safety-dir", file_okay=False,
+                                    help="Where the safety backup of the current state goes "
+                                         "[default: the backup directory]."),
+    timeout: float = typer.Option(180.0, "--timeout", min=1,
+                                  help="Seconds to wait for the stack to be healthy again."),
+) -> None:
+    """Replace the stack's data with an archive's, and bring the stack back healthy.
+
+    The archive is verified before anything changes; the current state is saved first
+    (the safety backup); an interrupted restore is finished by running it again.
+    """
+    from tr4ctl.actions.backup import backup_dir
+    from tr4ctl.actions.backup_restore import restore_backup
+
+    app_ctx = app_context(ctx)
+    out = app_ctx.out
+
+    def confirm(manifest) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise BadInput(f"restoring replaces all data of project {manifest.project}",
+                           "add --yes to confirm; nothing was changed")
+        return typer.confirm(f"Replace all data of project {manifest.project} with the backup "
+                             f"of {manifest.created_at}?", err=True)
+
+    def announce(safety) -> None:
+        out.info(f"safety backup of the current state: {safety.path}")
+
+    with app_ctx.changing("backup restore"):
+        report = restore_backup(app_ctx, archive, backup_dir(app_ctx, safety_dir),
+                                confirm=confirm, timeout=timeout, on_safety=announce)
+    out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "
+                "healthy")
+    if report.safety_backup:
+        out.info(f"the previous state is in {report.safety_backup}; undo with "
+                 f"`tr4ctl backup restore {report.safety_backup} --yes`")
+    out.emit("backup restore", {
+        "archive": str(archive), "created_at": report.manifest.created_at,
+        "safety_backup": report.safety_backup, "resumed": report.resumed,
+        "restored": report.restored, "emptied": report.emptied,
+        "env": getattr(report.up, "env", None),
+    })
+
+
+def _manifest_data(manifest) -> dict:
+    from dataclasses import asdict
+
+    return asdict(manifest)
