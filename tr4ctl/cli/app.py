@@ -48,7 +48,7 @@ def global_options(
         help="Where .env and the rendered files live.", file_okay=False,
     ),
     project_name: str = typer.Option(
-        None, "--project-name", help="Compose project name [default: tr4ction].",
+        None, "--project-name", help="Compose project name (default: tr4ction).",
         show_default=False,
     ),
     json_output: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
@@ -115,7 +115,21 @@ def _fail(message: str, hint: str | None, code: int, details: str | None = None)
     session = _session.get("ctx")
     out = session.out if session else Output()
     out.error(message, hint, details)
-    command = " ".join(arg for arg in sys.argv[1:3] if not arg.startswith("-")) or "tr4ctl"
+    command = _command_path(sys.argv[1:])
     out.emit(command, None, ok=False, exit_code=int(code),
              errors=[{"message": message, "hint": hint, "details": details}])
     return int(code)
+
+
+def _command_path(args: list[str]) -> str:
+    """`nginx use` from the argv, skipping global options and their values."""
+    group = typer.main.get_command(app)
+    path: list[str] = []
+    for arg in args:
+        commands = getattr(group, "commands", None)
+        if not commands:
+            break
+        if arg in commands:
+            path.append(arg)
+            group = commands[arg]
+    return " ".join(path) or "tr4ctl"
