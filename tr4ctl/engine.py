@@ -420,16 +420,27 @@ class VolumeStreams:
         self._stream_in(argv, source, f"writing {path_in_volume} into {volume}")
 
     def python_in_service(self, service: str, script: str, dest: Path, what: str) -> str:
-        """Run a python3 script in a running service; its stdout goes to dest, its stderr
-        is returned."""
-        argv = self.engine.compose_argv("exec", "-T", service, "python3", "-c", script)
-        return self._stream_out(argv, dest, what)
+        """Run a python3 script (sent on stdin) in a running service; its stdout goes to
+        dest, its stderr is returned."""
+        argv = self.engine.compose_argv("exec", "-T", service, "python3", "-")
+        return self._stream_out(argv, dest, what, stdin_bytes=script.encode())
 
     def python_on_volume(self, volume: str, mount: str, script: str, dest: Path, what: str,
                          envs: dict[str, str] | None = None) -> str:
         """The same, in a throwaway container with the volume mounted read-only."""
-        argv = self._docker_run({volume: f"{mount}:ro"}, ["python3", "-c", script], envs=envs)
-        return self._stream_out(argv, dest, what, env_extra=envs)
+        argv = self._docker_run({volume: f"{mount}:ro"}, ["python3", "-"], stdin=True,
+                                envs=envs)
+        return self._stream_out(argv, dest, what, env_extra=envs, stdin_bytes=script.encode())
+
+    def remove_leftover_helpers(self) -> list[str]:
+        """Helpers of this project still running: only a killed tr4ctl leaves one (the
+        caller holds the stack's lock), and it must not write on after a new start."""
+        argv = ["docker", "ps", "-aq", "--filter", f"label=io.tr4ctl.project={self.engine.project_name}",
+                "--filter", "label=io.tr4ctl.role=backup-helper"]
+        ids = self._checked(argv, "listing backup helpers").stdout.split()
+        if ids:
+            self._checked(["docker", "rm", "-f", *ids], "removing leftover backup helpers")
+        return ids
 
     def compose_start(self, services: list[str]) -> None:
         argv = self.engine.compose_argv("start", *services)
@@ -445,7 +456,8 @@ class VolumeStreams:
         return completed
 
     def _stream_out(self, argv: list[str], dest: Path, what: str,
-                    env_extra: dict[str, str] | None = None) -> str:
+                    env_extra: dict[str, str] | None = None,
+                    stdin_bytes: bytes | None = None) -> str:
         import os
         import tempfile
 
@@ -453,7 +465,9 @@ class VolumeStreams:
         env = {**os.environ, **(env_extra or {})}
         with tempfile.TemporaryFile() as errors, dest.open("wb") as sink:
             # stderr to a file: a chatty process can never block on a full pipe.
-            completed = subprocess.run(argv, stdout=sink, stderr=errors, env=env)
+            completed = subprocess.run(argv, input=stdin_bytes, stdout=sink, stderr=errors,
+                                       env=env,
+                                       stdin=None if stdin_bytes is not None else subprocess.DEVNULL)
             errors.seek(0)
             stderr = errors.read().decode(errors="replace")
         if completed.returncode != 0:
@@ -476,7 +490,8 @@ class VolumeStreams:
             except BrokenPipeError:
                 pass  # the container ended early: its exit code and stderr say why
             except BaseException:
-                # The source failed: never let the container finish on a partial stream.
+                # The source failed: stop feeding the container and report the source's
+                # error (a restore's journal marks the volume as unfinished).
                 proc.kill()
                 proc.wait()
                 raise

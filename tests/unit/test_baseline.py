@@ -12,7 +12,7 @@ from tr4ctl.plan.baseline import (
     baseline_from_measurements,
     parse_baseline,
 )
-from tr4ctl.plan.latency import summarize
+from tr4ctl.plan.latency import overhead, summarize
 
 
 def test_old_deployment_figures_come_from_the_operators_notes():
@@ -82,3 +82,11 @@ def test_a_boolean_is_not_a_figure():
 def test_a_file_may_carry_its_own_tolerance():
     loaded = parse_baseline(document(tolerance={"ratio": 1.5, "slack_ms": 0.25}), "b.json")
     assert loaded.tolerance.limit(10.0) == 15.25
+
+
+def test_a_negative_overhead_is_saved_as_zero():
+    figures = measured()
+    figures["proxy_overhead"] = overhead(summarize([1.0, 1.1]), summarize([1.2, 1.4]))
+    saved = baseline_from_measurements("x", figures, workers=1)
+    assert saved.latency["proxy_overhead"] == {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    parse_baseline(json.dumps(saved.as_document()), "b.json")  # loads again

@@ -200,6 +200,7 @@ def create_backup(ctx: AppContext, output: Path | None, keep: int | None) -> Cre
     streams = VolumeStreams(engine, helper_image(ctx))
     check_space(directory, estimated_bytes(ctx, streams, present), "backup")
     prepare_dir(directory)
+    streams.remove_leftover_helpers()
     created = take_backup(ctx, streams, directory, KIND_BACKUP, present)
     if keep:
         created.pruned = prune(directory, ctx.settings.project_name, keep)

@@ -65,16 +65,23 @@ def check_archive(path: Path) -> Manifest:
     return result.manifest
 
 
-def restore_backup(ctx: AppContext, archive: Path, safety_dir: Path, *,
-                   confirm: Callable[[Manifest], bool], timeout: float,
-                   on_safety: Callable[[CreatedBackup], None] | None = None) -> RestoreReport:
-    # -- pre-flight: no impact yet --------------------------------------------------------
+def check_restorable(ctx: AppContext, archive: Path) -> Manifest:
+    """The archive's own checks, done before waiting for the stack's lock."""
     manifest = check_archive(archive)
     project = ctx.settings.project_name
     if manifest.project != project:
         raise BadInput(f"the archive is of project {manifest.project}, this is project {project}",
                        f"restore it with --project-name {manifest.project} (its volumes are "
                        "named after it); nothing was changed")
+    return manifest
+
+
+def restore_backup(ctx: AppContext, archive: Path, manifest: Manifest, safety_dir: Path, *,
+                   confirm: Callable[[Manifest], bool], timeout: float,
+                   on_safety: Callable[[CreatedBackup], None] | None = None) -> RestoreReport:
+    """The caller holds the stack's lock and has run check_restorable (the parts are
+    checked against the manifest again as they are streamed)."""
+    # -- pre-flight: no impact yet --------------------------------------------------------
     interrupted, journal = read_journal(ctx)
     engine = ctx.engine
     engine.require_engine()
@@ -94,6 +101,7 @@ def restore_backup(ctx: AppContext, archive: Path, safety_dir: Path, *,
                       engine.service_states(LONG_RUNNING_SERVICES).items())
     if ctx.paths.compose_file.exists():
         engine.compose_down(timeout=10)
+    streams.remove_leftover_helpers()
     if interrupted:
         report.safety_backup = journal.safety_backup if journal else None
         ctx.out.warn("finishing an interrupted restore: no new safety backup (the volumes "

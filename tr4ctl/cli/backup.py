@@ -108,7 +108,7 @@ def restore(
     (the safety backup); an interrupted restore is finished by running it again.
     """
     from tr4ctl.actions.backup import backup_dir
-    from tr4ctl.actions.backup_restore import restore_backup
+    from tr4ctl.actions.backup_restore import check_restorable, restore_backup
 
     app_ctx = app_context(ctx)
     out = app_ctx.out
@@ -125,8 +125,9 @@ def restore(
     def announce(safety) -> None:
         out.info(f"safety backup of the current state: {safety.path}")
 
+    manifest = check_restorable(app_ctx, archive)
     with app_ctx.changing("backup restore"):
-        report = restore_backup(app_ctx, archive, backup_dir(app_ctx, safety_dir),
+        report = restore_backup(app_ctx, archive, manifest, backup_dir(app_ctx, safety_dir),
                                 confirm=confirm, timeout=timeout, on_safety=announce)
     out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "
                 "healthy")

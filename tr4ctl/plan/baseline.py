@@ -85,9 +85,11 @@ def baseline_from_measurements(source: str, measured: dict[str, LatencySummary],
     if missing:
         raise BadInput(f"cannot save a baseline without {', '.join(missing)} figures",
                        "run `tr4ctl health` until every path answers, then save")
+    # The overhead is a difference of two noisy runs and can come out below zero; as a
+    # baseline that means "nothing measurable", i.e. 0 ms.
     return Baseline(
         source=source,
-        latency={metric: {name: measured[metric].figure(name) for name in PERCENTILES}
+        latency={metric: {name: max(0.0, measured[metric].figure(name)) for name in PERCENTILES}
                  for metric in LATENCY_METRICS},
         tolerance=tolerance or Tolerance(),
         gunicorn_workers=workers,
