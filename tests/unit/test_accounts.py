@@ -300,3 +300,9 @@ def test_json_envelope_on_refusal(tmp_path):
     result = tr4ctl(tmp_path, "--json", "users", "seed", *EMAILS, "--generate")
     envelope = json.loads(result.stdout)
     assert envelope["status"] == "error" and envelope["exit_code"] == 2
+
+
+def test_list_takes_json_after_the_command_too(tmp_path):
+    result = tr4ctl(tmp_path, "users", "list", "--json")
+    envelope = json.loads(result.stdout)
+    assert envelope["exit_code"] == 1 and "tr4ctl up" in envelope["errors"][0]["hint"]

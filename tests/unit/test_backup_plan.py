@@ -2,7 +2,7 @@
 names, pruning, space, and the interrupted-restore message."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -34,7 +34,7 @@ from tr4ctl.plan.backup import (
     volume_part_name,
 )
 
-WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+WHEN = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 def a_manifest(**changes) -> Manifest:
@@ -49,8 +49,9 @@ def a_manifest(**changes) -> Manifest:
              absent=True),
         Part(name=ENV_PART, kind="env_file", what=".env", size=5, sha256="e" * 64),
     ]
-    values = dict(kind=KIND_BACKUP, project="tr4ction", created_at="2025-03-04T05:06:07+00:00",
-                  tr4ctl_version="0.1.0", env="prod", parts=parts)
+    values = {"kind": KIND_BACKUP, "project": "tr4ction",
+              "created_at": "2025-03-04T05:06:07+00:00", "tr4ctl_version": "0.1.0",
+              "env": "prod", "parts": parts}
     values.update(changes)
     return Manifest(**values)
 
@@ -150,6 +151,15 @@ def test_structure_needs_env_and_a_safe_database_path():
     assert "the database's path in its volume is missing or unsafe" in problems
 
 
+def test_only_a_safety_backup_may_lack_the_env_file():
+    manifest = a_manifest()
+    env = manifest.part(ENV_PART)
+    env.absent, env.size, env.sha256 = True, 0, None
+    assert structure_problems(manifest) == ["the archive holds no .env"]
+    manifest.kind = KIND_SAFETY
+    assert structure_problems(manifest) == []
+
+
 def test_database_must_follow_its_volume():
     manifest = a_manifest()
     manifest.parts[0], manifest.parts[1] = manifest.parts[1], manifest.parts[0]
@@ -204,9 +214,10 @@ def test_prune_keeps_the_newest_of_this_project_only():
 # -- space ---------------------------------------------------------------------------
 def test_space_needed_covers_staging_and_archive():
     assert space_needed(1000) == 2000 + SPACE_MARGIN_BYTES
-    assert space_problem("/b", 1000, space_needed(1000)) is None
-    problem = space_problem("/b", 10 << 20, 64 << 10)
-    assert problem.startswith("not enough space in /b") and "64.0 KiB is free" in problem
+    assert space_problem("/b", "backup", 1000, space_needed(1000)) is None
+    problem = space_problem("/b", "safety backup", 10 << 20, 64 << 10)
+    assert problem.startswith("not enough space in /b for the safety backup")
+    assert "64.0 KiB is free" in problem
 
 
 # -- the journal -----------------------------------------------------------------------

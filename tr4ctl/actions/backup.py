@@ -13,11 +13,11 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from tr4ctl import __version__
 from tr4ctl.actions.backup_archive import read_manifest, sha256_of, write_archive
@@ -39,6 +39,7 @@ from tr4ctl.plan.backup import (
     archive_file_name,
     archives_to_prune,
     database_path_in_volume,
+    parse_archive_name,
     space_problem,
     sqlite_exclusions,
     utc_now_text,
@@ -176,11 +177,11 @@ def estimated_bytes(ctx: AppContext, streams: VolumeStreams, present: set[str]) 
 
 
 def check_space(directory: Path, estimate: int, what: str) -> None:
-    problem = space_problem(str(directory), estimate, free_bytes(directory))
+    problem = space_problem(str(directory), what, estimate, free_bytes(directory))
     if problem:
-        raise OperationFailed(f"{problem} for the {what}",
-                              f"free space there, or choose another directory "
-                              f"({'--safety-dir' if what == 'safety backup' else '--output'}); "
+        raise OperationFailed(problem,
+                              "free space there or choose another directory with "
+                              f"{'--safety-dir' if what == 'safety backup' else '--output'}; "
                               "nothing was changed")
 
 
@@ -207,6 +208,22 @@ def create_backup(ctx: AppContext, output: Path | None, keep: int | None) -> Cre
     return created
 
 
+def staging_prefix(project: str) -> str:
+    return f".staging-{project}-"
+
+
+def remove_leftovers(directory: Path, project: str) -> None:
+    """Staging directories and partial archives of this project's earlier, killed runs
+    (the caller holds the stack's lock, so no live run of this project owns one)."""
+    for path in directory.iterdir():
+        if path.is_dir() and path.name.startswith(staging_prefix(project)):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(".") and path.name.endswith(".partial"):
+            name = parse_archive_name(path.name[1:-len(".partial")])
+            if name is not None and name.project == project:
+                path.unlink(missing_ok=True)
+
+
 def prune(directory: Path, project: str, keep: int) -> list[str]:
     doomed = archives_to_prune([p.name for p in directory.iterdir() if p.is_file()], project, keep)
     for name in doomed:
@@ -220,9 +237,10 @@ def take_backup(ctx: AppContext, streams: VolumeStreams, directory: Path, kind: 
     """Copy every part into a private staging directory next to the archive, then write
     the archive. Volumes in `present` are copied; the others are recorded as absent."""
     names = ctx.names
-    states = ctx.engine.service_states(("backend", "chroma", "certbot-renew"))
+    states = ctx.engine.service_states(("backend", "chroma"))
     stopped: dict[str, float] = {}
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))  # 0700
+    remove_leftovers(directory, names.project)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(names.project), dir=directory))  # 0700
     try:
         parts: list[Part] = []
         database = _copy_database(ctx, streams, staging, states, present)
@@ -230,7 +248,7 @@ def take_backup(ctx: AppContext, streams: VolumeStreams, directory: Path, kind: 
             part = Part(name=volume_part_name(key), kind="volume", what=WHAT[key], volume=key)
             if key not in present:
                 part.absent = True
-                parts.append(part)
+                parts.extend([part, database] if key == "backend_data" else [part])
                 continue
             exclude = (sqlite_exclusions(database.path_in_volume)
                        if key == "backend_data" and database.path_in_volume else [])
@@ -246,12 +264,15 @@ def take_backup(ctx: AppContext, streams: VolumeStreams, directory: Path, kind: 
             parts.append(part)
             if key == "backend_data":
                 parts.append(database)  # after its volume: a restore writes it in last
-        shutil.copyfile(ctx.paths.env_file, staging / ENV_PART)
-        env_size, env_sha = sha256_of(staging / ENV_PART)
-        parts.append(Part(name=ENV_PART, kind="env_file", what=WHAT["env"], size=env_size,
-                          sha256=env_sha))
+        env = Part(name=ENV_PART, kind="env_file", what=WHAT["env"])
+        if ctx.paths.env_file.exists():
+            shutil.copyfile(ctx.paths.env_file, staging / ENV_PART)
+            env.size, env.sha256 = sha256_of(staging / ENV_PART)
+        else:  # only a safety backup gets here (create refuses a project without .env)
+            env.absent = True
+        parts.append(env)
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         from tr4ctl.actions.init import last_environment
 
         manifest = Manifest(kind=kind, project=ctx.settings.project_name,

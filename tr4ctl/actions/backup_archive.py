@@ -13,10 +13,11 @@ import hashlib
 import os
 import tarfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.plan.backup import (
@@ -53,14 +54,14 @@ def write_archive(dest: Path, manifest: Manifest, staged: dict[str, Path]) -> No
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as raw:
-            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz:
-                with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                    _add_bytes(tar, MANIFEST_NAME, manifest.to_json().encode())
-                    for part in manifest.members:
-                        info = tarfile.TarInfo(part.name)
-                        info.size, info.mode = part.size, 0o600
-                        with staged[part.name].open("rb") as handle:
-                            tar.addfile(info, handle)
+            with (gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as gz,
+                  tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar):
+                _add_bytes(tar, MANIFEST_NAME, manifest.to_json().encode())
+                for part in manifest.members:
+                    info = tarfile.TarInfo(part.name)
+                    info.size, info.mode = part.size, 0o600
+                    with staged[part.name].open("rb") as handle:
+                        tar.addfile(info, handle)
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o600)
@@ -101,9 +102,8 @@ def _open_stream(path: Path) -> Iterator[tuple[gzip.GzipFile, tarfile.TarFile,
                                                Iterator[tarfile.TarInfo]]]:
     """The gzip stream, the tar read from it in one pass, and that pass's members (one
     iterator for the whole read: tarfile's own iteration restarts at the first member)."""
-    with gzip.open(path, "rb") as gz:
-        with tarfile.open(fileobj=gz, mode="r|") as tar:
-            yield gz, tar, iter(tar)
+    with gzip.open(path, "rb") as gz, tarfile.open(fileobj=gz, mode="r|") as tar:
+        yield gz, tar, iter(tar)
 
 
 def _manifest_from(tar: tarfile.TarFile, members: Iterator[tarfile.TarInfo]) -> Manifest:

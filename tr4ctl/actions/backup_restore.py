@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from tr4ctl.actions.backup import (
     CreatedBackup,
@@ -119,8 +119,8 @@ def restore_backup(ctx: AppContext, archive: Path, manifest: Manifest, safety_di
             on_safety(safety)
 
     write_journal(ctx, RestoreJournal(
-        archive=str(archive), safety_backup=report.safety_backup,
-        started_at=utc_now_text(datetime.now(timezone.utc)), pid=os.getpid()))
+        archive=str(archive.resolve()), safety_backup=report.safety_backup,
+        started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
     from tr4ctl.actions.init import InitReport, ensure_volumes_and_network
 
     ensure_volumes_and_network(ctx, InitReport())

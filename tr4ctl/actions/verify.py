@@ -21,7 +21,7 @@ from tr4ctl.actions.init import last_environment
 from tr4ctl.actions.nginx_config import active_nginx_mode
 from tr4ctl.cli.context import AppContext
 from tr4ctl.engine import ServiceState
-from tr4ctl.errors import Tr4ctlError
+from tr4ctl.errors import OperationFailed, Tr4ctlError
 from tr4ctl.plan.layout import LONG_RUNNING_SERVICES
 from tr4ctl.plan.probe import ProbeResult
 from tr4ctl.plan.stack import backend_image
@@ -140,8 +140,8 @@ class Checklist:
         completed = self.ctx.engine.exec_in("backend", [*MANAGE, *args], check=False,
                                             timeout=MANAGE_TIMEOUT)
         if completed.returncode != 0:
-            raise RuntimeError(f"app.manage {args[0]} failed: "
-                               f"{(completed.stderr.strip().splitlines() or ['?'])[-1]}")
+            raise OperationFailed(f"app.manage {args[0]} failed: "
+                                  f"{(completed.stderr.strip().splitlines() or ['?'])[-1]}")
         lines = [line for line in completed.stdout.splitlines() if line.strip()]
         return json.loads(lines[-1])
 
@@ -367,7 +367,7 @@ class Checklist:
             if state.state == "running" and state.health in ("healthy", None):
                 return time.monotonic()
             time.sleep(0.3)
-        raise RuntimeError(f"the backend is not healthy {RESTART_TIMEOUT:.0f}s after a restart")
+        raise OperationFailed(f"the backend is not healthy {RESTART_TIMEOUT:.0f}s after a restart")
 
     def _nginx_answers_again(self) -> int | str:
         deadline = time.monotonic() + 10

@@ -102,11 +102,14 @@ def seed(
 
 
 @app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(ctx: typer.Context,
+          json_output: bool = typer.Option(False, "--json",
+                                           help="Same as the global --json.")) -> None:
     """Accounts with email, role, name and creation date (never a password hash)."""
     from tr4ctl.actions.users import list_accounts, require_backend_running
 
     app_ctx = app_context(ctx)
+    app_ctx.out.json_mode = app_ctx.out.json_mode or json_output
     require_backend_running(app_ctx)
     users = list_accounts(app_ctx)
     app_ctx.out.table(f"{len(users)} account(s)", ["email", "role", "name", "created"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 FORMAT = "tr4ctl-backup"
@@ -38,17 +38,17 @@ NOT_INCLUDED = {
 }
 # Services that write a volume while they run: stopped for the moment it is copied.
 # Chroma keeps its SQLite and its HNSW index files in step only across a clean stop
-# (a paused or live copy can catch an index file half written); certbot-renew may be
-# rewriting a lineage.
+# (a paused or live copy can catch an index file half written). certbot_conf is copied
+# live: certbot-renew writes it only during a renewal pass (seconds, twice a day), and
+# stopping it could kill a renewal half way, which is worse than the tiny window.
 VOLUME_WRITERS = {
     "chroma_data": ("chroma",),
-    "certbot_conf": ("certbot-renew",),
 }
 WHAT = {
     "backend_data": "backend data volume (uploads, knowledge, templates), without the "
                     "live SQLite files",
-    "database": "SQLite database, copied with SQLite's online backup API while the "
-                "backend served, integrity-checked",
+    "database": "SQLite database, copied with SQLite's online backup API (one consistent "
+                "snapshot, the backend keeps serving), integrity-checked",
     "chroma_data": "Chroma store, copied while Chroma was stopped (a clean shutdown "
                    "leaves its SQLite and index files consistent)",
     "certbot_conf": "certbot configuration: certificates, keys, ACME account",
@@ -193,7 +193,8 @@ def structure_problems(manifest: Manifest) -> list[str]:
         if part is None or part.kind != "volume" or part.volume != volume:
             problems.append(f"the manifest has no entry for the {volume} volume")
     env = manifest.part(ENV_PART)
-    if env is None or env.absent:
+    # A safety backup of a project that had no .env yet records it as absent.
+    if env is None or (env.absent and manifest.kind != KIND_SAFETY):
         problems.append("the archive holds no .env")
     database = manifest.part(DATABASE_PART)
     if database is not None and not database.absent:
@@ -241,7 +242,7 @@ class ArchiveName:
 
 def archive_file_name(project: str, kind: str, when: datetime, taken: set[str]) -> str:
     """`<project>-<kind>-<UTC stamp>.tar.gz`, with -2, -3... when that second is taken."""
-    stamp = when.astimezone(timezone.utc).strftime(STAMP_FORMAT)
+    stamp = when.astimezone(UTC).strftime(STAMP_FORMAT)
     name = f"{project}-{kind}-{stamp}{ARCHIVE_SUFFIX}"
     seq = 1
     while name in taken:
@@ -276,12 +277,12 @@ def space_needed(estimated_bytes: int) -> int:
     return 2 * max(estimated_bytes, 0) + SPACE_MARGIN_BYTES
 
 
-def space_problem(where: str, estimated_bytes: int, free_bytes: int) -> str | None:
+def space_problem(where: str, what: str, estimated_bytes: int, free_bytes: int) -> str | None:
     needed = space_needed(estimated_bytes)
     if free_bytes >= needed:
         return None
-    return (f"not enough space in {where}: a backup needs about {human_bytes(needed)}, "
-            f"{human_bytes(free_bytes)} is free")
+    return (f"not enough space in {where} for the {what}: it needs about "
+            f"{human_bytes(needed)}, {human_bytes(free_bytes)} is free")
 
 
 def human_bytes(value: float) -> str:
@@ -321,8 +322,9 @@ def parse_journal(text: str) -> RestoreJournal | None:
 def interrupted_restore_message(journal: RestoreJournal | None) -> tuple[str, str]:
     """The one line and the hint every refusing command shows while a journal exists."""
     if journal is None:
-        return ("a restore was interrupted and its journal is unreadable: the data may be "
-                "half restored", "re-run `tr4ctl backup restore ARCHIVE --yes` with the archive")
+        message = ("a restore was interrupted and its journal is unreadable: the data may be "
+                   "half restored")
+        return message, "re-run `tr4ctl backup restore ARCHIVE --yes` with the archive"
     message = (f"a restore of {journal.archive} was interrupted (started {journal.started_at}): "
                "the data may be half restored, so the stack is kept down")
     hint = f"finish it: `tr4ctl backup restore {journal.archive} --yes`"
@@ -332,4 +334,4 @@ def interrupted_restore_message(journal: RestoreJournal | None) -> tuple[str, st
 
 
 def utc_now_text(now: datetime) -> str:
-    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return now.astimezone(UTC).isoformat(timespec="seconds")
