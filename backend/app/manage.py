@@ -63,6 +63,8 @@ def cmd_seed(args: argparse.Namespace) -> object:
             summary = apply_seed(
                 session, accounts, rounds=settings.BCRYPT_ROUNDS, reset_password=args.reset_password
             )
+    except SeedInputError as exc:  # raised inside the transaction: it was rolled back
+        raise CommandError(str(exc), EXIT_INVALID) from None
     finally:
         db.dispose()
     return asdict(summary)

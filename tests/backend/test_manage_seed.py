@@ -145,3 +145,26 @@ def test_list_users_prints_accounts_without_hashes(seed, manage):
     ]
     assert all(u.keys() == {"email", "name", "role", "created_at"} for u in listed)
     assert "$2b$" not in result.stdout
+
+
+def test_existing_account_may_come_without_a_password(seed, settings_env, make_client):
+    seed(ADMIN)
+    rows = db_rows(settings_env)
+    without = {key: value for key, value in ADMIN.items() if key != "password"}
+    assert seed(without) == {"created": [], "updated": [], "unchanged": ["ops@tr4ction.test"]}
+    assert db_rows(settings_env) == rows
+    assert login(make_client(), ADMIN["email"], PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_missing_password_to_create_or_reset_writes_nothing(settings_env, manage, seed, reset):
+    seed(FOUNDER)
+    rows = db_rows(settings_env)
+    new_account = {"email": "new@tr4ction.test", "role": "admin"}
+    existing = {key: value for key, value in FOUNDER.items() if key != "password"}
+    accounts = [existing] if reset else [FOUNDER, new_account]
+    args = ["seed", "--reset-password"] if reset else ["seed"]
+    result = manage(*args, stdin=json.dumps({"accounts": accounts}))
+    assert result.returncode == 2
+    assert "a password is needed to " + ("reset" if reset else "create") in result.stderr
+    assert db_rows(settings_env) == rows

@@ -202,19 +202,19 @@ def test_plan_asks_passwords_for_new_accounts_only_unless_reset():
     assert reset.keeping_password == []
 
 
-def test_payload_gives_existing_accounts_a_placeholder_and_new_ones_their_password():
+def test_payload_sends_existing_accounts_without_a_password_and_new_ones_with_theirs():
     accounts = [Account("a@x.test", "admin", "Ada"), Account("f@x.test", "founder", None, SECRET)]
     plan = SeedPlan(accounts, frozenset({"a@x.test"}), reset_password=False)
-    payload = json.loads(seed_payload(plan, placeholder="unusable placeholder"))
+    payload = json.loads(seed_payload(plan))
     assert payload == {"accounts": [
-        {"email": "a@x.test", "role": "admin", "password": "unusable placeholder", "name": "Ada"},
+        {"email": "a@x.test", "role": "admin", "name": "Ada"},
         {"email": "f@x.test", "role": "founder", "password": SECRET}]}
 
 
-def test_payload_never_sends_a_placeholder_for_an_account_that_needs_a_password():
+def test_payload_refuses_an_account_that_needs_a_password_and_has_none():
     plan = SeedPlan([Account("f@x.test", "founder")], frozenset(), reset_password=False)
     with pytest.raises(ValueError):
-        seed_payload(plan, placeholder="unusable placeholder")
+        seed_payload(plan)
 
 
 def test_backend_answers_are_read_and_hashes_dropped():

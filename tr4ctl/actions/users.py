@@ -6,7 +6,6 @@ Accounts and passwords travel on the exec's standard input, never on a command l
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,15 +86,6 @@ def seed_accounts(app_ctx: AppContext, accounts: list[Account], *, reset_passwor
         else None
     try:
         with app_ctx.changing("users seed"):
-            # Someone may have changed the accounts while passwords were typed: an account
-            # believed to exist gets only a placeholder password, so it must still exist.
-            vanished = []
-            if plan.keeping_password:
-                now = {a["email"] for a in list_accounts(app_ctx)}
-                vanished = [a.email for a in plan.keeping_password if a.email not in now]
-            if vanished:
-                raise OperationFailed(f"account {vanished[0]} disappeared during the seed; "
-                                      "nothing was changed", "run the command again")
             summary = _run_seed(app_ctx, plan)
     except BaseException:
         if reserved:
@@ -118,7 +108,7 @@ def seed_accounts(app_ctx: AppContext, accounts: list[Account], *, reset_passwor
 
 
 def _run_seed(app_ctx: AppContext, plan: SeedPlan) -> SeedSummary:
-    payload = seed_payload(plan, placeholder=secrets.token_urlsafe(32))
+    payload = seed_payload(plan)
     command = [*MANAGE, "seed", *(["--reset-password"] if plan.reset_password else [])]
     completed = app_ctx.engine.exec_in("backend", command, input_text=payload, check=False,
                                        timeout=EXEC_TIMEOUT)

@@ -218,22 +218,16 @@ def with_passwords(accounts: list[Account], passwords: dict[str, str], origin: s
 
 
 # -- talking to the backend's `python3 -m app.manage` ---------------------------
-def seed_payload(plan: SeedPlan, placeholder: str) -> str:
-    """The JSON the backend reads on stdin.
-
-    The backend requires a password in every entry, even for an existing account whose
-    password it will not change; those get an unusable random placeholder, never stored
-    (the backend changes an existing account's password only with --reset-password).
-    """
+def seed_payload(plan: SeedPlan) -> str:
+    """The JSON the backend reads on stdin. An account whose password is kept is sent
+    without one: the backend refuses (and writes nothing) if it would have to create it."""
     entries = []
     for account in plan.accounts:
-        password = account.password
-        if password is None:
-            if account not in plan.keeping_password:
-                raise ValueError(f"no password for {account.email}")  # a bug, not input
-            password = placeholder
-        entry: dict[str, Any] = {"email": account.email, "role": account.role,
-                                 "password": password}
+        if account.password is None and account not in plan.keeping_password:
+            raise ValueError(f"no password for {account.email}")  # a bug, not input
+        entry: dict[str, Any] = {"email": account.email, "role": account.role}
+        if account.password is not None:
+            entry["password"] = account.password
         if account.name:
             entry["name"] = account.name
         entries.append(entry)

@@ -23,7 +23,8 @@ class SeedAccount:
     email: str
     role: str
     name: str | None
-    password: str = field(repr=False)
+    # None: keep the stored password (allowed only for an account that already exists).
+    password: str | None = field(repr=False)
 
 
 @dataclass
@@ -70,9 +71,9 @@ def _parse_account(index: int, entry: object) -> SeedAccount:
         raise SeedInputError(
             f"{where}.name: must be a string of at most {MAX_NAME_CHARS} characters"
         )
-    if not isinstance(password, str):
-        raise SeedInputError(f"{where}.password: missing (must be a string)")
-    if problem := password_problem(password, email):
+    if password is not None and not isinstance(password, str):
+        raise SeedInputError(f"{where}.password: must be a string")
+    if password is not None and (problem := password_problem(password, email)):
         raise SeedInputError(f"{where}.password: {problem}")
     return SeedAccount(
         email=email, role=role, name=name.strip() if name else None, password=password
@@ -82,11 +83,18 @@ def _parse_account(index: int, entry: object) -> SeedAccount:
 def apply_seed(
     session: Session, accounts: list[SeedAccount], *, rounds: int, reset_password: bool
 ) -> SeedSummary:
-    """Upsert every account in one transaction. Existing passwords change only on reset."""
+    """Upsert every account in one transaction. Existing passwords change only on reset.
+
+    An account without a password is refused (SeedInputError, nothing written) when it
+    would be created or its password reset.
+    """
     summary = SeedSummary()
     with session.begin():
         for account in accounts:
             user = users_repo.get_by_email(session, account.email)
+            if account.password is None and (user is None or reset_password):
+                action = "create" if user is None else "reset"
+                raise SeedInputError(f"{account.email}: a password is needed to {action} it")
             if user is None:
                 users_repo.add_user(
                     session,
