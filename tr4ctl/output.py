@@ -33,7 +33,8 @@ class Output:
 
     def detail(self, message: str) -> None:
         if self.verbose:
-            self.console.print(f"[dim]{message}[/dim]")
+            # Commands may contain brackets: print them as they are, not as markup.
+            self.console.print(message, style="dim", markup=False, soft_wrap=True)
 
     def error(self, message: str, hint: str | None = None, details: str | None = None) -> None:
         line = f"[red]error:[/red] {message}"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from tr4ctl import __version__
 from tr4ctl.actions.backup_archive import read_manifest, sha256_of, write_archive
-from tr4ctl.actions.backup_journal import refuse_if_restore_interrupted
 from tr4ctl.cli.context import AppContext
 from tr4ctl.engine import ServiceState, VolumeStreams
 from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
@@ -189,7 +188,6 @@ def create_backup(ctx: AppContext, output: Path | None, keep: int | None) -> Cre
     """`backup create`: pre-flight, then the copy (the caller holds the stack's lock)."""
     engine = ctx.engine
     engine.require_engine()
-    refuse_if_restore_interrupted(ctx)
     if not ctx.paths.env_file.exists():
         raise BadInput("this project has no .env: there is nothing to back up",
                        "run `tr4ctl init` or `tr4ctl up` first, or pass --project-dir")

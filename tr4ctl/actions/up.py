@@ -45,10 +45,6 @@ class UpReport:
 
 def preflight(ctx: AppContext, env: Environment) -> None:
     """Everything that can refuse `up` before anything changes."""
-    from tr4ctl.actions.backup_journal import refuse_if_restore_interrupted
-
-    # Half-restored volumes must not be served.
-    refuse_if_restore_interrupted(ctx)
     settings = ctx.settings
     ctx.engine.require_engine()
     ctx.engine.require_compose_v2()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import typer
 
@@ -55,12 +56,21 @@ class AppContext:
         return self._engine
 
 
-    def changing(self, command: str):
-        """Hold the stack's lock while a command changes it (read-only commands never wait)."""
+    @contextmanager
+    def changing(self, command: str) -> Iterator[None]:
+        """Hold the stack's lock while a command changes it (read-only commands never wait).
+
+        While a restore is half done, only finishing it (or stopping the stack) may run:
+        half-restored volumes must never be served or backed up.
+        """
+        from tr4ctl.actions.backup_journal import refuse_if_restore_interrupted
         from tr4ctl.lock import stack_lock
 
-        return stack_lock(self.paths.rendered_dir / "lock", command,
-                          self.settings.lock_timeout, on_wait=self.out.warn)
+        with stack_lock(self.paths.rendered_dir / "lock", command,
+                        self.settings.lock_timeout, on_wait=self.out.warn):
+            if command not in ("backup restore", "down"):
+                refuse_if_restore_interrupted(self)
+            yield
 
 
 def app_context(ctx: typer.Context) -> AppContext:
