@@ -5,7 +5,7 @@ install, tests) uses the repo's top-level folders directly.
 """
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,7 +26,7 @@ def env_example() -> Path:
     return asset_dir("backend") / ".env.example"
 
 
-@lru_cache(maxsize=None)
+@cache
 def backend_fingerprint(base_image: str) -> str:
     """A short hash of the backend's build context and base image.
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.output import Output

@@ -11,10 +11,10 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from tr4ctl.errors import OperationFailed
 
@@ -27,7 +27,7 @@ def stack_lock(lock_file: Path, command: str, timeout: float,
     try:
         _acquire(fd, lock_file, timeout, on_wait)
         holder = {"pid": os.getpid(), "command": command,
-                  "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                  "since": datetime.now(UTC).isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
         try:

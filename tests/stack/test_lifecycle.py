@@ -4,7 +4,6 @@ import json
 import socket
 
 import httpx
-
 from conftest import docker, new_stack
 
 

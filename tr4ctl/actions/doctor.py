@@ -43,10 +43,10 @@ def run_checks(ctx: AppContext) -> list[Check]:
 
 def check_settings(ctx: AppContext) -> Check:
     try:
-        ctx.settings
+        settings = ctx.settings  # loading validates .env and TR4CTL_* values
     except Tr4ctlError as exc:
         return Check("settings", False, exc.message, exc.hint)
-    return Check("settings", True, f"project {ctx.settings.project_name}")
+    return Check("settings", True, f"project {settings.project_name}")
 
 
 def check_engine(ctx: AppContext) -> Check:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tr4ctl.actions.host_http import HostClient, describe_error
+from tr4ctl.actions.host_http import TimedConnection, describe_error
 from tr4ctl.actions.nginx_config import active_nginx_mode
 from tr4ctl.cli.context import AppContext
 from tr4ctl.engine import ServiceState
@@ -114,10 +114,10 @@ def measure_host(target: HostTarget, *, samples: int,
     """(milliseconds of the 200 answers, other outcomes counted, why nothing answered)."""
     times: list[float] = []
     errors: dict[str, int] = {}
-    with HostClient(target) as client:
+    with TimedConnection(target) as connection:
         for index in range(warmup + samples):
             try:
-                status, ms = client.timed_get("/health")
+                status, ms = connection.get("/health")
             except Exception as exc:  # noqa: BLE001 - any transport error is an outcome here
                 if index == 0:
                     return [], {}, describe_error(exc)

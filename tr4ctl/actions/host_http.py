@@ -1,4 +1,5 @@
-"""HTTP from the host to the stack's published nginx port (httpx, one reused connection)."""
+"""HTTP from the host to the stack's published nginx port: httpx for the checks, and a
+bare stdlib connection for timing, where the client's own cost must stay small."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from tr4ctl.errors import BadInput
 from tr4ctl.plan.target import HostTarget
 
 if TYPE_CHECKING:
+    import http.client
+    import ssl
+
     import httpx
 
 REQUEST_TIMEOUT = 5.0
@@ -31,13 +35,6 @@ class HostClient:
         return self.client.request(method, self.target.url(path), extensions=self._extensions,
                                    **kwargs)
 
-    def timed_get(self, path: str) -> tuple[int, float]:
-        """(status, milliseconds) of one GET; the body is read, so the time is complete."""
-        started = time.perf_counter()
-        response = self.request("GET", path)
-        response.read()
-        return response.status_code, (time.perf_counter() - started) * 1000
-
     def close(self) -> None:
         self.client.close()
 
@@ -49,12 +46,16 @@ class HostClient:
 
 
 def tls_verify(target: HostTarget) -> Any:
-    if target.scheme != "https":
-        return True
-    if target.ca_bundle is None:
-        return True
+    """httpx's verify= for the target: True for plain HTTP, else an SSL context."""
+    return tls_context(target) if target.scheme == "https" else True
+
+
+def tls_context(target: HostTarget) -> ssl.SSLContext:
+    """Verification against TR4CTL_CA_BUNDLE when set, else the system's trust store."""
     import ssl
 
+    if target.ca_bundle is None:
+        return ssl.create_default_context()
     if not target.ca_bundle.is_file():
         raise BadInput(f"CA bundle {target.ca_bundle} does not exist",
                        "fix TR4CTL_CA_BUNDLE in .env, or unset it to use the system's trust")
@@ -63,6 +64,67 @@ def tls_verify(target: HostTarget) -> Any:
     except ssl.SSLError as exc:
         raise BadInput(f"CA bundle {target.ca_bundle} is not PEM certificates: {exc.reason}",
                        "point TR4CTL_CA_BUNDLE at a PEM file") from None
+
+
+class TimedConnection:
+    """One keep-alive connection from the standard library, for latency samples.
+
+    httpx costs about a millisecond more per request on this kind of machine, as much as
+    nginx itself takes; http.client keeps the figure close to what the stack spends.
+    """
+
+    def __init__(self, target: HostTarget, timeout: float = REQUEST_TIMEOUT):
+        self.target = target
+        self.timeout = timeout
+        self._context = tls_context(target) if target.scheme == "https" else None
+        self._connection: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        import http.client
+        import socket
+
+        target, context = self.target, self._context
+        if context is None:
+            return http.client.HTTPConnection(target.address, target.port, timeout=self.timeout)
+
+        class ToAddress(http.client.HTTPSConnection):
+            # Named for the domain (Host header, SNI, certificate check), connected to the
+            # published port on this machine.
+            def connect(self) -> None:
+                raw = socket.create_connection((target.address, target.port), self.timeout)
+                self.sock = context.wrap_socket(raw, server_hostname=target.server_name)
+
+        return ToAddress(target.server_name or target.address, target.port,
+                         timeout=self.timeout, context=context)
+
+    def get(self, path: str) -> tuple[int, float]:
+        """(status, milliseconds) of one GET, body read. A failed request drops the
+        connection, so the next one starts afresh."""
+        if self._connection is None:
+            self._connection = self._connect()
+        started = time.perf_counter()
+        try:
+            self._connection.request("GET", path)
+            response = self._connection.getresponse()
+            response.read()
+        except Exception:
+            self.close()
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.will_close:
+            self.close()
+        return response.status, elapsed
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def describe_error(exc: Exception) -> str:
