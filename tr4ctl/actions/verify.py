@@ -19,6 +19,7 @@ from tr4ctl.actions.health import probe_in_network, require_stack, service_proce
 from tr4ctl.actions.host_http import HostClient, describe_error
 from tr4ctl.actions.init import last_environment
 from tr4ctl.actions.nginx_config import active_nginx_mode
+from tr4ctl.actions.users import list_accounts
 from tr4ctl.cli.context import AppContext
 from tr4ctl.engine import ServiceState
 from tr4ctl.errors import OperationFailed, Tr4ctlError
@@ -147,7 +148,7 @@ class Checklist:
 
     def account_list(self) -> list[dict]:
         if self._accounts is None:
-            self._accounts = self.manage("list-users")
+            self._accounts = list_accounts(self.ctx)
         return self._accounts
 
     def backend_config(self) -> dict:
