@@ -7,6 +7,7 @@ line with a hint.
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.output import Output
 
 if TYPE_CHECKING:
-    from python_on_whales import Container, DockerClient
+    from python_on_whales import DockerClient
 
 ENGINE_HINT = "start the engine (scripts/provision-docker.sh installs and starts one)"
 
@@ -75,8 +76,6 @@ class Engine:
 
     # -- prerequisites ----------------------------------------------------------
     def require_engine(self) -> None:
-        from python_on_whales.exceptions import DockerException
-
         try:
             completed = subprocess.run(
                 ["docker", "version", "--format", "{{.Server.Version}}"],
@@ -84,7 +83,7 @@ class Engine:
             )
         except FileNotFoundError:
             raise MissingPrerequisite("the docker command is not installed", ENGINE_HINT) from None
-        except (subprocess.TimeoutExpired, DockerException):
+        except subprocess.TimeoutExpired:
             completed = None
         if completed is None or completed.returncode != 0 or not completed.stdout.strip():
             raise MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)
@@ -105,10 +104,10 @@ class Engine:
         return version
 
     # -- volumes and network ----------------------------------------------------
+    # The calls on `up`'s path (volumes, network, compose up, state polling) are plain CLI
+    # calls: importing python-on-whales alone costs more than any of them.
     def existing_volumes(self, names: list[str]) -> set[str]:
-        listed = self._call(["docker", "volume", "ls"], self.client.volume.list)
-        present = {volume.name for volume in listed}
-        return present & set(names)
+        return set(self._cli(["docker", "volume", "ls", "-q"]).split()) & set(names)
 
     def create_volume(self, name: str) -> None:
         labels = {"io.tr4ctl.project": self.project_name}
@@ -119,7 +118,8 @@ class Engine:
         self._call(["docker", "volume", "rm", name], self.client.volume.remove, name)
 
     def network_exists(self, name: str) -> bool:
-        return self._call(["docker", "network", "inspect", name], self.client.network.exists, name)
+        listed = self._cli(["docker", "network", "ls", "-q", "--filter", f"name=^{name}$"])
+        return bool(listed.strip())
 
     def create_network(self, name: str) -> None:
         labels = {"io.tr4ctl.project": self.project_name}
@@ -148,8 +148,7 @@ class Engine:
     def compose_up(self, *, build: bool = False, services: list[str] | None = None) -> None:
         argv = self.compose_argv("up", "--detach", *(["--build"] if build else []),
                                  *(services or []))
-        self._call(argv, self.client.compose.up, services=services, detach=True, build=build,
-                   quiet=not self.out.verbose)
+        self._cli(argv)
 
     def compose_down(self, timeout: int | None = None) -> None:
         self._call(self.compose_argv("down"), self.client.compose.down, timeout=timeout,
@@ -166,16 +165,31 @@ class Engine:
     def compose_stop(self, services: list[str]) -> None:
         self._call(self.compose_argv("stop", *services), self.client.compose.stop, services)
 
-    def containers(self) -> list[Container]:
-        """Every container of the project, running or not (found by compose's label)."""
-        filters = {"label": f"com.docker.compose.project={self.project_name}"}
-        return self._call(["docker", "ps", "-a", "--filter", filters["label"]],
-                          self.client.container.list, all=True, filters=filters)
+    def _cli(self, argv: list[str]) -> str:
+        """Run a docker command; its failure becomes one line with a hint."""
+        completed = self._run(argv, check=False)
+        if completed.returncode != 0:
+            raise _translate(_CliFailure(completed.stderr or completed.stdout), argv)
+        return completed.stdout
+
+    def inspect_containers(self) -> list[dict[str, Any]]:
+        """`docker inspect` of every container of the project, running or not.
+
+        Two plain CLI calls parsed as JSON: commands poll this (up waits on it), and
+        python-on-whales' typed models cost more to import and parse than the calls.
+        """
+        label = f"label=com.docker.compose.project={self.project_name}"
+        ids = self._cli(["docker", "ps", "-aq", "--no-trunc", "--filter", label]).split()
+        if not ids:
+            return []
+        # A container removed between the two calls makes inspect exit 1 for that id only.
+        inspected = self._run(["docker", "inspect", *ids], check=False)
+        return json.loads(inspected.stdout) if inspected.stdout.lstrip().startswith("[") else []
 
     def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
         found: dict[str, ServiceState] = {}
-        for container in self.containers():
-            labels = container.config.labels or {}
+        for container in self.inspect_containers():
+            labels = container["Config"].get("Labels") or {}
             service = labels.get("com.docker.compose.service")
             if service is None or labels.get("com.docker.compose.oneoff") == "True":
                 continue
@@ -273,26 +287,30 @@ class Engine:
         return rows
 
 
-def _service_state(service: str, container: Container) -> ServiceState:
-    state = container.state
-    health = state.health.status if state.health is not None else None
+def _service_state(service: str, container: dict[str, Any]) -> ServiceState:
+    state, config = container["State"], container["Config"]
     ports = []
-    for container_port, bindings in (container.network_settings.ports or {}).items():
+    for container_port, bindings in (container["NetworkSettings"].get("Ports") or {}).items():
         for binding in bindings or []:
             ports.append(f"{binding['HostIp']}:{binding['HostPort']}->{container_port}")
-    labels = container.config.labels or {}
     return ServiceState(
         service=service,
-        container_id=container.id,
-        state=state.status,
-        health=health,
-        image=container.config.image,
+        container_id=container["Id"],
+        state=state["Status"],
+        health=(state.get("Health") or {}).get("Status"),
+        image=config.get("Image"),
         ports=sorted(ports),
-        env=labels.get("io.tr4ctl.env"),
-        started_at=str(state.started_at) if state.started_at else None,
-        restart_count=container.restart_count or 0,
-        user=container.config.user or "root",
+        env=(config.get("Labels") or {}).get("io.tr4ctl.env"),
+        started_at=state.get("StartedAt") if state.get("Running") else None,
+        restart_count=container.get("RestartCount", 0),
+        user=config.get("User") or "root",
     )
+
+
+class _CliFailure(Exception):
+    def __init__(self, stderr: str):
+        super().__init__(stderr)
+        self.stderr = stderr
 
 
 def _last_line(text: str | None) -> str:
@@ -302,7 +320,7 @@ def _last_line(text: str | None) -> str:
 
 def _translate(exc: Exception, argv: list[str]) -> Exception:
     stderr = getattr(exc, "stderr", "") or ""
-    reason = _last_line(stderr) or str(exc).strip().splitlines()[0]
+    reason = _last_line(stderr) or _last_line(str(exc)) or "failed"
     lowered = stderr.lower()
     if "cannot connect to the docker daemon" in lowered or "is the docker daemon running" in lowered:
         return MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)

@@ -62,11 +62,15 @@ def last_environment(ctx: AppContext) -> Environment:
 
 
 def remember_environment(ctx: AppContext, env: Environment) -> None:
+    update_state(ctx, env=env.value)
+
+
+def update_state(ctx: AppContext, **values: str) -> None:
     from tr4ctl.files import write_json
 
     state = read_json(ctx.paths.state_file)
-    if state.get("env") != env.value:
-        write_json(ctx.paths.state_file, {**state, "env": env.value})
+    if any(state.get(key) != value for key, value in values.items()):
+        write_json(ctx.paths.state_file, {**state, **values})
 
 
 def write_if_changed(path, text: str, report: InitReport) -> bool:

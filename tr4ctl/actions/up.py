@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -11,19 +12,20 @@ from tr4ctl.actions.init import (
     ensure_env_file,
     ensure_volumes_and_network,
     remember_environment,
+    update_state,
     write_if_changed,
 )
 from tr4ctl.actions.nginx_config import apply_nginx_config, reload_nginx
 from tr4ctl.cli.context import AppContext
 from tr4ctl.engine import ServiceState
 from tr4ctl.errors import BadInput, OperationFailed
-from tr4ctl.files import write_atomic
+from tr4ctl.files import read_json, write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
 from tr4ctl.plan.layout import LONG_RUNNING_SERVICES
 from tr4ctl.plan.stack import render_compose, render_nginx
 from tr4ctl.ports import port_in_use
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -76,12 +78,7 @@ def bring_up(ctx: AppContext, env: Environment, *, build: bool, timeout: float) 
     ensure_env_file(ctx, report.init)
     settings = ctx.settings
     compose_text = render_compose(settings, env, ctx.paths)
-    candidate = ctx.paths.compose_file.with_name("docker-compose.next.yml")
-    write_atomic(candidate, compose_text)
-    try:
-        ctx.engine.validate_compose([candidate])
-    finally:
-        candidate.unlink(missing_ok=True)
+    validate_compose_text(ctx, compose_text)
 
     # From here on, things change.
     ensure_volumes_and_network(ctx, report.init)
@@ -101,6 +98,20 @@ def bring_up(ctx: AppContext, env: Environment, *, build: bool, timeout: float) 
         reload_nginx(ctx)
     report.total_seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def validate_compose_text(ctx: AppContext, compose_text: str) -> None:
+    """`docker compose config` on the candidate file, unless this exact text passed before."""
+    digest = hashlib.sha256(compose_text.encode()).hexdigest()
+    if read_json(ctx.paths.state_file).get("validated_compose_sha256") == digest:
+        return
+    candidate = ctx.paths.compose_file.with_name("docker-compose.next.yml")
+    write_atomic(candidate, compose_text)
+    try:
+        ctx.engine.validate_compose([candidate])
+    finally:
+        candidate.unlink(missing_ok=True)
+    update_state(ctx, validated_compose_sha256=digest)
 
 
 def wait_until_healthy(ctx: AppContext, started: float, timeout: float) -> list[ServiceStartup]:
