@@ -45,19 +45,21 @@ class UpReport:
     init: InitReport = field(default_factory=InitReport)
 
 
-def preflight(ctx: AppContext, env: Environment) -> None:
-    """Everything that can refuse `up` before anything changes."""
+def preflight(ctx: AppContext, env: Environment) -> dict[str, ServiceState]:
+    """Everything that can refuse `up` before anything changes; returns the services' states."""
     settings = ctx.settings
     ctx.engine.require_engine()
     ctx.engine.require_compose_v2()
     if env is Environment.PROD and not settings.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
-    check_ports_free(ctx)
+    states = ctx.engine.service_states(LONG_RUNNING_SERVICES)
+    check_ports_free(ctx, states["nginx"])
+    return states
 
 
-def check_ports_free(ctx: AppContext) -> None:
+def check_ports_free(ctx: AppContext, ours: ServiceState) -> None:
+    """A port held by this stack's own nginx is not busy."""
     settings = ctx.settings
-    ours = ctx.engine.service_states(("nginx",))["nginx"]
     held_by_us = {port.split("->")[0].rsplit(":", 1)[-1] for port in ours.ports}
     for key, port in (("HTTP", settings.http_port), ("HTTPS", settings.https_port)):
         if str(port) in held_by_us:
@@ -71,7 +73,7 @@ def check_ports_free(ctx: AppContext) -> None:
 
 def bring_up(ctx: AppContext, env: Environment, *, build: bool, timeout: float) -> UpReport:
     started = time.monotonic()
-    preflight(ctx, env)
+    before = preflight(ctx, env)
     report = UpReport(env=env.value, nginx_mode="")
 
     # Rendering is pure; validating needs the .env to exist, so it comes right after.
@@ -89,10 +91,8 @@ def bring_up(ctx: AppContext, env: Environment, *, build: bool, timeout: float) 
     apply_nginx_config(ctx, render_nginx(settings, mode))
     remember_environment(ctx, env)
 
-    before = ctx.engine.service_states(LONG_RUNNING_SERVICES)
     ctx.engine.compose_up(build=build, services=list(LONG_RUNNING_SERVICES))
-    report.services = wait_until_healthy(ctx, started, timeout)
-    after = ctx.engine.service_states(("backend", "nginx"))
+    report.services, after = wait_until_healthy(ctx, started, timeout)
     if _backend_replaced_under_running_nginx(before, after):
         # nginx resolved `backend` at start; a new backend container may have a new address.
         reload_nginx(ctx)
@@ -114,7 +114,10 @@ def validate_compose_text(ctx: AppContext, compose_text: str) -> None:
     update_state(ctx, validated_compose_sha256=digest)
 
 
-def wait_until_healthy(ctx: AppContext, started: float, timeout: float) -> list[ServiceStartup]:
+def wait_until_healthy(ctx: AppContext, started: float, timeout: float
+                       ) -> tuple[list[ServiceStartup], dict[str, ServiceState]]:
+    """Poll until every long-running service is healthy; returns the startups and the
+    last states seen."""
     healthy_after: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     with ctx.out.status("waiting for services to be healthy") as status:
@@ -133,10 +136,11 @@ def wait_until_healthy(ctx: AppContext, started: float, timeout: float) -> list[
             if status is not None:
                 status.update(f"waiting for {', '.join(waiting)} to be healthy")
             time.sleep(POLL_SECONDS)
-    return [
+    startups = [
         ServiceStartup(name, states[name].state, states[name].health, healthy_after.get(name))
         for name in LONG_RUNNING_SERVICES
     ]
+    return startups, states
 
 
 def _is_healthy(state: ServiceState) -> bool:
