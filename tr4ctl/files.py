@@ -28,6 +28,15 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
         raise
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a rename or removal in `path` survive a crash (sync the directory entry)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_private(path: Path, text: str) -> None:
     # mkstemp creates the file 0600 from the start: the secret is never readable by others.
     write_atomic(path, text, PRIVATE)

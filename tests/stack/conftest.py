@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,16 @@ class Stack:
              *command], input=input, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         return result.stdout
+
+
+def wait_for(condition, what: str, timeout: float = 300.0, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def new_stack(tmp_path_factory, label: str, *, with_pebble: bool = False,

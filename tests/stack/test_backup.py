@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import docker, new_stack
+from conftest import docker, new_stack, wait_for
 
 DOMAIN = "backup.tr4ctl.test"
 ADMIN_EMAIL = "admin@example.test"
@@ -178,14 +178,6 @@ class AccountLoad(threading.Thread):
         return {email for email, at in list(self.committed) if at < moment}
 
 
-def wait_for(condition, what: str, timeout: float = 300.0, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def backups_dir(stack) -> Path:

@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from conftest import docker, new_stack
+from conftest import docker, new_stack, wait_for
 
 SERVICES = ("backend", "nginx", "chroma")
 
@@ -35,14 +35,6 @@ def all_healthy(current: dict[str, dict]) -> bool:
                for name in SERVICES)
 
 
-def wait_for(condition, what: str, timeout: float = 300.0, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def host_pid(container_id: str) -> int:

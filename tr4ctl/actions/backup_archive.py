@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.files import fsync_dir
 from tr4ctl.plan.backup import (
     MANIFEST_NAME,
     Manifest,
@@ -66,7 +67,7 @@ def write_archive(dest: Path, manifest: Manifest, staged: dict[str, Path]) -> No
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -80,13 +81,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
     tar.addfile(info, io.BytesIO(data))
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def require_archive(path: Path) -> None:

@@ -7,12 +7,11 @@ them: `up` and `backup create` refuse and name the two ways out.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from tr4ctl.cli.context import AppContext
 from tr4ctl.errors import OperationFailed
-from tr4ctl.files import write_private
+from tr4ctl.files import fsync_dir, write_private
 from tr4ctl.plan.backup import RestoreJournal, interrupted_restore_message, parse_journal
 
 JOURNAL_NAME = "restore-journal.json"
@@ -43,18 +42,10 @@ def refuse_if_restore_interrupted(ctx: AppContext) -> None:
 
 def write_journal(ctx: AppContext, journal: RestoreJournal) -> None:
     write_private(journal_path(ctx), journal.to_json())
-    _fsync_dir(journal_path(ctx).parent)
+    fsync_dir(journal_path(ctx).parent)
 
 
 def clear_journal(ctx: AppContext) -> None:
     journal_path(ctx).unlink(missing_ok=True)
-    _fsync_dir(journal_path(ctx).parent)
+    fsync_dir(journal_path(ctx).parent)
 
-
-def _fsync_dir(path: Path) -> None:
-    # The journal's presence (and absence) must survive a crash: sync the directory entry.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
