@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,10 +153,6 @@ class Engine:
         self._call(self.compose_argv("down"), self.client.compose.down, timeout=timeout,
                    remove_orphans=True, quiet=not self.out.verbose)
 
-    def compose_build(self, services: list[str] | None = None) -> None:
-        self._call(self.compose_argv("build", *(services or [])), self.client.compose.build,
-                   services=services)
-
     def compose_restart(self, services: list[str]) -> None:
         self._call(self.compose_argv("restart", *services), self.client.compose.restart,
                    services)
@@ -254,12 +249,6 @@ class Engine:
                 "see `tr4ctl logs`",
             )
         return completed
-
-    def stream_lines(self, argv: list[str]) -> Iterator[str]:
-        self._trace(argv)
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
-            assert proc.stdout is not None
-            yield from proc.stdout
 
     def image_id(self, name: str) -> str | None:
         """The local image's id, or None. Plain `docker image inspect`: python-on-whales'

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,17 @@ def new_stack(tmp_path_factory, label: str, *, with_pebble: bool = False,
     return stack
 
 
+@contextmanager
+def running_stack(tmp_path_factory, label: str, env: str = "dev", **options):
+    """A new stack brought up, then removed with its volumes."""
+    stack = new_stack(tmp_path_factory, label, **options)
+    stack.tr4ctl("up", "--env", env)
+    try:
+        yield stack
+    finally:
+        stack.tr4ctl("down", "--volumes", "--yes", check=False)
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
@@ -145,7 +157,5 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def dev_stack(docker_engine, tmp_path_factory):
-    stack = new_stack(tmp_path_factory, "dev")
-    stack.tr4ctl("up", "--env", "dev")
-    yield stack
-    stack.tr4ctl("down", "--volumes", "--yes", check=False)
+    with running_stack(tmp_path_factory, "dev") as stack:
+        yield stack

@@ -13,17 +13,15 @@ import time
 
 import httpx
 import pytest
-from conftest import docker, new_stack, wait_for
+from conftest import docker, running_stack, wait_for
 
 SERVICES = ("backend", "nginx", "chroma")
 
 
 @pytest.fixture(scope="module")
 def stack(docker_engine, tmp_path_factory):
-    stack = new_stack(tmp_path_factory, "drills")
-    stack.tr4ctl("up", "--env", "dev")
-    yield stack
-    stack.tr4ctl("down", "--volumes", "--yes", check=False)
+    with running_stack(tmp_path_factory, "drills") as stack:
+        yield stack
 
 
 def states(stack) -> dict[str, dict]:

@@ -13,7 +13,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import free_port, new_stack
+from conftest import free_port, new_stack, running_stack
 
 ACCOUNTS = {"accounts": [
     {"email": "admin@example.test", "role": "admin", "password": "correct-horse-battery-1"},
@@ -70,10 +70,8 @@ def assert_healthy_apart_from_speed(doc: dict) -> None:
 @pytest.fixture(scope="module")
 def own_stack(docker_engine, tmp_path_factory):
     """A dev stack this module may stop and break."""
-    stack = new_stack(tmp_path_factory, "hbrk")
-    stack.tr4ctl("up", "--env", "dev")
-    yield stack
-    stack.tr4ctl("down", "--volumes", "--yes", check=False)
+    with running_stack(tmp_path_factory, "hbrk") as stack:
+        yield stack
 
 
 # -- health -----------------------------------------------------------------------------
