@@ -1,14 +1,23 @@
-"""Where the shipped templates and the backend build context live.
+"""Where the shipped templates and the backend build context live, and what is read
+from them before rendering.
 
 An installed wheel carries them under tr4ctl/_assets/; a source checkout (editable
 install, tests) uses the repo's top-level folders directly.
 """
 
+from __future__ import annotations
+
 import hashlib
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tr4ctl.config.model import Config
+    from tr4ctl.plan.stack import StackInputs
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATE_FOLDERS = ("compose", "nginx")
 
 
 def asset_dir(name: str) -> Path:
@@ -40,3 +49,34 @@ def backend_fingerprint(base_image: str) -> str:
             continue
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def backend_image(config: Config) -> str:
+    if config.backend_image:
+        return config.backend_image
+    return f"tr4ction/backend:{backend_fingerprint(config.backend_base_image)}"
+
+
+def load_templates(override_dir: Path | None) -> dict[str, str]:
+    """Every shipped template by "<folder>/<file>", the operator's overriding ones
+    (TR4CTL_TEMPLATES_DIR) laid over them."""
+    templates: dict[str, str] = {}
+    for folder in TEMPLATE_FOLDERS:
+        directories = [asset_dir(folder)]
+        if override_dir is not None:
+            directories.append(override_dir / folder)
+        for directory in directories:
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.iterdir()):
+                if path.is_file():
+                    templates[f"{folder}/{path.name}"] = path.read_text(encoding="utf-8")
+    return templates
+
+
+def load_stack_inputs(config: Config) -> StackInputs:
+    from tr4ctl.plan.stack import StackInputs
+
+    return StackInputs(templates=load_templates(config.templates_dir),
+                       backend_image=backend_image(config),
+                       backend_context=str(backend_context()))

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,18 @@ PRIVATE = 0o600
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Readers see the old file or the new one, never half of one (rename in the same dir)."""
+    write_atomic_chunks(path, [text.encode("utf-8")], mode)
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[bytes], mode: int = 0o644) -> None:
+    """The same for bytes as they come (a stream from an archive)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file 0600 from the start: a secret is never readable by others.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
@@ -38,7 +46,6 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_private(path: Path, text: str) -> None:
-    # mkstemp creates the file 0600 from the start: the secret is never readable by others.
     write_atomic(path, text, PRIVATE)
 
 

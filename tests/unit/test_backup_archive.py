@@ -14,7 +14,7 @@ import tarfile
 
 import pytest
 
-from tr4ctl.actions.backup_archive import read_manifest, stream_parts, verify_archive, write_archive
+from tr4ctl.actions.backup.archive import read_manifest, stream_parts, verify_archive, write_archive
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.plan.backup import (
     DATABASE_PART,

@@ -11,7 +11,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tr4ctl.actions.cert.request import resolve_issue_request
+from tr4ctl.assets import load_stack_inputs
+from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
+from tr4ctl.facts import LONG_RUNNING_SERVICES
+from tr4ctl.plan import stack
 from tr4ctl.plan.certificates import (
     LETSENCRYPT_SERVER,
     CertificateInfo,
@@ -25,16 +30,25 @@ from tr4ctl.plan.certificates import (
     parse_certificate,
     parse_live_listing,
     parse_renew_state,
-    probe_host,
-    resolve_issue_request,
     tls_domains_in_config,
     validate_domain,
     validate_email,
 )
 from tr4ctl.plan.environments import Environment, NginxMode
-from tr4ctl.plan.layout import LONG_RUNNING_SERVICES, ProjectPaths
-from tr4ctl.plan.stack import render_compose, render_nginx
-from tr4ctl.settings import Tr4ctlSettings
+from tr4ctl.plan.layout import ProjectPaths
+from tr4ctl.plan.target import connect_address as probe_host
+
+
+def render_compose(config, env, paths):
+    return stack.render_compose(config, env, paths, load_stack_inputs(config))
+
+
+def render_nginx(config, mode):
+    return stack.render_nginx(config, mode, load_stack_inputs(config))
+
+
+def Tr4ctlSettings(_env_file=None, **values):
+    return Config.defaults(**values)
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

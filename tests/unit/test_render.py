@@ -1,15 +1,24 @@
 import pytest
 import yaml
 
+from tr4ctl.assets import load_stack_inputs
+from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
+from tr4ctl.plan import stack
 from tr4ctl.plan.environments import Environment, NginxMode, nginx_mode_for, parse_environment
 from tr4ctl.plan.layout import ProjectPaths
-from tr4ctl.plan.stack import render_compose, render_nginx
-from tr4ctl.settings import Tr4ctlSettings
+
+
+def render_compose(config, env, paths):
+    return stack.render_compose(config, env, paths, load_stack_inputs(config))
+
+
+def render_nginx(config, mode):
+    return stack.render_nginx(config, mode, load_stack_inputs(config))
 
 
 def settings(**values):
-    return Tr4ctlSettings(_env_file=None, **values)
+    return Config.defaults(**values)
 
 
 def compose(env=Environment.DEV, **values):

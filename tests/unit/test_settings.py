@@ -1,7 +1,11 @@
 import pytest
 
+from tr4ctl.config.load import load_config
 from tr4ctl.errors import BadInput
-from tr4ctl.settings import load_settings
+
+
+def load_settings(env_file, project_name=None):
+    return load_config(env_file, options={"TR4CTL_PROJECT_NAME": project_name})
 
 
 def test_defaults_without_env_file(tmp_path, monkeypatch):

@@ -1,1 +1,2 @@
-"""Flows that change the stack: pre-flight checks first, then the steps with impact."""
+"""Flows with impact, one folder per feature and one entry point per command: pre-flight
+checks first ("no impact yet"), then the steps that change things."""

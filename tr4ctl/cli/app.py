@@ -10,9 +10,9 @@ import typer
 
 from tr4ctl import __version__
 from tr4ctl.cli import backup, cert, config, doctor, health, images, nginx, stack, users
-from tr4ctl.cli.context import AppContext
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.output import Output
+from tr4ctl.runtime import Runtime
 
 app = typer.Typer(
     name="tr4ctl",
@@ -31,7 +31,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(images.app, name="images")
 app.add_typer(backup.app, name="backup")
 
-_session: dict[str, AppContext] = {}
+_session: dict[str, Runtime] = {}
 
 
 def _print_version(value: bool) -> None:
@@ -59,8 +59,8 @@ def global_options(
     ),
 ) -> None:
     out = Output(json_mode=json_output, verbose=verbose or debug)
-    ctx.obj = AppContext(project_dir=project_dir.resolve(), project_name_option=project_name,
-                         out=out, debug=debug)
+    ctx.obj = Runtime(project_dir=project_dir.resolve(), out=out,
+                      project_name_option=project_name, debug=debug)
     _session["ctx"] = ctx.obj
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.context import app_context
+from tr4ctl.cli.common import runtime
 from tr4ctl.errors import BadInput
 
 app = typer.Typer(help="Back up and restore the database, Chroma, certificates and .env.",
@@ -30,12 +30,12 @@ def create(
     serves; Chroma is stopped for the moment its store is copied; the certbot
     configuration (certificates, ACME account) and .env complete it.
     """
-    from tr4ctl.actions.backup import create_backup
+    from tr4ctl.actions.backup.create import create_backup
 
-    app_ctx = app_context(ctx)
-    with app_ctx.changing("backup create"):
-        created = create_backup(app_ctx, output, keep)
-    out = app_ctx.out
+    rt = runtime(ctx)
+    with rt.changing("backup create"):
+        created = create_backup(rt, output, keep)
+    out = rt.out
     from tr4ctl.plan.backup import human_bytes
 
     out.table(None, ["part", "size", "what"],
@@ -60,18 +60,19 @@ def list_(
     """The archives in the backup directory, oldest first, from their manifests."""
     from dataclasses import asdict
 
-    from tr4ctl.actions.backup import backup_dir, list_backups
+    from tr4ctl.actions.backup.list import list_backups
+    from tr4ctl.actions.backup.location import backup_dir
     from tr4ctl.plan.backup import human_bytes
 
-    app_ctx = app_context(ctx)
-    where = backup_dir(app_ctx, directory)
+    rt = runtime(ctx)
+    where = backup_dir(rt, directory)
     listed = list_backups(where)
-    app_ctx.out.table(f"{len(listed)} archive(s) in {where}",
+    rt.out.table(f"{len(listed)} archive(s) in {where}",
                       ["file", "kind", "created", "project", "size", "tr4ctl"],
                       [[e.file, e.kind or "-", e.created_at or (e.problem or "-"),
                         e.project or "-", human_bytes(e.size), e.tr4ctl_version or "-"]
                        for e in listed])
-    app_ctx.out.emit("backup list", {"directory": str(where),
+    rt.out.emit("backup list", {"directory": str(where),
                                      "archives": [asdict(e) for e in listed]})
 
 
@@ -81,13 +82,13 @@ def verify(
     archive: Path = typer.Argument(..., dir_okay=True, help="The .tar.gz archive."),
 ) -> None:
     """Read the whole archive: every part's sha256 against the manifest (exit 1 if not)."""
-    from tr4ctl.actions.backup_restore import check_archive
+    from tr4ctl.actions.backup.verify import check_archive
 
-    app_ctx = app_context(ctx)
+    rt = runtime(ctx)
     manifest = check_archive(archive)
-    app_ctx.out.success(f"{archive} is intact: {len(manifest.members)} parts match the "
+    rt.out.success(f"{archive} is intact: {len(manifest.members)} parts match the "
                         f"manifest (project {manifest.project}, {manifest.created_at})")
-    app_ctx.out.emit("backup verify", {"path": str(archive), "ok": True,
+    rt.out.emit("backup verify", {"path": str(archive), "ok": True,
                                        "manifest": _manifest_data(manifest)})
 
 
@@ -107,11 +108,11 @@ def restore(
     The archive is verified before anything changes; the current state is saved first
     (the safety backup); an interrupted restore is finished by running it again.
     """
-    from tr4ctl.actions.backup import backup_dir
-    from tr4ctl.actions.backup_restore import check_restorable, restore_backup
+    from tr4ctl.actions.backup.location import backup_dir
+    from tr4ctl.actions.backup.restore import check_restorable, restore_backup
 
-    app_ctx = app_context(ctx)
-    out = app_ctx.out
+    rt = runtime(ctx)
+    out = rt.out
 
     def confirm(manifest) -> bool:
         if yes:
@@ -125,9 +126,9 @@ def restore(
     def announce(safety) -> None:
         out.info(f"safety backup of the current state: {safety.path}")
 
-    manifest = check_restorable(app_ctx, archive)
-    with app_ctx.changing("backup restore"):
-        report = restore_backup(app_ctx, archive, manifest, backup_dir(app_ctx, safety_dir),
+    manifest = check_restorable(rt, archive)
+    with rt.changing("backup restore"):
+        report = restore_backup(rt, archive, manifest, backup_dir(rt, safety_dir),
                                 confirm=confirm, timeout=timeout, on_safety=announce)
     out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "
                 "healthy")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.context import app_context
+from tr4ctl.cli.common import runtime
+from tr4ctl.runtime import Runtime
 
 app = typer.Typer(help="Issue, renew and inspect the site's TLS certificates.",
                   no_args_is_help=True)
@@ -35,45 +36,47 @@ def issue(
     certbot answers the CA's HTTP challenge through the running nginx. A valid
     certificate with more than 30 days left is kept: the CA is not contacted.
     """
-    from tr4ctl.actions.cert_issue import issue_certificate
-    from tr4ctl.plan.certificates import resolve_issue_request, utc_now
+    from datetime import UTC, datetime
 
-    app_ctx = app_context(ctx)
-    settings = app_ctx.settings
+    from tr4ctl.actions.cert.issue import issue_certificate
+    from tr4ctl.actions.cert.request import resolve_issue_request
+
+    rt = runtime(ctx)
+    config = rt.config
     request = resolve_issue_request(
         domain=domain, email=email, server=server, ca_bundle=ca_bundle, staging=staging,
-        dry_run=dry_run, settings_domain=settings.domain, settings_email=settings.email,
-        settings_server=settings.acme_server, settings_ca_bundle=settings.acme_ca_bundle)
-    with app_ctx.changing("cert issue"):
-        report = issue_certificate(app_ctx, request, switch=not no_switch)
+        dry_run=dry_run, settings_domain=config.domain, settings_email=config.email,
+        settings_server=config.acme_server, settings_ca_bundle=config.acme_ca_bundle)
+    with rt.changing("cert issue"):
+        report = issue_certificate(rt, request, switch=not no_switch)
 
-    out = app_ctx.out
+    out = rt.out
     cert = report.certificate
     if report.decision == "dry-run":
         out.success(f"dry run for {report.domain} succeeded: the CA could check the challenge "
                     "(nothing saved, nginx unchanged)")
     else:
         if report.persisted:
-            out.info(f"saved {', '.join(report.persisted)} in {app_ctx.paths.env_file}")
+            out.info(f"saved {', '.join(report.persisted)} in {rt.paths.env_file}")
         if report.nginx == "untouched":
             out.info(f"nginx not switched: `tr4ctl nginx use prod` serves {report.domain} over HTTPS")
         else:
             out.success(f"https://{report.domain} serves serial {report.served_serial} "
                         f"(nginx {report.nginx}; /health answered {report.http_status})")
-        _warn_if_dev_stack(app_ctx, report.nginx)
+        _warn_if_dev_stack(rt, report.nginx)
     out.emit("cert issue", {
         "domain": report.domain, "decision": report.decision, "why": report.why,
-        "certificate": cert.as_dict(utc_now()) if cert else None,
+        "certificate": cert.as_dict(datetime.now(UTC)) if cert else None,
         "nginx": report.nginx, "served_serial": report.served_serial,
         "http_status": report.http_status, "persisted": report.persisted,
     })
 
 
-def _warn_if_dev_stack(app_ctx, nginx_result: str) -> None:
-    from tr4ctl.actions.init import last_environment
+def _warn_if_dev_stack(rt: Runtime, nginx_result: str) -> None:
+    from tr4ctl.project.state import last_environment
 
-    if nginx_result == "switched" and last_environment(app_ctx).value == "dev":
-        app_ctx.out.warn("the stack runs --env dev: `tr4ctl up --env prod` keeps HTTPS across "
+    if nginx_result == "switched" and last_environment(rt.paths).value == "dev":
+        rt.out.warn("the stack runs --env dev: `tr4ctl up --env prod` keeps HTTPS across "
                          "`up` (an `up --env dev` renders the dev nginx config again)")
 
 
@@ -85,12 +88,12 @@ def renew(
     force: bool = typer.Option(False, "--force", help="Renew every certificate, due or not."),
 ) -> None:
     """Renew the certificates that are due; reload nginx only if one it serves changed."""
-    from tr4ctl.actions.cert_renew import renew_certificates
+    from tr4ctl.actions.cert.renew import renew_certificates
 
-    app_ctx = app_context(ctx)
-    with app_ctx.changing("cert renew"):
-        report = renew_certificates(app_ctx, dry_run=dry_run, force=force)
-    out = app_ctx.out
+    rt = runtime(ctx)
+    with rt.changing("cert renew"):
+        report = renew_certificates(rt, dry_run=dry_run, force=force)
+    out = rt.out
     if not report.lineages:
         out.info("no certificates yet: nothing to renew (`tr4ctl cert issue` gets one)")
     else:
@@ -116,11 +119,11 @@ def renew(
 @app.command("status")
 def status(ctx: typer.Context) -> None:
     """Certificates (issuer, validity, days left, served?) and the renewal schedule."""
-    from tr4ctl.actions.cert_status import certificate_status
+    from tr4ctl.actions.cert.status import certificate_status
 
-    app_ctx = app_context(ctx)
-    report = certificate_status(app_ctx)
-    out = app_ctx.out
+    rt = runtime(ctx)
+    report = certificate_status(rt)
+    out = rt.out
     if report.certificates:
         out.table(f"certificates (nginx config={report.nginx_config or '-'})",
                   ["domain", "issuer", "not before", "not after", "days left", "served by nginx"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tr4ctl.cli.context import app_context
+from tr4ctl.cli.common import runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -13,15 +13,15 @@ def register(app: typer.Typer) -> None:
 
 def doctor(ctx: typer.Context) -> None:
     """Check the engine, compose v2, ports, disk space and .env; name a fix for each failure."""
-    from tr4ctl.actions.doctor import run_checks
+    from tr4ctl.actions.stack.doctor import run_checks
 
-    app_ctx = app_context(ctx)
-    checks = run_checks(app_ctx)
+    rt = runtime(ctx)
+    checks = run_checks(rt)
     ok = all(check.ok for check in checks)
-    app_ctx.out.table("doctor", ["check", "ok", "detail", "fix"],
+    rt.out.table("doctor", ["check", "ok", "detail", "fix"],
                       [[c.name, "✓" if c.ok else "✗", c.detail, c.fix or ""] for c in checks])
-    app_ctx.out.emit("doctor", {"ok": ok, "checks": [c.as_dict() for c in checks]}, ok=ok,
+    rt.out.emit("doctor", {"ok": ok, "checks": [c.as_dict() for c in checks]}, ok=ok,
                      exit_code=0 if ok else 1)
     if not ok:
         raise typer.Exit(1)
-    app_ctx.out.success("ready to run the stack")
+    rt.out.success("ready to run the stack")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.context import AppContext, app_context
+from tr4ctl.cli.common import runtime
 from tr4ctl.errors import BadInput
+from tr4ctl.runtime import Runtime
 
 VERDICT_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
 
@@ -26,11 +27,11 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
 
 
-def _json_requested(app_ctx: AppContext, flag: bool) -> bool:
+def _json_requested(rt: Runtime, flag: bool) -> bool:
     if flag:
         # Errors raised from here on are printed as the JSON envelope too.
-        app_ctx.out.json_mode = True
-    return app_ctx.out.json_mode
+        rt.out.json_mode = True
+    return rt.out.json_mode
 
 
 def _print_document(doc: dict) -> None:
@@ -38,8 +39,8 @@ def _print_document(doc: dict) -> None:
     sys.stdout.flush()
 
 
-def _show_checks(app_ctx: AppContext, title: str, checks, columns: list[str], row) -> None:
-    out = app_ctx.out
+def _show_checks(rt: Runtime, title: str, checks, columns: list[str], row) -> None:
+    out = rt.out
     out.table(title, columns, [row(check) for check in checks])
     failing = [check for check in checks if not check.ok]
     for check in failing:
@@ -68,14 +69,14 @@ def health(
 ) -> None:
     """Services, readiness, Chroma and latency (nginx, backend direct, proxy overhead)
     against a baseline. Exit 0 when every check passes, 1 otherwise."""
-    from tr4ctl.actions.health import check_health, load_baseline
-    from tr4ctl.actions.health import save_baseline as write_baseline
+    from tr4ctl.actions.checks.health import check_health, load_baseline
+    from tr4ctl.actions.checks.health import save_baseline as write_baseline
     from tr4ctl.plan.baseline import OLD_DEPLOYMENT
 
-    app_ctx = app_context(ctx)
-    as_json = _json_requested(app_ctx, json_doc)
+    rt = runtime(ctx)
+    as_json = _json_requested(rt, json_doc)
     chosen = load_baseline(baseline) if baseline else OLD_DEPLOYMENT
-    report = check_health(app_ctx, samples=samples, baseline=chosen)
+    report = check_health(rt, samples=samples, baseline=chosen)
     data = report.data()
     if save_baseline is not None:
         source = (f"saved by tr4ctl health from project {report.project} "
@@ -84,16 +85,16 @@ def health(
         data["saved_baseline"] = str(save_baseline)
 
     _show_checks(
-        app_ctx,
+        rt,
         f"project={report.project} target={report.target.describe()} "
         f"baseline={'file ' + str(baseline) if baseline else 'old deployment'}",
         report.checks, ["check", "measured", "baseline", "verdict"],
         lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]])
-    app_ctx.out.console.print(f"[dim]tolerance: {chosen.tolerance.describe()}; "
+    rt.out.console.print(f"[dim]tolerance: {chosen.tolerance.describe()}; "
                               f"in-network client: {report.probe_client or '-'}; "
                               f"{report.seconds:.2f}s[/dim]", soft_wrap=True)
     if save_baseline is not None:
-        app_ctx.out.console.print(f"[green]✓[/green] baseline saved to {save_baseline}",
+        rt.out.console.print(f"[green]✓[/green] baseline saved to {save_baseline}",
                                   soft_wrap=True)
     from tr4ctl.plan.verdicts import document
 
@@ -116,11 +117,11 @@ def bench(
 ) -> None:
     """Bounded load through nginx on this machine's published port: requests per second,
     latency percentiles, errors by status."""
-    from tr4ctl.actions.bench import run_bench
+    from tr4ctl.actions.checks.bench import run_bench
     from tr4ctl.plan.bench import BenchLimits, validate_path
 
-    app_ctx = app_context(ctx)
-    _json_requested(app_ctx, json_doc)
+    rt = runtime(ctx)
+    _json_requested(rt, json_doc)
     if duration is not None and requests is not None:
         raise BadInput("--duration and --requests cannot be combined",
                        "choose one: a time budget or a request count")
@@ -128,8 +129,8 @@ def bench(
         duration = 5.0
     limits = BenchLimits(path=validate_path(path), concurrency=concurrency, duration=duration,
                          requests=requests)
-    result = run_bench(app_ctx, limits)
-    out = app_ctx.out
+    result = run_bench(rt, limits)
+    out = rt.out
     summary = result.latency
     out.table(f"bench {result.url} concurrency={limits.concurrency}",
               ["requests", "seconds", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"],
@@ -158,14 +159,14 @@ def verify(
 ) -> None:
     """Run the deployment checklist and the security checklist live, each item with its
     verdict and evidence. Restarts the backend once (a few seconds) unless --no-restart."""
-    from tr4ctl.actions.verify import run_verify
+    from tr4ctl.actions.checks.verify import run_verify
     from tr4ctl.plan.verdicts import document
 
-    app_ctx = app_context(ctx)
-    as_json = _json_requested(app_ctx, json_doc)
-    report = run_verify(app_ctx, restart=not no_restart)
+    rt = runtime(ctx)
+    as_json = _json_requested(rt, json_doc)
+    report = run_verify(rt, restart=not no_restart)
     _show_checks(
-        app_ctx, f"project={report.project} env={report.env} nginx={report.nginx_mode or '-'}",
+        rt, f"project={report.project} env={report.env} nginx={report.nginx_mode or '-'}",
         report.checks, ["item", "verdict", "evidence"],
         lambda c: [c.name, VERDICT_STYLE[c.verdict], c.evidence or c.reason or c.measured])
     doc = document("verify", report.checks, report.data())

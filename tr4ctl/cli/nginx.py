@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tr4ctl.cli.context import app_context
+from tr4ctl.cli.common import runtime
 from tr4ctl.errors import BadInput
 
 app = typer.Typer(help="Switch and inspect the nginx config (dev, prod).", no_args_is_help=True)
@@ -22,16 +22,16 @@ def use(
 
     On any failure the previous config is restored and keeps serving.
     """
-    from tr4ctl.actions.nginx_config import use_nginx_mode
+    from tr4ctl.actions.nginx.use import use_nginx_mode
     from tr4ctl.plan.environments import NginxMode
 
     if mode not in _MODES:
         raise BadInput(f"unknown nginx config {mode!r}", "use `tr4ctl nginx use dev` or "
                        "`tr4ctl nginx use prod`")
-    app_ctx = app_context(ctx)
-    with app_ctx.changing("nginx use"):
-        result = use_nginx_mode(app_ctx, NginxMode(mode))
-    out = app_ctx.out
+    rt = runtime(ctx)
+    with rt.changing("nginx use"):
+        result = use_nginx_mode(rt, NginxMode(mode))
+    out = rt.out
     if result.result == "unchanged":
         out.success(f"nginx already serves the {mode} config: nothing to do")
     else:
@@ -43,11 +43,11 @@ def use(
 @app.command("status")
 def status(ctx: typer.Context) -> None:
     """The config nginx has on disk and the one its workers answer with."""
-    from tr4ctl.actions.nginx_config import nginx_status
+    from tr4ctl.actions.nginx.status import nginx_status
 
-    app_ctx = app_context(ctx)
-    report = nginx_status(app_ctx)
-    out = app_ctx.out
+    rt = runtime(ctx)
+    report = nginx_status(rt)
+    out = rt.out
     out.table(None, ["nginx", "config file", "serving", "https for"],
               [[report.nginx_state, report.config or "-", report.serving or "-",
                 ", ".join(report.tls_domains) or "-"]])

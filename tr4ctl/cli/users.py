@@ -8,8 +8,9 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.context import app_context
+from tr4ctl.cli.common import runtime
 from tr4ctl.errors import BadInput
+from tr4ctl.runtime import Runtime
 
 app = typer.Typer(help="Operator accounts: seed the admin and founder, list accounts.",
                   no_args_is_help=True)
@@ -59,19 +60,26 @@ def seed(
     reset_password: bool = typer.Option(False, "--reset-password",
                                         help="Also set the password of existing accounts."),
 ) -> None:
-    from tr4ctl.actions.users import seed_accounts
-    from tr4ctl.plan.accounts import parse_password_lines, select_only
+    from tr4ctl.actions.users.seed import (
+        accounts_to_seed,
+        apply_seed,
+        check_seed_flags,
+        generated_passwords,
+        prepare_seed,
+    )
 
-    app_ctx = app_context(ctx)
-    _check_flags(file, admin_email, founder_email, password_stdin, generate, output)
-    accounts = select_only(_accounts(app_ctx, file, admin_email, founder_email), only or [])
-    if password_stdin:
-        accounts = parse_password_lines(sys.stdin.read(), accounts)
-    ask = _generated_passwords if generate else _prompted_passwords(app_ctx)
-    report = seed_accounts(app_ctx, accounts, reset_password=reset_password,
-                           ask_passwords=ask, generated=generate, output_file=output)
+    rt = runtime(ctx)
+    check_seed_flags(file, admin_email, founder_email, password_stdin, generate, output,
+                     terminal=os.isatty(sys.stderr.fileno()))
+    accounts = accounts_to_seed(rt, file, admin_email, founder_email, only or [],
+                                password_lines=sys.stdin.read() if password_stdin else None)
+    ask = generated_passwords if generate else _prompted_passwords(rt)
+    prepared = prepare_seed(rt, accounts, reset_password=reset_password, ask_passwords=ask,
+                            generated=generate, output_file=output)
+    with rt.changing("users seed"):
+        report = apply_seed(rt, prepared)
 
-    out = app_ctx.out
+    out = rt.out
     summary = report.summary
     out.table(None, ["account", "result"], summary.rows())
     for email in report.passwords_not_applied:
@@ -106,65 +114,18 @@ def list_(ctx: typer.Context,
           json_output: bool = typer.Option(False, "--json",
                                            help="Same as the global --json.")) -> None:
     """Accounts with email, role, name and creation date (never a password hash)."""
-    from tr4ctl.actions.users import list_accounts, require_backend_running
+    from tr4ctl.actions.users.list import user_list
 
-    app_ctx = app_context(ctx)
-    app_ctx.out.json_mode = app_ctx.out.json_mode or json_output
-    require_backend_running(app_ctx)
-    users = list_accounts(app_ctx)
-    app_ctx.out.table(f"{len(users)} account(s)", ["email", "role", "name", "created"],
+    rt = runtime(ctx)
+    rt.out.json_mode = rt.out.json_mode or json_output
+    users = user_list(rt)
+    rt.out.table(f"{len(users)} account(s)", ["email", "role", "name", "created"],
                       [[u["email"], u["role"], u["name"] or "-",
                         str(u["created_at"] or "")[:10]] for u in users])
-    app_ctx.out.emit("users list", {"users": users})
+    rt.out.emit("users list", {"users": users})
 
 
-def _check_flags(file: Path | None, admin_email: str | None, founder_email: str | None,
-                 password_stdin: bool, generate: bool, output: Path | None) -> None:
-    if file and (admin_email or founder_email):
-        raise BadInput("--file replaces the default accounts",
-                       "drop --admin-email/--founder-email, or put those accounts in the file")
-    if password_stdin and generate:
-        raise BadInput("--password-stdin and --generate are two password sources",
-                       "choose one")
-    if output and not generate:
-        raise BadInput("--output is where --generate writes passwords", "add --generate")
-    if generate and not output and not os.isatty(sys.stderr.fileno()):
-        raise BadInput("--generate without a terminal would print passwords into a pipe or log",
-                       "add --output FILE (created 0600) or run it on a terminal")
-
-
-def _accounts(app_ctx, file: Path | None, admin_email: str | None, founder_email: str | None):
-    from tr4ctl.plan.accounts import (
-        default_accounts,
-        holds_passwords,
-        parse_accounts_file,
-        require_private_file,
-    )
-
-    if file is None:
-        settings = app_ctx.settings
-        return default_accounts(admin_email or settings.admin_email,
-                                founder_email or settings.founder_email)
-    try:
-        text = file.read_text(encoding="utf-8")
-        mode = file.stat().st_mode
-    except FileNotFoundError:
-        raise BadInput(f"--file {file} does not exist", None) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read --file {file}: {exc}", None) from None
-    accounts = parse_accounts_file(text, str(file))
-    if holds_passwords(accounts):
-        require_private_file(mode, str(file))
-    return accounts
-
-
-def _generated_passwords(accounts) -> dict[str, str]:
-    from tr4ctl.plan.accounts import generate_password
-
-    return {account.email: generate_password() for account in accounts}
-
-
-def _prompted_passwords(app_ctx):
+def _prompted_passwords(rt: Runtime):
     def ask(accounts) -> dict[str, str]:
         from tr4ctl.plan.accounts import password_problem
 
@@ -181,7 +142,7 @@ def _prompted_passwords(app_ctx):
                 if problem is None:
                     passwords[account.email] = password
                     break
-                app_ctx.out.warn(f"weak password: {problem}")
+                rt.out.warn(f"weak password: {problem}")
             else:
                 raise BadInput(f"no acceptable password for {account.email}",
                                "use 12+ characters, not the email, or --generate")

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tr4ctl.facts import BACKEND_DATA_DIR
+
 FORMAT = "tr4ctl-backup"
 # Bump on any change a older tr4ctl could not restore correctly; it then refuses.
 FORMAT_VERSION = 1
@@ -24,7 +26,7 @@ KIND_BACKUP = "backup"  # made by `backup create`; pruned by --keep
 KIND_SAFETY = "safety"  # made by `backup restore` before it changes anything; never pruned
 
 # Inside the backend container the data volume is mounted here (compose template).
-BACKEND_DATA_MOUNT = "/app/data"
+BACKEND_DATA_MOUNT = BACKEND_DATA_DIR
 # SQLite's files next to a database: never copied raw (the online backup replaces them).
 SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 

@@ -2,7 +2,7 @@
 
 Pure: validation of the operator's input, parsing of PEM files and of certbot's
 output, the renew decision and the exact certbot command lines. Nothing here touches
-Docker, the network or the project's files.
+Docker, the network, a file or the clock: callers pass in what they read and `now`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from tr4ctl.config.values import domain_problem, email_problem, url_problem
 from tr4ctl.errors import BadInput
+from tr4ctl.facts import ACME_WEBROOT, LETSENCRYPT_DIR
 
 # A certificate with more days left than this is kept: the CA is not contacted.
 RENEW_BEFORE_DAYS = 30
 
-LIVE_DIR = "/etc/letsencrypt/live"
-RENEWAL_DIR = "/etc/letsencrypt/renewal"
-WEBROOT = "/var/www/certbot"
+LIVE_DIR = f"{LETSENCRYPT_DIR}/live"
+RENEWAL_DIR = f"{LETSENCRYPT_DIR}/renewal"
+WEBROOT = ACME_WEBROOT
 # Where a host CA bundle (--ca-bundle) is mounted read-only inside certbot's container.
 CA_BUNDLE_IN_CONTAINER = "/run/tr4ctl/acme-ca-bundle.pem"
 
@@ -28,8 +30,6 @@ CA_BUNDLE_IN_CONTAINER = "/run/tr4ctl/acme-ca-bundle.pem"
 LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING_SERVER = "https://acme-staging-v02.api.letsencrypt.org/directory"
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
 _LISTING_MARK = "#tr4ctl "
 
 
@@ -37,36 +37,16 @@ _LISTING_MARK = "#tr4ctl "
 def validate_domain(value: str) -> str:
     """A DNS name certbot's webroot method can prove: no wildcard, no IP, two labels+."""
     domain = value.strip().lower().rstrip(".")
-    problem = _domain_problem(domain)
+    problem = domain_problem(domain)
     if problem:
         raise BadInput(f"invalid domain {value!r}: {problem}",
                        "use the site's DNS name, e.g. --domain api.example.com")
     return domain
 
 
-def _domain_problem(domain: str) -> str | None:
-    if not domain:
-        return "it is empty"
-    if domain.startswith("*"):
-        return "wildcards need the DNS challenge, which tr4ctl does not do"
-    if len(domain) > 253:
-        return "longer than 253 characters"
-    labels = domain.split(".")
-    if len(labels) < 2:
-        return "it needs at least one dot"
-    bad = next((label for label in labels if not _LABEL.match(label)), None)
-    if bad is not None:
-        return f"label {bad!r} is not letters, digits and inner hyphens (1-63)"
-    if labels[-1].isdigit():
-        return "an IP address is not a domain"
-    return None
-
-
 def validate_email(value: str) -> str:
     email = value.strip()
-    local, at, host = email.rpartition("@")
-    if not at or not _EMAIL_LOCAL.match(local) or local.startswith(".") or local.endswith(".") \
-            or ".." in local or _domain_problem(host.lower()):
+    if email_problem(email):
         raise BadInput(f"invalid email {value!r}",
                        "give the address the CA sends expiry notices to, e.g. "
                        "--email ops@example.com")
@@ -75,7 +55,7 @@ def validate_email(value: str) -> str:
 
 def validate_server(value: str) -> str:
     server = value.strip()
-    if not re.match(r"^https?://[^\s/:]+(:\d{1,5})?(/\S*)?$", server):
+    if url_problem(server):
         raise BadInput(f"invalid ACME server URL {value!r}",
                        "give the CA's directory URL, e.g. --server https://ca.internal/directory")
     return server
@@ -99,69 +79,6 @@ class IssueRequest:
         if self.server:
             return self.server
         return LETSENCRYPT_STAGING_SERVER if self.staging else LETSENCRYPT_SERVER
-
-
-def resolve_issue_request(*, domain: str | None, email: str | None, server: str | None,
-                          ca_bundle: Path | None, staging: bool, dry_run: bool,
-                          settings_domain: str | None, settings_email: str | None,
-                          settings_server: str | None,
-                          settings_ca_bundle: Path | None) -> IssueRequest:
-    """Flags first, then settings; every refusal is one BadInput before anything runs."""
-    if staging and server:
-        raise BadInput("--staging and --server both choose the CA",
-                       "use --staging for Let's Encrypt's staging CA, or --server URL, not both")
-    if staging and settings_server and not server:
-        raise BadInput(f"--staging conflicts with TR4CTL_ACME_SERVER={settings_server}",
-                       "remove TR4CTL_ACME_SERVER from .env to use Let's Encrypt's staging CA")
-    chosen_domain = domain if domain is not None else settings_domain
-    if not chosen_domain:
-        raise BadInput("no domain to issue a certificate for",
-                       "pass --domain or set TR4CTL_DOMAIN in .env")
-    chosen_email = email if email is not None else settings_email
-    if not chosen_email:
-        raise BadInput("no email for the CA's expiry notices",
-                       "pass --email or set TR4CTL_EMAIL in .env")
-    clean_domain = validate_domain(chosen_domain)
-    clean_email = validate_email(chosen_email)
-    chosen_server = server if server is not None else settings_server
-    clean_server = validate_server(chosen_server) if chosen_server else None
-    chosen_bundle = ca_bundle if ca_bundle is not None else settings_ca_bundle
-    if staging and chosen_bundle is not None:
-        raise BadInput("--staging uses Let's Encrypt's public staging CA: a CA bundle does not apply",
-                       "drop --ca-bundle (or TR4CTL_ACME_CA_BUNDLE) with --staging")
-    bundle = validate_ca_bundle_path(chosen_bundle) if chosen_bundle is not None else None
-
-    persist: dict[str, str] = {}
-    if domain is not None and clean_domain != settings_domain:
-        persist["TR4CTL_DOMAIN"] = clean_domain
-    if email is not None and clean_email != settings_email:
-        persist["TR4CTL_EMAIL"] = clean_email
-    if server is not None and clean_server != settings_server:
-        persist["TR4CTL_ACME_SERVER"] = clean_server or ""
-    if ca_bundle is not None and bundle is not None and bundle != settings_ca_bundle:
-        # `cert renew` and later issues need the same trust: keep it with the server.
-        persist["TR4CTL_ACME_CA_BUNDLE"] = str(bundle)
-    return IssueRequest(clean_domain, clean_email, clean_server, staging, dry_run, bundle, persist)
-
-
-def validate_ca_bundle_path(path: Path) -> Path:
-    """The bundle is bind-mounted: it must be a readable PEM file whose path has no ':'."""
-    resolved = Path(path).expanduser().resolve()
-    if not resolved.is_file():
-        raise BadInput(f"CA bundle {path} does not exist or is not a file",
-                       "give the PEM file of the CA that signs the ACME server's TLS certificate")
-    if ":" in str(resolved):
-        raise BadInput(f"CA bundle path {resolved} contains ':'",
-                       "copy the file to a path without ':' (docker -v splits on it)")
-    try:
-        text = resolved.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read CA bundle {resolved}: {exc.strerror}",
-                       "check the file's permissions") from None
-    if not pem_certificates(text):
-        raise BadInput(f"CA bundle {resolved} holds no PEM certificate",
-                       "give a file with -----BEGIN CERTIFICATE----- blocks")
-    return resolved
 
 
 # -- certificates --------------------------------------------------------------------
@@ -298,10 +215,6 @@ def renewal_due(cert: CertificateInfo, now: datetime) -> bool:
     return cert.days_left(now) <= RENEW_BEFORE_DAYS
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 # -- certbot command lines -----------------------------------------------------------
 def certbot_certonly_argv(request: IssueRequest, *, replace_existing: bool) -> list[str]:
     """`certbot certonly` for one domain, webroot through the running nginx.
@@ -399,16 +312,7 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# -- the TLS probe -------------------------------------------------------------------
-def probe_host(bind_address: str) -> str:
-    """Where the host reaches nginx's published HTTPS port."""
-    if bind_address in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if bind_address in ("::", "[::]"):
-        return "::1"
-    return bind_address.strip("[]")
-
-
+# -- nginx's config ----------------------------------------------------------------
 def tls_domains_in_config(conf_text: str) -> list[str]:
     """The domains whose certificates an nginx config serves (from its ssl_certificate)."""
     pattern = re.compile(r"^\s*ssl_certificate\s+" + re.escape(LIVE_DIR) + r"/([^/]+)/", re.MULTILINE)
@@ -416,7 +320,6 @@ def tls_domains_in_config(conf_text: str) -> list[str]:
 
 
 # -- unattended renewal (the certbot-renew service) -------------------------------------
-RENEW_STATE_FILE = "/tmp/tr4ctl-renew/state"
 
 
 @dataclass(frozen=True)

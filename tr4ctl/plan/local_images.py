@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 CA_BUNDLE_IN_IMAGE = "/usr/local/share/tr4ctl/ca-certificates.crt"
 RECIPE_LABEL = "io.tr4ctl.recipe"
@@ -112,6 +113,12 @@ SETTINGS_FOR = {
     CHROMA.tag: "TR4CTL_CHROMA_IMAGE",
     CERTBOT.tag: "TR4CTL_CERTBOT_IMAGE",
 }
+
+
+def mmdebstrap_argv(image: DebianImage, tarball: Path) -> list[str]:
+    """No mirror is named: mmdebstrap uses the host's apt sources."""
+    return ["mmdebstrap", "--variant=minbase", "--quiet", f"--include={','.join(image.packages)}",
+            *(f"--customize-hook={hook}" for hook in image.customize), "bookworm", str(tarball)]
 
 
 def recipes(with_pebble: bool) -> tuple[list[DebianImage], list[PipImage]]:

@@ -14,6 +14,8 @@ import json
 import shlex
 from dataclasses import asdict, dataclass, field
 
+from tr4ctl.facts import BACKEND_PORT, CHROMA_HEARTBEAT_PATH, CHROMA_PORT
+
 # Not "@": curl reads a -w format starting with "@" from a file.
 MARK = "##"
 CONNECT_TIMEOUT = 1
@@ -67,10 +69,11 @@ def build_probe_plan(*, samples: int, warmup: int, tls_domain: str | None) -> Pr
         nginx_url, resolve = f"https://{tls_domain}/health", f"{tls_domain}:443:127.0.0.1"
     else:
         nginx_url, resolve = "http://127.0.0.1/health", None
+    backend = f"http://backend:{BACKEND_PORT}"
     return ProbePlan(
-        ready_url="http://backend:8000/ready",
-        heartbeat_url="http://chroma:8000/api/v2/heartbeat",
-        direct_url="http://backend:8000/health",
+        ready_url=f"{backend}/ready",
+        heartbeat_url=f"http://chroma:{CHROMA_PORT}{CHROMA_HEARTBEAT_PATH}",
+        direct_url=f"{backend}/health",
         nginx_url=nginx_url,
         warmup=warmup,
         samples=samples,

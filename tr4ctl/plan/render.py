@@ -1,28 +1,26 @@
-"""Render the shipped (or the operator's overriding) jinja2 templates, strictly."""
+"""Render templates strictly: a missing value is an error naming the key to set.
+
+Pure: the template sources are handed in (assets.load_stack_inputs reads them)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from tr4ctl.assets import asset_dir
 from tr4ctl.errors import BadInput
 
 
-def render_template(
-    folder: str, name: str, values: dict[str, Any], override_dir: Path | None = None
-) -> str:
+def render_template(templates: Mapping[str, str], name: str, values: dict[str, Any]) -> str:
+    """`name` is "<folder>/<file>", e.g. "nginx/site.conf.j2"."""
     import jinja2
 
-    search_path = [str(asset_dir(folder))]
-    if override_dir is not None:
-        search_path.insert(0, str(override_dir / folder))
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search_path),
+        loader=jinja2.DictLoader(dict(templates)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        autoescape=False,  # configuration files, not HTML
     )
     present = {key: value for key, value in values.items() if value is not None}
     try:
@@ -30,11 +28,14 @@ def render_template(
     except jinja2.UndefinedError as exc:
         missing = _undefined_name(exc)
         raise BadInput(
-            f"template {folder}/{name} needs a value for {missing!r}",
+            f"template {name} needs a value for {missing!r}",
             f"set TR4CTL_{missing.upper()} in .env" if missing else "check the template",
         ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise BadInput(f"template {exc.name} does not exist",
+                       "check TR4CTL_TEMPLATES_DIR, or reinstall tr4ctl") from None
     except jinja2.TemplateError as exc:
-        raise BadInput(f"template {folder}/{name} is broken: {exc}", "fix the template") from None
+        raise BadInput(f"template {name} is broken: {exc}", "fix the template") from None
 
 
 def _undefined_name(exc: Exception) -> str:

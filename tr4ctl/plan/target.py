@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tr4ctl.settings import Tr4ctlSettings
+from tr4ctl.config.model import Config
 
-WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
+IPV4_ANY = {"", "0.0.0.0"}
+IPV6_ANY = {"::", "[::]"}
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,16 @@ class HostTarget:
 
 
 def connect_address(bind_address: str) -> str:
-    """nginx published on every address (or loopback) is reached on loopback; bound to one
-    address, only that address answers."""
-    if bind_address in WILDCARDS:
+    """nginx published on every address is reached on loopback; bound to one address,
+    only that address answers."""
+    if bind_address in IPV4_ANY:
         return "127.0.0.1"
+    if bind_address in IPV6_ANY:
+        return "::1"
     return bind_address.strip("[]")
 
 
-def host_target(settings: Tr4ctlSettings, nginx_mode: str | None, *,
+def host_target(settings: Config, nginx_mode: str | None, *,
                 scheme: str | None = None) -> HostTarget:
     """The target for nginx's active mode; scheme="http" forces the HTTP port (to check
     the redirect in prod)."""

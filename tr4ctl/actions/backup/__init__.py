@@ -1,0 +1,1 @@
+"""`tr4ctl backup create | list | verify | restore`."""

@@ -1,0 +1,159 @@
+"""`tr4ctl backup restore`: put an archive's state back, or leave the old one intact.
+
+Pre-flight (no impact yet): the whole archive is read and checked against its
+manifest, its format and project are checked, and the safety backup's room on disk.
+Then: the stack is stopped (nothing writes while the current state is saved, so the
+safety backup is exact), the safety backup is taken, the journal is written, the
+volumes and .env are replaced, the journal is removed, and the stack comes back up.
+
+If the process dies between the journal and its removal, the volumes may be a mix:
+the journal keeps `up` from serving them and names the way out (this restore again,
+or the safety backup).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tr4ctl.actions.backup.archive import HashingReader, stream_parts
+from tr4ctl.actions.backup.create import (
+    CreatedBackup,
+    estimated_bytes,
+    helper_image,
+    present_volumes,
+    take_backup,
+)
+from tr4ctl.actions.backup.location import check_space, prepare_dir
+from tr4ctl.actions.backup.verify import check_archive
+from tr4ctl.actions.stack.init import InitReport, ensure_volumes_and_network
+from tr4ctl.actions.stack.up import bring_up
+from tr4ctl.docker.volumes import VolumeStreams
+from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
+from tr4ctl.facts import LONG_RUNNING_SERVICES
+from tr4ctl.files import PRIVATE, write_atomic_chunks
+from tr4ctl.plan.backup import (
+    KIND_SAFETY,
+    Manifest,
+    Part,
+    RestoreJournal,
+    utc_now_text,
+)
+from tr4ctl.project.journal import clear_journal, read_journal, write_journal
+from tr4ctl.project.state import last_environment
+from tr4ctl.runtime import Runtime
+
+
+@dataclass
+class RestoreReport:
+    archive: Path
+    manifest: Manifest
+    safety_backup: str | None
+    resumed: bool
+    restored: list[str] = field(default_factory=list)
+    emptied: list[str] = field(default_factory=list)
+    up: object | None = None  # UpReport
+
+
+def check_restorable(rt: Runtime, archive: Path) -> Manifest:
+    """The archive's own checks, done before waiting for the stack's lock."""
+    manifest = check_archive(archive)
+    project = rt.config.project_name
+    if manifest.project != project:
+        raise BadInput(f"the archive is of project {manifest.project}, this is project {project}",
+                       f"restore it with --project-name {manifest.project} (its volumes are "
+                       "named after it); nothing was changed")
+    return manifest
+
+
+def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: Path, *,
+                   confirm: Callable[[Manifest], bool], timeout: float,
+                   on_safety: Callable[[CreatedBackup], None] | None = None) -> RestoreReport:
+    """The caller holds the stack's lock and has run check_restorable (the parts are
+    checked against the manifest again as they are streamed)."""
+    # -- pre-flight: no impact yet --------------------------------------------------------
+    interrupted, journal = read_journal(rt.paths)
+    engine = rt.engine
+    engine.require_engine()
+    streams = VolumeStreams(engine, helper_image(rt))
+    present = present_volumes(rt)
+    if not interrupted:
+        # An interrupted restore's volumes are a mix: its safety backup is the way back,
+        # and a new one would only save the mix.
+        check_space(safety_dir, estimated_bytes(rt, streams, present), "safety backup")
+    if not confirm(manifest):
+        raise BadInput("restore not confirmed", "nothing was changed")
+
+    # -- from here on, things change ---------------------------------------------------
+    report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,
+                           resumed=interrupted)
+    was_running = any(s.state == "running" for name, s in
+                      engine.service_states(LONG_RUNNING_SERVICES).items())
+    if rt.paths.compose_file.exists():
+        engine.compose_down(timeout=10)
+    streams.remove_leftover_helpers()
+    if interrupted:
+        report.safety_backup = journal.safety_backup if journal else None
+        rt.out.warn("finishing an interrupted restore: no new safety backup (the volumes "
+                     "may be a mix)")
+    else:
+        try:
+            prepare_dir(safety_dir)
+            safety = take_backup(rt, streams, safety_dir, KIND_SAFETY, present)
+        except BaseException:
+            if was_running:
+                _bring_back(rt, timeout)
+            raise
+        report.safety_backup = str(safety.path)
+        if on_safety:
+            on_safety(safety)
+
+    write_journal(rt.paths, RestoreJournal(
+        archive=str(archive.resolve()), safety_backup=report.safety_backup,
+        started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
+    ensure_volumes_and_network(rt, InitReport())
+    names = rt.names
+    for part in manifest.parts:
+        if part.absent and part.kind == "volume":
+            streams.empty_volume(names.volume(part.volume))
+            report.emptied.append(part.volume)
+    for part, reader in stream_parts(archive):
+        _restore_part(rt, streams, part, reader)
+        report.restored.append(part.name)
+    clear_journal(rt.paths)
+
+    # Every part is in place: the state is the archive's, whatever happens next.
+    rt.reload_config()
+    try:
+        report.up = bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
+    except Tr4ctlError as exc:
+        # Not bad input any more: the data was restored; only starting it failed.
+        raise OperationFailed(f"the archive was restored, but the stack did not come up: "
+                              f"{exc.message}", exc.hint, details=exc.details) from None
+    return report
+
+
+def _restore_part(rt: Runtime, streams: VolumeStreams, part: Part,
+                  reader: HashingReader) -> None:
+    names = rt.names
+    if part.kind == "volume":
+        streams.replace_volume(names.volume(part.volume), reader)
+    elif part.kind == "sqlite":
+        streams.write_file(names.volume(part.volume), part.path_in_volume, reader,
+                           owner=part.owner or "0:0", mode=part.mode or "600")
+    elif part.kind == "env_file":
+        # Atomically, 0600 from the first byte (the .env holds the secrets).
+        write_atomic_chunks(rt.paths.env_file, iter(reader.read, b""), PRIVATE)
+    else:
+        raise OperationFailed(f"the archive has a part of unknown kind {part.kind!r}")
+
+
+def _bring_back(rt: Runtime, timeout: float) -> None:
+    """The safety backup failed after the stack was stopped: start it again as it was."""
+    try:
+        bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - the original failure is the one to report
+        rt.out.warn(f"could not start the stack again: {exc}; run `tr4ctl up`")

@@ -1,0 +1,1 @@
+"""`tr4ctl cert issue | renew | status`: certbot through the running nginx."""

@@ -1,0 +1,1 @@
+"""`tr4ctl config show | validate | set`."""

@@ -1,0 +1,1 @@
+"""`tr4ctl images build-local | list`."""

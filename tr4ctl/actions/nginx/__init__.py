@@ -1,0 +1,1 @@
+"""nginx's config: put in place safely, switched (`nginx use`), inspected (`nginx status`)."""

@@ -1,0 +1,36 @@
+"""`tr4ctl nginx status`: the config on disk and the one nginx's workers answer with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tr4ctl.actions.nginx.apply import active_nginx_mode, health_answer
+from tr4ctl.plan.certificates import tls_domains_in_config
+from tr4ctl.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class NginxStatus:
+    config: str | None  # the mode written in the config file
+    serving: str | None  # the mode nginx's health listener answers with
+    nginx_state: str
+    config_file: str
+    tls_domains: list[str]
+
+    @property
+    def in_sync(self) -> bool:
+        return self.config is not None and self.config == self.serving
+
+
+def nginx_status(rt: Runtime) -> NginxStatus:
+    conf = rt.paths.nginx_conf
+    text = conf.read_text(encoding="utf-8") if conf.exists() else ""
+    state = "absent"
+    serving = None
+    if rt.paths.compose_file.exists():
+        rt.engine.require_engine()
+        state = rt.engine.service_states(("nginx",))["nginx"].state
+        if state == "running":
+            serving = health_answer(rt).removeprefix("ok ").strip() or None
+    return NginxStatus(active_nginx_mode(rt), serving, state, str(conf),
+                       tls_domains_in_config(text))

@@ -1,0 +1,1 @@
+"""The stack's life cycle: init, up, down, status, logs, doctor."""

@@ -1,0 +1,110 @@
+"""`tr4ctl doctor`: pre-flight checks, each failure with its fix. Each reads; none
+changes anything."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tr4ctl.actions.preflight import check_ports
+from tr4ctl.errors import Tr4ctlError
+from tr4ctl.files import is_private
+from tr4ctl.plan.envfile import SECRET_KEY, secret_problem
+from tr4ctl.runtime import Runtime
+
+MIN_FREE_BYTES = 3 * 1024**3
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_checks(rt: Runtime) -> list[Check]:
+    checks = [check_settings(rt)]
+    if not checks[0].ok:
+        return checks
+    engine = check_engine(rt)
+    checks.append(engine)
+    checks.append(check_compose(rt))
+    checks.extend(check_port_use(rt, engine_ok=engine.ok))
+    checks.append(check_disk(rt, engine_ok=engine.ok))
+    checks.append(check_env_file(rt))
+    return checks
+
+
+def check_settings(rt: Runtime) -> Check:
+    try:
+        config = rt.config  # loading validates .env and TR4CTL_* values
+    except Tr4ctlError as exc:
+        return Check("settings", False, exc.message, exc.hint)
+    return Check("settings", True, f"project {config.project_name}")
+
+
+def check_engine(rt: Runtime) -> Check:
+    try:
+        rt.engine.require_engine()
+    except Tr4ctlError as exc:
+        return Check("docker engine", False, exc.message, exc.hint)
+    return Check("docker engine", True, "reachable")
+
+
+def check_compose(rt: Runtime) -> Check:
+    try:
+        version = rt.engine.require_compose_v2()
+    except Tr4ctlError as exc:
+        return Check("compose v2", False, f"found {rt.engine.compose_version or 'none'}",
+                     exc.hint)
+    return Check("compose v2", True, version)
+
+
+def check_port_use(rt: Runtime, *, engine_ok: bool) -> list[Check]:
+    nginx = rt.engine.service_states(("nginx",))["nginx"] if engine_ok else None
+    checks = []
+    for port in check_ports(rt, nginx):
+        name = f"{port.key.lower()} port {port.port}"
+        if port.status == "ours":
+            checks.append(Check(name, True, "served by this stack's nginx"))
+        elif port.status == "busy":
+            checks.append(Check(name, False, f"in use on {rt.config.bind_address}",
+                                f"free it or set {port.setting} in .env"))
+        else:
+            checks.append(Check(name, True, "free"))
+    return checks
+
+
+def check_disk(rt: Runtime, *, engine_ok: bool) -> Check:
+    places = [rt.project_dir]
+    if engine_ok:
+        root = rt.engine.docker_root_dir()
+        if root and Path(root).exists():
+            places.append(Path(root))
+    existing = [place for place in places if place.exists()]
+    worst = min(existing or [Path("/")], key=lambda place: shutil.disk_usage(place).free)
+    free = shutil.disk_usage(worst).free
+    detail = f"{free / 1024**3:.1f} GiB free at {worst}"
+    if free < MIN_FREE_BYTES:
+        return Check("disk space", False, detail,
+                     f"free at least {MIN_FREE_BYTES // 1024**3} GiB (docker system prune)")
+    return Check("disk space", True, detail)
+
+
+def check_env_file(rt: Runtime) -> Check:
+    env_file = rt.paths.env_file
+    if not env_file.exists():
+        return Check(".env", False, f"{env_file} is missing", "run `tr4ctl init`")
+    if not is_private(env_file):
+        return Check(".env", False, "readable by group or others",
+                     f"chmod 600 {env_file} (or run `tr4ctl init`)")
+    problem = secret_problem(rt.config.backend_values.get(SECRET_KEY))
+    if problem:
+        return Check(".env", False, problem,
+                     f"set {SECRET_KEY} to the output of `openssl rand -hex 32`")
+    return Check(".env", True, "present, 0600, real JWT secret")

@@ -1,0 +1,92 @@
+"""`tr4ctl init`: the .env with a fresh secret, the volumes and network, rendered files."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tr4ctl.assets import env_example
+from tr4ctl.files import is_private, make_private, write_atomic, write_private
+from tr4ctl.plan.envfile import with_jwt_secret
+from tr4ctl.project.state import last_environment
+from tr4ctl.runtime import Runtime
+
+
+@dataclass
+class InitReport:
+    items: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, kind: str, name: str, result: str) -> None:
+        self.items.append({"kind": kind, "name": name, "result": result})
+
+    @property
+    def created_anything(self) -> bool:
+        return any(item["result"] != "exists" for item in self.items)
+
+
+def ensure_env_file(rt: Runtime, report: InitReport) -> None:
+    env_file = rt.paths.env_file
+    if env_file.exists():
+        if not is_private(env_file):
+            make_private(env_file)
+            report.add("file", str(env_file), "permissions fixed to 0600")
+        else:
+            report.add("file", str(env_file), "exists")
+        return
+    text = with_jwt_secret(env_example().read_text(encoding="utf-8"), secrets.token_hex(32))
+    write_private(env_file, text)
+    report.add("file", str(env_file), "created (0600, fresh JWT_SECRET_KEY)")
+    rt.reload_config()
+
+
+def ensure_volumes_and_network(rt: Runtime, report: InitReport) -> None:
+    engine, names = rt.engine, rt.names
+    wanted = list(names.volumes.values())
+    present = engine.existing_volumes(wanted)
+    for name in wanted:
+        if name in present:
+            report.add("volume", name, "exists")
+        else:
+            engine.create_volume(name)
+            report.add("volume", name, "created")
+    if engine.network_exists(names.network):
+        report.add("network", names.network, "exists")
+    else:
+        engine.create_network(names.network)
+        report.add("network", names.network, "created")
+
+
+def write_if_changed(path: Path, text: str, report: InitReport) -> bool:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        report.add("file", str(path), "exists")
+        return False
+    write_atomic(path, text)
+    report.add("file", str(path), "rendered")
+    return True
+
+
+def initialise(rt: Runtime) -> InitReport:
+    """Idempotent: a second run reports everything as existing."""
+    from tr4ctl.actions.nginx.apply import apply_nginx_config
+    from tr4ctl.plan.environments import nginx_mode_for
+    from tr4ctl.plan.stack import render_compose, render_nginx
+
+    rt.engine.require_engine()
+    report = InitReport()
+    ensure_env_file(rt, report)
+    env = last_environment(rt.paths)
+    config = rt.config
+    # Pre-flight: render everything before creating anything in Docker.
+    compose_text = render_compose(config, env, rt.paths, rt.stack_inputs)
+    nginx_conf = rt.paths.nginx_conf
+    nginx_text = None if nginx_conf.exists() else render_nginx(
+        config, nginx_mode_for(env, certificate_present=False), rt.stack_inputs)
+    ensure_volumes_and_network(rt, report)
+    write_if_changed(rt.paths.compose_file, compose_text, report)
+    if nginx_text is None:
+        report.add("file", str(nginx_conf), "exists")
+    else:
+        apply_nginx_config(rt, nginx_text)
+        report.add("file", str(nginx_conf), "rendered")
+    return report

@@ -1,0 +1,110 @@
+"""`tr4ctl up`: pre-flight (no impact), then init, files, compose up, wait for healthy."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from tr4ctl.actions.cert.lineages import certificate_present
+from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
+from tr4ctl.actions.preflight import check_ports
+from tr4ctl.actions.stack.init import (
+    InitReport,
+    ensure_env_file,
+    ensure_volumes_and_network,
+    write_if_changed,
+)
+from tr4ctl.docker.health import ServiceStartup, wait_healthy
+from tr4ctl.errors import BadInput
+from tr4ctl.facts import LONG_RUNNING_SERVICES
+from tr4ctl.files import write_atomic
+from tr4ctl.plan.environments import Environment, nginx_mode_for
+from tr4ctl.plan.services import ServiceState
+from tr4ctl.plan.stack import render_compose, render_nginx
+from tr4ctl.project.state import read_state, remember_environment, update_state
+from tr4ctl.runtime import Runtime
+
+
+@dataclass
+class UpReport:
+    env: str
+    nginx_mode: str
+    services: list[ServiceStartup] = field(default_factory=list)
+    total_seconds: float = 0.0
+    init: InitReport = field(default_factory=InitReport)
+
+
+def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
+    """Everything that can refuse `up` before anything changes; returns the services' states."""
+    config = rt.config
+    rt.engine.require_engine()
+    rt.engine.require_compose_v2()
+    if env is Environment.PROD and not config.domain:
+        raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
+    states = rt.engine.service_states(LONG_RUNNING_SERVICES)
+    busy = next((check for check in check_ports(rt, states["nginx"]) if check.status == "busy"),
+                None)
+    if busy is not None:
+        raise BadInput(f"{busy.key} port {busy.port} on {config.bind_address} is already in use",
+                       f"free it, or set {busy.setting} in .env to a free port")
+    return states
+
+
+def bring_up(rt: Runtime, env: Environment, *, build: bool, timeout: float) -> UpReport:
+    started = time.monotonic()
+    before = preflight(rt, env)
+    report = UpReport(env=env.value, nginx_mode="")
+
+    # Rendering is pure; validating needs the .env to exist, so it comes right after.
+    ensure_env_file(rt, report.init)
+    config = rt.config
+    compose_text = render_compose(config, env, rt.paths, rt.stack_inputs)
+    validate_compose_text(rt, compose_text)
+
+    # From here on, things change.
+    ensure_volumes_and_network(rt, report.init)
+    write_if_changed(rt.paths.compose_file, compose_text, report.init)
+    has_certificate = env is Environment.PROD and certificate_present(rt, config.domain)
+    mode = nginx_mode_for(env, has_certificate)
+    report.nginx_mode = mode.value
+    apply_nginx_config(rt, render_nginx(config, mode, rt.stack_inputs))
+    remember_environment(rt.paths, env)
+
+    rt.engine.compose_up(list(LONG_RUNNING_SERVICES), build=build)
+    with rt.out.status("waiting for services to be healthy") as status:
+        def show(waiting: list[str]) -> None:
+            if status is not None:
+                status.update(f"waiting for {', '.join(waiting)} to be healthy")
+
+        report.services, after = wait_healthy(rt.engine, LONG_RUNNING_SERVICES,
+                                              timeout=timeout, started=started, on_wait=show)
+    if _backend_replaced_under_running_nginx(before, after):
+        # nginx resolved `backend` at start; a new backend container may have a new address.
+        reload_nginx(rt)
+    report.total_seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def validate_compose_text(rt: Runtime, compose_text: str) -> None:
+    """`docker compose config` on the candidate file, unless this exact text passed before."""
+    digest = hashlib.sha256(compose_text.encode()).hexdigest()
+    if read_state(rt.paths).get("validated_compose_sha256") == digest:
+        return
+    candidate = rt.paths.compose_file.with_name("docker-compose.next.yml")
+    write_atomic(candidate, compose_text)
+    try:
+        rt.engine.validate_compose([candidate])
+    finally:
+        candidate.unlink(missing_ok=True)
+    update_state(rt.paths, validated_compose_sha256=digest)
+
+
+def _backend_replaced_under_running_nginx(before: dict[str, ServiceState],
+                                          after: dict[str, ServiceState]) -> bool:
+    nginx_before, nginx_after = before["nginx"], after["nginx"]
+    return (
+        nginx_before.container_id is not None
+        and nginx_before.container_id == nginx_after.container_id
+        and before["backend"].container_id != after["backend"].container_id
+    )

@@ -1,0 +1,1 @@
+"""The configuration: every key and its rule, read once per command with its source."""

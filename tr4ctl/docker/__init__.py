@@ -1,0 +1,1 @@
+"""The one door to Docker: pure argv builders, one runner, the engine facade, one wait."""

@@ -1,0 +1,180 @@
+"""The exact command line of every docker and compose call tr4ctl makes.
+
+Pure builders (Kamal's `commands/` idea): each returns an argv list and runs nothing,
+so every call is unit-tested as an exact list, shown by --verbose as it is, and run
+by the one runner (docker/runner.py). Secrets never appear here: values that must
+stay out of argv are passed by name (`-e KEY`) and travel in the environment or on
+stdin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DOCKER = "docker"
+PROJECT_LABEL = "io.tr4ctl.project"
+ROLE_LABEL = "io.tr4ctl.role"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+
+
+def _labels(labels: Mapping[str, str]) -> list[str]:
+    argv: list[str] = []
+    for key, value in labels.items():
+        argv += ["--label", f"{key}={value}"]
+    return argv
+
+
+# -- the engine itself ------------------------------------------------------------------
+def server_version() -> list[str]:
+    return [DOCKER, "version", "--format", "{{.Server.Version}}"]
+
+
+def compose_version() -> list[str]:
+    return [DOCKER, "compose", "version", "--short"]
+
+
+def docker_root_dir() -> list[str]:
+    return [DOCKER, "info", "--format", "{{.DockerRootDir}}"]
+
+
+# -- volumes, networks, images ----------------------------------------------------------
+def volume_names() -> list[str]:
+    return [DOCKER, "volume", "ls", "-q"]
+
+
+def volume_create(name: str, labels: Mapping[str, str]) -> list[str]:
+    return [DOCKER, "volume", "create", *_labels(labels), name]
+
+
+def volume_remove(name: str) -> list[str]:
+    return [DOCKER, "volume", "rm", name]
+
+
+def network_ids(name: str) -> list[str]:
+    return [DOCKER, "network", "ls", "-q", "--filter", f"name=^{name}$"]
+
+
+def network_create(name: str, labels: Mapping[str, str]) -> list[str]:
+    return [DOCKER, "network", "create", *_labels(labels), name]
+
+
+def network_remove(name: str) -> list[str]:
+    return [DOCKER, "network", "rm", name]
+
+
+def image_id(name: str) -> list[str]:
+    return [DOCKER, "image", "inspect", "--format", "{{.Id}}", name]
+
+
+def image_label(name: str, key: str) -> list[str]:
+    return [DOCKER, "image", "inspect", "--format", f'{{{{index .Config.Labels "{key}"}}}}', name]
+
+
+def image_import(tarball: Path, tag: str, changes: Iterable[str]) -> list[str]:
+    argv = [DOCKER, "import"]
+    for change in changes:
+        argv += ["--change", change]
+    return [*argv, str(tarball), tag]
+
+
+def image_build_from_stdin(tag: str) -> list[str]:
+    """A Dockerfile on stdin, no context (the legacy builder; no buildx plugin needed)."""
+    return [DOCKER, "build", "--quiet", "-t", tag, "-"]
+
+
+# -- containers -------------------------------------------------------------------------
+def container_ids(*label_filters: str) -> list[str]:
+    argv = [DOCKER, "ps", "-aq", "--no-trunc"]
+    for label in label_filters:
+        argv += ["--filter", f"label={label}"]
+    return argv
+
+
+def inspect(ids: Iterable[str]) -> list[str]:
+    return [DOCKER, "inspect", *ids]
+
+
+def top(container_id: str) -> list[str]:
+    return [DOCKER, "top", container_id, "-o", "uid,pid,ppid,args"]
+
+
+def remove_containers(ids: Iterable[str]) -> list[str]:
+    return [DOCKER, "rm", "-f", *ids]
+
+
+def helper_run(image: str, command: list[str], *, project: str, role: str,
+               mounts: Mapping[str, str], stdin: bool = False, user: str = "0:0",
+               env_keys: Iterable[str] = ()) -> list[str]:
+    """A throwaway container with no network, labelled so a killed run's leftovers are
+    found. `-e KEY` without a value: the value comes from the runner's environment."""
+    argv = [DOCKER, "run", "--rm", *(["-i"] if stdin else []), "--network", "none",
+            "--user", user, *_labels({PROJECT_LABEL: project, ROLE_LABEL: role})]
+    for volume, target in mounts.items():
+        argv += ["-v", f"{volume}:{target}"]
+    for key in env_keys:
+        argv += ["-e", key]
+    return [*argv, "--entrypoint", command[0], image, *command[1:]]
+
+
+# -- compose ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ComposeProject:
+    """`docker compose -p NAME -f FILE...`: every compose call names the same project and
+    the same files (a call with other files would recreate dependencies from those)."""
+
+    name: str
+    files: tuple[Path, ...]
+
+    def base(self) -> list[str]:
+        argv = [DOCKER, "compose", "-p", self.name]
+        for path in self.files:
+            argv += ["-f", str(path)]
+        return argv
+
+    def with_files(self, files: Iterable[Path]) -> ComposeProject:
+        return ComposeProject(self.name, tuple(files))
+
+    def config_check(self) -> list[str]:
+        return [*self.base(), "config", "--quiet"]
+
+    def up(self, services: Iterable[str] = (), *, build: bool = False) -> list[str]:
+        return [*self.base(), "up", "--detach", *(["--build"] if build else []), *services]
+
+    def down(self, *, timeout: int | None = None) -> list[str]:
+        return [*self.base(), "down", "--remove-orphans",
+                *(["--timeout", str(timeout)] if timeout is not None else [])]
+
+    def stop(self, services: Iterable[str]) -> list[str]:
+        return [*self.base(), "stop", *services]
+
+    def start(self, services: Iterable[str]) -> list[str]:
+        return [*self.base(), "start", *services]
+
+    def restart(self, services: Iterable[str]) -> list[str]:
+        return [*self.base(), "restart", *services]
+
+    def exec(self, service: str, command: list[str], *, user: str | None = None) -> list[str]:
+        """`exec -T`: no terminal, so stdin can carry data (secrets included)."""
+        return [*self.base(), "exec", "-T", *(["--user", user] if user else []), service,
+                *command]
+
+    def run(self, service: str, command: list[str], *, env_keys: Iterable[str] = (),
+            volumes: Iterable[str] = (), entrypoint: str | None = None) -> list[str]:
+        """A one-off tool container (`run --rm --no-deps -T`)."""
+        extra: list[str] = []
+        for key in env_keys:
+            extra += ["-e", key]
+        for volume in volumes:
+            extra += ["-v", volume]
+        if entrypoint is not None:
+            extra += ["--entrypoint", entrypoint]
+        return [*self.base(), "run", "--rm", "--no-deps", "-T", *extra, service, *command]
+
+    def logs(self, services: Iterable[str] = (), *, follow: bool = False,
+             tail: str | None = None, timestamps: bool = False,
+             no_color: bool = False) -> list[str]:
+        return [*self.base(), "logs", *(["--no-color"] if no_color else []),
+                *(["--follow"] if follow else []), *(["--tail", tail] if tail else []),
+                *(["--timestamps"] if timestamps else []), *services]

@@ -1,0 +1,168 @@
+"""The stack's Docker engine as the actions see it: each method pairs a builder of
+docker/commands.py with the one runner, and parses what comes back."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from tr4ctl.docker import commands as cmd
+from tr4ctl.docker.commands import ComposeProject
+from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
+from tr4ctl.docker.runner import Completed, Runner
+from tr4ctl.errors import MissingPrerequisite
+from tr4ctl.plan.services import ServiceState, project_states
+
+
+class Engine:
+    def __init__(self, runner: Runner, project: ComposeProject):
+        self.runner = runner
+        self.project = project
+
+    @property
+    def project_name(self) -> str:
+        return self.project.name
+
+    # -- prerequisites (probed once per command: they cannot change meanwhile) -----------
+    @cached_property
+    def server_version(self) -> str:
+        version = self.runner.output(cmd.server_version(), timeout=15).strip()
+        if not version:
+            raise MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)
+        return version
+
+    def require_engine(self) -> str:
+        return self.server_version
+
+    @cached_property
+    def compose_version(self) -> str | None:
+        completed = self.runner.run(cmd.compose_version(), check=False, timeout=15)
+        if completed.returncode != 0:
+            return None
+        return completed.stdout.strip().lstrip("v") or None
+
+    def require_compose_v2(self) -> str:
+        version = self.compose_version
+        major = (version or "").split(".")[0]
+        if not major.isdigit() or int(major) < 2:
+            raise MissingPrerequisite("the docker compose v2 plugin is missing", COMPOSE_HINT)
+        assert version is not None
+        return version
+
+    def docker_root_dir(self) -> str:
+        return self.runner.run(cmd.docker_root_dir(), check=False).stdout.strip()
+
+    # -- volumes, networks, images ------------------------------------------------------
+    def existing_volumes(self, names: list[str]) -> set[str]:
+        return set(self.runner.output(cmd.volume_names()).split()) & set(names)
+
+    def create_volume(self, name: str) -> None:
+        self.runner.run(cmd.volume_create(name, {cmd.PROJECT_LABEL: self.project_name}))
+
+    def remove_volume(self, name: str) -> None:
+        self.runner.run(cmd.volume_remove(name))
+
+    def network_exists(self, name: str) -> bool:
+        return bool(self.runner.output(cmd.network_ids(name)).strip())
+
+    def create_network(self, name: str) -> None:
+        self.runner.run(cmd.network_create(name, {cmd.PROJECT_LABEL: self.project_name}))
+
+    def remove_network(self, name: str) -> None:
+        self.runner.run(cmd.network_remove(name))
+
+    def image_id(self, name: str) -> str | None:
+        completed = self.runner.run(cmd.image_id(name), check=False)
+        if completed.returncode != 0:
+            return None
+        return completed.stdout.strip() or None
+
+    def image_exists(self, name: str) -> bool:
+        return self.image_id(name) is not None
+
+    def image_label(self, name: str, key: str) -> str | None:
+        completed = self.runner.run(cmd.image_label(name, key), check=False)
+        value = completed.stdout.strip()
+        return value if completed.returncode == 0 and value not in ("", "<no value>") else None
+
+    # -- containers ---------------------------------------------------------------------
+    def inspect_containers(self) -> list[dict[str, Any]]:
+        """`docker inspect` of every container of the project, running or not."""
+        label = f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}"
+        ids = self.runner.output(cmd.container_ids(label)).split()
+        if not ids:
+            return []
+        # A container removed between the two calls makes inspect exit 1 for that id only.
+        inspected = self.runner.run(cmd.inspect(ids), check=False)
+        return json.loads(inspected.stdout) if inspected.stdout.lstrip().startswith("[") else []
+
+    def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
+        return project_states(self.inspect_containers(), services)
+
+    def labelled_container_ids(self, *labels: str) -> list[str]:
+        return self.runner.output(cmd.container_ids(*labels)).split()
+
+    def remove_containers(self, ids: list[str]) -> None:
+        if ids:
+            self.runner.run(cmd.remove_containers(ids))
+
+    def top(self, container_id: str) -> list[dict[str, str]] | None:
+        """The container's processes as the host sees them (no ps needed in the image):
+        uid, pid, ppid, args. None when the container is not running."""
+        completed = self.runner.run(cmd.top(container_id), check=False)
+        if completed.returncode != 0:
+            return None
+        rows = []
+        for line in completed.stdout.splitlines()[1:]:
+            fields = line.split(None, 3)
+            if len(fields) == 4:
+                rows.append(dict(zip(("uid", "pid", "ppid", "args"), fields)))
+        return rows
+
+    # -- compose ------------------------------------------------------------------------
+    def validate_compose(self, files: list[Path]) -> None:
+        self.runner.run(self.project.with_files(files).config_check(),
+                        what="validating the rendered compose file",
+                        hint="check the templates and .env; nothing was started")
+
+    def compose_up(self, services: list[str], *, build: bool = False) -> None:
+        self.runner.run(self.project.up(services, build=build))
+
+    def compose_down(self, timeout: int | None = None) -> None:
+        self.runner.run(self.project.down(timeout=timeout))
+
+    def compose_stop(self, services: list[str]) -> None:
+        self.runner.run(self.project.stop(services))
+
+    def compose_start(self, services: list[str], timeout: float | None = 300) -> None:
+        self.runner.run(self.project.start(services), timeout=timeout)
+
+    def compose_restart(self, services: list[str]) -> None:
+        self.runner.run(self.project.restart(services))
+
+    def exec_in(self, service: str, command: list[str], *, input_text: str | None = None,
+                user: str | None = None, check: bool = True,
+                timeout: float | None = None) -> Completed[str]:
+        """stdin carries data (secrets included), never argv."""
+        return self.runner.run(self.project.exec(service, command, user=user),
+                               input=input_text, check=check, timeout=timeout)
+
+    def run_tool(self, service: str, command: list[str], *, envs: dict[str, str] | None = None,
+                 volumes: list[str] | None = None, entrypoint: str | None = None,
+                 check: bool = True, timeout: float | None = None,
+                 input_text: str | None = None) -> Completed[str]:
+        """A one-off tool container (certbot); env values travel in the environment."""
+        argv = self.project.run(service, command, env_keys=list(envs or {}),
+                                volumes=volumes or [], entrypoint=entrypoint)
+        return self.runner.run(argv, input=input_text, check=check, timeout=timeout, env=envs)
+
+    def logs(self, services: list[str], *, follow: bool, tail: str | None,
+             timestamps: bool = False) -> int:
+        return self.runner.attach(self.project.logs(services, follow=follow, tail=tail,
+                                                    timestamps=timestamps))
+
+    def log_tail(self, service: str, lines: int = 20) -> str:
+        argv = self.project.logs([service], tail=str(lines), no_color=True)
+        return self.runner.run(argv, check=False).stdout.strip()

@@ -1,0 +1,108 @@
+"""How a failed docker (or image-tool) call reads to an operator: one line with the
+engine's own reason and a hint. Pure, so every mapping is unit-tested without Docker.
+"""
+
+from __future__ import annotations
+
+from tr4ctl.errors import MissingPrerequisite, OperationFailed, Tr4ctlError
+
+ENGINE_HINT = ("start the Docker engine (`systemctl start docker`, or run `dockerd`); "
+               "`tr4ctl doctor` checks it")
+COMPOSE_HINT = ("install the docker compose v2 plugin so that `docker compose version` "
+                "answers")
+# Go's exec wrappers end with these; they say nothing about why.
+_EMPTY_REASONS = ("exit status", "exited with code")
+_DAEMON_PREFIX = "error response from daemon:"
+# docker commands whose first argument is a sub-command (`docker volume rm`).
+_OBJECT_COMMANDS = {"volume", "network", "image", "container", "system", "swarm", "node",
+                    "service", "stack", "secret", "config", "plugin", "builder", "context"}
+
+
+def last_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def engine_reason(stderr: str | None, stdout: str | None = None) -> str:
+    """The engine's own words: the last line that says something, without the
+    "Error response from daemon:" prefix."""
+    for text in (stderr, stdout):
+        for line in reversed([line.strip() for line in (text or "").splitlines()]):
+            if not line or line.lower().startswith(_EMPTY_REASONS):
+                continue
+            if line.lower().startswith(_DAEMON_PREFIX):
+                line = line[len(_DAEMON_PREFIX):].strip()
+            return line
+    return ""
+
+
+def describe_call(argv: list[str]) -> str:
+    """`docker compose up`, `docker volume rm`, `mmdebstrap`: what failed, in short."""
+    if argv[:2] == ["docker", "compose"]:
+        # Skip the values of -p NAME and -f FILE.
+        rest, skip = [], False
+        for arg in argv[2:]:
+            if skip:
+                skip = False
+                continue
+            if arg in ("-p", "-f"):
+                skip = True
+                continue
+            rest.append(arg)
+        words = [a for a in rest if not a.startswith("-")]
+        return "docker compose " + (words[0] if words else "")
+    if argv[:1] == ["docker"]:
+        words = argv[1:3] if argv[1:2] and argv[1] in _OBJECT_COMMANDS else argv[1:2]
+        return " ".join(["docker", *words])
+    return argv[0] if argv else "command"
+
+
+def call_failure(argv: list[str], returncode: int, stderr: str | None,
+                 stdout: str | None = None, what: str | None = None,
+                 hint: str | None = None) -> Tr4ctlError:
+    """The one mapping from a failed call to the error the operator sees. `what` names
+    the step in the operator's terms ("copying volume x") instead of the command; `hint`
+    is the caller's advice when the failure has no better-known cause."""
+    text = f"{stderr or ''}\n{stdout or ''}"
+    lowered = text.lower()
+    if "cannot connect to the docker daemon" in lowered or "is the docker daemon running" in lowered:
+        return MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)
+    if argv[:2] == ["docker", "compose"] and ("'compose' is not a docker command" in lowered
+                                              or "unknown command: docker compose" in lowered):
+        return MissingPrerequisite("the docker compose v2 plugin is missing", COMPOSE_HINT)
+    reason = engine_reason(stderr, stdout) or f"exit code {returncode}, no message"
+    return OperationFailed(f"{what or describe_call(argv)} failed: {reason}",
+                           _hint_for(lowered) or hint or GENERIC_HINT)
+
+
+GENERIC_HINT = "see `tr4ctl status` and `tr4ctl logs`; rerun with --verbose for the commands"
+
+
+def _hint_for(lowered: str) -> str | None:
+    if ("pull access denied" in lowered or "failed to resolve reference" in lowered
+            or "manifest unknown" in lowered or ("not found" in lowered and "manifest" in lowered)
+            or "no such image" in lowered):
+        return "an image is missing and cannot be pulled: run `tr4ctl images build-local`"
+    if "port is already allocated" in lowered or "address already in use" in lowered:
+        return "free the port, or set TR4CTL_HTTP_PORT / TR4CTL_HTTPS_PORT to free ones"
+    if "cannot assign requested address" in lowered:
+        return "TR4CTL_BIND_ADDRESS must be an address of this host (or 0.0.0.0)"
+    if "has active endpoints" in lowered:
+        return ("other containers still use the network: `docker network inspect` names "
+                "them; stop them, then run this again")
+    if "no space left on device" in lowered:
+        return "free disk space (`docker system prune`), then run this again"
+    return None
+
+
+def missing_program(argv: list[str]) -> MissingPrerequisite:
+    program = argv[0] if argv else "?"
+    if program == "docker":
+        return MissingPrerequisite("the docker command is not installed", ENGINE_HINT)
+    return MissingPrerequisite(f"{program} is not installed",
+                               f"install it (Debian: apt-get install -y {program})")
+
+
+def timed_out(argv: list[str], seconds: float) -> OperationFailed:
+    return OperationFailed(f"{describe_call(argv)} did not finish within {seconds:.0f}s",
+                           "check `tr4ctl status` and `tr4ctl logs`")

@@ -1,0 +1,124 @@
+"""The one door: every docker, compose and image-tool process tr4ctl starts runs here.
+
+It shows the command under --verbose, passes secrets through the environment or stdin
+(never argv), and turns every failure into one error carrying the engine's own reason
+(docker/failures.py). A call made with check=False still fails loudly when the engine
+itself is unreachable: "no engine" must never read as "nginx -t failed".
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from tr4ctl.docker.failures import call_failure, missing_program, timed_out
+from tr4ctl.errors import MissingPrerequisite
+
+Completed = subprocess.CompletedProcess
+
+
+class Trace(Protocol):
+    def detail(self, message: str) -> None: ...
+
+
+class ByteSource(Protocol):
+    def read(self, size: int = ...) -> bytes: ...
+
+
+class Runner:
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def _show(self, argv: list[str]) -> None:
+        self.trace.detail("$ " + shlex.join(argv))
+
+    @staticmethod
+    def _environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+        return {**os.environ, **env} if env else None
+
+    def run(self, argv: list[str], *, input: str | None = None, check: bool = True,
+            timeout: float | None = None, env: Mapping[str, str] | None = None,
+            what: str | None = None, hint: str | None = None) -> Completed[str]:
+        """Run to completion, output captured as text."""
+        self._show(argv)
+        try:
+            completed = subprocess.run(argv, input=input, capture_output=True, text=True,
+                                       timeout=timeout, env=self._environment(env))
+        except FileNotFoundError:
+            raise missing_program(argv) from None
+        except subprocess.TimeoutExpired:
+            raise timed_out(argv, timeout or 0) from None
+        if completed.returncode != 0:
+            self._raise_for(argv, completed.returncode, completed.stderr, completed.stdout,
+                            check=check, what=what, hint=hint)
+        return completed
+
+    def output(self, argv: list[str], **options) -> str:
+        return self.run(argv, **options).stdout
+
+    def run_to_file(self, argv: list[str], dest: Path, *, stdin_bytes: bytes | None = None,
+                    env: Mapping[str, str] | None = None, what: str | None = None) -> str:
+        """stdout into dest (large streams: a volume as tar); returns stderr."""
+        self._show(argv)
+        with tempfile.TemporaryFile() as errors, dest.open("wb") as sink:
+            # stderr to a file: a chatty process can never block on a full pipe.
+            try:
+                completed = subprocess.run(
+                    argv, input=stdin_bytes, stdout=sink, stderr=errors,
+                    env=self._environment(env),
+                    stdin=None if stdin_bytes is not None else subprocess.DEVNULL)
+            except FileNotFoundError:
+                raise missing_program(argv) from None
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if completed.returncode != 0:
+            self._raise_for(argv, completed.returncode, stderr, None, check=True, what=what)
+        return stderr
+
+    def run_from_stream(self, argv: list[str], source: ByteSource, *, chunk: int = 1 << 20,
+                        what: str | None = None) -> None:
+        """source.read() fed to the process's stdin until it returns b""."""
+        self._show(argv)
+        with tempfile.TemporaryFile() as errors:
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=errors)
+            except FileNotFoundError:
+                raise missing_program(argv) from None
+            assert proc.stdin is not None
+            try:
+                while data := source.read(chunk):
+                    proc.stdin.write(data)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the process ended early: its exit code and stderr say why
+            except BaseException:
+                # The source failed: stop the process and report the source's error.
+                proc.kill()
+                proc.wait()
+                raise
+            code = proc.wait()
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if code != 0:
+            self._raise_for(argv, code, stderr, None, check=True, what=what)
+
+    def attach(self, argv: list[str]) -> int:
+        """The process writes straight to this terminal (logs --follow); its exit code."""
+        self._show(argv)
+        try:
+            return subprocess.run(argv).returncode
+        except FileNotFoundError:
+            raise missing_program(argv) from None
+
+    @staticmethod
+    def _raise_for(argv: list[str], code: int, stderr: str | None, stdout: str | None, *,
+                   check: bool, what: str | None = None, hint: str | None = None) -> None:
+        error = call_failure(argv, code, stderr, stdout, what, hint)
+        if check or isinstance(error, MissingPrerequisite):
+            raise error

@@ -1,0 +1,79 @@
+"""What the engine says about a service, and the one notion of "healthy"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# A service whose container ended cannot become healthy by waiting.
+ENDED_STATES = ("exited", "dead")
+
+
+@dataclass
+class ServiceState:
+    service: str
+    container_id: str | None
+    state: str  # running, exited, restarting, created, paused, dead, absent
+    health: str | None  # healthy, unhealthy, starting, None (no healthcheck)
+    image: str | None = None
+    ports: list[str] = field(default_factory=list)
+    env: str | None = None
+    started_at: str | None = None
+    restart_count: int = 0
+    user: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return is_healthy(self.state, self.health)
+
+
+def is_healthy(state: str, health: str | None) -> bool:
+    """Running, and its healthcheck passes (a service without one counts as healthy)."""
+    return state == "running" and health in ("healthy", None)
+
+
+def absent(service: str) -> ServiceState:
+    return ServiceState(service, None, "absent", None)
+
+
+def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
+    """One `docker inspect` document (the CLI's and the Engine API's are the same)."""
+    state, config = container["State"], container["Config"]
+    ports = []
+    for container_port, bindings in ((container.get("NetworkSettings") or {}).get("Ports")
+                                     or {}).items():
+        for binding in bindings or []:
+            ports.append(f"{binding['HostIp']}:{binding['HostPort']}->{container_port}")
+    return ServiceState(
+        service=service,
+        container_id=container["Id"],
+        state=state["Status"],
+        health=(state.get("Health") or {}).get("Status"),
+        image=config.get("Image"),
+        ports=sorted(ports),
+        env=(config.get("Labels") or {}).get("io.tr4ctl.env"),
+        started_at=state.get("StartedAt") if state.get("Running") else None,
+        restart_count=container.get("RestartCount", 0),
+        user=config.get("User") or "root",
+    )
+
+
+def project_states(containers: list[dict[str, Any]], services: tuple[str, ...]
+                   ) -> dict[str, ServiceState]:
+    """The named services (absent when no container), then any other service found.
+
+    One-off containers (`compose run`) are not the service."""
+    found: dict[str, ServiceState] = {}
+    for container in containers:
+        labels = container["Config"].get("Labels") or {}
+        service = labels.get("com.docker.compose.service")
+        if service is None or labels.get("com.docker.compose.oneoff") == "True":
+            continue
+        found[service] = state_from_inspect(service, container)
+    wanted = {name: found.get(name, absent(name)) for name in services}
+    return wanted | {name: state for name, state in found.items() if name not in services}
+
+
+def published_host_ports(state: ServiceState) -> set[str]:
+    """The host ports a service publishes ("127.0.0.1:8080->80/tcp" gives "8080")."""
+    return {port.split("->")[0].rsplit(":", 1)[-1] for port in state.ports}

@@ -1,0 +1,103 @@
+"""What every command works with: the project's paths and names, its configuration
+(read once), output, the Docker engine, and the lock for commands that change things.
+
+The CLI builds one Runtime from the global options; actions take it as their first
+argument. Nothing here parses options or prints tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tr4ctl.output import Output
+from tr4ctl.plan.layout import ProjectPaths, StackNames
+
+if TYPE_CHECKING:
+    from tr4ctl.config.model import Config
+    from tr4ctl.docker.engine import Engine
+    from tr4ctl.plan.stack import StackInputs
+
+
+@dataclass
+class Runtime:
+    project_dir: Path
+    out: Output
+    project_name_option: str | None = None
+    debug: bool = False
+    _config: Config | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+    _stack_inputs: StackInputs | None = field(default=None, repr=False)
+
+    @property
+    def paths(self) -> ProjectPaths:
+        return ProjectPaths(self.project_dir)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from tr4ctl.config.load import load_config
+
+            self._config = load_config(self.paths.env_file, options=self.config_options)
+        return self._config
+
+    @property
+    def config_options(self) -> dict[str, str | None]:
+        """Settings given as global options: they win over the environment and .env."""
+        return {"TR4CTL_PROJECT_NAME": self.project_name_option}
+
+    def reload_config(self) -> Config:
+        """After tr4ctl itself changed .env (init, config set, a restore)."""
+        self._config = None
+        self._stack_inputs = None
+        return self.config
+
+    @property
+    def names(self) -> StackNames:
+        return StackNames(self.config.project_name)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from tr4ctl.docker.commands import ComposeProject
+            from tr4ctl.docker.engine import Engine
+            from tr4ctl.docker.runner import Runner
+
+            project = ComposeProject(self.config.project_name, (self.paths.compose_file,))
+            self._engine = Engine(Runner(self.out), project)
+        return self._engine
+
+    @property
+    def stack_inputs(self) -> StackInputs:
+        """The templates and backend image the stack's files are rendered from."""
+        if self._stack_inputs is None:
+            from tr4ctl.assets import load_stack_inputs
+
+            self._stack_inputs = load_stack_inputs(self.config)
+        return self._stack_inputs
+
+    @contextmanager
+    def changing(self, command: str) -> Iterator[None]:
+        """Hold the stack's lock while a command changes it (read-only commands never
+        wait); refuse while a restore is half done, unless the command may run then."""
+        from tr4ctl.lock import stack_lock
+        from tr4ctl.project.journal import refuse_if_restore_interrupted
+
+        with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
+                        on_wait=self.out.warn):
+            refuse_if_restore_interrupted(self.paths, command)
+            yield
+
+    def _lock_timeout(self) -> float:
+        """From the configuration; its default while the configuration does not load, so
+        `config set` can still repair a broken .env."""
+        from tr4ctl.config.keys import KEYS
+        from tr4ctl.errors import BadInput
+
+        try:
+            return self.config.lock_timeout
+        except BadInput:
+            return KEYS["TR4CTL_LOCK_TIMEOUT"].default
