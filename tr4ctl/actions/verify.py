@@ -35,6 +35,7 @@ from tr4ctl.plan.verdicts import (
     readiness_check,
     skipped,
 )
+from tr4ctl.rules import LOGIN_RATE_LIMIT_ATTEMPTS
 from tr4ctl.settings import read_env_values
 
 MANAGE = ["python3", "-m", "app.manage"]
@@ -442,7 +443,8 @@ class Checklist:
 
     def login_rate_limit(self, name: str) -> Check:
         configured = read_env_values(self.ctx.paths.env_file).get("LOGIN_RATE_LIMIT_ATTEMPTS")
-        attempts = int(configured) if configured and configured.isdigit() else 5
+        attempts = (int(configured) if configured and configured.isdigit()
+                    else LOGIN_RATE_LIMIT_ATTEMPTS)
         email = self.throwaway_email()
         codes = []
         for _ in range(attempts + 3):
