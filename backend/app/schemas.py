@@ -7,15 +7,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.core.security import BCRYPT_MAX_BYTES, password_problem
-from app.core.validation import MAX_EMAIL_CHARS, MAX_NAME_CHARS, email_problem, normalise_email
+from app.rules import (
+    MAX_EMAIL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PASSWORD_BYTES,
+    ROLES,
+    email_problem,
+    normalise_email,
+    password_problem,
+)
 
-Role = Literal["admin", "founder"]
+# Literal[("a", "b")] is Literal["a", "b"]: the roles stay defined once, in app.rules.
+Role = Literal[ROLES]
 
 
 class LoginRequest(BaseModel):
     email: str = Field(min_length=1, max_length=MAX_EMAIL_CHARS)
-    password: str = Field(min_length=1, max_length=4 * BCRYPT_MAX_BYTES)
+    password: str = Field(min_length=1, max_length=4 * MAX_PASSWORD_BYTES)
 
     @field_validator("email")
     @classmethod
@@ -25,9 +33,9 @@ class LoginRequest(BaseModel):
     @field_validator("password")
     @classmethod
     def _fits_bcrypt(cls, value: str) -> str:
-        # bcrypt ignores (or, since bcrypt 5, rejects) anything past 72 bytes.
-        if len(value.encode()) > BCRYPT_MAX_BYTES:
-            raise ValueError(f"password must be at most {BCRYPT_MAX_BYTES} bytes")
+        # The other password rules are for new passwords; bcrypt's limit binds every check.
+        if len(value.encode()) > MAX_PASSWORD_BYTES:
+            raise ValueError(f"longer than {MAX_PASSWORD_BYTES} bytes (bcrypt's limit)")
         return value
 
 
@@ -50,7 +58,7 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(max_length=MAX_EMAIL_CHARS)
-    password: str = Field(max_length=4 * BCRYPT_MAX_BYTES)
+    password: str = Field(max_length=4 * MAX_PASSWORD_BYTES)
     role: Role
     name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
 
@@ -67,7 +75,7 @@ class UserCreate(BaseModel):
     def _strong_password(self) -> UserCreate:
         problem = password_problem(self.password, self.email)
         if problem:
-            raise ValueError(problem)
+            raise ValueError(f"password {problem}")
         return self
 
 

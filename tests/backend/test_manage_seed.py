@@ -80,10 +80,13 @@ BAD_SEED_INPUTS = [
         "duplicate email",
     ),
     (json.dumps({"accounts": [{k: v for k, v in ADMIN.items() if k != "password"}]}), "password"),
-    (json.dumps({"accounts": [ADMIN, {**FOUNDER, "password": "short"}]}), "at least 12"),
+    (
+        json.dumps({"accounts": [ADMIN, {**FOUNDER, "password": "short"}]}),
+        "shorter than 12 characters",
+    ),
     (
         json.dumps({"accounts": [{**ADMIN, "password": "OPS@tr4ction.test"}]}),
-        "must not equal the email",
+        "equal to the email",
     ),
     (json.dumps({"accounts": [{**ADMIN, "password": 123456789012345}]}), "password"),
     (json.dumps({"accounts": [{**ADMIN, "pasword": "typo"}]}), "unknown field"),

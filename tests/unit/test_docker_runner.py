@@ -54,10 +54,10 @@ def test_the_engines_own_reason_never_exit_status():
 @pytest.mark.parametrize("stderr, hint_words", [
     ("Error response from daemon: pull access denied for nginx, repository does not exist",
      "tr4ctl images build-local"),
-    ("Error response from daemon: driver failed programming external connectivity: "
-     "Bind for 127.0.0.1:8080 failed: port is already allocated", "free the port"),
-    ("Error starting userland proxy: listen tcp4 10.9.9.9:80: bind: cannot assign requested "
-     "address", "TR4CTL_BIND_ADDRESS"),
+    (("Error response from daemon: driver failed programming external connectivity: "
+      "Bind for 127.0.0.1:8080 failed: port is already allocated"), "free the port"),
+    (("Error starting userland proxy: listen tcp4 10.9.9.9:80: bind: cannot assign requested "
+      "address"), "TR4CTL_BIND_ADDRESS"),
     ("write /var/lib/docker/tmp: no space left on device", "free disk space"),
 ])
 def test_known_causes_get_their_hint(stderr, hint_words):
@@ -138,9 +138,8 @@ def test_streams_to_a_file_and_from_a_source(tmp_path):
                                "sys.stderr.write('note')"], dest)
     assert dest.read_bytes() == b"x" * 70000 and stderr == "note"
     sink = tmp_path / "sink.bin"
-    runner.run_from_stream([sys.executable, "-c",
-                            f"import sys; open({str(sink)!r}, 'wb').write(sys.stdin.buffer.read())"],
-                           io.BytesIO(b"y" * 3_000_000))
+    copy = f"import sys; open({str(sink)!r}, 'wb').write(sys.stdin.buffer.read())"
+    runner.run_from_stream([sys.executable, "-c", copy], io.BytesIO(b"y" * 3_000_000))
     assert sink.read_bytes() == b"y" * 3_000_000
     with pytest.raises(OperationFailed, match="restoring volume v failed: disk full"):
         runner.run_from_stream(fake("disk full\n"), io.BytesIO(b"z"), what="restoring volume v")

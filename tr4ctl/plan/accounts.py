@@ -1,30 +1,35 @@
 """Accounts to seed: parsing, validation and password rules, all decided before any call.
 
-Mirrors the backend's own rules (backend/app/core/validation.py, security.password_problem)
-so bad input is refused here, with one line, before anything reaches the container.
+The rules are the backend's own (backend/app/rules.py, through tr4ctl.rules), so bad
+input is refused here, with one line, before anything reaches the container.
 No message ever contains a password.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from tr4ctl import rules
 from tr4ctl.errors import BadInput
 
-ROLES = ("admin", "founder")
-MIN_PASSWORD_CHARS = 12
-MAX_PASSWORD_BYTES = 72  # bcrypt's limit
-MAX_EMAIL_CHARS = 254
-MAX_NAME_CHARS = 200
-ACCOUNT_KEYS = ("email", "role", "name", "password")
-# The backend's rule: one @, a dot in the domain, no spaces.
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]+$")
+# Re-exported: callers and tests know the rules by these names.
+ROLES = rules.ROLES
+MIN_PASSWORD_CHARS = rules.MIN_PASSWORD_CHARS
+MAX_PASSWORD_BYTES = rules.MAX_PASSWORD_BYTES
+MAX_EMAIL_CHARS = rules.MAX_EMAIL_CHARS
+MAX_NAME_CHARS = rules.MAX_NAME_CHARS
+ACCOUNT_KEYS = rules.ACCOUNT_KEYS
+normalise_email = rules.normalise_email
+email_problem = rules.email_problem
+password_problem = rules.password_problem
+
 GENERATED_BYTES = 18  # token_urlsafe(18): 24 characters, 144 bits
+ENTRY_HINT = ('each account is {"email", "role", "name"?, "password"?} '
+              f"(allowed fields: {', '.join(ACCOUNT_KEYS)})")
 
 
 @dataclass(frozen=True)
@@ -52,29 +57,6 @@ class SeedPlan:
         """Existing accounts whose password this run leaves alone."""
         return [] if self.reset_password else [a for a in self.accounts
                                                if a.email in self.existing]
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def email_problem(email: str) -> str | None:
-    if len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email):
-        return "invalid email"
-    return None
-
-
-def password_problem(password: str, email: str) -> str | None:
-    """The rule a password breaks, or None. Never echoes the password."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        return f"shorter than {MIN_PASSWORD_CHARS} characters"
-    if len(password.encode()) > MAX_PASSWORD_BYTES:
-        return f"longer than {MAX_PASSWORD_BYTES} bytes (bcrypt's limit)"
-    if "\x00" in password:
-        return "contains a NUL character"
-    if password.strip().casefold() == email.strip().casefold():
-        return "equal to the email"
-    return None
 
 
 def generate_password() -> str:
@@ -105,52 +87,50 @@ def parse_accounts_file(text: str, source: str) -> list[Account]:
         raise BadInput(f"{source} must hold a non-empty JSON list of accounts",
                        'expected [{"email": ..., "role": "admin"|"founder", "name"?, '
                        '"password"?}]')
-    accounts = []
-    for index, entry in enumerate(document, start=1):
-        where = f"{source} account {index}"
-        if not isinstance(entry, dict):
-            raise BadInput(f"{where} is not an object", "each account is {\"email\", \"role\"}")
-        unknown = sorted(set(entry) - set(ACCOUNT_KEYS))
-        if unknown:
-            raise BadInput(f"{where} has unknown field(s) {', '.join(unknown)}",
-                           f"allowed: {', '.join(ACCOUNT_KEYS)}")
-        for key in ("email", "role"):
-            if key not in entry:
-                raise BadInput(f"{where} has no {key}", "email and role are required")
-        for key in ACCOUNT_KEYS:
-            if key in entry and not isinstance(entry[key], str) and not (
-                    key == "name" and entry[key] is None):
-                raise BadInput(f"{where}: {key} must be a string", None)
-        accounts.append(Account(entry["email"], entry["role"], entry.get("name"),
-                                entry.get("password")))
-    return validated(accounts, source=source)
+    return _validated_entries(document, source=source)
 
 
 def validated(accounts: list[Account], *, source: str) -> list[Account]:
     """Normalised accounts, or BadInput naming the first problem."""
+    return _validated_entries([{key: value for key, value in asdict(account).items()
+                                if value is not None} for account in accounts], source=source)
+
+
+def _validated_entries(entries: list[Any], *, source: str) -> list[Account]:
     seen: set[str] = set()
     result = []
-    for index, account in enumerate(accounts, start=1):
-        email = normalise_email(account.email)
-        label = email or f"account {index}"
-        if email_problem(email):
-            raise BadInput(f"{source}: invalid email {account.email.strip()[:80]!r}",
-                           "use name@domain.tld")
-        if account.role not in ROLES:
-            raise BadInput(f"{source}: unknown role {str(account.role)[:40]!r} for {label}",
-                           f"use one of {', '.join(ROLES)}")
+    for index, entry in enumerate(entries, start=1):
+        _require_valid(entry, where=f"{source} account {index}", source=source)
+        email = normalise_email(entry["email"])
         if email in seen:
             raise BadInput(f"{source}: duplicate email {email}",
                            "emails are compared case-insensitively; list each account once")
         seen.add(email)
-        name = account.name.strip() if account.name else None
-        if name is not None and len(name) > MAX_NAME_CHARS:
-            raise BadInput(f"{source}: name of {email} is longer than {MAX_NAME_CHARS} characters",
-                           None)
-        if account.password is not None:
-            require_strong(account.password, email, origin=source)
-        result.append(replace(account, email=email, name=name or None))
+        result.append(Account(email, entry["role"], rules.normalise_name(entry.get("name")),
+                              entry.get("password")))
     return result
+
+
+def _require_valid(entry: object, *, where: str, source: str) -> None:
+    """The backend's rule for one seed entry, worded for an operator."""
+    found = rules.seed_entry_problem(entry)
+    if not found:
+        return
+    key, problem = found
+    if not key:
+        raise BadInput(f"{where} {problem}", ENTRY_HINT)
+    value = entry[key]
+    if not isinstance(value, str):  # a malformed file, not a bad value
+        raise BadInput(f"{where}: {key} {problem}", ENTRY_HINT)
+    email = normalise_email(entry["email"])
+    if key == "email":
+        raise BadInput(f"{source}: invalid email {value.strip()[:80]!r}", "use name@domain.tld")
+    if key == "role":
+        raise BadInput(f"{source}: unknown role {value[:40]!r} for {email}",
+                       f"use one of {', '.join(ROLES)}")
+    if key == "name":
+        raise BadInput(f"{source}: name of {email} is {problem}", None)
+    require_strong(value, email, origin=source)
 
 
 def require_strong(password: str, email: str, *, origin: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-SECRET_KEY = "JWT_SECRET_KEY"
-# The backend refuses the same (backend/app/core/config.py); kept in step by hand, since
-# the CLI cannot import the service it operates.
-_PLACEHOLDER_HINTS = ("change", "generate", "secret", "example", "placeholder", "replace",
-                      "insecure", "password", "xxx", "<", ">")
+from tr4ctl import rules
+
+SECRET_KEY = rules.SECRET_KEY
+# The backend's own check of a production secret: what `doctor` flags, the backend refuses.
+secret_problem = rules.secret_problem
 
 
 def with_jwt_secret(example_text: str, secret: str) -> str:
@@ -17,18 +17,6 @@ def with_jwt_secret(example_text: str, secret: str) -> str:
     if pattern.search(example_text):
         return pattern.sub(line, example_text, count=1)
     return example_text.rstrip("\n") + f"\n{line}\n"
-
-
-def secret_problem(value: str | None) -> str | None:
-    """Why a JWT secret is not fit for production, or None when it is."""
-    if not value:
-        return "JWT_SECRET_KEY is missing"
-    lowered = value.lower()
-    if any(hint in lowered for hint in _PLACEHOLDER_HINTS) or len(set(value)) < 8:
-        return "JWT_SECRET_KEY is a placeholder"
-    if len(value.encode()) < 32:
-        return "JWT_SECRET_KEY is shorter than 32 bytes"
-    return None
 
 
 def with_values(text: str, updates: dict[str, str]) -> str:

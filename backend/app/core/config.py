@@ -14,39 +14,15 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app import rules
+
 # backend/ in a checkout, /app in the image: relative paths are resolved against it so
 # they do not depend on the process's working directory.
 APP_ROOT = Path(__file__).resolve().parents[2]
 
-MIN_SECRET_BYTES = 32
-# Words that only appear in documentation-style values, never in `openssl rand` output.
-PLACEHOLDER_MARKERS = (
-    "change",
-    "generate",
-    "secret",
-    "example",
-    "placeholder",
-    "replace",
-    "insecure",
-    "password",
-    "xxx",
-    "<",
-    ">",
-)
-
 
 class ConfigError(Exception):
     """Invalid configuration, with a one-line, secret-free reason."""
-
-
-def placeholder_reason(secret: str) -> str | None:
-    lowered = secret.lower()
-    for marker in PLACEHOLDER_MARKERS:
-        if marker in lowered:
-            return f"looks like a placeholder (contains {marker!r})"
-    if len(set(secret)) < 8:
-        return "looks like a placeholder (too few distinct characters)"
-    return None
 
 
 class Settings(BaseSettings):
@@ -73,8 +49,8 @@ class Settings(BaseSettings):
     CHROMA_PORT: int = Field(8000, ge=1, le=65535)
     CHROMA_TIMEOUT_SECONDS: float = Field(1.0, gt=0, le=10)
 
-    LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(5, ge=1)
-    LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(60, ge=1)
+    LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(rules.LOGIN_RATE_LIMIT_ATTEMPTS, ge=1)
+    LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(rules.LOGIN_RATE_LIMIT_WINDOW_SECONDS, ge=1)
 
     WEB_CONCURRENCY: int = Field(1, ge=1, le=64)
 
@@ -145,15 +121,9 @@ def _normalise_database_url(url: str | None, data_dir: Path) -> str:
 
 
 def _check_production_secret(secret: SecretStr | None) -> None:
-    hint = "generate one with: openssl rand -hex 32"
-    value = secret.get_secret_value() if secret is not None else ""
-    if not value.strip():
-        raise ValueError(f"JWT_SECRET_KEY is not set ({hint})")
-    reason = placeholder_reason(value)
-    if reason:
-        raise ValueError(f"JWT_SECRET_KEY {reason} ({hint})")
-    if len(value.encode()) < MIN_SECRET_BYTES:
-        raise ValueError(f"JWT_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes ({hint})")
+    problem = rules.secret_problem(secret.get_secret_value() if secret is not None else None)
+    if problem:
+        raise ValueError(f"{problem} (generate one with: openssl rand -hex 32)")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -11,8 +11,6 @@ import jwt
 from app.core.config import Settings
 
 JWT_ALGORITHM = "HS256"
-BCRYPT_MAX_BYTES = 72
-MIN_PASSWORD_CHARS = 12
 
 
 class InvalidToken(Exception):
@@ -38,19 +36,6 @@ def _dummy_hash(rounds: int) -> str:
 def burn_password_check(password: str, rounds: int) -> None:
     """Spend a real bcrypt check for unknown emails so timing does not reveal which exist."""
     verify_password(password, _dummy_hash(rounds))
-
-
-def password_problem(password: str, email: str | None = None) -> str | None:
-    """Why a new password is unacceptable, or None."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        return f"password must be at least {MIN_PASSWORD_CHARS} characters"
-    if len(password.encode()) > BCRYPT_MAX_BYTES:
-        return f"password must be at most {BCRYPT_MAX_BYTES} bytes"
-    if "\x00" in password:
-        return "password must not contain NUL characters"
-    if email is not None and password.strip().casefold() == email.strip().casefold():
-        return "password must not equal the email"
-    return None
 
 
 def create_access_token(subject: str, settings: Settings) -> tuple[str, int]:

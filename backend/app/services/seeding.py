@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from app import users_repo
-from app.core.security import hash_password, password_problem
-from app.core.validation import MAX_NAME_CHARS, email_problem, normalise_email, role_problem
-
-ACCOUNT_KEYS = {"email", "role", "name", "password"}
+from app.core.security import hash_password
+from app.rules import normalise_email, normalise_name, seed_entry_problem
 
 
 class SeedInputError(Exception):
@@ -56,27 +54,14 @@ def parse_seed_input(raw: bytes | str) -> list[SeedAccount]:
 
 def _parse_account(index: int, entry: object) -> SeedAccount:
     where = f"accounts[{index}]"
-    if not isinstance(entry, dict):
-        raise SeedInputError(f"{where}: expected an object")
-    unknown = sorted(set(entry) - ACCOUNT_KEYS)
-    if unknown:
-        raise SeedInputError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    email, role, name, password = (entry.get(k) for k in ("email", "role", "name", "password"))
-    if not isinstance(email, str) or email_problem(normalise_email(email)):
-        raise SeedInputError(f"{where}.email: invalid email")
-    email = normalise_email(email)
-    if problem := role_problem(role):
-        raise SeedInputError(f"{where}.role: {problem}")
-    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME_CHARS):
-        raise SeedInputError(
-            f"{where}.name: must be a string of at most {MAX_NAME_CHARS} characters"
-        )
-    if password is not None and not isinstance(password, str):
-        raise SeedInputError(f"{where}.password: must be a string")
-    if password is not None and (problem := password_problem(password, email)):
-        raise SeedInputError(f"{where}.password: {problem}")
+    if found := seed_entry_problem(entry):
+        key, problem = found
+        raise SeedInputError(f"{where}.{key}: {problem}" if key else f"{where} {problem}")
     return SeedAccount(
-        email=email, role=role, name=name.strip() if name else None, password=password
+        email=normalise_email(entry["email"]),
+        role=entry["role"],
+        name=normalise_name(entry.get("name")),
+        password=entry.get("password"),
     )
 
 

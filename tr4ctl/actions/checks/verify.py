@@ -41,6 +41,7 @@ from tr4ctl.plan.verdicts import (
     skipped,
 )
 from tr4ctl.project.state import last_environment
+from tr4ctl.rules import LOGIN_RATE_LIMIT_ATTEMPTS
 from tr4ctl.runtime import Runtime
 
 RESTART_TIMEOUT = 90.0
@@ -432,7 +433,8 @@ class Checklist:
 
     def login_rate_limit(self, name: str) -> Check:
         configured = self.rt.config.backend_values.get("LOGIN_RATE_LIMIT_ATTEMPTS")
-        attempts = int(configured) if configured and configured.isdigit() else 5
+        attempts = (int(configured) if configured and configured.isdigit()
+                    else LOGIN_RATE_LIMIT_ATTEMPTS)
         email = self.throwaway_email()
         codes = []
         for _ in range(attempts + 3):
