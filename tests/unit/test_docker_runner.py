@@ -134,8 +134,8 @@ def test_streams_to_a_file_and_from_a_source(tmp_path):
     runner = Runner(Trace())
     dest = tmp_path / "out.bin"
     stderr = runner.run_to_file(
-        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'x' * 70000); "
-                               "sys.stderr.write('note')"], dest)
+        [sys.executable, "-c", ("import sys; sys.stdout.buffer.write(b'x' * 70000); "
+                               "sys.stderr.write('note')")], dest)
     assert dest.read_bytes() == b"x" * 70000 and stderr == "note"
     sink = tmp_path / "sink.bin"
     copy = f"import sys; open({str(sink)!r}, 'wb').write(sys.stdin.buffer.read())"

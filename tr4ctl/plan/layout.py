@@ -5,18 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-VOLUME_KEYS = (
-    "chroma_data",
-    "backend_data",
-    "backend_logs",
-    "nginx_logs",
-    "certbot_conf",
-    "certbot_www",
-)
-# Long-running services `up` starts and waits for; certbot is a tool run on demand,
-# certbot-renew its unattended loop.
-LONG_RUNNING_SERVICES = ("chroma", "backend", "nginx", "certbot-renew")
-ALL_SERVICES = (*LONG_RUNNING_SERVICES, "certbot")
+from tr4ctl.facts import VOLUME_KEYS
 
 
 @dataclass(frozen=True)
