@@ -19,8 +19,10 @@ VOLUME_KEYS = (
 )
 
 BACKEND_PORT = 8000
-BACKEND_DATA_DIR = "/app/data"
-BACKEND_LOG_DIR = "/app/logs"
+# The backend image's working directory: relative paths in its settings start here.
+BACKEND_APP_DIR = "/app"
+BACKEND_DATA_DIR = f"{BACKEND_APP_DIR}/data"
+BACKEND_LOG_DIR = f"{BACKEND_APP_DIR}/logs"
 BACKEND_LOG_FILE = f"{BACKEND_LOG_DIR}/app.log"
 CHROMA_PORT = 8000
 CHROMA_DATA_DIR = "/data"

@@ -25,6 +25,7 @@ from tr4ctl.actions.backup.location import backup_dir, check_space, prepare_dir
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
 from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
+from tr4ctl.facts import BACKEND_APP_DIR, BACKEND_DATA_DIR
 from tr4ctl.plan.backup import (
     BACKEND_DATA_MOUNT,
     DATABASE_PART,
@@ -64,13 +65,13 @@ def database_path():
         from app.core.config import load_settings
         url = load_settings().DATABASE_URL
     except Exception:
-        data_dir = os.environ.get("DATA_DIR") or "/app/data"
+        data_dir = os.environ.get("DATA_DIR") or {data_dir!r}
         url = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(data_dir, "tr4ction.db")
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return None
     path = url[len(prefix):].split("?", 1)[0]
-    return os.path.realpath(path if path.startswith("/") else os.path.join("/app", path))
+    return os.path.realpath(path if path.startswith("/") else os.path.join({app_dir!r}, path))
 
 def done(meta, code=0):
     print(MARK + json.dumps(meta), file=sys.stderr, flush=True)
@@ -256,7 +257,8 @@ def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
         return part
     dest = staging / DATABASE_PART
     online = states["backend"].state == "running"
-    script = SQLITE_COPY_SCRIPT.format(offline=not online, mark=META_MARK)
+    script = SQLITE_COPY_SCRIPT.format(offline=not online, mark=META_MARK,
+                                       data_dir=BACKEND_DATA_DIR, app_dir=BACKEND_APP_DIR)
     if online:
         stderr = streams.python_in_service("backend", script, dest, "copying the database")
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tr4ctl.files import write_atomic
+from tr4ctl.actions.stack.up import validate_compose_text
 from tr4ctl.plan.environments import Environment
 from tr4ctl.plan.stack import render_compose
 from tr4ctl.project.state import last_environment
@@ -13,10 +13,5 @@ def validate_config(rt: Runtime, env: Environment | None) -> Environment:
     chosen = env or last_environment(rt.paths)
     text = render_compose(rt.config, chosen, rt.paths, rt.stack_inputs)
     rt.engine.require_engine()
-    candidate = rt.paths.rendered_dir / "docker-compose.validate.yml"
-    write_atomic(candidate, text)
-    try:
-        rt.engine.validate_compose([candidate])
-    finally:
-        candidate.unlink(missing_ok=True)
+    validate_compose_text(rt, text)
     return chosen
