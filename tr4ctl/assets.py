@@ -10,11 +10,6 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tr4ctl.config.model import Config
-    from tr4ctl.plan.stack import StackInputs
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_FOLDERS = ("compose", "nginx")
@@ -51,10 +46,11 @@ def backend_fingerprint(base_image: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def backend_image(config: Config) -> str:
-    if config.backend_image:
-        return config.backend_image
-    return f"tr4ction/backend:{backend_fingerprint(config.backend_base_image)}"
+def backend_image(configured: str | None, base_image: str) -> str:
+    """TR4CTL_BACKEND_IMAGE, else the image built from the shipped backend/ on that base."""
+    if configured:
+        return configured
+    return f"tr4ction/backend:{backend_fingerprint(base_image)}"
 
 
 def load_templates(override_dir: Path | None) -> dict[str, str]:
@@ -72,11 +68,3 @@ def load_templates(override_dir: Path | None) -> dict[str, str]:
                 if path.is_file():
                     templates[f"{folder}/{path.name}"] = path.read_text(encoding="utf-8")
     return templates
-
-
-def load_stack_inputs(config: Config) -> StackInputs:
-    from tr4ctl.plan.stack import StackInputs
-
-    return StackInputs(templates=load_templates(config.templates_dir),
-                       backend_image=backend_image(config),
-                       backend_context=str(backend_context()))

@@ -74,9 +74,14 @@ class Runtime:
     def stack_inputs(self) -> StackInputs:
         """The templates and backend image the stack's files are rendered from."""
         if self._stack_inputs is None:
-            from tr4ctl.assets import load_stack_inputs
+            from tr4ctl.assets import backend_context, backend_image, load_templates
+            from tr4ctl.plan.stack import StackInputs
 
-            self._stack_inputs = load_stack_inputs(self.config)
+            config = self.config
+            self._stack_inputs = StackInputs(
+                templates=load_templates(config.templates_dir),
+                backend_image=backend_image(config.backend_image, config.backend_base_image),
+                backend_context=str(backend_context()))
         return self._stack_inputs
 
     @contextmanager

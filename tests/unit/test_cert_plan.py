@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tr4ctl.actions.cert.request import resolve_issue_request
-from tr4ctl.assets import load_stack_inputs
+from tr4ctl.assets import backend_context, backend_image, load_templates
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.facts import LONG_RUNNING_SERVICES
@@ -37,6 +37,12 @@ from tr4ctl.plan.certificates import (
 from tr4ctl.plan.environments import Environment, NginxMode
 from tr4ctl.plan.layout import ProjectPaths
 from tr4ctl.plan.target import connect_address as probe_host
+
+
+def load_stack_inputs(config):
+    return stack.StackInputs(load_templates(config.templates_dir),
+                             backend_image(config.backend_image, config.backend_base_image),
+                             str(backend_context()))
 
 
 def render_compose(config, env, paths):

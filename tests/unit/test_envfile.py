@@ -1,6 +1,6 @@
 import pytest
 
-from tr4ctl.plan.envfile import secret_problem, with_jwt_secret, with_values
+from tr4ctl.config.envfile import secret_problem, with_jwt_secret, with_values
 from tr4ctl.plan.masking import masked_settings
 
 

@@ -1,12 +1,18 @@
 import pytest
 import yaml
 
-from tr4ctl.assets import load_stack_inputs
+from tr4ctl.assets import backend_context, backend_image, load_templates
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.plan import stack
 from tr4ctl.plan.environments import Environment, NginxMode, nginx_mode_for, parse_environment
 from tr4ctl.plan.layout import ProjectPaths
+
+
+def load_stack_inputs(config):
+    return stack.StackInputs(load_templates(config.templates_dir),
+                             backend_image(config.backend_image, config.backend_base_image),
+                             str(backend_context()))
 
 
 def render_compose(config, env, paths):

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tr4ctl import rules
+from tr4ctl.config.envfile import secret_problem
 from tr4ctl.errors import BadInput
 from tr4ctl.plan.accounts import parse_accounts_file, password_problem
-from tr4ctl.plan.envfile import secret_problem
 
 # As in tests/backend/conftest.py: importing backend_helpers puts backend/ on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))

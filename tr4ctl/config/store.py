@@ -8,9 +8,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from tr4ctl.config.envfile import with_values
 from tr4ctl.config.load import resolve
 from tr4ctl.files import write_private
-from tr4ctl.plan.envfile import with_values
 
 
 def save_env_values(env_file: Path, updates: Mapping[str, str], *,

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tr4ctl.actions.preflight import check_ports
+from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.errors import Tr4ctlError
 from tr4ctl.files import is_private
-from tr4ctl.plan.envfile import SECRET_KEY, secret_problem
 from tr4ctl.runtime import Runtime
 
 MIN_FREE_BYTES = 3 * 1024**3

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tr4ctl.assets import env_example
+from tr4ctl.config.envfile import with_jwt_secret
 from tr4ctl.files import is_private, make_private, write_atomic, write_private
-from tr4ctl.plan.envfile import with_jwt_secret
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
 
