@@ -47,6 +47,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def own_environment() -> dict[str, str]:
+    """This process's environment without TR4CTL_* keys: an operator's exported
+    TR4CTL_PROJECT_NAME must never turn the throwaway stack (and its teardown, which
+    deletes volumes) onto a real project."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("TR4CTL_")}
+
+
 def tr4ctl_argv() -> list[str]:
     script = Path(sys.executable).with_name("tr4ctl")
     return [str(script)] if script.exists() else [sys.executable, "-m", "tr4ctl"]
@@ -63,14 +70,16 @@ class Bench:
             timeout: float = 900) -> tuple[subprocess.CompletedProcess, float]:
         started = time.perf_counter()
         completed = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                   check=False)
+                                   check=False, env=own_environment())
         seconds = time.perf_counter() - started
         if check and completed.returncode != 0:
             raise SystemExit(f"bench: {' '.join(argv[:6])} failed:\n{completed.stderr[-2000:]}")
         return completed, seconds
 
     def tr4ctl(self, *args: str, check: bool = True):
-        return self.run([*tr4ctl_argv(), "--project-dir", str(self.dir), *args], check=check)
+        # Its own project, named explicitly: never one an exported TR4CTL_* points at.
+        return self.run([*tr4ctl_argv(), "--project-dir", str(self.dir),
+                         "--project-name", self.name, *args], check=check)
 
 
 def spread(values: list[float], digits: int = 3) -> dict:

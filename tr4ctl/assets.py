@@ -56,6 +56,8 @@ def backend_image(configured: str | None, base_image: str) -> str:
 def load_templates(override_dir: Path | None) -> dict[str, str]:
     """Every shipped template by "<folder>/<file>", the operator's overriding ones
     (TR4CTL_TEMPLATES_DIR) laid over them."""
+    if override_dir is not None:
+        _require_template_dir(override_dir)
     templates: dict[str, str] = {}
     for folder in TEMPLATE_FOLDERS:
         directories = [asset_dir(folder)]
@@ -68,3 +70,13 @@ def load_templates(override_dir: Path | None) -> dict[str, str]:
                 if path.is_file():
                     templates[f"{folder}/{path.name}"] = path.read_text(encoding="utf-8")
     return templates
+
+
+def _require_template_dir(directory: Path) -> None:
+    from tr4ctl.errors import BadInput
+
+    hint = "point TR4CTL_TEMPLATES_DIR at a folder with compose/ and/or nginx/ templates, or unset it"
+    if not directory.is_dir():
+        raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} is not a folder", hint)
+    if not any((directory / folder).is_dir() for folder in TEMPLATE_FOLDERS):
+        raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} has no compose/ or nginx/ folder", hint)

@@ -49,3 +49,14 @@ normalise_name = _backend.normalise_name
 name_problem = _backend.name_problem
 secret_problem = _backend.secret_problem
 seed_entry_problem = _backend.seed_entry_problem
+
+ENVIRONMENTS = _backend.ENVIRONMENTS
+TRUE_WORDS = _backend.TRUE_WORDS
+INTEGER_LIMITS = _backend.INTEGER_LIMITS
+boolean_problem = _backend.boolean_problem
+integer_problem = _backend.integer_problem
+cors_origins = _backend.cors_origins
+cors_origin_problem = _backend.cors_origin_problem
+host_problem = _backend.host_problem
+database_url_problem = _backend.database_url_problem
+url_password = _backend.url_password

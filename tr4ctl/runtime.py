@@ -7,12 +7,14 @@ argument. Nothing here parses options or prints tables.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tr4ctl.errors import BadInput
 from tr4ctl.output import Output
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from tr4ctl.config.model import Config
     from tr4ctl.docker.engine import Engine
     from tr4ctl.plan.stack import StackInputs
+
+# Commands that may start a project in a folder that does not exist yet.
+CREATE_PROJECT_DIR = frozenset({"init", "up", "config set", "images build-local"})
 
 
 @dataclass
@@ -84,6 +89,35 @@ class Runtime:
                 backend_context=str(backend_context()))
         return self._stack_inputs
 
+    @property
+    def has_project(self) -> bool:
+        """tr4ctl has set up this project dir (a .env, or rendered files)."""
+        return self.paths.env_file.exists() or self.paths.rendered_dir.is_dir()
+
+    def no_project(self) -> BadInput:
+        return BadInput(f"no stack yet: {self.project_dir} holds no tr4ctl project",
+                        "pass the project's folder with --project-dir (or set "
+                        "TR4CTL_PROJECT_DIR), or run `tr4ctl init` there to start one")
+
+    def ensure_project_dir(self, *, create: bool) -> None:
+        """The project dir is a folder tr4ctl can write in (created when `create`)."""
+        directory = self.project_dir
+        problem = None
+        if not directory.exists():
+            if not create:
+                raise self.no_project()
+            try:
+                directory.mkdir(parents=True)
+            except OSError as exc:
+                problem = exc.strerror or str(exc)
+        elif not directory.is_dir():
+            problem = "it is not a folder"
+        if problem is None and not os.access(directory, os.W_OK | os.X_OK):
+            problem = "it is not writable by this user"
+        if problem:
+            raise BadInput(f"cannot use {directory} as the project dir: {problem}",
+                           "pass --project-dir with a folder you can write in")
+
     @contextmanager
     def changing(self, command: str) -> Iterator[None]:
         """Hold the stack's lock while a command changes it (read-only commands never
@@ -91,6 +125,7 @@ class Runtime:
         from tr4ctl.lock import stack_lock
         from tr4ctl.project.journal import refuse_if_restore_interrupted
 
+        self.ensure_project_dir(create=command in CREATE_PROJECT_DIR)
         with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
                         on_wait=self.out.warn):
             refuse_if_restore_interrupted(self.paths, command)
@@ -100,7 +135,6 @@ class Runtime:
         """From the configuration; its default while the configuration does not load, so
         `config set` can still repair a broken .env."""
         from tr4ctl.config.keys import KEYS
-        from tr4ctl.errors import BadInput
 
         try:
             return self.config.lock_timeout

@@ -125,3 +125,76 @@ def seed_entry_problem(entry: object) -> tuple[str, str] | None:
         ("password", password_problem(password, email) if password is not None else None),
     )
     return next(((key, problem) for key, problem in checks if problem), None)
+
+
+# -- the settings the backend reads (tr4ctl validates .env with these same rules) -------
+ENVIRONMENTS = ("development", "production")
+# What pydantic accepts for a bool, so tr4ctl refuses exactly what the backend would.
+TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
+FALSE_WORDS = ("0", "false", "f", "no", "n", "off")
+# (lowest, highest) for the whole-number settings; None: no upper limit.
+INTEGER_LIMITS: dict[str, tuple[int, int | None]] = {
+    "ACCESS_TOKEN_EXPIRE_MINUTES": (1, 60 * 24 * 30),
+    "BCRYPT_ROUNDS": (4, 16),
+    "CHROMA_PORT": (1, 65535),
+    "LOGIN_RATE_LIMIT_ATTEMPTS": (1, None),
+    "LOGIN_RATE_LIMIT_WINDOW_SECONDS": (1, None),
+    "WEB_CONCURRENCY": (1, 64),
+}
+CHROMA_TIMEOUT_MAX_SECONDS = 10.0
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_HOST = re.compile(r"^(?!-)[A-Za-z0-9.-]{1,253}(?<!-)$")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+def boolean_problem(text: str) -> str | None:
+    if text.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        return None
+    return "must be true or false"
+
+
+def integer_problem(name: str, text: str) -> str | None:
+    try:
+        number = int(text.strip())
+    except ValueError:
+        return "must be a whole number"
+    low, high = INTEGER_LIMITS[name]
+    if number < low or (high is not None and number > high):
+        return f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+    return None
+
+
+def cors_origins(text: str) -> list[str]:
+    """Comma-separated; browsers send Origin without a trailing slash, operators often
+    write one."""
+    return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+
+
+def cors_origin_problem(origin: str) -> str | None:
+    """An origin is scheme://host[:port]; "*" would let every site call the API."""
+    if origin == "*":
+        return "'*' would allow every site: list the allowed origins"
+    if not _ORIGIN.match(origin):
+        return f"{origin!r} is not scheme://host[:port] (http or https, no path)"
+    return None
+
+
+def host_problem(text: str) -> str | None:
+    return None if _HOST.match(text.strip()) else "must be a host name"
+
+
+def database_url_problem(url: str) -> str | None:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        return f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}"
+    return None
+
+
+def url_password(url: str) -> str | None:
+    """The password in scheme://user:password@host, or None."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    userinfo, at, _ = rest.partition("@")
+    if not at or "/" in userinfo:
+        return None
+    _, colon, password = userinfo.partition(":")
+    return password if colon and password else None

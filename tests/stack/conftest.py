@@ -29,6 +29,12 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.stack)
 
 
+def own_environment() -> dict[str, str]:
+    """The test process's environment without TR4CTL_* keys: a developer's exported
+    TR4CTL_PROJECT_NAME must never point a test (or its teardown) at a real project."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("TR4CTL_")}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,14 +90,20 @@ class Stack:
     def tr4ctl(self, *args: str, input: str | None = None, env: dict | None = None,
                check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "-m", "tr4ctl", "--project-dir", str(self.project_dir), *args],
+            self.argv(*args),
             input=input, capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env={**own_environment(), **(env or {})},
         )
         if check and result.returncode != 0:
             raise AssertionError(f"tr4ctl {' '.join(args)} exited {result.returncode}:\n"
                                  f"{result.stderr}\n{result.stdout}")
         return result
+
+    def argv(self, *args: str) -> list[str]:
+        """The CLI for this stack: its project dir and name always given explicitly (run
+        it with own_environment())."""
+        return [sys.executable, "-m", "tr4ctl", "--project-dir", str(self.project_dir),
+                "--project-name", self.name, *args]
 
     def json(self, *args: str, **kwargs) -> dict:
         return json.loads(self.tr4ctl("--json", *args, **kwargs).stdout)

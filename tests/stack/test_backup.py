@@ -14,7 +14,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import docker, new_stack, wait_for
+from conftest import docker, new_stack, own_environment, wait_for
 
 DOMAIN = "backup.tr4ctl.test"
 ADMIN_EMAIL = "admin@example.test"
@@ -366,10 +365,9 @@ def test_an_interrupted_restore_is_never_served_and_is_finished_by_a_rerun(stack
     # Killed while the second volume is being written: the database is already the
     # archive's, Chroma half, the certificates still the current ones.
     restore = subprocess.Popen(
-        [sys.executable, "-m", "tr4ctl", "--project-dir", str(stack.project_dir), "--verbose",
-         "backup", "restore", str(archive), "--yes"],
+        stack.argv("--verbose", "backup", "restore", str(archive), "--yes"),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "COLUMNS": "2000"})
+        env={**own_environment(), "COLUMNS": "2000"})
     seen = []
     try:
         for line in restore.stderr:

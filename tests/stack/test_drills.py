@@ -8,12 +8,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-from conftest import docker, running_stack, wait_for
+from conftest import docker, own_environment, running_stack, wait_for
 
 SERVICES = ("backend", "nginx", "chroma")
 
@@ -100,10 +99,9 @@ def test_kill_9_of_the_main_process_heals_without_an_operator(stack, service):
 
 def test_two_ups_at_once_end_with_one_healthy_stack(stack):
     stack.tr4ctl("down")
-    command = [sys.executable, "-m", "tr4ctl", "--project-dir", str(stack.project_dir),
-               "up", "--env", "dev"]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    command = stack.argv("up", "--env", "dev")
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=own_environment()) for _ in range(2)]
     results = [(run.wait(timeout=900), run.stderr.read()) for run in runs]
     for run in runs:
         run.stdout.close()
@@ -127,9 +125,8 @@ def test_two_ups_at_once_end_with_one_healthy_stack(stack):
 def test_a_killed_holder_never_blocks_the_next_up(stack):
     stack.tr4ctl("down")
     lock = stack.project_dir / ".tr4ctl" / "lock"
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "tr4ctl", "--project-dir", str(stack.project_dir), "up",
-         "--env", "dev"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(stack.argv("up", "--env", "dev"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=own_environment())
     try:
         # The holder names itself in the lock file once it holds the lock.
         wait_for(lambda: holder.poll() is not None or (lock.exists() and lock.read_text()),

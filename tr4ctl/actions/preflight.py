@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput, Tr4ctlError
 from tr4ctl.plan.services import ServiceState, published_host_ports
-from tr4ctl.ports import port_in_use
+from tr4ctl.ports import FREE, NOT_LOCAL, probe_bind
 from tr4ctl.runtime import Runtime
 
 NO_STACK = "this project has no stack yet"
@@ -15,7 +16,7 @@ NO_STACK = "this project has no stack yet"
 def require_stack(rt: Runtime, *, hint: str = "run `tr4ctl up` first") -> None:
     """An engine, and a stack rendered in this project dir."""
     if not rt.paths.compose_file.exists():
-        raise BadInput(NO_STACK, hint)
+        raise rt.no_project() if not rt.has_project else BadInput(NO_STACK, hint)
     rt.engine.require_engine()
 
 
@@ -30,24 +31,47 @@ def require_running(rt: Runtime, service: str, *, message: str, hint: str,
 @dataclass(frozen=True)
 class PortCheck:
     key: str  # HTTP or HTTPS
+    address: str
     port: int
-    status: str  # "ours" (published by this stack's nginx), "free" or "busy"
+    status: str  # "ours" (this stack's nginx publishes it), FREE, BUSY or NOT_LOCAL
 
     @property
     def setting(self) -> str:
         return f"TR4CTL_{self.key}_PORT"
 
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ours", FREE)
 
-def check_ports(rt: Runtime, nginx: ServiceState | None) -> list[PortCheck]:
-    """Whether nginx's ports can be published: a port this stack's nginx holds is not
-    busy."""
-    config = rt.config
+    def problem(self) -> BadInput:
+        if self.status == NOT_LOCAL:
+            return BadInput(f"TR4CTL_BIND_ADDRESS {self.address} is not an address of this host",
+                            "set TR4CTL_BIND_ADDRESS to one of this host's addresses, 0.0.0.0 "
+                            "(every address) or 127.0.0.1 (this host only)")
+        return BadInput(f"{self.key} port {self.port} on {self.address} is already in use",
+                        f"free it, or set {self.setting} to a free port")
+
+
+def check_ports(config: Config, nginx: ServiceState | None) -> list[PortCheck]:
+    """Whether nginx's address:ports can be published. A port this stack's nginx holds
+    counts as free (compose releases it first), but its address must still be local."""
+    address = config.bind_address
+    local = probe_bind(address, 0) != NOT_LOCAL
     held = published_host_ports(nginx) if nginx is not None else set()
     checks = []
     for key, port in (("HTTP", config.http_port), ("HTTPS", config.https_port)):
-        if str(port) in held:
+        if not local:
+            status = NOT_LOCAL
+        elif str(port) in held:
             status = "ours"
         else:
-            status = "busy" if port_in_use(config.bind_address, port) else "free"
-        checks.append(PortCheck(key, port, status))
+            status = probe_bind(address, port)
+        checks.append(PortCheck(key, address, port, status))
     return checks
+
+
+def require_ports(config: Config, nginx: ServiceState | None) -> None:
+    """BadInput for the first address:port nginx could not publish."""
+    for check in check_ports(config, nginx):
+        if not check.ok:
+            raise check.problem()

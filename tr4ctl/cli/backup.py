@@ -61,12 +61,10 @@ def list_(
     from dataclasses import asdict
 
     from tr4ctl.actions.backup.list import list_backups
-    from tr4ctl.actions.backup.location import backup_dir
     from tr4ctl.plan.backup import human_bytes
 
     rt = runtime(ctx)
-    where = backup_dir(rt, directory)
-    listed = list_backups(where)
+    where, listed = list_backups(rt, directory)
     rt.out.table(f"{len(listed)} archive(s) in {where}",
                       ["file", "kind", "created", "project", "size", "tr4ctl"],
                       [[e.file, e.kind or "-", e.created_at or (e.problem or "-"),
@@ -115,13 +113,16 @@ def restore(
     out = rt.out
 
     def confirm(manifest) -> bool:
+        volumes = ", ".join(rt.names.volume(part.volume) for part in manifest.parts
+                            if part.kind == "volume")
         if yes:
+            out.info(f"replacing the data of project {manifest.project} ({volumes}, .env)")
             return True
         if not sys.stdin.isatty():
-            raise BadInput(f"restoring replaces all data of project {manifest.project}",
-                           "add --yes to confirm; nothing was changed")
-        return typer.confirm(f"Replace all data of project {manifest.project} with the backup "
-                             f"of {manifest.created_at}?", err=True)
+            raise BadInput(f"restoring replaces all data of project {manifest.project} "
+                           f"({volumes}, .env)", "add --yes to confirm; nothing was changed")
+        return typer.confirm(f"Replace all data of project {manifest.project} ({volumes}, "
+                             f".env) with the backup of {manifest.created_at}?", err=True)
 
     def announce(safety) -> None:
         out.info(f"safety backup of the current state: {safety.path}")

@@ -28,10 +28,12 @@ def show(ctx: typer.Context,
     out = rt.out
     if out.json_mode:
         out.emit("config show", {"env": shown.env, "settings": shown.settings,
-                                 "compose": shown.compose, "nginx": shown.nginx})
+                                 "sources": shown.sources, "compose": shown.compose,
+                                 "nginx": shown.nginx})
         return
-    out.table(f"settings (env={shown.env})", ["key", "value"],
-              [[key, value] for key, value in shown.settings.items()])
+    out.table(f"settings (env={shown.env})", ["key", "value", "source"],
+              [[key, "" if value is None else value, shown.sources[key]]
+               for key, value in shown.settings.items()])
     typer.echo(f"# --- {rt.paths.compose_file}\n{shown.compose}")
     typer.echo(f"# --- {rt.paths.nginx_conf}\n{shown.nginx}")
 
@@ -59,6 +61,18 @@ def set_values(
 
     rt = runtime(ctx)
     with rt.changing("config set"):
-        written = write_values(rt, assignments, if_unset=if_unset)
-    rt.out.success(f"set {', '.join(written) or 'nothing'} in {rt.paths.env_file}")
-    rt.out.emit("config set", {"set": written})
+        report = write_values(rt, assignments, if_unset=if_unset)
+    out = rt.out
+    out.success(f"set {', '.join(report.written) or 'nothing'} in {rt.paths.env_file}")
+    for key in report.overridden:
+        out.warn(f"{key} is also set in the environment, which wins over .env: unset it "
+                 "for the value just written to apply")
+    for key, by in report.set_by_stack.items():
+        out.warn(f"{key} is set for the backend's container by {by}: the value in .env is "
+                 "not used by the stack")
+    if report.to_recreate:
+        out.info(f"running with the old values: {', '.join(report.to_recreate)}; "
+                 f"`{report.apply_with}` applies the change")
+    out.emit("config set", {"set": report.written, "to_recreate": report.to_recreate,
+                            "apply_with": report.apply_with, "overridden": report.overridden,
+                            "set_by_stack": report.set_by_stack})

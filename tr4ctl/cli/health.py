@@ -76,7 +76,7 @@ def health(
     rt = runtime(ctx)
     as_json = _json_requested(rt, json_doc)
     chosen = load_baseline(baseline) if baseline else OLD_DEPLOYMENT
-    report = check_health(rt, samples=samples, baseline=chosen)
+    report = check_health(rt, samples=samples, baseline=chosen, save_to=save_baseline)
     data = report.data()
     if save_baseline is not None:
         source = (f"saved by tr4ctl health from project {report.project} "

@@ -78,8 +78,10 @@ def down(
     rt.engine.require_engine()
     with rt.changing("down"):
         removed = take_down(rt, remove_volumes=volumes)
-    rt.out.success("stack stopped" + (f"; removed {', '.join(removed)}" if removed
-                                      else "; data volumes kept"))
+    project = rt.config.project_name
+    rt.out.success(f"stack {project} stopped" + (
+        f"; removed all data of project {project}: {', '.join(removed)}" if removed
+        else "; data volumes kept"))
     rt.out.emit("down", {"removed": removed})
 
 

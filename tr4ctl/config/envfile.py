@@ -1,4 +1,10 @@
-"""The project's .env: made from the backend's .env.example, with a real secret."""
+"""The project's .env as text: made from the backend's .env.example with a real secret,
+and edited line by line so every other line (comments included) stays as it is.
+
+Values are written so that python-dotenv (tr4ctl) and compose's env_file parser (the
+backend's container) read back the same text: bare when plain, single-quoted (literal
+in both) otherwise, double-quoted only for a value holding a single quote.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ SECRET_KEY = rules.SECRET_KEY
 # The backend's own check of a production secret: what `doctor` flags, the backend refuses.
 secret_problem = rules.secret_problem
 
+_PLAIN = re.compile(r"^[A-Za-z0-9_./:@,+=%~-]*$")
+
 
 def with_jwt_secret(example_text: str, secret: str) -> str:
     line = f"{SECRET_KEY}={secret}"
@@ -19,14 +27,31 @@ def with_jwt_secret(example_text: str, secret: str) -> str:
     return example_text.rstrip("\n") + f"\n{line}\n"
 
 
+def quoted(value: str) -> str:
+    """The value as it must be written after `KEY=`; ValueError if no quoting keeps it
+    the same for both readers."""
+    if _PLAIN.match(value):
+        return value
+    if "'" not in value and "\\" not in value:
+        return f"'{value}'"
+    if "$" not in value and "`" not in value:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise ValueError("holds both a quote or backslash and a '$': it cannot be written to .env "
+                     "so that compose and tr4ctl read the same value")
+
+
 def with_values(text: str, updates: dict[str, str]) -> str:
-    """Set KEY=VALUE lines in a .env text, keeping every other line as it is."""
+    """Set KEY=VALUE lines in a .env text. A key written twice is written once, where it
+    first stood (python-dotenv would otherwise read the last one)."""
     lines = text.splitlines()
     for key, value in updates.items():
-        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-        index = next((i for i, line in enumerate(lines) if pattern.match(line)), None)
-        if index is None:
-            lines.append(f"{key}={value}")
-        else:
-            lines[index] = f"{key}={value}"
+        pattern = re.compile(rf"^\s*(export\s+)?{re.escape(key)}\s*=")
+        positions = [i for i, line in enumerate(lines) if pattern.match(line)]
+        new_line = f"{key}={quoted(value)}"
+        if not positions:
+            lines.append(new_line)
+            continue
+        lines[positions[0]] = new_line
+        for index in reversed(positions[1:]):
+            del lines[index]
     return "\n".join(lines) + "\n"

@@ -3,25 +3,32 @@ kept 0600. The one way tr4ctl changes .env (config set, cert issue, images build
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tr4ctl.config.envfile import with_values
-from tr4ctl.config.load import resolve
+from tr4ctl.config.load import parse_env_text, resolve
+from tr4ctl.config.model import Config
+from tr4ctl.errors import BadInput
 from tr4ctl.files import write_private
 
 
 def save_env_values(env_file: Path, updates: Mapping[str, str], *,
-                    options: Mapping[str, str | None] | None = None) -> bool:
-    """True when .env changed. A value that breaks the configuration changes nothing."""
-    from dotenv import dotenv_values
-
+                    options: Mapping[str, str | None] | None = None,
+                    check: Callable[[Config], None] | None = None) -> bool:
+    """True when .env changed. A value that breaks the configuration, or that `check`
+    refuses in the resulting configuration, changes nothing."""
     text = env_file.read_text(encoding="utf-8")
-    new_text = with_values(text, dict(updates))
+    try:
+        new_text = with_values(text, dict(updates))
+    except ValueError as exc:
+        raise BadInput(f"cannot write that value to {env_file}: {exc}", "choose another value"
+                       ) from None
     if new_text == text:
         return False
-    resolve(dotenv_values(stream=io.StringIO(new_text)), os.environ, options or {}, env_file)
+    config = resolve(parse_env_text(new_text, env_file), os.environ, options or {})
+    if check is not None:
+        check(config)
     write_private(env_file, new_text)
     return True

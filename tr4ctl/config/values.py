@@ -139,3 +139,110 @@ def image(value: str) -> str:
     if not _IMAGE.match(value.strip()):
         raise ValueError("not an image reference (name[:tag])")
     return value.strip()
+
+
+# -- the backend's settings: the backend's own rules (backend/app/rules.py) ------------
+def _checked(problem_of: Callable[[str], str | None], convert: Parser = text) -> Parser:
+    def parse(value: str) -> Any:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return convert(value)
+    return parse
+
+
+def backend_integer(name: str) -> Parser:
+    from tr4ctl import rules
+
+    return _checked(lambda value: rules.integer_problem(name, value), lambda v: int(v.strip()))
+
+
+def boolean(value: str) -> bool:
+    from tr4ctl import rules
+
+    if problem := rules.boolean_problem(value):
+        raise ValueError(problem)
+    return value.strip().lower() in rules.TRUE_WORDS
+
+
+def choice(*allowed: str) -> Parser:
+    def parse(value: str) -> str:
+        if value.strip() not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value.strip()
+    return parse
+
+
+def cors_origins(value: str) -> list[str]:
+    from tr4ctl import rules
+
+    origins = rules.cors_origins(value)
+    for origin in origins:
+        if problem := rules.cors_origin_problem(origin):
+            raise ValueError(problem)
+    return origins
+
+
+def host(value: str) -> str:
+    from tr4ctl import rules
+
+    if problem := rules.host_problem(value):
+        raise ValueError(problem)
+    return value.strip()
+
+
+def database_url(value: str) -> str:
+    from tr4ctl import rules
+
+    if problem := rules.database_url_problem(value.strip()):
+        raise ValueError(problem)
+    return value.strip()
+
+
+def container_path(value: str) -> str:
+    """A path inside the backend's container."""
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path inside the container")
+    return value
+
+
+def positive_seconds(high: float) -> Parser:
+    def parse(value: str) -> float:
+        number = seconds(0)(value)
+        if not 0 < number <= high:
+            raise ValueError(f"must be more than 0 and at most {high:g}")
+        return number
+    return parse
+
+
+def acme_url(value: str) -> str:
+    server = url(value)
+    if not server.startswith("https://"):
+        raise ValueError("ACME directories are served over HTTPS (https://...)")
+    return server
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in a value, named (a newline would start a new
+    line, and so a new setting, in .env)."""
+    for char in value:
+        if (ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F:
+            return {"\n": "a newline", "\r": "a carriage return", "\x00": "a NUL"}.get(
+                char, f"control character {ord(char):#04x}")
+    return None
+
+
+def account_email(value: str) -> str:
+    """An account's email, by the backend's own rule."""
+    from tr4ctl import rules
+
+    address = rules.normalise_email(value)
+    if problem := rules.email_problem(address):
+        raise ValueError(problem)
+    return address
+
+
+def environment(value: str) -> str:
+    from tr4ctl import rules
+
+    return choice(*rules.ENVIRONMENTS)(value)

@@ -8,7 +8,7 @@ from typing import Any
 
 from tr4ctl import __version__
 from tr4ctl.config.model import Config
-from tr4ctl.facts import template_facts
+from tr4ctl.facts import BACKEND_DATA_DIR, BACKEND_LOG_DIR, CHROMA_PORT, template_facts
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
@@ -24,6 +24,21 @@ class StackInputs:
     templates: Mapping[str, str]  # "compose/docker-compose.yml.j2" -> source
     backend_image: str
     backend_context: str
+
+
+def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, str]]:
+    """The backend's settings the stack sets itself, over .env: key -> (value, by what)."""
+    profile = PROFILES[env]
+    by_env = f"`tr4ctl up --env {env.value}`"
+    return {
+        "ENVIRONMENT": (profile.backend_environment, by_env),
+        "DEBUG_MODE": ("true" if profile.debug_mode else "false", by_env),
+        "DATA_DIR": (BACKEND_DATA_DIR, "the stack (its data volume's mount)"),
+        "LOG_DIR": (BACKEND_LOG_DIR, "the stack (its log volume's mount)"),
+        "CHROMA_HOST": ("chroma", "the stack (Chroma's service name)"),
+        "CHROMA_PORT": (str(CHROMA_PORT), "the stack (Chroma's port)"),
+        "WEB_CONCURRENCY": (str(config.gunicorn_workers), "TR4CTL_GUNICORN_WORKERS"),
+    }
 
 
 def compose_values(config: Config, env: Environment, paths: ProjectPaths,
@@ -45,6 +60,8 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "backend_image": inputs.backend_image,
         "backend_environment": profile.backend_environment,
         "debug_mode": "true" if profile.debug_mode else "false",
+        "backend_settings": {key: value for key, (value, _) in
+                             backend_settings(config, env).items()},
     }
 
 

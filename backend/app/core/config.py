@@ -21,6 +21,14 @@ from app import rules
 APP_ROOT = Path(__file__).resolve().parents[2]
 
 
+def _low(name: str) -> int:
+    return rules.INTEGER_LIMITS[name][0]
+
+
+def _high(name: str) -> int | None:
+    return rules.INTEGER_LIMITS[name][1]
+
+
 class ConfigError(Exception):
     """Invalid configuration, with a one-line, secret-free reason."""
 
@@ -29,7 +37,8 @@ class Settings(BaseSettings):
     # The .env file is shared with the CLI (TR4CTL_* keys): unknown names are ignored.
     model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
-    ENVIRONMENT: Literal["development", "production"] = "production"
+    # Literal[("a", "b")] is Literal["a", "b"]: the values come from the shared rules.
+    ENVIRONMENT: Literal[rules.ENVIRONMENTS] = "production"
     DEBUG_MODE: bool = False
 
     DATA_DIR: Path = Path("/app/data")
@@ -40,28 +49,40 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = None
 
     JWT_SECRET_KEY: SecretStr | None = None
-    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=60 * 24 * 30)
-    BCRYPT_ROUNDS: int = Field(12, ge=4, le=16)
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=_high("ACCESS_TOKEN_EXPIRE_MINUTES"))
+    BCRYPT_ROUNDS: int = Field(12, ge=_low("BCRYPT_ROUNDS"), le=_high("BCRYPT_ROUNDS"))
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     CHROMA_HOST: str = "chroma"
-    CHROMA_PORT: int = Field(8000, ge=1, le=65535)
-    CHROMA_TIMEOUT_SECONDS: float = Field(1.0, gt=0, le=10)
+    CHROMA_PORT: int = Field(8000, ge=_low("CHROMA_PORT"), le=_high("CHROMA_PORT"))
+    CHROMA_TIMEOUT_SECONDS: float = Field(1.0, gt=0, le=rules.CHROMA_TIMEOUT_MAX_SECONDS)
 
-    LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(rules.LOGIN_RATE_LIMIT_ATTEMPTS, ge=1)
-    LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(rules.LOGIN_RATE_LIMIT_WINDOW_SECONDS, ge=1)
+    LOGIN_RATE_LIMIT_ATTEMPTS: int = Field(
+        rules.LOGIN_RATE_LIMIT_ATTEMPTS, ge=_low("LOGIN_RATE_LIMIT_ATTEMPTS"))
+    LOGIN_RATE_LIMIT_WINDOW_SECONDS: int = Field(
+        rules.LOGIN_RATE_LIMIT_WINDOW_SECONDS, ge=_low("LOGIN_RATE_LIMIT_WINDOW_SECONDS"))
 
-    WEB_CONCURRENCY: int = Field(1, ge=1, le=64)
+    WEB_CONCURRENCY: int = Field(1, ge=_low("WEB_CONCURRENCY"), le=_high("WEB_CONCURRENCY"))
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.split(",")
         if isinstance(value, (list, tuple)):
-            # Browsers send Origin without a trailing slash; operators often write one.
-            return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, str):
+            origins = rules.cors_origins(value)
+            for origin in origins:
+                if problem := rules.cors_origin_problem(origin):
+                    raise ValueError(problem)
+            return origins
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value and (problem := rules.database_url_problem(value)):
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -162,9 +162,9 @@ def create_backup(rt: Runtime, output: Path | None, keep: int | None) -> Created
         raise BadInput(f"project {rt.config.project_name} has no data volumes: "
                        "there is nothing to back up", "run `tr4ctl up` first")
     directory = backup_dir(rt, output)
+    prepare_dir(directory)
     streams = VolumeStreams(engine, helper_image(rt))
     check_space(directory, estimated_bytes(rt, streams, present), "backup")
-    prepare_dir(directory)
     streams.remove_leftover_helpers()
     created = take_backup(rt, streams, directory, KIND_BACKUP, present)
     if keep:

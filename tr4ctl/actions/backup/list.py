@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tr4ctl.actions.backup.archive import read_manifest
+from tr4ctl.actions.backup.location import backup_dir, existing_dir
 from tr4ctl.errors import Tr4ctlError
 from tr4ctl.plan.backup import ARCHIVE_SUFFIX
+from tr4ctl.runtime import Runtime
 
 
 @dataclass
@@ -23,7 +25,14 @@ class ListedArchive:
     problem: str | None = None
 
 
-def list_backups(directory: Path) -> list[ListedArchive]:
+def list_backups(rt: Runtime, given: Path | None) -> tuple[Path, list[ListedArchive]]:
+    """The directory listed (--dir must exist; the default one may not exist yet) and
+    its archives."""
+    directory = existing_dir(backup_dir(rt, given), "--dir") if given else backup_dir(rt, None)
+    return directory, archives_in(directory)
+
+
+def archives_in(directory: Path) -> list[ListedArchive]:
     if not directory.is_dir():
         return []
     listed = []

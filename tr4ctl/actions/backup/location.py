@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,10 +23,27 @@ def backup_dir(rt: Runtime, given: Path | None) -> Path:
     return rt.project_dir / DEFAULT_DIR_NAME
 
 
-def prepare_dir(directory: Path) -> None:
+def prepare_dir(directory: Path, option: str = "--output") -> None:
+    """A folder archives can be written in, created (0700) if missing; BadInput before
+    any work otherwise."""
     if directory.exists() and not directory.is_dir():
-        raise BadInput(f"{directory} is not a directory", "give a directory with --output")
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        raise BadInput(f"{directory} is not a directory", f"give a directory with {option}")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create the backup directory {directory}: "
+                       f"{exc.strerror or exc}", f"give another directory with {option}"
+                       ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise BadInput(f"the backup directory {directory} is not writable by this user",
+                       f"give another directory with {option}")
+
+
+def existing_dir(directory: Path, option: str) -> Path:
+    """A folder to read archives from: a typo must not read as "no archives"."""
+    if not directory.is_dir():
+        raise BadInput(f"{directory} is not a directory", f"check {option}")
+    return directory
 
 
 def free_bytes(directory: Path) -> int:

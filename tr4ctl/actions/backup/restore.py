@@ -83,6 +83,7 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
     if not interrupted:
         # An interrupted restore's volumes are a mix: its safety backup is the way back,
         # and a new one would only save the mix.
+        prepare_dir(safety_dir, "--safety-dir")
         check_space(safety_dir, estimated_bytes(rt, streams, present), "safety backup")
     if not confirm(manifest):
         raise BadInput("restore not confirmed", "nothing was changed")
@@ -101,7 +102,6 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
                      "may be a mix)")
     else:
         try:
-            prepare_dir(safety_dir)
             safety = take_backup(rt, streams, safety_dir, KIND_SAFETY, present)
         except BaseException:
             if was_running:

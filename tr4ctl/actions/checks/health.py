@@ -4,6 +4,7 @@ baseline. It only reads: a few requests, one `compose exec`, one `docker top`.""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,9 +139,14 @@ def service_processes(rt: Runtime, state: ServiceState) -> list[Process] | None:
             if r["uid"].isdigit() and r["pid"].isdigit() and r["ppid"].isdigit()]
 
 
-def check_health(rt: Runtime, *, samples: int, baseline: Baseline) -> HealthReport:
+def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
+                 save_to: Path | None = None) -> HealthReport:
+    """`save_to`: where the caller will save the figures; checked now, before seconds of
+    measuring."""
     started = time.monotonic()
     require_stack(rt)
+    if save_to is not None:
+        require_writable_file(save_to, "--save-baseline")
     settings = rt.config
     states = rt.engine.service_states(LONG_RUNNING_SERVICES)
     nginx_mode = active_nginx_mode(rt)
@@ -204,6 +210,18 @@ def check_health(rt: Runtime, *, samples: int, baseline: Baseline) -> HealthRepo
                                 baseline.gunicorn_workers))
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def require_writable_file(path: Path, option: str) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise BadInput(f"{option} {path} is a folder", f"give a file name with {option}")
+    if not folder.is_dir():
+        raise BadInput(f"{option} {path}: the folder {folder} does not exist",
+                       f"create it, or give another path with {option}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BadInput(f"{option} {path} cannot be written by this user",
+                       f"give another path with {option}")
 
 
 def save_baseline(report: HealthReport, path: Path, source: str) -> Baseline:

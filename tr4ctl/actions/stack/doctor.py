@@ -68,15 +68,15 @@ def check_compose(rt: Runtime) -> Check:
 def check_port_use(rt: Runtime, *, engine_ok: bool) -> list[Check]:
     nginx = rt.engine.service_states(("nginx",))["nginx"] if engine_ok else None
     checks = []
-    for port in check_ports(rt, nginx):
+    for port in check_ports(rt.config, nginx):
         name = f"{port.key.lower()} port {port.port}"
         if port.status == "ours":
             checks.append(Check(name, True, "served by this stack's nginx"))
-        elif port.status == "busy":
-            checks.append(Check(name, False, f"in use on {rt.config.bind_address}",
-                                f"free it or set {port.setting} in .env"))
+        elif port.ok:
+            checks.append(Check(name, True, f"free on {port.address}"))
         else:
-            checks.append(Check(name, True, "free"))
+            problem = port.problem()
+            checks.append(Check(name, False, problem.message, problem.hint))
     return checks
 
 

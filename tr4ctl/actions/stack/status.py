@@ -20,6 +20,8 @@ class StackStatus:
 def stack_status(rt: Runtime) -> StackStatus:
     rt.engine.require_engine()
     states = rt.engine.service_states(ALL_SERVICES)
+    if not rt.has_project and all(state.state == "absent" for state in states.values()):
+        raise rt.no_project()
     # certbot is a tool run on demand: shown only while a run exists.
     services = [asdict(state) for name, state in states.items()
                 if not (name == "certbot" and state.state == "absent")]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from tr4ctl.actions.cert.lineages import certificate_present
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
-from tr4ctl.actions.preflight import check_ports
+from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import (
     InitReport,
     ensure_env_file,
@@ -16,6 +16,7 @@ from tr4ctl.actions.stack.init import (
     write_if_changed,
 )
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
+from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.errors import BadInput
 from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import write_atomic
@@ -42,12 +43,14 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     rt.engine.require_compose_v2()
     if env is Environment.PROD and not config.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
+    if env is Environment.PROD and rt.paths.env_file.exists():
+        # The backend would refuse to start with it: say so before anything is replaced.
+        if problem := secret_problem(config.backend_values.get(SECRET_KEY)):
+            raise BadInput(f"--env prod needs a real secret: {problem}",
+                           f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
+                           "`openssl rand -hex 32`")
     states = rt.engine.service_states(LONG_RUNNING_SERVICES)
-    busy = next((check for check in check_ports(rt, states["nginx"]) if check.status == "busy"),
-                None)
-    if busy is not None:
-        raise BadInput(f"{busy.key} port {busy.port} on {config.bind_address} is already in use",
-                       f"free it, or set {busy.setting} in .env to a free port")
+    require_ports(config, states["nginx"])
     return states
 
 

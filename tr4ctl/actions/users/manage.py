@@ -16,7 +16,9 @@ REFUSED = 2
 def require_backend_running(rt: Runtime) -> None:
     hint = "start the stack with `tr4ctl up`"
     if not rt.paths.compose_file.exists():
-        raise OperationFailed("the stack is not running (no stack in this project yet)", hint)
+        where = "in this project yet" if rt.has_project else \
+            f"in {rt.project_dir}: no tr4ctl project there (--project-dir?)"
+        raise OperationFailed(f"the stack is not running (no stack {where})", hint)
     rt.engine.require_engine()
     backend = rt.engine.service_states(("backend",))["backend"]
     if backend.state != "running":
