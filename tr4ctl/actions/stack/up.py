@@ -15,8 +15,8 @@ from tr4ctl.actions.stack.init import (
     ensure_volumes_and_network,
     write_if_changed,
 )
-from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
+from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import BadInput
 from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import write_atomic
