@@ -96,9 +96,9 @@ BACKEND_KEYS = (
     _backend("KNOWLEDGE_DIR", v.container_path, "knowledge folder"),
     _backend("UPLOADS_DIR", v.container_path, "uploads folder"),
     _backend("LOG_DIR", v.container_path, "log folder in the container"),
-    # May carry a password (postgresql://user:password@host/db): shown masked.
-    _backend("DATABASE_URL", v.database_url, "the database (default: SQLite under DATA_DIR)",
-             secret=True),
+    # May carry a password (postgresql://user:password@host/db): the password is masked
+    # wherever shown, and refused on a command line.
+    _backend("DATABASE_URL", v.database_url, "the database (default: SQLite under DATA_DIR)"),
     _backend("CHROMA_HOST", v.host, "Chroma's host on the stack's network"),
     _backend("CHROMA_PORT", v.backend_integer("CHROMA_PORT"), "Chroma's port"),
     _backend("CHROMA_TIMEOUT_SECONDS", v.positive_seconds(10.0), "readiness probe timeout"),

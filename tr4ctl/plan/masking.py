@@ -18,13 +18,15 @@ def is_secret_key(name: str) -> bool:
 
 
 def shown(name: str, value: Any) -> Any:
-    """A secret key's value masked; a URL keeps all but its password."""
-    if not value or not is_secret_key(name):
+    """A secret key's value masked; any URL with a password keeps all but its password."""
+    if not value:
         return value
+    if is_secret_key(name):
+        return MASK
     password = url_password(str(value)) if "://" in str(value) else None
     if password is not None:
         return str(value).replace(f":{password}@", f":{MASK}@", 1)
-    return MASK
+    return value
 
 
 def masked_settings(tr4ctl_settings: dict[str, Any], env_values: dict[str, str | None]

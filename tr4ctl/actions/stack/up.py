@@ -43,12 +43,13 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     rt.engine.require_compose_v2()
     if env is Environment.PROD and not config.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
-    if env is Environment.PROD and rt.paths.env_file.exists():
-        # The backend would refuse to start with it: say so before anything is replaced.
-        if problem := secret_problem(config.backend_values.get(SECRET_KEY)):
-            raise BadInput(f"--env prod needs a real secret: {problem}",
-                           f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
-                           "`openssl rand -hex 32`")
+    # The backend would refuse to start with a bad secret: say so before anything changes.
+    problem = secret_problem(config.backend_values.get(SECRET_KEY)) \
+        if env is Environment.PROD and rt.paths.env_file.exists() else None
+    if problem:
+        raise BadInput(f"--env prod needs a real secret: {problem}",
+                       f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
+                       "`openssl rand -hex 32`")
     states = rt.engine.service_states(LONG_RUNNING_SERVICES)
     require_ports(config, states["nginx"])
     return states
