@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 def write_atomic_chunks(path: Path, chunks: Iterable[bytes], mode: int = 0o644) -> None:
     """The same for bytes as they come (a stream from an archive)."""
+    import tempfile  # here, not at the top: read-only commands never pay for it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # mkstemp creates the file 0600 from the start: a secret is never readable by others.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -69,10 +69,11 @@ class Runtime:
         if self._engine is None:
             from tr4ctl.docker.commands import ComposeProject
             from tr4ctl.docker.engine import Engine
+            from tr4ctl.docker.engine_api import engine_api
             from tr4ctl.docker.runner import Runner
 
             project = ComposeProject(self.config.project_name, (self.paths.compose_file,))
-            self._engine = Engine(Runner(self.out), project)
+            self._engine = Engine(Runner(self.out), project, engine_api())
         return self._engine
 
     @property

@@ -10,6 +10,7 @@ from typing import Any
 
 from tr4ctl.docker import commands as cmd
 from tr4ctl.docker.commands import ComposeProject
+from tr4ctl.docker.engine_api import EngineAPI
 from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
 from tr4ctl.docker.runner import Completed, Runner
 from tr4ctl.errors import MissingPrerequisite
@@ -17,9 +18,13 @@ from tr4ctl.plan.services import ServiceState, project_states
 
 
 class Engine:
-    def __init__(self, runner: Runner, project: ComposeProject):
+    """Reads go over the Engine API when the engine is on a local unix socket (a
+    millisecond each), else through the docker CLI; every change goes through the CLI."""
+
+    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None = None):
         self.runner = runner
         self.project = project
+        self.api = api
 
     @property
     def project_name(self) -> str:
@@ -28,7 +33,10 @@ class Engine:
     # -- prerequisites (probed once per command: they cannot change meanwhile) -----------
     @cached_property
     def server_version(self) -> str:
-        version = self.runner.output(cmd.server_version(), timeout=15).strip()
+        if self.api is not None:
+            version = self.api.server_version()
+        else:
+            version = self.runner.output(cmd.server_version(), timeout=15).strip()
         if not version:
             raise MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)
         return version
@@ -56,6 +64,8 @@ class Engine:
 
     # -- volumes, networks, images ------------------------------------------------------
     def existing_volumes(self, names: list[str]) -> set[str]:
+        if self.api is not None:
+            return self.api.volume_names() & set(names)
         return set(self.runner.output(cmd.volume_names()).split()) & set(names)
 
     def create_volume(self, name: str) -> None:
@@ -65,6 +75,9 @@ class Engine:
         self.runner.run(cmd.volume_remove(name))
 
     def network_exists(self, name: str) -> bool:
+        if self.api is not None:
+            found = self.api.network(name)
+            return found is not None and found.get("Name") == name
         return bool(self.runner.output(cmd.network_ids(name)).strip())
 
     def create_network(self, name: str) -> None:
@@ -74,6 +87,9 @@ class Engine:
         self.runner.run(cmd.network_remove(name))
 
     def image_id(self, name: str) -> str | None:
+        if self.api is not None:
+            image = self.api.image(name)
+            return image.get("Id") if image else None
         completed = self.runner.run(cmd.image_id(name), check=False)
         if completed.returncode != 0:
             return None
@@ -83,6 +99,10 @@ class Engine:
         return self.image_id(name) is not None
 
     def image_label(self, name: str, key: str) -> str | None:
+        if self.api is not None:
+            image = self.api.image(name)
+            labels = ((image or {}).get("Config") or {}).get("Labels") or {}
+            return labels.get(key) or None
         completed = self.runner.run(cmd.image_label(name, key), check=False)
         value = completed.stdout.strip()
         return value if completed.returncode == 0 and value not in ("", "<no value>") else None
@@ -91,6 +111,10 @@ class Engine:
     def inspect_containers(self) -> list[dict[str, Any]]:
         """`docker inspect` of every container of the project, running or not."""
         label = f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}"
+        if self.api is not None:
+            found = (self.api.inspect_container(c["Id"]) for c in self.api.containers(label))
+            # A container removed between the two reads is simply not there.
+            return [container for container in found if container is not None]
         ids = self.runner.output(cmd.container_ids(label)).split()
         if not ids:
             return []
@@ -102,6 +126,8 @@ class Engine:
         return project_states(self.inspect_containers(), services)
 
     def labelled_container_ids(self, *labels: str) -> list[str]:
+        if self.api is not None:
+            return [container["Id"] for container in self.api.containers(*labels)]
         return self.runner.output(cmd.container_ids(*labels)).split()
 
     def remove_containers(self, ids: list[str]) -> None:

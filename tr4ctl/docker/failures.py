@@ -106,3 +106,14 @@ def missing_program(argv: list[str]) -> MissingPrerequisite:
 def timed_out(argv: list[str], seconds: float) -> OperationFailed:
     return OperationFailed(f"{describe_call(argv)} did not finish within {seconds:.0f}s",
                            "check `tr4ctl status` and `tr4ctl logs`")
+
+
+def api_failure(method: str, path: str, status: int, message: str) -> OperationFailed:
+    """A refused Engine API read, in the engine's own words."""
+    return OperationFailed(f"docker engine API {method} {path} failed: "
+                           f"{message or f'HTTP {status}'}", GENERIC_HINT)
+
+
+def unreachable(socket_path: str, exc: BaseException) -> MissingPrerequisite:
+    return MissingPrerequisite(f"no Docker engine is reachable at {socket_path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}", ENGINE_HINT)
