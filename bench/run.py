@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """Benchmark tr4ctl and the stack on this machine: prints ONE JSON document on stdout.
 
-    .venv/bin/python bench/run.py [--rounds 3] [--samples 200] [--duration 5]
+    .venv/bin/python bench/run.py [--rounds 5] [--samples 200] [--duration 5]
+                                  [--only status,up,...]
 
 It brings up its own throwaway stack through the real CLI (project t4b-<pid> in a
 temporary directory, free ports on 127.0.0.1, local images), measures, and removes it
 with its volumes and network at the end, also when interrupted. Progress goes to stderr.
+The project dir and name are always passed explicitly and TR4CTL_* is removed from
+every child's environment: an operator's exported settings never point it elsewhere.
 
-Figures, each next to the old deployment's where the notes give one:
-- `tr4ctl --help` wall time;
-- `up` to healthy from a stopped stack (images built), tr4ctl against a bare
-  `docker compose up -d --wait` on the same rendered files, alternated round by round
-  so load from elsewhere hits both alike (the target: tr4ctl within 10%);
-- /health latency: backend direct and through nginx (inside the stack's network, the
-  same curl client both ways), nginx from the host, and the proxy overhead;
-- `tr4ctl health` wall time with its default 50 samples;
-- requests per second through nginx (`tr4ctl bench`).
+Every comparison is side by side in one run: the two commands alternate round by
+round, so load from elsewhere hits both alike, and the ratio is the median of the
+per-round ratios. Sections (all by default):
+- help:    `tr4ctl --help` against a bare Typer app in the same venv (target <= 1.3x)
+- status:  `tr4ctl status` against `docker compose ps` on the same project (<= 1.5x)
+- up:      `up` from stopped to healthy against bare `docker compose up -d --wait` on the
+           same rendered files (<= 1.10x), and the first `up` against the old 15-20 s
+- latency: /health percentiles (backend direct, through nginx in the network and from
+           the host, the proxy overhead), and `tr4ctl health` wall time (<= 1.0 s)
+- load:    requests per second through nginx (`tr4ctl bench`)
+- reads:   `users list` (<= 1.5 s) and `verify` without its restart check (<= 8 s)
+- backend: the stack's backend image against a bare FastAPI app in the same image,
+           same gunicorn and worker class: req/s (>= 0.8x) and p50 on one connection
+           (<= 1.25x) (bench/backend_speed.py)
 """
 
 from __future__ import annotations
@@ -30,11 +38,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
 OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
-TARGET_UP_RATIO = 1.10
+SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend")
+BARE_TYPER_APP = """
+import typer
+app = typer.Typer()
+@app.command()
+def status(verbose: bool = typer.Option(False, "--verbose")) -> None:
+    "Show the status."
+@app.command()
+def up(env: str = typer.Option("dev", "--env")) -> None:
+    "Start."
+app()
+"""
 
 
 def log(message: str) -> None:
@@ -59,6 +80,19 @@ def tr4ctl_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tr4ctl"]
 
 
+def spread(values: list[float], digits: int = 3) -> dict:
+    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits), "runs": [round(v, digits) for v in values]}
+
+
+def verdict(value: float | None, target: float, *, at_most: bool = True) -> dict:
+    if value is None:
+        return {"value": None, "target": target, "met": None}
+    met = value <= target if at_most else value >= target
+    return {"value": round(value, 4), "target": ("<= " if at_most else ">= ") + f"{target:g}",
+            "met": met}
+
+
 class Bench:
     def __init__(self, project_dir: Path):
         self.dir = project_dir
@@ -66,25 +100,65 @@ class Bench:
         self.compose = ["docker", "compose", "-p", self.name,
                         "-f", str(project_dir / ".tr4ctl" / "docker-compose.yml")]
 
-    def run(self, argv: list[str], *, check: bool = True,
-            timeout: float = 900) -> tuple[subprocess.CompletedProcess, float]:
+    def run(self, argv: list[str], *, check: bool = True, timeout: float = 900,
+            input: str | None = None) -> tuple[subprocess.CompletedProcess, float]:
         started = time.perf_counter()
         completed = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                   check=False, env=own_environment())
+                                   check=False, env=own_environment(), input=input)
         seconds = time.perf_counter() - started
         if check and completed.returncode != 0:
             raise SystemExit(f"bench: {' '.join(argv[:6])} failed:\n{completed.stderr[-2000:]}")
         return completed, seconds
 
-    def tr4ctl(self, *args: str, check: bool = True):
+    def argv(self, *args: str) -> list[str]:
         # Its own project, named explicitly: never one an exported TR4CTL_* points at.
-        return self.run([*tr4ctl_argv(), "--project-dir", str(self.dir),
-                         "--project-name", self.name, *args], check=check)
+        return [*tr4ctl_argv(), "--project-dir", str(self.dir), "--project-name", self.name,
+                *args]
+
+    def tr4ctl(self, *args: str, check: bool = True, input: str | None = None):
+        return self.run(self.argv(*args), check=check, input=input)
+
+    def paired(self, ours: list[str], theirs: list[str], rounds: int,
+               between: Callable[[], None] | None = None) -> dict:
+        """Both commands, alternating; the median of the per-round ratios."""
+        a, b = [], []
+        for _ in range(rounds):
+            if between:
+                between()
+            a.append(self.run(ours)[1])
+            if between:
+                between()
+            b.append(self.run(theirs)[1])
+        ratios = [x / y for x, y in zip(a, b, strict=True)]
+        return {"tr4ctl": spread(a), "other": spread(b), "ratios": [round(r, 3) for r in ratios],
+                "ratio": round(statistics.median(ratios), 3)}
 
 
-def spread(values: list[float], digits: int = 3) -> dict:
-    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
-            "max": round(max(values), digits), "runs": [round(v, digits) for v in values]}
+def measure_help(bench: Bench, rounds: int) -> dict:
+    bare = bench.dir / "bare_typer_app.py"
+    bare.write_text(BARE_TYPER_APP)
+    figures = bench.paired([*tr4ctl_argv(), "--help"], [sys.executable, str(bare), "--help"],
+                           rounds)
+    return {**figures, "other_is": "a bare Typer app (two commands) in the same venv"}
+
+
+def measure_status(bench: Bench, rounds: int) -> dict:
+    bench.run(bench.argv("status"))  # warm
+    figures = bench.paired(bench.argv("status"), [*bench.compose, "ps"], rounds)
+    return {**figures, "other_is": "docker compose ps on the same project"}
+
+
+def measure_up(bench: Bench, rounds: int) -> dict:
+    def stopped() -> None:
+        bench.run([*bench.compose, "down"])
+
+    figures = bench.paired(bench.argv("up", "--env", "dev"), [*bench.compose, "up", "-d", "--wait"],
+                           rounds, between=stopped)
+    bench.tr4ctl("up", "--env", "dev")
+    return {**figures, "other_is": "docker compose up -d --wait on the same rendered files",
+            "old_baseline_s": list(OLD["startup_s"]),
+            "ratio_to_old_midpoint": round(figures["tr4ctl"]["median"]
+                                           / (sum(OLD["startup_s"]) / 2), 4)}
 
 
 def with_old(figures: dict | None, old_ms: float | None) -> dict | None:
@@ -97,87 +171,117 @@ def with_old(figures: dict | None, old_ms: float | None) -> dict | None:
             "ratio_p50_to_old": round(figures["p50_ms"] / old_ms, 4)}
 
 
+def measure_latency(bench: Bench, samples: int, rounds: int) -> dict:
+    health = json.loads(bench.tr4ctl("--json", "health", "--samples", str(samples),
+                                     check=False)[0].stdout)
+    latency = health["data"]["latency_ms"]
+    wall = [bench.tr4ctl("health", check=False)[1] for _ in range(rounds)]
+    return {
+        "samples": samples,
+        "backend_direct": with_old(latency.get("backend"), OLD["backend_health_ms"]),
+        "nginx_in_network": with_old(latency.get("nginx_in_network"),
+                                     OLD["backend_health_ms"] + OLD["proxy_ms"]),
+        "nginx_from_host": with_old(latency.get("nginx"),
+                                    OLD["backend_health_ms"] + OLD["proxy_ms"]),
+        "proxy_overhead": with_old(latency.get("proxy_overhead"), OLD["proxy_ms"]),
+        "in_network_client": health["data"]["in_network_client"],
+        "health_status": health["status"],
+        "gunicorn_workers": health["data"]["gunicorn_workers"],
+        "old_gunicorn_workers": OLD["gunicorn_workers"],
+        "health_command_s": {**spread(wall), "samples_per_path": 50},
+    }
+
+
+def measure_load(bench: Bench, duration: float, concurrency: int) -> dict:
+    load = json.loads(bench.tr4ctl("--json", "bench", "--duration", str(duration),
+                                   "--concurrency", str(concurrency),
+                                   check=False)[0].stdout)["data"]
+    return {"requests_per_second": load["requests_per_second"], "requests": load["requests"],
+            "failed": load["failed"], "concurrency": load["concurrency"],
+            "seconds": load["seconds"], "latency_ms": load["latency_ms"],
+            "old_baseline_rps": None}  # the old notes give no throughput figure
+
+
+def measure_reads(bench: Bench, rounds: int) -> dict:
+    users = [bench.tr4ctl("users", "list")[1] for _ in range(rounds)]
+    verify = [bench.tr4ctl("verify", check=False)[1] for _ in range(max(1, rounds // 2))]
+    return {"users_list_s": spread(users), "verify_s": spread(verify)}
+
+
+def measure_backend(rounds: int) -> dict:
+    sys.path.insert(0, str(HERE))
+    from backend_speed import measure
+
+    return measure(rounds=rounds)
+
+
+def targets(result: dict) -> dict:
+    got = result.get
+    out = {}
+    if got("help"):
+        out["help_vs_bare_typer"] = verdict(result["help"]["ratio"], 1.3)
+    if got("status"):
+        out["status_vs_compose_ps"] = verdict(result["status"]["ratio"], 1.5)
+    if got("up"):
+        out["up_vs_compose_up_wait"] = verdict(result["up"]["ratio"], 1.10)
+    if got("latency"):
+        out["health_command_s"] = verdict(result["latency"]["health_command_s"]["median"], 1.0)
+    if got("reads"):
+        out["users_list_s"] = verdict(result["reads"]["users_list_s"]["median"], 1.5)
+        out["verify_without_restart_s"] = verdict(result["reads"]["verify_s"]["median"], 8.0)
+    if got("backend"):
+        ratios = result["backend"].get("ratios", {})
+        out["backend_rps_vs_bare"] = verdict(ratios.get("rps"), 0.8, at_most=False)
+        out["backend_p50_vs_bare"] = verdict(ratios.get("p50"), 1.25)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="up/compose rounds (each side)")
+    parser.add_argument("--rounds", type=int, default=5, help="paired rounds per comparison")
     parser.add_argument("--samples", type=int, default=200, help="health samples per path")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of bench load")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections: {', '.join(SECTIONS)}")
     options = parser.parse_args()
+    chosen = [s.strip() for s in options.only.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; use {', '.join(SECTIONS)}")
 
     load_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="tr4ctl-bench-"))
     bench = Bench(workdir)
-    result: dict = {"project": bench.name, "machine": {"cpus": os.cpu_count()}}
+    result: dict = {"project": bench.name,
+                    "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release}}
     try:
         log(f"project {bench.name} in {workdir}")
-        bench.tr4ctl("config", "set", f"TR4CTL_PROJECT_NAME={bench.name}",
-                     "TR4CTL_BIND_ADDRESS=127.0.0.1", f"TR4CTL_HTTP_PORT={free_port()}",
-                     f"TR4CTL_HTTPS_PORT={free_port()}")
+        bench.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=127.0.0.1",
+                     f"TR4CTL_HTTP_PORT={free_port()}", f"TR4CTL_HTTPS_PORT={free_port()}")
         bench.tr4ctl("images", "build-local")
-
-        help_times = [bench.run([*tr4ctl_argv(), "--help"])[1] for _ in range(5)]
-        result["tr4ctl_help_s"] = spread(help_times)
-
+        if "help" in chosen:
+            log("help")
+            result["help"] = measure_help(bench, options.rounds * 2)
         log("first up (creates .env, volumes, network; builds the backend if needed)")
         result["first_up_s"] = round(bench.tr4ctl("up", "--env", "dev")[1], 3)
-        bench.tr4ctl("down")
-
-        ours, bare = [], []
-        for round_number in range(1, options.rounds + 1):
-            log(f"round {round_number}/{options.rounds}: tr4ctl up, then bare compose up --wait")
-            ours.append(bench.tr4ctl("up", "--env", "dev")[1])
-            bench.tr4ctl("down")
-            bare.append(bench.run([*bench.compose, "up", "-d", "--wait"])[1])
-            bench.run([*bench.compose, "down"])
-        ratio = statistics.median(ours) / statistics.median(bare)
-        result["up_to_healthy_s"] = {
-            "tr4ctl_up": spread(ours),
-            "bare_compose_up_wait": spread(bare),
-            "ratio_tr4ctl_to_compose": round(ratio, 3),
-            "target_ratio_max": TARGET_UP_RATIO,
-            "within_target": ratio <= TARGET_UP_RATIO,
-            "old_baseline_s": list(OLD["startup_s"]),
-            "ratio_to_old_midpoint": round(statistics.median(ours) / (sum(OLD["startup_s"]) / 2),
-                                           4),
-        }
-
-        bench.tr4ctl("up", "--env", "dev")
-        log(f"health with {options.samples} samples per path")
-        health = json.loads(bench.tr4ctl("--json", "health", "--samples", str(options.samples),
-                                          check=False)[0].stdout)
-        latency = health["data"]["latency_ms"]
-        result["health_latency_ms"] = {
-            "samples": options.samples,
-            "backend_direct": with_old(latency.get("backend"), OLD["backend_health_ms"]),
-            "nginx_in_network": with_old(latency.get("nginx_in_network"),
-                                         OLD["backend_health_ms"] + OLD["proxy_ms"]),
-            "nginx_from_host": with_old(latency.get("nginx"),
-                                        OLD["backend_health_ms"] + OLD["proxy_ms"]),
-            "proxy_overhead": with_old(latency.get("proxy_overhead"), OLD["proxy_ms"]),
-            "in_network_client": health["data"]["in_network_client"],
-            "health_status": health["status"],
-            "gunicorn_workers": health["data"]["gunicorn_workers"],
-            "old_gunicorn_workers": OLD["gunicorn_workers"],
-        }
-        health_times = [bench.tr4ctl("health", check=False)[1] for _ in range(3)]
-        result["health_command_s"] = {**spread(health_times), "samples_per_path": 50}
-
-        log(f"bench: {options.duration:g}s at concurrency {options.concurrency}")
-        load = json.loads(bench.tr4ctl("--json", "bench", "--duration", str(options.duration),
-                                       "--concurrency", str(options.concurrency),
-                                       check=False)[0].stdout)["data"]
-        result["bench_through_nginx"] = {
-            "requests_per_second": load["requests_per_second"],
-            "requests": load["requests"], "failed": load["failed"],
-            "concurrency": load["concurrency"], "seconds": load["seconds"],
-            "latency_ms": load["latency_ms"],
-            "old_baseline_rps": None,  # the old notes give no throughput figure
-        }
+        steps: list[tuple[str, Callable[[], dict]]] = [
+            ("status", lambda: measure_status(bench, options.rounds * 2)),
+            ("up", lambda: measure_up(bench, options.rounds)),
+            ("latency", lambda: measure_latency(bench, options.samples, options.rounds)),
+            ("load", lambda: measure_load(bench, options.duration, options.concurrency)),
+            ("reads", lambda: measure_reads(bench, options.rounds)),
+            ("backend", lambda: measure_backend(options.rounds)),
+        ]
+        for name, step in steps:
+            if name in chosen:
+                log(name)
+                result[name] = step()
     finally:
         log("tearing down")
         bench.tr4ctl("down", "--volumes", "--yes", check=False)
         shutil.rmtree(workdir, ignore_errors=True)
+    result["targets"] = targets(result)
     result["machine"]["load_avg_1m"] = {"start": round(load_start, 2),
                                         "end": round(os.getloadavg()[0], 2)}
     print(json.dumps(result, indent=2))

@@ -117,8 +117,8 @@ def test_bench_never_follows_another_projects_exported_settings(stack):
     exported = {"TR4CTL_PROJECT_DIR": str(stack.project_dir), "TR4CTL_PROJECT_NAME": stack.name,
                 "TR4CTL_HTTP_PORT": str(stack.http_port)}
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--rounds", "1", "--samples", "5",
-         "--duration", "0.5"], capture_output=True, text=True, timeout=900,
+        [sys.executable, str(REPO / "bench" / "run.py"), "--rounds", "1", "--only", "status"],
+        capture_output=True, text=True, timeout=900,
         env={**os.environ, **exported})
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["project"] != stack.name

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from tr4ctl.docker import commands as cmd
+from tr4ctl.docker import compose_version_cache
 from tr4ctl.docker.commands import ComposeProject
 from tr4ctl.docker.engine_api import EngineAPI
 from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
 from tr4ctl.docker.runner import Completed, Runner
 from tr4ctl.errors import MissingPrerequisite
-from tr4ctl.plan.services import ServiceState, project_states
+from tr4ctl.plan.services import ServiceState, project_states, project_summaries
 
 
 class Engine:
@@ -46,10 +47,16 @@ class Engine:
 
     @cached_property
     def compose_version(self) -> str | None:
+        cached = compose_version_cache.lookup()
+        if cached is not None:
+            return cached
         completed = self.runner.run(cmd.compose_version(), check=False, timeout=15)
         if completed.returncode != 0:
             return None
-        return completed.stdout.strip().lstrip("v") or None
+        version = completed.stdout.strip().lstrip("v") or None
+        if version:
+            compose_version_cache.remember(version)
+        return version
 
     def require_compose_v2(self) -> str:
         version = self.compose_version
@@ -124,6 +131,13 @@ class Engine:
 
     def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
         return project_states(self.inspect_containers(), services)
+
+    def quick_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
+        """State and health only, in one read: what a wait loop needs at each turn."""
+        if self.api is None:
+            return self.service_states(services)
+        label = f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}"
+        return project_summaries(self.api.containers(label), services)
 
     def labelled_container_ids(self, *labels: str) -> list[str]:
         if self.api is not None:

@@ -11,7 +11,8 @@ from tr4ctl.docker.engine import Engine
 from tr4ctl.errors import OperationFailed
 from tr4ctl.plan.services import ENDED_STATES, ServiceState
 
-POLL_SECONDS = 0.1
+# One read of the engine's container list per turn: cheap enough to ask often.
+POLL_SECONDS = 0.05
 LOG_LINES_ON_FAILURE = 20
 
 
@@ -34,7 +35,7 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
     deadline = time.monotonic() + timeout
     healthy_after: dict[str, float] = {}
     while True:
-        states = engine.service_states(services)
+        states = engine.quick_states(services)
         now = time.monotonic()
         for name in services:
             if states[name].healthy:
@@ -50,7 +51,8 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
         time.sleep(POLL_SECONDS)
     startups = [ServiceStartup(name, states[name].state, states[name].health,
                                healthy_after.get(name)) for name in services]
-    return startups, states
+    # The full picture (ports, restart counts) for the caller, read once at the end.
+    return startups, engine.service_states(services)
 
 
 def _not_healthy(engine: Engine, name: str, states: dict[str, ServiceState], timeout: float,

@@ -58,6 +58,32 @@ def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
     )
 
 
+_SUMMARY_HEALTH = (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"),
+                   ("(health: starting)", "starting"))
+
+
+def state_from_summary(service: str, summary: dict[str, Any]) -> ServiceState:
+    """One entry of the engine's container list: enough to wait on (state and health,
+    the latter from the same "Up 3s (healthy)" text `docker ps` shows), one request for
+    every container instead of one each."""
+    status = summary.get("Status") or ""
+    health = next((value for marker, value in _SUMMARY_HEALTH if marker in status), None)
+    return ServiceState(service=service, container_id=summary["Id"], state=summary["State"],
+                        health=health, image=summary.get("Image"),
+                        env=(summary.get("Labels") or {}).get("io.tr4ctl.env"))
+
+
+def project_summaries(summaries: list[dict[str, Any]], services: tuple[str, ...]
+                      ) -> dict[str, ServiceState]:
+    found = {}
+    for summary in summaries:
+        labels = summary.get("Labels") or {}
+        service = labels.get("com.docker.compose.service")
+        if service is not None and labels.get("com.docker.compose.oneoff") != "True":
+            found[service] = state_from_summary(service, summary)
+    return {name: found.get(name, absent(name)) for name in services}
+
+
 def project_states(containers: list[dict[str, Any]], services: tuple[str, ...]
                    ) -> dict[str, ServiceState]:
     """The named services (absent when no container), then any other service found.
