@@ -71,18 +71,33 @@ def cmd_seed(args: argparse.Namespace) -> object:
 
 
 def cmd_list_users(_: argparse.Namespace) -> object:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from app.db import Database
+
+    settings = _settings()
+    # The running service migrated the schema at its start: a read does not load Alembic
+    # (most of this command's time) unless the schema is not there yet.
+    db = Database(settings.DATABASE_URL)
+    try:
+        return _user_list(db)
+    except (OperationalError, ProgrammingError):
+        db.dispose()
+        db = _prepared_database(settings)
+        return _user_list(db)
+    finally:
+        db.dispose()
+
+
+def _user_list(db) -> list[dict]:
     from app import users_repo
     from app.schemas import UserOut
 
-    db = _prepared_database(_settings())
-    try:
-        with db.session() as session:
-            return [
-                UserOut.model_validate(u).model_dump(mode="json")
-                for u in users_repo.list_users(session)
-            ]
-    finally:
-        db.dispose()
+    with db.session() as session:
+        return [
+            UserOut.model_validate(u).model_dump(mode="json")
+            for u in users_repo.list_users(session)
+        ]
 
 
 def cmd_check_config(_: argparse.Namespace) -> object:
