@@ -80,14 +80,25 @@ class Runtime:
     def stack_inputs(self) -> StackInputs:
         """The templates and backend image the stack's files are rendered from."""
         if self._stack_inputs is None:
-            from tr4ctl.assets import backend_context, backend_image, load_templates
+            from tr4ctl.assets import (
+                backend_context,
+                backend_fingerprint,
+                backend_image,
+                load_templates,
+            )
             from tr4ctl.plan.stack import StackInputs
+            from tr4ctl.project.releases import read_history
 
             config = self.config
+            # After a deploy the current release's image runs: `up` never goes back to
+            # another one behind the operator's back (`tr4ctl deploy` changes it).
+            current = read_history(self.paths).current
             self._stack_inputs = StackInputs(
                 templates=load_templates(config.templates_dir),
-                backend_image=backend_image(config.backend_image, config.backend_base_image),
-                backend_context=str(backend_context()))
+                backend_image=current.image if current else backend_image(
+                    config.backend_image, config.backend_base_image),
+                backend_context=str(backend_context()),
+                backend_version=backend_fingerprint(config.backend_base_image))
         return self._stack_inputs
 
     @property

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, health, templates, users
+from app.api.routes import auth, health, templates, users, version
 from app.core.config import Settings, load_settings
 from app.core.logging import configure_logging
 from app.db import Database
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
         settings.LOGIN_RATE_LIMIT_ATTEMPTS, settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
     )
     install_error_handlers(app)
-    for module in (health, auth, users, templates):
+    for module in (health, version, auth, users, templates):
         app.include_router(module.router)
 
     app.add_middleware(

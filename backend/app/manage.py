@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 
@@ -119,6 +120,19 @@ def cmd_check_config(_: argparse.Namespace) -> object:
     }
 
 
+def cmd_revision(args: argparse.Namespace) -> object:
+    """The migrations this code ships (and, unless --code-only, where the database is):
+    tr4ctl records them with each release and checks them before a rollback."""
+    from app.migrate import code_revisions, database_revision
+
+    head, known = code_revisions()
+    result: dict[str, object] = {"head": head, "known": known,
+                                 "version": os.environ.get("BACKEND_VERSION") or None}
+    if not args.code_only:
+        result["database"] = database_revision(_settings().DATABASE_URL)
+    return result
+
+
 def cmd_migrate(_: argparse.Namespace) -> object:
     _prepared_database(_settings()).dispose()
     return {"migrated": True}
@@ -139,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         "check-config", help="validate settings; non-zero exit with the reason"
     ).set_defaults(handler=cmd_check_config)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+    revision = sub.add_parser("revision", help="the code's migration head, and the database's")
+    revision.add_argument("--code-only", action="store_true",
+                          help="only what the code ships (no settings, no database)")
+    revision.set_defaults(handler=cmd_revision)
     return parser
 
 

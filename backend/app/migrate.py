@@ -28,3 +28,25 @@ def upgrade_to_head(database_url: str) -> None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), "head")
     log.info("database schema at head")
+
+
+def code_revisions() -> tuple[str | None, list[str]]:
+    """(head, every revision) of the migrations this code ships, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    ordered = [script.revision for script in scripts.walk_revisions()][::-1]
+    return scripts.get_current_head(), ordered
+
+
+def database_revision(database_url: str) -> str | None:
+    """The revision the database is at; None for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

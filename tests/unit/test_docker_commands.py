@@ -89,3 +89,16 @@ def test_helper_container_is_labelled_offline_and_gets_values_by_name():
                     "--label", "io.tr4ctl.project=acme", "--label", "io.tr4ctl.role=backup-helper",
                     "-v", "acme_backend_data:/v:ro", "-e", "DATABASE_URL",
                     "--entrypoint", "tar", "helper:1", "-cf", "-", "-C", "/v", "."]
+
+
+def test_deploy_calls():
+    assert PROJECT.add_container("backend", 2) == [
+        *BASE, "up", "--detach", "--no-deps", "--no-recreate", "--scale", "backend=2", "backend"]
+    assert PROJECT.build(["backend"]) == [*BASE, "build", "backend"]
+    assert cmd.stop_container("abc", timeout=30) == ["docker", "stop", "--time", "30", "abc"]
+    assert cmd.exec_in_container("abc", ["python3", "-"]) == [
+        "docker", "exec", "-i", "abc", "python3", "-"]
+    assert cmd.image_remove(["a:1", "b:2"]) == ["docker", "image", "rm", "a:1", "b:2"]
+    assert cmd.run_image("img:1", ["python3", "-m", "app.manage", "revision", "--code-only"]) == [
+        "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", "img:1",
+        "-m", "app.manage", "revision", "--code-only"]

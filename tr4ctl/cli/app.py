@@ -9,7 +9,18 @@ from pathlib import Path
 import typer
 
 from tr4ctl import __version__
-from tr4ctl.cli import backup, cert, config, doctor, health, images, nginx, stack, users
+from tr4ctl.cli import (
+    backup,
+    cert,
+    config,
+    deploy,
+    doctor,
+    health,
+    images,
+    nginx,
+    stack,
+    users,
+)
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.output import Output
 from tr4ctl.runtime import Runtime
@@ -24,6 +35,7 @@ app = typer.Typer(
 stack.register(app)
 doctor.register(app)
 health.register(app)
+deploy.register(app)
 app.add_typer(config.app, name="config")
 app.add_typer(nginx.app, name="nginx")
 app.add_typer(cert.app, name="cert")

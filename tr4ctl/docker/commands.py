@@ -17,6 +17,7 @@ DOCKER = "docker"
 PROJECT_LABEL = "io.tr4ctl.project"
 ROLE_LABEL = "io.tr4ctl.role"
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 
 
 def _labels(labels: Mapping[str, str]) -> list[str]:
@@ -104,6 +105,29 @@ def remove_containers(ids: Iterable[str]) -> list[str]:
     return [DOCKER, "rm", "-f", *ids]
 
 
+def stop_container(container_id: str, *, timeout: int) -> list[str]:
+    """SIGTERM, then SIGKILL after `timeout` seconds: in-flight requests finish first."""
+    return [DOCKER, "stop", "--time", str(timeout), container_id]
+
+
+def container_logs(container_id: str, lines: int) -> list[str]:
+    return [DOCKER, "logs", "--tail", str(lines), container_id]
+
+
+def exec_in_container(container_id: str, command: list[str]) -> list[str]:
+    return [DOCKER, "exec", "-i", container_id, *command]
+
+
+def image_remove(images: Iterable[str]) -> list[str]:
+    return [DOCKER, "image", "rm", *images]
+
+
+def run_image(image: str, command: list[str]) -> list[str]:
+    """A throwaway container of an image, offline: to ask the image about itself."""
+    return [DOCKER, "run", "--rm", "--network", "none", "--entrypoint", command[0], image,
+            *command[1:]]
+
+
 def helper_run(image: str, command: list[str], *, project: str, role: str,
                mounts: Mapping[str, str], stdin: bool = False, user: str = "0:0",
                env_keys: Iterable[str] = ()) -> list[str]:
@@ -141,6 +165,15 @@ class ComposeProject:
 
     def up(self, services: Iterable[str] = (), *, build: bool = False) -> list[str]:
         return [*self.base(), "up", "--detach", *(["--build"] if build else []), *services]
+
+    def add_container(self, service: str, count: int) -> list[str]:
+        """Run `count` containers of the service with the file's current definition,
+        leaving the running ones as they are (a new release beside the old one)."""
+        return [*self.base(), "up", "--detach", "--no-deps", "--no-recreate",
+                "--scale", f"{service}={count}", service]
+
+    def build(self, services: Iterable[str]) -> list[str]:
+        return [*self.base(), "build", *services]
 
     def down(self, *, timeout: int | None = None) -> list[str]:
         return [*self.base(), "down", "--remove-orphans",

@@ -15,7 +15,13 @@ from tr4ctl.docker.engine_api import EngineAPI
 from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
 from tr4ctl.docker.runner import Completed, Runner
 from tr4ctl.errors import MissingPrerequisite
-from tr4ctl.plan.services import ServiceState, project_states, project_summaries
+from tr4ctl.plan.services import (
+    ServiceState,
+    absent,
+    project_states,
+    project_summaries,
+    state_from_inspect,
+)
 
 
 class Engine:
@@ -139,6 +145,24 @@ class Engine:
         label = f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}"
         return project_summaries(self.api.containers(label), services)
 
+    def service_containers(self, service: str) -> list[ServiceState]:
+        """Every container of one service (a deploy runs two for a moment)."""
+        labels = (f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}",
+                  f"{cmd.COMPOSE_SERVICE_LABEL}={service}")
+        return [self.container_state(container_id, service)
+                for container_id in self.labelled_container_ids(*labels)]
+
+    def container_state(self, container_id: str, name: str) -> ServiceState:
+        if self.api is not None:
+            found = self.api.inspect_container(container_id)
+        else:
+            completed = self.runner.run(cmd.inspect([container_id]), check=False)
+            documents = json.loads(completed.stdout) if completed.returncode == 0 else []
+            found = documents[0] if documents else None
+        if found is None:
+            return absent(name)
+        return state_from_inspect(name, found)
+
     def labelled_container_ids(self, *labels: str) -> list[str]:
         if self.api is not None:
             return [container["Id"] for container in self.api.containers(*labels)]
@@ -178,6 +202,33 @@ class Engine:
 
     def compose_start(self, services: list[str], timeout: float | None = 300) -> None:
         self.runner.run(self.project.start(services), timeout=timeout)
+
+    def compose_build(self, files: list[Path], services: list[str]) -> None:
+        self.runner.run(self.project.with_files(files).build(services), what="building " +
+                        ", ".join(services), hint="see the build output with --verbose")
+
+    def add_container(self, service: str, count: int) -> None:
+        self.runner.run(self.project.add_container(service, count))
+
+    def stop_container(self, container_id: str, timeout: int) -> None:
+        self.runner.run(cmd.stop_container(container_id, timeout=timeout), timeout=timeout + 30)
+
+    def exec_in_container(self, container_id: str, command: list[str], *,
+                          input_text: str | None = None, check: bool = True,
+                          timeout: float | None = None) -> Completed[str]:
+        return self.runner.run(cmd.exec_in_container(container_id, command), input=input_text,
+                               check=check, timeout=timeout)
+
+    def run_image(self, image: str, command: list[str], timeout: float = 120) -> str:
+        return self.runner.output(cmd.run_image(image, command), timeout=timeout)
+
+    def remove_images(self, images: list[str]) -> None:
+        if images:
+            self.runner.run(cmd.image_remove(images), check=False)
+
+    def container_logs(self, container_id: str, lines: int = 20) -> str:
+        completed = self.runner.run(cmd.container_logs(container_id, lines), check=False)
+        return (completed.stdout + completed.stderr).strip()
 
     def compose_restart(self, services: list[str]) -> None:
         self.runner.run(self.project.restart(services))

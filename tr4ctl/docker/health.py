@@ -27,15 +27,18 @@ class ServiceStartup:
 def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
                  started: float | None = None,
                  on_wait: Callable[[list[str]], None] | None = None,
+                 read: Callable[[], dict[str, ServiceState]] | None = None,
                  ) -> tuple[list[ServiceStartup], dict[str, ServiceState]]:
     """The startups (seconds from `started` to healthy) and the last states seen.
 
-    Raises OperationFailed naming the first failing service, with its last log lines."""
+    `read` gives the states to wait on (default: the services' own); raises
+    OperationFailed naming the first failing one, with its last log lines."""
     started = time.monotonic() if started is None else started
     deadline = time.monotonic() + timeout
     healthy_after: dict[str, float] = {}
+    own_read = read is not None
     while True:
-        states = engine.quick_states(services)
+        states = read() if read is not None else engine.quick_states(services)
         now = time.monotonic()
         for name in services:
             if states[name].healthy:
@@ -52,15 +55,17 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
     startups = [ServiceStartup(name, states[name].state, states[name].health,
                                healthy_after.get(name)) for name in services]
     # The full picture (ports, restart counts) for the caller, read once at the end.
-    return startups, engine.service_states(services)
+    return startups, states if own_read else engine.service_states(services)
 
 
 def _not_healthy(engine: Engine, name: str, states: dict[str, ServiceState], timeout: float,
                  ended: bool) -> OperationFailed:
     state = states[name]
     why = "exited" if ended else f"not healthy after {timeout:.0f}s ({state.state}, {state.health})"
+    tail = engine.container_logs(state.container_id, LOG_LINES_ON_FAILURE) \
+        if state.container_id else engine.log_tail(name, LOG_LINES_ON_FAILURE)
     return OperationFailed(
         f"service {name} {why}",
-        f"its last log lines are below; `tr4ctl logs {name}` shows more",
-        details=engine.log_tail(name, LOG_LINES_ON_FAILURE) or "(no log output)",
+        f"its last log lines are below; `tr4ctl logs {state.service}` shows more",
+        details=tail or "(no log output)",
     )

@@ -62,15 +62,17 @@ class VolumeStreams:
         self.runner.run(self._helper({volume: "/v"}, ["find", "/v", "-mindepth", "1", "-delete"]),
                         what=f"emptying volume {volume}")
 
-    def write_file(self, volume: str, path_in_volume: str, source: ByteSource, *, owner: str,
-                   mode: str) -> None:
-        """One file into a volume, renamed into place with its owner and mode."""
-        script = ('set -e; target="/v/$1"; mkdir -p "$(dirname "$target")"; '
-                  'cat > "$target.tr4ctl-tmp"; chown "$2" "$target.tr4ctl-tmp"; '
-                  'chmod "$3" "$target.tr4ctl-tmp"; mv -f "$target.tr4ctl-tmp" "$target"')
+    def replace_database(self, volume: str, path_in_volume: str, source: ByteSource, *,
+                         owner: str, mode: str) -> None:
+        """A SQLite file put in place of the live one, its old -wal/-shm/-journal removed
+        first: SQLite would otherwise replay the old write-ahead log into the new file."""
+        script = ('set -e; target="/v/$1"; rm -f "$target-wal" "$target-shm" "$target-journal"; '
+                  'mkdir -p "$(dirname "$target")"; cat > "$target.tr4ctl-tmp"; '
+                  'chown "$2" "$target.tr4ctl-tmp"; chmod "$3" "$target.tr4ctl-tmp"; '
+                  'mv -f "$target.tr4ctl-tmp" "$target"')
         argv = self._helper({volume: "/v"}, ["sh", "-c", script, "sh", path_in_volume, owner,
                                              mode], stdin=True)
-        self.runner.run_from_stream(argv, source, what=f"writing {path_in_volume} into {volume}")
+        self.runner.run_from_stream(argv, source, what=f"restoring the database into {volume}")
 
     def python_in_service(self, service: str, script: str, dest: Path, what: str) -> str:
         """A python3 script (sent on stdin) run in a running service; its stdout goes to

@@ -18,12 +18,17 @@ from tr4ctl.facts import BACKEND_DATA_DIR
 
 FORMAT = "tr4ctl-backup"
 # Bump on any change a older tr4ctl could not restore correctly; it then refuses.
-FORMAT_VERSION = 1
+# 2: the manifest says its scope (a full backup, or the database alone, taken before a
+# deploy). A version-1 archive is a full one and restores as before.
+FORMAT_VERSION = 2
+SCOPE_FULL = "full"
+SCOPE_DATABASE = "database"
 MANIFEST_NAME = "manifest.json"
 ARCHIVE_SUFFIX = ".tar.gz"
 
 KIND_BACKUP = "backup"  # made by `backup create`; pruned by --keep
 KIND_SAFETY = "safety"  # made by `backup restore` before it changes anything; never pruned
+KIND_DEPLOY = "deploy"  # the database alone, taken by `deploy` just before a new release
 
 # Inside the backend container the data volume is mounted here (compose template).
 BACKEND_DATA_MOUNT = BACKEND_DATA_DIR
@@ -60,7 +65,7 @@ WHAT = {
 DATABASE_PART = "database.sqlite3"
 ENV_PART = "env"
 NAME_PATTERN = re.compile(
-    r"^(?P<project>[a-z0-9][a-z0-9_-]*)-(?P<kind>backup|safety)-"
+    r"^(?P<project>[a-z0-9][a-z0-9_-]*)-(?P<kind>backup|safety|deploy)-"
     r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>\d+))?\.tar\.gz$"
 )
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -100,6 +105,7 @@ class Manifest:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     not_included: dict[str, str] = field(default_factory=lambda: dict(NOT_INCLUDED))
+    scope: str = SCOPE_FULL
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -139,6 +145,7 @@ def parse_manifest(text: str | bytes) -> Manifest:
             kind=data["kind"], project=data["project"], created_at=data["created_at"],
             tr4ctl_version=data["tr4ctl_version"], env=data.get("env"), parts=parts,
             format_version=version, not_included=data.get("not_included", {}),
+            scope=data.get("scope", SCOPE_FULL) if version >= 2 else SCOPE_FULL,
         )
     except KeyError as exc:
         raise ManifestError(f"the manifest lacks {exc}") from None
@@ -190,6 +197,15 @@ def structure_problems(manifest: Manifest) -> list[str]:
     names = [p.name for p in manifest.parts]
     if len(set(names)) != len(names):
         problems.append("the manifest names a part twice")
+    if manifest.scope not in (SCOPE_FULL, SCOPE_DATABASE):
+        problems.append(f"the manifest has an unknown scope {manifest.scope!r}")
+    if manifest.scope == SCOPE_DATABASE:
+        database = manifest.part(DATABASE_PART)
+        if database is None or database.absent:
+            problems.append("the archive holds no database")
+        elif not database.path_in_volume or not safe_relative_path(database.path_in_volume):
+            problems.append("the database's path in its volume is missing or unsafe")
+        return problems
     for volume in VOLUME_PARTS:
         part = manifest.part(volume_part_name(volume))
         if part is None or part.kind != "volume" or part.volume != volume:

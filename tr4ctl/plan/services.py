@@ -21,6 +21,7 @@ class ServiceState:
     started_at: str | None = None
     restart_count: int = 0
     user: str | None = None
+    name: str | None = None  # the container's name (another container reaches it by it)
 
     @property
     def healthy(self) -> bool:
@@ -55,6 +56,7 @@ def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
         started_at=state.get("StartedAt") if state.get("Running") else None,
         restart_count=container.get("RestartCount", 0),
         user=config.get("User") or "root",
+        name=str(container.get("Name", "")).lstrip("/") or None,
     )
 
 

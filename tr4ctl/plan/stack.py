@@ -22,8 +22,9 @@ class StackInputs:
     """What rendering needs besides the configuration, read by the caller."""
 
     templates: Mapping[str, str]  # "compose/docker-compose.yml.j2" -> source
-    backend_image: str
+    backend_image: str  # the current release's, else the one built from the shipped code
     backend_context: str
+    backend_version: str = "unknown"  # the shipped code's fingerprint (a build's identity)
 
 
 def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, str]]:
@@ -58,6 +59,7 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "nginx_conf_dir": str(paths.nginx_dir),
         "backend_context": inputs.backend_context,
         "backend_image": inputs.backend_image,
+        "backend_version": inputs.backend_version,
         "backend_environment": profile.backend_environment,
         "debug_mode": "true" if profile.debug_mode else "false",
         "backend_settings": {key: value for key, (value, _) in
@@ -65,12 +67,17 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
     }
 
 
-def nginx_values(config: Config, mode: NginxMode) -> dict[str, Any]:
+BACKEND_SERVICE = "backend"
+
+
+def nginx_values(config: Config, mode: NginxMode, upstream: str = BACKEND_SERVICE
+                 ) -> dict[str, Any]:
     return {
         **config.template_values(),
         "facts": template_facts(),
         "version": __version__,
         "mode": mode.value,
+        "backend_upstream": upstream,
         "tls": mode is NginxMode.PROD,
         "hardened": mode is not NginxMode.DEV,
     }
@@ -82,5 +89,7 @@ def render_compose(config: Config, env: Environment, paths: ProjectPaths,
                            compose_values(config, env, paths, inputs))
 
 
-def render_nginx(config: Config, mode: NginxMode, inputs: StackInputs) -> str:
-    return render_template(inputs.templates, NGINX_TEMPLATE, nginx_values(config, mode))
+def render_nginx(config: Config, mode: NginxMode, inputs: StackInputs,
+                 upstream: str = BACKEND_SERVICE) -> str:
+    """`upstream`: where nginx sends requests; a deploy names one backend container."""
+    return render_template(inputs.templates, NGINX_TEMPLATE, nginx_values(config, mode, upstream))

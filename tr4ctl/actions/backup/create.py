@@ -31,6 +31,8 @@ from tr4ctl.plan.backup import (
     DATABASE_PART,
     ENV_PART,
     KIND_BACKUP,
+    SCOPE_DATABASE,
+    SCOPE_FULL,
     VOLUME_PARTS,
     VOLUME_WRITERS,
     WHAT,
@@ -196,8 +198,16 @@ def prune(directory: Path, project: str, keep: int) -> list[str]:
 
 
 # -- the copy ----------------------------------------------------------------------------
+def take_database_backup(rt: Runtime, directory: Path, kind: str) -> CreatedBackup:
+    """The database alone, online (the backend keeps serving): seconds, not the minute a
+    full backup takes with Chroma stopped. What `deploy` takes before a release."""
+    prepare_dir(directory)
+    streams = VolumeStreams(rt.engine, helper_image(rt))
+    return take_backup(rt, streams, directory, kind, present_volumes(rt), scope=SCOPE_DATABASE)
+
+
 def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
-                present: set[str]) -> CreatedBackup:
+                present: set[str], scope: str = SCOPE_FULL) -> CreatedBackup:
     """Copy every part into a private staging directory next to the archive, then write
     the archive. Volumes in `present` are copied; the others are recorded as absent."""
     names = rt.names
@@ -208,6 +218,11 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
     try:
         parts: list[Part] = []
         database = _copy_database(rt, streams, staging, states, present)
+        if scope == SCOPE_DATABASE:
+            if database.absent:
+                raise OperationFailed("there is no database to back up yet",
+                                      "run `tr4ctl up` first: the backend creates it")
+            return _write(rt, directory, kind, [database], staging, stopped, scope)
         for key in VOLUME_PARTS:
             part = Part(name=volume_part_name(key), kind="volume", what=WHAT[key], volume=key)
             if key not in present:
@@ -235,16 +250,20 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         else:  # only a safety backup gets here (create refuses a project without .env)
             env.absent = True
         parts.append(env)
-
-        now = datetime.now(UTC)
-        manifest = Manifest(kind=kind, project=rt.config.project_name,
-                            created_at=utc_now_text(now), tr4ctl_version=__version__,
-                            env=last_environment(rt.paths).value, parts=parts)
-        taken = {p.name for p in directory.iterdir()}
-        path = directory / archive_file_name(manifest.project, kind, now, taken)
-        write_archive(path, manifest, {p.name: staging / p.name for p in manifest.members})
+        return _write(rt, directory, kind, parts, staging, stopped, SCOPE_FULL)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write(rt: Runtime, directory: Path, kind: str, parts: list[Part], staging: Path,
+           stopped: dict[str, float], scope: str) -> CreatedBackup:
+    now = datetime.now(UTC)
+    manifest = Manifest(kind=kind, project=rt.config.project_name,
+                        created_at=utc_now_text(now), tr4ctl_version=__version__,
+                        env=last_environment(rt.paths).value, parts=parts, scope=scope)
+    taken = {p.name for p in directory.iterdir()}
+    path = directory / archive_file_name(manifest.project, kind, now, taken)
+    write_archive(path, manifest, {p.name: staging / p.name for p in manifest.members})
     return CreatedBackup(path=path, manifest=manifest, size=path.stat().st_size,
                          stopped_seconds=stopped)
 

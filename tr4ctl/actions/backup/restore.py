@@ -26,17 +26,20 @@ from tr4ctl.actions.backup.create import (
     helper_image,
     present_volumes,
     take_backup,
+    take_database_backup,
 )
 from tr4ctl.actions.backup.location import check_space, prepare_dir
 from tr4ctl.actions.backup.verify import check_archive
 from tr4ctl.actions.stack.init import InitReport, ensure_volumes_and_network
 from tr4ctl.actions.stack.up import bring_up
+from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
 from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
 from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import PRIVATE, write_atomic_chunks
 from tr4ctl.plan.backup import (
     KIND_SAFETY,
+    SCOPE_DATABASE,
     Manifest,
     Part,
     RestoreJournal,
@@ -74,6 +77,9 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
                    on_safety: Callable[[CreatedBackup], None] | None = None) -> RestoreReport:
     """The caller holds the stack's lock and has run check_restorable (the parts are
     checked against the manifest again as they are streamed)."""
+    if manifest.scope == SCOPE_DATABASE:
+        return restore_database(rt, archive, manifest, safety_dir, confirm=confirm,
+                                timeout=timeout, on_safety=on_safety)
     # -- pre-flight: no impact yet --------------------------------------------------------
     interrupted, journal = read_journal(rt.paths)
     engine = rt.engine
@@ -136,14 +142,45 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
     return report
 
 
+def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: Path, *,
+                     confirm: Callable[[Manifest], bool], timeout: float,
+                     on_safety: Callable[[CreatedBackup], None] | None = None
+                     ) -> RestoreReport:
+    """Only the database (an archive `deploy` took): the backend stops while its file is
+    replaced, everything else keeps running. The file is renamed into place, so it is
+    the old database or the new one, never half of one."""
+    engine = rt.engine
+    engine.require_engine()
+    streams = VolumeStreams(engine, helper_image(rt))
+    prepare_dir(safety_dir, "--safety-dir")
+    if not confirm(manifest):
+        raise BadInput("restore not confirmed", "nothing was changed")
+    report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,
+                           resumed=False)
+    safety = take_database_backup(rt, safety_dir, KIND_SAFETY)
+    report.safety_backup = str(safety.path)
+    if on_safety:
+        on_safety(safety)
+    engine.compose_stop(["backend"])
+    try:
+        for part, reader in stream_parts(archive):
+            streams.replace_database(rt.names.volume(part.volume), part.path_in_volume, reader,
+                                     owner=part.owner or "0:0", mode=part.mode or "600")
+            report.restored.append(part.name)
+    finally:
+        engine.compose_start(["backend"])
+        wait_healthy(engine, ("backend",), timeout=timeout)
+    return report
+
+
 def _restore_part(rt: Runtime, streams: VolumeStreams, part: Part,
                   reader: HashingReader) -> None:
     names = rt.names
     if part.kind == "volume":
         streams.replace_volume(names.volume(part.volume), reader)
     elif part.kind == "sqlite":
-        streams.write_file(names.volume(part.volume), part.path_in_volume, reader,
-                           owner=part.owner or "0:0", mode=part.mode or "600")
+        streams.replace_database(names.volume(part.volume), part.path_in_volume, reader,
+                                 owner=part.owner or "0:0", mode=part.mode or "600")
     elif part.kind == "env_file":
         # Atomically, 0600 from the first byte (the .env holds the secrets).
         write_atomic_chunks(rt.paths.env_file, iter(reader.read, b""), PRIVATE)

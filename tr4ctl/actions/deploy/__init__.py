@@ -1,0 +1,1 @@
+"""`tr4ctl deploy | rollback | releases`: backend releases with no failed request."""

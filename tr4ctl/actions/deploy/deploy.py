@@ -1,0 +1,17 @@
+"""`tr4ctl deploy`: a new release of the backend (see ship.py for the steps)."""
+
+from __future__ import annotations
+
+from tr4ctl.actions.deploy.ship import ShipReport, ship
+from tr4ctl.assets import backend_image
+from tr4ctl.plan.releases import DEPLOY
+from tr4ctl.runtime import Runtime
+
+
+def deploy(rt: Runtime, *, image: str | None, build: bool, timeout: float) -> ShipReport:
+    """--image REF, else the shipped backend code's image (built when missing or asked):
+    with nothing changed, a rolling restart that is still recorded as a release."""
+    config = rt.config
+    chosen = image or backend_image(config.backend_image, config.backend_base_image)
+    must_build = image is None and (build or not rt.engine.image_exists(chosen))
+    return ship(rt, image=chosen, kind=DEPLOY, build=must_build, timeout=timeout)

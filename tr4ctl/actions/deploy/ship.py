@@ -1,0 +1,254 @@
+"""A new backend release beside the running one, with no failed request.
+
+The steps, each named in progress lines and in the error if it fails:
+  backup   the database alone, online (the way back if a migration goes wrong)
+  build    the backend image from the shipped code (when asked, or missing)
+  start    a second backend container with the new image (`compose up --scale
+           backend=2 --no-recreate`): the old one keeps serving
+  ready    the new container healthy and its /ready answering; its gunicorn master
+           has run the migrations, once, before its workers started
+  switch   nginx's upstream set to the new container by name: rendered, `nginx -t`,
+           graceful reload, checked (nginx owns the proxy, so no stale address)
+  drain    nginx's old workers finish their requests to the old container
+  retire   the old container stopped (SIGTERM: gunicorn finishes in-flight requests)
+           and removed; nginx back to the service name, which now means the new one
+Until `switch` nothing the old release serves has changed; a failure there or before
+removes the new container and puts the compose file and nginx config back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from tr4ctl.actions.backup.create import take_database_backup
+from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
+from tr4ctl.actions.preflight import require_running, require_stack
+from tr4ctl.docker.health import wait_healthy
+from tr4ctl.errors import OperationFailed, Tr4ctlError
+from tr4ctl.facts import BACKEND_PORT
+from tr4ctl.files import write_atomic
+from tr4ctl.plan.backup import KIND_DEPLOY
+from tr4ctl.plan.environments import NginxMode
+from tr4ctl.plan.releases import FAILED, SUCCEEDED, Release, utc_text
+from tr4ctl.plan.services import ServiceState
+from tr4ctl.plan.stack import render_compose, render_nginx
+from tr4ctl.project.releases import append_audit, operator, read_history, write_history
+from tr4ctl.project.state import last_environment
+from tr4ctl.runtime import Runtime
+
+BACKEND = "backend"
+# The new container's first requests go through its own loopback: /ready says whether
+# the database (migrated), the data folders and Chroma are there.
+READY_PROBE = f"""
+import json, urllib.error, urllib.request
+try:
+    answer = urllib.request.urlopen("http://127.0.0.1:{BACKEND_PORT}/ready", timeout=5).read()
+except urllib.error.HTTPError as exc:
+    answer = exc.read()
+except Exception as exc:
+    answer = json.dumps({{"status": "unreachable", "error": str(exc)}}).encode()
+print(answer.decode())
+"""
+DRAIN_SECONDS = 30
+STOP_SECONDS = 30
+LOG_LINES = 20
+
+
+@dataclass
+class ShipReport:
+    release: Release
+    previous: Release | None
+    steps: dict[str, float]  # step -> seconds it took
+
+
+class Progress:
+    """Times each step and says it (a deploy is seconds of waiting: show where)."""
+
+    def __init__(self, say: Callable[[str], None]):
+        self.say = say
+        self.step = "pre-flight"
+        self.steps: dict[str, float] = {}
+        self._began = time.monotonic()
+
+    def __call__(self, step: str, what: str) -> None:
+        self._close()
+        self.step = step
+        self.say(f"{step}: {what}")
+
+    def _close(self) -> None:
+        now = time.monotonic()
+        self.steps[self.step] = round(now - self._began, 2)
+        self._began = now
+
+    def done(self) -> dict[str, float]:
+        self._close()
+        return self.steps
+
+
+def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
+         rolled_back_to: str | None = None) -> ShipReport:
+    """The caller holds the stack's lock and chose the image."""
+    engine, paths = rt.engine, rt.paths
+    # -- pre-flight: no impact yet ------------------------------------------------------
+    require_stack(rt, hint="run `tr4ctl up` first: deploy replaces a running backend")
+    hint = "run `tr4ctl up`: deploy replaces a running backend"
+    require_running(rt, "nginx", message="nginx is {state}: nothing would serve the new release",
+                    hint=hint, error=OperationFailed)
+    old = [c for c in engine.service_containers(BACKEND) if c.state == "running"]
+    if not old:
+        raise OperationFailed("the backend is not running: there is nothing to replace", hint)
+    if not build and not engine.image_exists(image):
+        raise OperationFailed(f"image {image} does not exist on this host",
+                              "build it (`tr4ctl deploy --build`) or load it (`docker load`); "
+                              "the running release was not touched")
+    env = last_environment(paths)
+    mode = NginxMode(active_nginx_mode(rt) or env.value)
+    inputs = replace(rt.stack_inputs, backend_image=image)
+    new_compose = render_compose(rt.config, env, paths, inputs)
+    old_compose = paths.compose_file.read_text(encoding="utf-8")
+    old_nginx = paths.nginx_conf.read_text(encoding="utf-8")
+    history = read_history(paths)
+    previous = history.current
+    release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
+                      image=image, image_id=None, fingerprint=None, db_revision=None,
+                      by=operator(), rolled_back_to=rolled_back_to)
+    progress = Progress(rt.out.info)
+    began = time.monotonic()
+    new: ServiceState | None = None
+    try:
+        progress("backup", "the database, online")
+        release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
+        if build:
+            progress("build", f"{image} from the shipped backend code")
+            candidate = paths.compose_file.with_name("docker-compose.build.yml")
+            write_atomic(candidate, new_compose)
+            try:
+                engine.compose_build([candidate], [BACKEND])
+            finally:
+                candidate.unlink(missing_ok=True)
+        progress("start", f"a backend container with {image}, beside the running one")
+        write_atomic(paths.compose_file, new_compose)
+        engine.add_container(BACKEND, len(old) + 1)
+        new = _the_new_container(engine, {c.container_id for c in old})
+        progress("ready", f"{new.name}: migrations, health, /ready")
+        _wait_ready(rt, new, timeout)
+        _record_code(rt, release, new)
+        progress("switch", f"nginx to {new.name} (tested, graceful reload)")
+        apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs, upstream=new.name))
+    except BaseException as exc:  # noqa: BLE001 - Ctrl-C too must put the old release back
+        failure = _failure(rt, progress.step, exc, new, previous)  # reads the new logs
+        _undo(rt, new, old_compose, old_nginx)
+        _record(rt, history, release, began, progress, failure=exc)
+        raise failure from None
+    # The new release serves every new request from here on: what follows only retires
+    # the old one, and a failure there is reported but changes nothing for clients.
+    progress("drain", "nginx's old workers finish their requests")
+    _wait_nginx_drained(rt)
+    progress("retire", ", ".join(c.name or c.container_id[:12] for c in old))
+    for container in old:
+        engine.stop_container(container.container_id, STOP_SECONDS)
+        engine.remove_containers([container.container_id])
+    apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs))
+    release.result = SUCCEEDED
+    _record(rt, history, release, began, progress)
+    return ShipReport(release, previous, progress.done())
+
+
+def _the_new_container(engine, old_ids: set[str]) -> ServiceState:
+    added = [c for c in engine.service_containers(BACKEND) if c.container_id not in old_ids]
+    if not added:
+        raise OperationFailed("compose started no new backend container", None)
+    return added[0]
+
+
+def _wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
+    label = f"backend ({new.name})"
+    wait_healthy(rt.engine, (label,), timeout=timeout,
+                 read=lambda: {label: rt.engine.container_state(new.container_id, label)})
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = rt.engine.exec_in_container(new.container_id, ["python3", "-c", READY_PROBE],
+                                             check=False, timeout=30).stdout
+        try:
+            report = json.loads(answer.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            report = {"status": "unreadable", "answer": answer[-200:]}
+        if report.get("status") == "ready":
+            return
+        if time.monotonic() > deadline:
+            raise OperationFailed(f"{new.name} is healthy but not ready: {json.dumps(report)}",
+                                  None)
+        time.sleep(0.5)
+
+
+def _record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
+    """What the new container runs: its image id, its code's version and migrations."""
+    release.image_id = rt.engine.image_id(release.image)
+    answer = rt.engine.exec_in_container(
+        new.container_id, ["python3", "-m", "app.manage", "revision"], check=False,
+        timeout=120).stdout
+    try:
+        revision = json.loads(answer.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return
+    release.fingerprint = revision.get("version")
+    release.db_revision = revision.get("head")
+    release.known_revisions = list(revision.get("known") or [])
+
+
+def _wait_nginx_drained(rt: Runtime) -> None:
+    """Old workers say "worker process is shutting down" until their last request ends."""
+    nginx = rt.engine.service_states(("nginx",))["nginx"]
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while nginx.container_id and time.monotonic() < deadline:
+        processes = rt.engine.top(nginx.container_id) or []
+        if not any("shutting down" in p["args"] for p in processes):
+            return
+        time.sleep(0.2)
+
+
+def _undo(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx: str) -> None:
+    """Back to exactly what served before; every step tried, whatever failed first."""
+    for undo in (lambda: apply_nginx_config(rt, old_nginx),
+                 lambda: rt.engine.remove_containers([new.container_id]) if new else None,
+                 lambda: write_atomic(rt.paths.compose_file, old_compose)):
+        try:
+            undo()
+        except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
+            rt.out.warn(f"while putting the old release back: {exc}")
+
+
+def _record(rt: Runtime, history, release: Release, began: float, progress: Progress,
+            failure: BaseException | None = None) -> None:
+    release.seconds = round(time.monotonic() - began, 2)
+    if failure is not None:
+        release.result = FAILED
+        release.failed_step = progress.step
+        release.reason = (failure.message if isinstance(failure, Tr4ctlError)
+                          else type(failure).__name__)
+    history.releases.append(release)
+    write_history(rt.paths, history)
+    append_audit(rt.paths, release.kind, datetime.now(UTC), release=release.id,
+                 image=release.image, result=release.result, step=release.failed_step,
+                 reason=release.reason, seconds=release.seconds,
+                 rolled_back_to=release.rolled_back_to, backup=release.backup)
+
+
+def _failure(rt: Runtime, step: str, exc: BaseException, new: ServiceState | None,
+             previous: Release | None) -> BaseException:
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    reason = exc.message if isinstance(exc, Tr4ctlError) else f"{type(exc).__name__}: {exc}"
+    still = f"release {previous.id} ({previous.image})" if previous else "the previous backend"
+    details = exc.details if isinstance(exc, Tr4ctlError) else None
+    if new is not None and not details:
+        details = rt.engine.container_logs(new.container_id, LOG_LINES) or None
+    return OperationFailed(f"deploy failed at {step}: {reason}",
+                           f"{still} still serves, unchanged; the new container's last log "
+                           "lines are below" if details else f"{still} still serves, unchanged",
+                           details=details)

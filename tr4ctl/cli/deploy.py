@@ -1,0 +1,95 @@
+"""deploy, rollback, releases: backend releases with no failed request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from tr4ctl.cli.common import runtime
+
+if TYPE_CHECKING:
+    from tr4ctl.actions.deploy.ship import ShipReport
+    from tr4ctl.runtime import Runtime
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)
+    app.command("rollback")(rollback)
+    app.command("releases")(releases)
+
+
+def deploy(
+    ctx: typer.Context,
+    image: str = typer.Option(None, "--image", metavar="REF",
+                              help="Deploy this local image (default: the shipped backend code)."),
+    build: bool = typer.Option(False, "--build", help="Rebuild the backend image first."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS",
+                                  help="How long the new release may take to be ready."),
+) -> None:
+    """Ship a new backend release beside the running one, switch nginx to it, retire
+    the old one: no failed request. On any failure the old release keeps serving.
+
+    Example: tr4ctl deploy --build
+    """
+    from tr4ctl.actions.deploy.deploy import deploy as ship_new
+
+    rt = runtime(ctx)
+    with rt.changing("deploy"):
+        report = ship_new(rt, image=image, build=build, timeout=timeout)
+    _done(rt, "deploy", report)
+
+
+def rollback(
+    ctx: typer.Context,
+    release: str = typer.Argument(None, metavar="[RELEASE]",
+                                  help="A release id from `tr4ctl releases` (default: the "
+                                       "previous one)."),
+    restore_data: bool = typer.Option(False, "--restore-data",
+                                      help="Also put back the database as it was before the "
+                                           "release that moved it (stops the backend briefly)."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS"),
+) -> None:
+    """Go back to an earlier successful release by the same zero-downtime path.
+
+    Example: tr4ctl rollback r3
+    """
+    from tr4ctl.actions.deploy.rollback import plan_rollback, roll_back
+
+    rt = runtime(ctx)
+    plan = plan_rollback(rt, release, restore_data=restore_data)
+    with rt.changing("rollback"):
+        report = roll_back(rt, plan, timeout=timeout)
+    _done(rt, "rollback", report)
+
+
+def releases(ctx: typer.Context) -> None:
+    """Every release: id, time, image, code, migrations, result, who, and the current one.
+
+    Example: tr4ctl releases --json
+    """
+    from tr4ctl.actions.deploy.releases import list_releases
+
+    rt = runtime(ctx)
+    rows = list_releases(rt)
+    rt.out.table("releases", ["id", "", "kind", "time", "image", "code", "db", "result", "by"],
+                 [[r["id"], "*" if r["current"] else "", r["kind"], r["time"], r["image"],
+                   (r["fingerprint"] or "-")[:12], r["db_revision"] or "-",
+                   r["result"] + (f" at {r['failed_step']}" if r["failed_step"] else ""),
+                   r["by"]] for r in rows])
+    rt.out.emit("releases", {"releases": rows,
+                             "current": next((r["id"] for r in rows if r["current"]), None)})
+
+
+def _done(rt: Runtime, command: str, report: ShipReport) -> None:
+    from dataclasses import asdict
+
+    release = report.release
+    took = " ".join(f"{step} {seconds:.1f}s" for step, seconds in report.steps.items())
+    rt.out.success(f"release {release.id} serves {release.image} "
+                   f"({release.seconds:.1f}s: {took})")
+    if report.previous:
+        rt.out.info(f"the previous release was {report.previous.id}: "
+                    f"`tr4ctl rollback {report.previous.id}` goes back")
+    rt.out.emit(command, {"release": asdict(release), "steps": report.steps,
+                          "previous": report.previous.id if report.previous else None})
