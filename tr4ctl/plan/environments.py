@@ -54,6 +54,7 @@ def nginx_mode_for(env: Environment, certificate_present: bool) -> NginxMode:
 HTTPS_PENDING = ("HTTPS is pending: there is no certificate yet, so nginx answers only "
                  "/health and the ACME challenge, over plain HTTP")
 HTTPS_PENDING_FIX = "tr4ctl cert issue"
+HTTPS_PENDING_ADVICE = f"{HTTPS_PENDING}; `{HTTPS_PENDING_FIX}` gets it and switches to HTTPS"
 
 
 def https_pending(nginx_mode: str | None) -> bool:
