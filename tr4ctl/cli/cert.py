@@ -134,15 +134,33 @@ def status(ctx: typer.Context) -> None:
     else:
         out.info("no certificates yet (`tr4ctl cert issue --domain D --email E` gets one)")
     renewal = report.renewal
-    line = f"renewal: {renewal['service']} {renewal['state']}"
-    if renewal.get("next_pass"):
-        line += f"; last pass {renewal.get('last_pass') or '-'} (exit {renewal.get('last_exit')})"
-        line += f"; next pass {renewal['next_pass']}"
-    if renewal.get("note"):
-        line += f" ({renewal['note']})"
-    out.info(line)
+    if renewal.get("last_result") == "failed":
+        out.warn(_renewal_line(renewal))
+    else:
+        out.info(_renewal_line(renewal))
     out.emit("cert status", {"nginx_config": report.nginx_config,
                              "certificates": report.certificates, "renewal": renewal})
+
+
+def _renewal_line(renewal: dict) -> str:
+    line = f"renewal: {renewal['service']} {renewal['state']}"
+    if renewal.get("next_pass"):
+        line += (f"; next automatic renewal {_minute(renewal['next_pass'])} "
+                 f"(in {renewal['next_pass_in']})")
+    if renewal.get("last_result"):
+        line += f"; last pass {_minute(renewal['last_pass'])} {renewal['last_result']}"
+        if renewal["last_result"] == "failed":
+            line += f" (exit {renewal['last_exit']})"
+    if renewal.get("ca_bundle"):
+        line += f"; trusts {renewal['ca_bundle']} for the ACME server"
+    if renewal.get("note"):
+        line += f" ({renewal['note']})"
+    return line
+
+
+def _minute(value: str) -> str:
+    """2026-11-30T02:50:07+00:00 -> 2026-11-30 02:50 UTC"""
+    return value[:16].replace("T", " ") + " UTC"
 
 
 def _day(value: str | None) -> str:

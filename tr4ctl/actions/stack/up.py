@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from tr4ctl.actions.cert.lineages import certificate_present
+from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import check_ports
 from tr4ctl.actions.stack.init import (
@@ -42,6 +43,7 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     rt.engine.require_compose_v2()
     if env is Environment.PROD and not config.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
+    require_acme_ca_bundle_setting(config)  # mounted into certbot-renew
     states = rt.engine.service_states(LONG_RUNNING_SERVICES)
     busy = next((check for check in check_ports(rt, states["nginx"]) if check.status == "busy"),
                 None)
