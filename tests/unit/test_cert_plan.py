@@ -310,7 +310,7 @@ def test_certbot_failure_without_a_ca_answer():
               "requests.exceptions.SSLError: certificate verify failed\n"
               "Ask for help or search for solutions at https://community.letsencrypt.org.\n")
     failure = certbot_failure(output)
-    assert failure.reason == "certbot does not trust the TLS certificate of the ACME server"
+    assert failure.reason == "the ACME server presents a TLS certificate certbot does not trust"
     assert "--ca-bundle" in failure.hint
     assert certbot_failure("").reason == "certbot failed without output"
 
@@ -348,13 +348,14 @@ NOT_TLS = ("requests.exceptions.SSLError: HTTPSConnectionPool(host='plainweb', p
 
 @pytest.mark.parametrize("line, renew, server, reason, kind, hint_words", [
     (REFUSED, False, "https://pebble:14999/dir",
-     "certbot could not reach the ACME server https://pebble:14999/dir (connection refused)",
+     "the ACME server https://pebble:14999/dir is unreachable (connection refused)",
      "ca-unreachable", ["--server"]),
     (UNRESOLVED, False, None,
-     "certbot could not reach the ACME server nope-acme:14000 (the name does not resolve)",
+     "the ACME server nope-acme:14000 is unreachable (the name does not resolve)",
      "ca-unreachable", ["TR4CTL_ACME_SERVER"]),
     (UNTRUSTED, True, "https://pebble:14000/dir",
-     "certbot does not trust the TLS certificate of the ACME server https://pebble:14000/dir",
+     ("the ACME server https://pebble:14000/dir presents a TLS certificate certbot does not "
+      "trust"),
      "ca-untrusted", ["--ca-bundle", "TR4CTL_ACME_CA_BUNDLE"]),
     (NOT_TLS, False, "https://plainweb:8000/dir",
      "no TLS connection to the ACME server https://plainweb:8000/dir (wrong version number)",

@@ -277,8 +277,8 @@ NOT_CHANGED = "nginx was not changed"
 HINTS = {
     "ca-unreachable": "check the ACME server URL (--server or TR4CTL_ACME_SERVER) and that "
                       "this host reaches it: DNS, outbound firewall",
-    "ca-untrusted": "certbot does not trust the ACME server's TLS certificate: give the CA "
-                    "that signed it with --ca-bundle (or TR4CTL_ACME_CA_BUNDLE)",
+    "ca-untrusted": "give the CA that signed the ACME server's TLS certificate with "
+                    "--ca-bundle (or TR4CTL_ACME_CA_BUNDLE)",
     "ca-tls": "the ACME server's port does not speak TLS as expected: check the URL's port",
     "not-acme": "the URL is not an ACME directory: check --server (or TR4CTL_ACME_SERVER); "
                 f"Let's Encrypt's is {LETSENCRYPT_SERVER}",
@@ -405,8 +405,8 @@ def _transport_failure(error: str, where: str) -> CertbotFailure | None:
     """certbot's HTTP client never got an ACME answer: the request did not reach the CA."""
     lowered = error.lower()
     if "certificate verify failed" in lowered or "certificate_verify_failed" in lowered:
-        return CertbotFailure(f"certbot does not trust the TLS certificate of {where}", None,
-                              "ca-untrusted")
+        return CertbotFailure(f"{where} presents a TLS certificate certbot does not trust",
+                              None, "ca-untrusted")
     if "sslerror" in lowered:
         ssl_reason = re.search(r"\[SSL: ([A-Z_]+)\]", error)
         why = ssl_reason.group(1).lower().replace("_", " ") if ssl_reason else "TLS error"
@@ -414,8 +414,7 @@ def _transport_failure(error: str, where: str) -> CertbotFailure | None:
     if "connectionerror" in lowered or "connectionpool(" in lowered or "timeout" in lowered:
         cause = next((said for key, said in _UNREACHABLE_CAUSES if key in lowered),
                      "connection failed")
-        return CertbotFailure(f"certbot could not reach {where} ({cause})", None,
-                              "ca-unreachable")
+        return CertbotFailure(f"{where} is unreachable ({cause})", None, "ca-unreachable")
     return None
 
 

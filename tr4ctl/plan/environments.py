@@ -51,7 +51,8 @@ def nginx_mode_for(env: Environment, certificate_present: bool) -> NginxMode:
 
 # Production before its certificate, in the words nginx (its 503 body), `up`, `status`
 # and `verify` use: the operator learns it from whichever they look at first.
-HTTPS_PENDING = ("HTTPS is pending: there is no certificate yet, so nginx answers only "
+HTTPS_PENDING_SHORT = "HTTPS is pending"
+HTTPS_PENDING = (f"{HTTPS_PENDING_SHORT}: there is no certificate yet, so nginx answers only "
                  "/health and the ACME challenge, over plain HTTP")
 HTTPS_PENDING_FIX = "tr4ctl cert issue"
 HTTPS_PENDING_ADVICE = f"{HTTPS_PENDING}; `{HTTPS_PENDING_FIX}` gets it and switches to HTTPS"

@@ -54,7 +54,7 @@ def issue_certificate(rt: Runtime, request: IssueRequest, *, switch: bool) -> Is
     if request.dry_run:
         # A test against the CA that saves nothing: always run, whatever is on disk.
         run_certbot(rt, certbot_certonly_argv(request, replace_existing=lineage is not None),
-                    request.ca_bundle)
+                    request.ca_bundle, server=request.expected_server)
         report.decision = "dry-run"
         return report
 
@@ -65,7 +65,8 @@ def issue_certificate(rt: Runtime, request: IssueRequest, *, switch: bool) -> Is
     else:
         rt.out.info(f"requesting a certificate for {request.domain} ({why})")
         run_certbot(rt, certbot_certonly_argv(
-            request, replace_existing=decision is IssueDecision.RENEW), request.ca_bundle)
+            request, replace_existing=decision is IssueDecision.RENEW), request.ca_bundle,
+            server=request.expected_server)
         issued = read_lineages(rt).get(request.domain)
         if issued is None or issued.certificate is None:
             raise OperationFailed(f"certbot succeeded but no certificate is in live/{request.domain}",

@@ -30,9 +30,9 @@ from tr4ctl.facts import (
     NGINX_ACCESS_LOG,
 )
 from tr4ctl.plan.environments import (
-    HTTPS_PENDING,
     HTTPS_PENDING_ADVICE,
     HTTPS_PENDING_FIX,
+    HTTPS_PENDING_SHORT,
     https_pending,
 )
 from tr4ctl.plan.probe import ProbeResult
@@ -144,7 +144,8 @@ class Checklist:
         fails and says why, instead of each API check failing for that same reason."""
         if not https_pending(self.report.nginx_mode):
             return item
-        return lambda name: skipped(name, f"{HTTPS_PENDING} (run `{HTTPS_PENDING_FIX}`)")
+        return lambda name: skipped(name, f"{HTTPS_PENDING_SHORT}: nginx answers 503 here "
+                                          f"until `{HTTPS_PENDING_FIX}`")
 
     # -- shared observations ----------------------------------------------------------
     def running(self, service: str) -> bool:
