@@ -39,11 +39,11 @@ class UpReport:
 def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     """Everything that can refuse `up` before anything changes; returns the services' states."""
     config = rt.config
+    require_acme_ca_bundle_setting(config)  # mounted into certbot-renew
     rt.engine.require_engine()
     rt.engine.require_compose_v2()
     if env is Environment.PROD and not config.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
-    require_acme_ca_bundle_setting(config)  # mounted into certbot-renew
     states = rt.engine.service_states(LONG_RUNNING_SERVICES)
     busy = next((check for check in check_ports(rt, states["nginx"]) if check.status == "busy"),
                 None)
