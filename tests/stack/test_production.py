@@ -2,7 +2,8 @@
 (pebble) on the stack's own network, and between its steps the checks of each
 production item: HTTP-only until the certificate (503 with the fix, said by `up`,
 `status` and `verify`), hints that name the actual ACME failure, the redirect and the
-TLS curves, and an unattended renewal by the certbot-renew service that nginx serves.
+TLS curves, a failed unattended pass reported with its cause, and an unattended renewal
+by the certbot-renew service (forced early, as the README shows) that nginx serves.
 
 One stack for the module; the tests run in order and build on each other.
 """
@@ -16,6 +17,7 @@ import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,8 @@ from pebble import (
     stop_pebble,
     wait_for_pebble,
 )
+
+from tr4ctl.facts import RENEW_FORCE_FILE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## Production on one host"
@@ -278,7 +282,41 @@ def test_nginx_redirects_to_the_configured_domain_and_offers_modern_curves_only(
     assert handshake("X448") != 0 and handshake("secp521r1") != 0
 
 
-# -- 4. the unattended renewal, forced early as the README shows, served by nginx ------------
+# -- 4. unattended renewals: a failed pass is reported with its cause; a forced one served ---
+def renewal_status(stack) -> tuple[dict, str]:
+    result = stack.tr4ctl("--json", "cert", "status")
+    return json.loads(result.stdout)["data"]["renewal"], said_by(result)
+
+
+def test_a_failed_unattended_pass_is_reported_and_explained(prod):
+    """The CA out of reach for one pass: the lineage's recorded server points at a closed
+    port (inside the stack's network), and a forced pass is asked for."""
+    stack = prod.stack
+    closed = "https://pebble:14999/dir"
+    conf = f"/etc/letsencrypt/renewal/{DOMAIN}.conf"
+    started = datetime.now(UTC).replace(microsecond=0)
+    stack.compose_exec("certbot-renew", "sed", "-i", f"s#^server = .*#server = {closed}#", conf)
+    try:
+        stack.compose_exec("certbot-renew", "touch", RENEW_FORCE_FILE)
+
+        def failed_pass() -> dict | None:
+            renewal, _ = renewal_status(stack)
+            last = renewal.get("last_pass")
+            done = last and datetime.fromisoformat(last) >= started and renewal["last_forced"]
+            return renewal if done else None
+
+        renewal = wait_for(failed_pass, "the forced pass", timeout=120, every=1)
+        assert renewal["last_result"] == "failed" and renewal["last_exit"] != 0
+        _, said = renewal_status(stack)
+        assert "failed (exit" in said and "tr4ctl cert renew --dry-run" in said
+        dry_run = stack.tr4ctl("cert", "renew", "--dry-run", check=False)
+        assert dry_run.returncode == 1
+        assert f"the ACME server {closed} is unreachable (connection refused)" in said_by(dry_run)
+    finally:
+        stack.compose_exec("certbot-renew", "sed", "-i",
+                           f"s#^server = .*#server = {PEBBLE_DIR_URL}#", conf)
+
+
 def test_unattended_renewal_by_the_service_is_served(prod):
     stack = prod.stack
     before = served_serial(stack, DOMAIN, prod.root_file)

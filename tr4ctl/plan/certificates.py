@@ -272,7 +272,6 @@ _NOISE = ("Saving debug log to", "Ask for help or search for solutions",
           "All simulated renewals failed", "All renewals failed", "/etc/letsencrypt/live/")
 _TRACEBACK = ("Traceback (most recent call last)", "File \"", "^", "~")
 
-NOT_CHANGED = "nginx was not changed"
 # The hint for each kind of failure: it names what to do about that failure only.
 HINTS = {
     "ca-unreachable": "check the ACME server URL (--server or TR4CTL_ACME_SERVER) and that "
