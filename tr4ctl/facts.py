@@ -7,7 +7,8 @@ from typing import Any
 
 # Long-running services `up` starts and waits for; certbot is a tool run on demand,
 # certbot-renew its unattended loop.
-LONG_RUNNING_SERVICES = ("chroma", "backend", "nginx", "certbot-renew")
+RENEW_SERVICE = "certbot-renew"
+LONG_RUNNING_SERVICES = ("chroma", "backend", "nginx", RENEW_SERVICE)
 ALL_SERVICES = (*LONG_RUNNING_SERVICES, "certbot")
 VOLUME_KEYS = (
     "chroma_data",
@@ -32,8 +33,21 @@ NGINX_HEALTH_PORT = 8081
 NGINX_ACCESS_LOG = "/var/log/nginx/access.log"
 LETSENCRYPT_DIR = "/etc/letsencrypt"
 ACME_WEBROOT = "/var/www/certbot"
-# Written by the certbot-renew loop after each pass (read by `cert status`).
-RENEW_STATE_FILE = "/tmp/tr4ctl-renew/state"
+# nginx reads certificates at start and reload only: a loop beside it looks at the files
+# it serves this often and reloads once they changed (renewed by certbot-renew or tr4ctl).
+NGINX_CERT_CHECK_SECONDS = 10
+# TR4CTL_ACME_CA_BUNDLE (a private ACME CA's bundle), mounted read-only in certbot's
+# containers and named by REQUESTS_CA_BUNDLE.
+ACME_CA_BUNDLE_IN_CONTAINER = "/run/tr4ctl/acme-ca-bundle.pem"
+# The certbot-renew loop: a pass at start and every RENEW_INTERVAL_SECONDS, its outcome
+# written to RENEW_STATE_FILE (read by `cert status`). A file at RENEW_FORCE_FILE makes
+# the loop start a pass that renews every certificate, due or not, within
+# RENEW_POLL_SECONDS: drills and tests of the unattended path, without a short interval.
+RENEW_INTERVAL_SECONDS = 12 * 3600
+RENEW_POLL_SECONDS = 5
+RENEW_STATE_DIR = "/tmp/tr4ctl-renew"
+RENEW_STATE_FILE = f"{RENEW_STATE_DIR}/state"
+RENEW_FORCE_FILE = f"{RENEW_STATE_DIR}/force-renewal"
 
 
 def template_facts() -> dict[str, Any]:
@@ -46,5 +60,11 @@ def template_facts() -> dict[str, Any]:
         "nginx_health_port": NGINX_HEALTH_PORT,
         "letsencrypt_dir": LETSENCRYPT_DIR,
         "acme_webroot": ACME_WEBROOT,
+        "nginx_cert_check_seconds": NGINX_CERT_CHECK_SECONDS,
+        "acme_ca_bundle": ACME_CA_BUNDLE_IN_CONTAINER,
+        "renew_interval_seconds": RENEW_INTERVAL_SECONDS,
+        "renew_poll_seconds": RENEW_POLL_SECONDS,
+        "renew_state_dir": RENEW_STATE_DIR,
         "renew_state_file": RENEW_STATE_FILE,
+        "renew_force_file": RENEW_FORCE_FILE,
     }

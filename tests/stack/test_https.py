@@ -8,75 +8,27 @@ a forced renewal under load, a broken nginx template, a domain that does not res
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import shutil
-import socket
-import ssl
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import pebble
 import pytest
-from conftest import docker, new_stack
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from conftest import new_stack
+from pebble import (
+    PEBBLE_DIR_URL,
+    save_pebble_root,
+    start_pebble,
+    stop_pebble,
+    wait_for_pebble,
+)
 
 DOMAIN = "tr4ctl-test.internal"
 EMAIL = "ops@example.com"
-PEBBLE_IMAGE = "tr4ctl-local/pebble:bookworm"
-PEBBLE_DIR_URL = "https://pebble:14000/dir"
-LIVE_CERT = f"/etc/letsencrypt/live/{DOMAIN}/cert.pem"
-
-
-# -- pebble: its own TLS, its config, its container --------------------------------------
-def write_pebble_files(folder: Path) -> Path:
-    """A throwaway CA and a leaf for pebble's API; returns the CA file (the --ca-bundle)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tr4ctl test pebble API CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(hours=1))
-          .not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    san = x509.SubjectAlternativeName([x509.DNSName("pebble"), x509.DNSName("localhost"),
-                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    leaf = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(san, critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (folder / "cert.pem").write_bytes(leaf.public_bytes(pem))
-    (folder / "key.pem").write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    (folder / "config.json").write_text(json.dumps({"pebble": {
-        "listenAddress": "0.0.0.0:14000", "managementListenAddress": "0.0.0.0:15000",
-        "certificate": "/pebble/cert.pem", "privateKey": "/pebble/key.pem",
-        "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "",
-        "externalAccountBindingRequired": False}}))
-    folder.chmod(0o755)
-    for item in folder.iterdir():
-        item.chmod(0o644)  # pebble reads them as another user inside its container
-    return folder / "ca.pem"
-
-
-def fetch_in_stack(stack, url: str, ca_file: Path) -> str:
-    """GET an address inside the stack's network, from nginx's container, trusting ca_file."""
-    script = "cat > /tmp/t4t-ca.pem && curl -fsS --max-time 5 --cacert /tmp/t4t-ca.pem " + url
-    return stack.compose_exec("nginx", "sh", "-c", script, input=ca_file.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -84,50 +36,26 @@ def https(docker_engine, tmp_path_factory):
     stack = new_stack(tmp_path_factory, "https", with_pebble=True,
                       settings={"TR4CTL_DOMAIN": DOMAIN, "TR4CTL_EMAIL": EMAIL})
     stack.tr4ctl("init")  # the network pebble joins
-    pebble_dir = tmp_path_factory.mktemp("pebble")
-    ca_file = write_pebble_files(pebble_dir)
-    pebble = f"{stack.name}-pebble"
-    docker(
-        "run", "-d", "--name", pebble,
-        # The project label lets conftest remove it even after a killed run.
-        "--label", f"com.docker.compose.project={stack.name}",
-        "--network", f"{stack.name}_network", "--network-alias", "pebble",
-        # Names the stack does not know fail inside the engine instead of being
-        # forwarded to the host's resolver: no query leaves this machine.
-        "--dns", "127.0.0.1",
-        "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
-        "-v", f"{pebble_dir}:/pebble:ro", PEBBLE_IMAGE, "pebble", "-config", "/pebble/config.json",
-    )
+    ca_file = start_pebble(stack, tmp_path_factory.mktemp("pebble"))
     try:
         yield stack, ca_file
     finally:
-        docker("rm", "-f", pebble, check=False)
+        stop_pebble(stack)
         stack.tr4ctl("down", "--volumes", "--yes", check=False)
 
 
 # -- helpers -----------------------------------------------------------------------------
 def disk_serial(stack) -> int:
-    pem = stack.compose_exec("nginx", "cat", LIVE_CERT).encode()
-    return x509.load_pem_x509_certificate(pem).serial_number
-
-
-def tls_context(root_file: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(root_file))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    return pebble.disk_serial(stack, DOMAIN)
 
 
 def served_serial(stack, root_file: Path) -> int:
-    """The certificate nginx presents for SNI = DOMAIN, verified against pebble's root."""
-    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw, \
-            tls_context(root_file).wrap_socket(raw, server_hostname=DOMAIN) as tls:
-        der = tls.getpeercert(binary_form=True)
-    return x509.load_der_x509_certificate(der).serial_number
+    return pebble.served_serial(stack, DOMAIN, root_file)
 
 
 def https_get(stack, root_file: Path, path: str) -> httpx.Response:
     # A new connection each time: what a browser arriving during a reload does.
-    with httpx.Client(verify=tls_context(root_file), timeout=10) as client:
+    with httpx.Client(verify=pebble.tls_context(root_file), timeout=10) as client:
         return client.get(f"https://127.0.0.1:{stack.https_port}{path}",
                           headers={"Host": DOMAIN}, extensions={"sni_hostname": DOMAIN})
 
@@ -149,9 +77,7 @@ def one_line_refusal(result, *words) -> None:
 def pebble_root(https, tmp_path_factory) -> Path:
     """pebble's issuing root, from its management API (inside the stack's network)."""
     stack, ca_file = https
-    root = tmp_path_factory.mktemp("root") / "pebble-root.pem"
-    root.write_text(fetch_in_stack(stack, "https://pebble:15000/roots/0", ca_file))
-    return root
+    return save_pebble_root(stack, ca_file, tmp_path_factory.mktemp("root") / "pebble-root.pem")
 
 
 # -- 1. a fresh prod host ------------------------------------------------------------------
@@ -172,16 +98,7 @@ def test_prod_without_certificate_serves_http(https):
     one_line_refusal(refused, "no certificate", f"tr4ctl cert issue --domain {DOMAIN}")
     assert stack.json("nginx", "status")["data"]["serving"] == "prod-http"
 
-    # pebble is up by now (it started with the fixture).
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            assert "newAccount" in fetch_in_stack(stack, PEBBLE_DIR_URL, ca_file)
-            break
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+    wait_for_pebble(stack, ca_file)  # started with the fixture: up by now
 
 
 # -- bad input: one line, exit 2, nothing changed --------------------------------------------

@@ -45,6 +45,7 @@ def assert_refused(project, result, *words):
     (["--server", "https://ca.internal/dir", "--ca-bundle", "/no/such/ca.pem"],
      ["CA bundle /no/such/ca.pem does not exist"]),
     (["--server", "not a url"], ["invalid ACME server URL"]),
+    (["--server", "http://ca.internal/dir"], ["plain HTTP", "use https://ca.internal/dir"]),
 ])
 def test_cert_issue_bad_input(project, args, words):
     assert_refused(project, tr4ctl(project, "cert", "issue", *args), *words)
@@ -62,6 +63,27 @@ def test_cert_renew_with_a_missing_ca_bundle_setting(project):
     (project / ".env").write_text(ENV_TEXT + "TR4CTL_ACME_CA_BUNDLE=/no/such/bundle.pem\n")
     result = tr4ctl(project, "cert", "renew")
     assert result.returncode == 2 and "CA bundle /no/such/bundle.pem" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["up", "--env", "prod"], ["cert", "renew"]])
+@pytest.mark.parametrize("value, words", [
+    ("/no/such/bundle.pem", ["TR4CTL_ACME_CA_BUNDLE: CA bundle /no/such/bundle.pem does not exist"]),
+    ("relative/ca.pem", ["TR4CTL_ACME_CA_BUNDLE=relative/ca.pem is a relative path",
+                         "tr4ctl config set TR4CTL_ACME_CA_BUNDLE=/"]),
+])
+def test_a_bad_acme_ca_bundle_setting_is_refused_before_docker(project, command, value, words):
+    """certbot-renew mounts it: docker would make a missing path an empty directory."""
+    env_text = ENV_TEXT + f"TR4CTL_ACME_CA_BUNDLE={value}\n"
+    (project / ".env").write_text(env_text)
+    result = tr4ctl(project, *command)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0]
+    assert (project / ".env").read_text() == env_text
+    # Nothing rendered: at most the stack's lock file, taken before the pre-flight.
+    assert [p.name for p in (project / ".tr4ctl").glob("*")] in ([], ["lock"])
 
 
 def test_nginx_use_unknown_mode(project):

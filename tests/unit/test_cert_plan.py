@@ -15,7 +15,13 @@ from tr4ctl.actions.cert.request import resolve_issue_request
 from tr4ctl.assets import backend_context, backend_image, load_templates
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
-from tr4ctl.facts import LONG_RUNNING_SERVICES
+from tr4ctl.facts import (
+    ACME_CA_BUNDLE_IN_CONTAINER,
+    LONG_RUNNING_SERVICES,
+    NGINX_CERT_CHECK_SECONDS,
+    RENEW_FORCE_FILE,
+    RENEW_INTERVAL_SECONDS,
+)
 from tr4ctl.plan import stack
 from tr4ctl.plan.certificates import (
     LETSENCRYPT_SERVER,
@@ -26,6 +32,7 @@ from tr4ctl.plan.certificates import (
     certbot_certonly_argv,
     certbot_failure,
     certbot_renew_argv,
+    in_words,
     issue_decision,
     parse_certificate,
     parse_live_listing,
@@ -33,6 +40,7 @@ from tr4ctl.plan.certificates import (
     tls_domains_in_config,
     validate_domain,
     validate_email,
+    validate_server,
 )
 from tr4ctl.plan.environments import Environment, NginxMode
 from tr4ctl.plan.layout import ProjectPaths
@@ -301,8 +309,93 @@ def test_certbot_failure_without_a_ca_answer():
               "An unexpected error occurred:\n"
               "requests.exceptions.SSLError: certificate verify failed\n"
               "Ask for help or search for solutions at https://community.letsencrypt.org.\n")
-    assert certbot_failure(output).reason == "requests.exceptions.SSLError: certificate verify failed"
+    failure = certbot_failure(output)
+    assert failure.reason == "the ACME server presents a TLS certificate certbot does not trust"
+    assert "--ca-bundle" in failure.hint
     assert certbot_failure("").reason == "certbot failed without output"
+
+
+def certbot_error(line: str, renew: bool = False) -> str:
+    """certbot 5.8's output around one error line, as certonly or renew print it."""
+    if renew:
+        return ("Saving debug log to /var/log/letsencrypt/letsencrypt.log\n\n- - - -\n"
+                "Processing /etc/letsencrypt/renewal/x.internal.conf\n- - - -\n"
+                f"Failed to renew certificate x.internal with error: {line}\n\n- - - -\n"
+                "All renewals failed. The following certificates could not be renewed:\n"
+                "  /etc/letsencrypt/live/x.internal/fullchain.pem (failure)\n- - - -\n"
+                "1 renew failure(s), 0 parse failure(s)\n"
+                "Ask for help or search for solutions at https://community.letsencrypt.org.\n")
+    return ("Saving debug log to /var/log/letsencrypt/letsencrypt.log\n"
+            f"An unexpected error occurred:\n{line}\n"
+            "Ask for help or search for solutions at https://community.letsencrypt.org.\n")
+
+
+REFUSED = ("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='pebble', port=14999):"
+           " Max retries exceeded with url: /dir (Caused by NewConnectionError(\"HTTPSConnection"
+           "(host='pebble', port=14999): Failed to establish a new connection: [Errno 111] "
+           "Connection refused\"))")
+UNRESOLVED = ("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='nope-acme', "
+              "port=14000): Max retries exceeded with url: /dir (Caused by NameResolutionError("
+              "\"HTTPSConnection(host='nope-acme', port=14000): Failed to resolve 'nope-acme' "
+              "([Errno -3] Temporary failure in name resolution)\"))")
+UNTRUSTED = ("HTTPSConnectionPool(host='pebble', port=14000): Max retries exceeded with url: /dir"
+             " (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED]"
+             " certificate verify failed: unable to get local issuer certificate (_ssl.c:992)')))")
+NOT_TLS = ("requests.exceptions.SSLError: HTTPSConnectionPool(host='plainweb', port=8000): Max "
+           "retries exceeded with url: /dir (Caused by SSLError(SSLError(1, '[SSL: "
+           "WRONG_VERSION_NUMBER] wrong version number (_ssl.c:992)')))")
+
+
+@pytest.mark.parametrize("line, renew, server, reason, kind, hint_words", [
+    (REFUSED, False, "https://pebble:14999/dir",
+     "the ACME server https://pebble:14999/dir is unreachable (connection refused)",
+     "ca-unreachable", ["--server"]),
+    (UNRESOLVED, False, None,
+     "the ACME server nope-acme:14000 is unreachable (the name does not resolve)",
+     "ca-unreachable", ["TR4CTL_ACME_SERVER"]),
+    (UNTRUSTED, True, "https://pebble:14000/dir",
+     ("the ACME server https://pebble:14000/dir presents a TLS certificate certbot does not "
+      "trust"),
+     "ca-untrusted", ["--ca-bundle", "TR4CTL_ACME_CA_BUNDLE"]),
+    (NOT_TLS, False, "https://plainweb:8000/dir",
+     "no TLS connection to the ACME server https://plainweb:8000/dir (wrong version number)",
+     "ca-tls", ["port"]),
+    ("acme.errors.ClientError: <Response [404]>", False, "https://pebble:14000/nope",
+     "the ACME server https://pebble:14000/nope did not answer as an ACME directory (HTTP 404)",
+     "not-acme", ["not an ACME directory"]),
+])
+def test_certbot_failures_talking_to_the_acme_server(line, renew, server, reason, kind,
+                                                     hint_words):
+    failure = certbot_failure(certbot_error(line, renew), server)
+    assert (failure.reason, failure.kind) == (reason, kind)
+    assert failure.details is None  # the reason says it all: no library text after it
+    for word in hint_words:
+        assert word in failure.hint
+    assert "port 80" not in failure.hint  # the CA never got to check this host
+
+
+def test_the_cas_refusal_picks_the_hint_by_its_type():
+    connection = CERTBOT_CHALLENGE_FAILURE.replace(
+        "Detail: lookup nowhere.invalid on 127.0.0.11:53: no such host",
+        "Detail: 10.0.0.1: Fetching http://a.example.test/.well-known/acme-challenge/x: "
+        "Timeout during connect (likely firewall problem)")
+    assert certbot_failure(connection).kind == "refused:connection"
+    assert "port 80" in certbot_failure(connection).hint
+    assert certbot_failure(CERTBOT_CHALLENGE_FAILURE).kind == "refused:dns"
+    assert "DNS" in certbot_failure(CERTBOT_CHALLENGE_FAILURE).hint
+
+
+def test_an_unknown_error_keeps_its_words_without_the_exception_class():
+    failure = certbot_failure(certbot_error("certbot.errors.Error: something new"))
+    assert (failure.reason, failure.kind) == ("something new", "other")
+    assert failure.details
+
+
+def test_acme_server_urls_must_be_https():
+    with pytest.raises(BadInput, match="plain HTTP") as caught:
+        validate_server("http://pebble:14000/dir")
+    assert caught.value.hint == "use https://pebble:14000/dir"
+    assert validate_server(" https://pebble:14000/dir ") == "https://pebble:14000/dir"
 
 
 # -- small pure helpers -------------------------------------------------------------------
@@ -320,11 +413,19 @@ def test_tls_domains_come_from_the_rendered_prod_config():
 
 
 def test_renew_state_file():
-    state = parse_renew_state("interval=43200\nstarted=1700000000\nlast_pass=1700000001\n"
-                              "last_exit=1\nnext_pass=1700043205\n")
+    state = parse_renew_state("interval=43200\nstarted=1700000000\nca_bundle=\n"
+                              "last_pass=1700000001\nlast_exit=1\nlast_forced=0\n"
+                              "next_pass=1700043205\n")
     assert state.interval_seconds == 43200 and state.last_exit == 1
     assert state.next_pass == datetime.fromtimestamp(1700043205, UTC)
-    assert parse_renew_state("started=1700000000\n").last_pass is None
+    assert (state.last_result, state.last_forced, state.ca_bundle) == ("failed", False, None)
+    now = datetime.fromtimestamp(1700000005, UTC)
+    assert state.seconds_to_next_pass(now) == 43200
+    assert in_words(43200) == "12h 0m" and in_words(125) == "2m" and in_words(4) == "4s"
+    first = parse_renew_state("started=1700000000\nca_bundle=/run/tr4ctl/acme-ca-bundle.pem\n")
+    assert first.last_pass is None and first.last_result is None
+    assert first.ca_bundle == "/run/tr4ctl/acme-ca-bundle.pem"
+    assert parse_renew_state("last_pass=1\nlast_exit=0\nlast_forced=1\n").last_result == "succeeded"
 
 
 def test_renewal_service_is_long_running_and_healthchecked():
@@ -340,6 +441,41 @@ def test_renewal_service_is_long_running_and_healthchecked():
     assert "certbot renew --webroot -w /var/www/certbot" in script
     assert "$$?" in script and "$?" not in script.replace("$$?", "")
     assert {"certbot_conf:/etc/letsencrypt", "certbot_www:/var/www/certbot"} <= set(renew["volumes"])
+
+
+def prod_compose(**values) -> dict:
+    return yaml.safe_load(render_compose(Tr4ctlSettings(domain="site.example.test", **values),
+                                         Environment.PROD, ProjectPaths(Path("/srv/p"))))
+
+
+def test_renewal_service_trusts_the_acme_ca_bundle_setting():
+    services = prod_compose(acme_ca_bundle=Path("/srv/ca #1.pem"))["services"]
+    renew = services["certbot-renew"]
+    assert renew["environment"] == {"REQUESTS_CA_BUNDLE": ACME_CA_BUNDLE_IN_CONTAINER}
+    assert {"type": "bind", "source": "/srv/ca #1.pem", "target": ACME_CA_BUNDLE_IN_CONTAINER,
+            "read_only": True, "bind": {"create_host_path": False}} in renew["volumes"]
+    # The tool container gets the bundle per run from tr4ctl (cert issue may bring a new one).
+    assert "environment" not in services["certbot"]
+    plain = prod_compose()["services"]["certbot-renew"]
+    assert "environment" not in plain and all(isinstance(v, str) for v in plain["volumes"])
+
+
+def test_renewal_loop_can_be_forced_without_changing_its_interval():
+    script = prod_compose()["services"]["certbot-renew"]["command"][0]
+    assert f"interval={RENEW_INTERVAL_SECONDS}" in script and RENEW_INTERVAL_SECONDS == 43200
+    assert f"force={RENEW_FORCE_FILE}" in script
+    assert 'set -- --force-renewal' in script and '"$$@"' in script
+    assert "last_exit=%s" in script and "next_pass=%s" in script and "ca_bundle=%s" in script
+
+
+def test_nginx_reloads_itself_when_the_certificate_files_change():
+    script = prod_compose()["services"]["nginx"]["command"][2]
+    assert f"sleep {NGINX_CERT_CHECK_SECONDS}" in script
+    assert "/etc/letsencrypt/live/*/fullchain.pem /etc/letsencrypt/live/*/privkey.pem" in script
+    # Reloaded only when nginx accepts the new files; nginx itself stays PID 1.
+    assert "if nginx -t -q; then" in script and "nginx -s reload" in script
+    assert script.rstrip().endswith("exec nginx -g 'daemon off;'")
+    assert "6h" not in script
 
 
 def test_prod_security_headers_on_the_redirect_server_too():

@@ -1,3 +1,6 @@
+import json
+import re
+
 import pytest
 import yaml
 
@@ -5,7 +8,14 @@ from tr4ctl.assets import backend_context, backend_image, load_templates
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.plan import stack
-from tr4ctl.plan.environments import Environment, NginxMode, nginx_mode_for, parse_environment
+from tr4ctl.plan.environments import (
+    HTTPS_PENDING,
+    Environment,
+    NginxMode,
+    https_pending_body,
+    nginx_mode_for,
+    parse_environment,
+)
 from tr4ctl.plan.layout import ProjectPaths
 
 
@@ -94,14 +104,35 @@ def test_prod_nginx_is_hardened():
     assert text.count(" always;") >= 4  # on error responses too
     assert "location ~ ^/(docs|redoc|openapi\\.json)(/|$)" in text
     assert "limit_req zone=tr4ctl_api" in text
-    assert "return 301 https://$host:8443$request_uri;" in text
+    assert "ssl_ecdh_curve X25519:prime256v1:secp384r1;" in text
 
 
-def test_prod_without_certificate_serves_http_hardened():
+def test_prod_redirects_to_the_configured_domain_keeping_non_get_methods():
+    text = render_nginx(settings(domain="api.example.test", https_port=8443), NginxMode.PROD)
+    assert "return 308 https://api.example.test:8443$request_uri;" in text
+    assert "return 301 https://api.example.test:8443$request_uri;" in text
+    assert "if ($request_method !~ ^(GET|HEAD)$)" in text
+    assert "$host$" not in text and "https://$host" not in text
+    default_port = render_nginx(settings(domain="api.example.test"), NginxMode.PROD)
+    assert "return 301 https://api.example.test$request_uri;" in default_port
+
+
+def test_prod_without_certificate_serves_only_health_and_the_challenge():
     assert nginx_mode_for(Environment.PROD, certificate_present=False) is NginxMode.PROD_HTTP
     assert nginx_mode_for(Environment.PROD, certificate_present=True) is NginxMode.PROD
     text = render_nginx(settings(), NginxMode.PROD_HTTP)
-    assert "listen 443" not in text and "docs|redoc" in text
+    assert "listen 443" not in text
+    locations = re.findall(r"^\s*location (.+?) \{", text, re.MULTILINE)
+    assert locations == ["/", "^~ /.well-known/acme-challenge/", "= /health", "/",
+                         "@backend_unavailable"]  # the first is nginx's own health listener
+    assert text.count("proxy_pass") == 1 and "limit_req zone" not in text
+    body = re.search(r"return 503 '(.+)';", text).group(1)
+    assert json.loads(body) == {"error": HTTPS_PENDING, "fix": "tr4ctl cert issue"}
+
+
+def test_https_pending_body_fits_in_a_single_quoted_nginx_string():
+    body = https_pending_body()
+    assert not set(body) & {"'", "$", "\\"}
 
 
 def test_prod_nginx_without_domain_is_bad_input():

@@ -64,12 +64,20 @@ def issue(
             out.success(f"https://{report.domain} serves serial {report.served_serial} "
                         f"(nginx {report.nginx}; /health answered {report.http_status})")
         _warn_if_dev_stack(rt, report.nginx)
+        _tell_renewal_service_updated(rt, report.renewal_service_updated)
     out.emit("cert issue", {
         "domain": report.domain, "decision": report.decision, "why": report.why,
         "certificate": cert.as_dict(datetime.now(UTC)) if cert else None,
         "nginx": report.nginx, "served_serial": report.served_serial,
         "http_status": report.http_status, "persisted": report.persisted,
+        "renewal_service_updated": report.renewal_service_updated,
     })
+
+
+def _tell_renewal_service_updated(rt: Runtime, updated: bool) -> None:
+    if updated:
+        rt.out.info("certbot-renew recreated from the current settings "
+                    "(TR4CTL_ACME_CA_BUNDLE included): unattended renewals trust what this did")
 
 
 def _warn_if_dev_stack(rt: Runtime, nginx_result: str) -> None:
@@ -94,6 +102,7 @@ def renew(
     with rt.changing("cert renew"):
         report = renew_certificates(rt, dry_run=dry_run, force=force)
     out = rt.out
+    _tell_renewal_service_updated(rt, report.renewal_service_updated)
     if not report.lineages:
         out.info("no certificates yet: nothing to renew (`tr4ctl cert issue` gets one)")
     else:
@@ -111,7 +120,7 @@ def renew(
             out.success("no certificate nginx serves changed: nginx not reloaded")
     out.emit("cert renew", {
         "dry_run": report.dry_run, "force": report.force, "reloaded": report.reloaded,
-        "served": report.served,
+        "served": report.served, "renewal_service_updated": report.renewal_service_updated,
         "certificates": [asdict(item) | {"renewed": item.changed} for item in report.lineages],
     })
 
@@ -134,15 +143,33 @@ def status(ctx: typer.Context) -> None:
     else:
         out.info("no certificates yet (`tr4ctl cert issue --domain D --email E` gets one)")
     renewal = report.renewal
-    line = f"renewal: {renewal['service']} {renewal['state']}"
-    if renewal.get("next_pass"):
-        line += f"; last pass {renewal.get('last_pass') or '-'} (exit {renewal.get('last_exit')})"
-        line += f"; next pass {renewal['next_pass']}"
-    if renewal.get("note"):
-        line += f" ({renewal['note']})"
-    out.info(line)
+    if renewal.get("last_result") == "failed":
+        out.warn(_renewal_line(renewal))
+    else:
+        out.info(_renewal_line(renewal))
     out.emit("cert status", {"nginx_config": report.nginx_config,
                              "certificates": report.certificates, "renewal": renewal})
+
+
+def _renewal_line(renewal: dict) -> str:
+    line = f"renewal: {renewal['service']} {renewal['state']}"
+    if renewal.get("next_pass"):
+        line += (f"; next automatic renewal {_minute(renewal['next_pass'])} "
+                 f"(in {renewal['next_pass_in']})")
+    if renewal.get("last_result"):
+        line += f"; last pass {_minute(renewal['last_pass'])} {renewal['last_result']}"
+        if renewal["last_result"] == "failed":
+            line += f" (exit {renewal['last_exit']})"
+    if renewal.get("ca_bundle"):
+        line += f"; trusts {renewal['ca_bundle']} for the ACME server"
+    if renewal.get("note"):
+        line += f" ({renewal['note']})"
+    return line
+
+
+def _minute(value: str) -> str:
+    """2026-11-30T02:50:07+00:00 -> 2026-11-30 02:50 UTC"""
+    return value[:16].replace("T", " ") + " UTC"
 
 
 def _day(value: str | None) -> str:

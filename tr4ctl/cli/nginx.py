@@ -16,7 +16,8 @@ _MODES = ("dev", "prod", "prod-http")
 def use(
     ctx: typer.Context,
     mode: str = typer.Argument(..., help="dev (HTTP, /docs), prod (HTTPS, hardened) or "
-                               "prod-http (hardened, HTTP only)."),
+                               "prod-http (before the certificate: only /health and the ACME challenge, "
+                               "503 elsewhere)."),
 ) -> None:
     """Switch nginx's config safely: render, test in the running nginx, reload.
 

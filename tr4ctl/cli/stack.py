@@ -43,7 +43,7 @@ def up(
 ) -> None:
     """Start the stack for an environment and wait until every service is healthy."""
     from tr4ctl.actions.stack.up import bring_up
-    from tr4ctl.plan.environments import parse_environment
+    from tr4ctl.plan.environments import HTTPS_PENDING_ADVICE, https_pending, parse_environment
 
     rt = runtime(ctx)
     chosen = parse_environment(env)
@@ -55,8 +55,11 @@ def up(
     rt.out.table(f"env={report.env} nginx={report.nginx_mode}",
                  ["service", "state", "health", "healthy after"], rows)
     rt.out.success(f"stack healthy in {report.total_seconds:.1f}s")
+    pending = https_pending(report.nginx_mode)
+    if pending:
+        rt.out.warn(HTTPS_PENDING_ADVICE)
     rt.out.emit("up", {
-        "env": report.env, "nginx_mode": report.nginx_mode,
+        "env": report.env, "nginx_mode": report.nginx_mode, "https_pending": pending,
         "total_seconds": report.total_seconds,
         "services": [asdict(s) for s in report.services],
         "init": report.init.items,
@@ -88,6 +91,7 @@ def down(
 def status(ctx: typer.Context) -> None:
     """Services with state, health, published ports, image and active env."""
     from tr4ctl.actions.stack.status import stack_status
+    from tr4ctl.plan.environments import HTTPS_PENDING_ADVICE, https_pending
 
     rt = runtime(ctx)
     report = stack_status(rt)
@@ -97,8 +101,11 @@ def status(ctx: typer.Context) -> None:
         [[s["service"], s["state"], s["health"] or "-", ", ".join(s["ports"]) or "-",
           s["image"] or "-", s["env"] or "-"] for s in report.services],
     )
+    pending = https_pending(report.nginx_config)
+    if pending:
+        rt.out.warn(HTTPS_PENDING_ADVICE)
     rt.out.emit("status", {"project": report.project, "nginx_config": report.nginx_config,
-                           "services": report.services})
+                           "https_pending": pending, "services": report.services})
 
 
 def logs(

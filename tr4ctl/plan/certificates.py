@@ -23,8 +23,6 @@ RENEW_BEFORE_DAYS = 30
 LIVE_DIR = f"{LETSENCRYPT_DIR}/live"
 RENEWAL_DIR = f"{LETSENCRYPT_DIR}/renewal"
 WEBROOT = ACME_WEBROOT
-# Where a host CA bundle (--ca-bundle) is mounted read-only inside certbot's container.
-CA_BUNDLE_IN_CONTAINER = "/run/tr4ctl/acme-ca-bundle.pem"
 
 # certbot's own defaults, so a lineage's recorded server can be compared with a request.
 LETSENCRYPT_SERVER = "https://acme-v02.api.letsencrypt.org/directory"
@@ -58,6 +56,10 @@ def validate_server(value: str) -> str:
     if url_problem(server):
         raise BadInput(f"invalid ACME server URL {value!r}",
                        "give the CA's directory URL, e.g. --server https://ca.internal/directory")
+    if not server.lower().startswith("https://"):
+        # RFC 8555 §6.1: ACME runs over HTTPS only; a plain-HTTP URL fails later and obscurely.
+        raise BadInput(f"ACME server URL {server} is plain HTTP: ACME directories are served "
+                       "over HTTPS", f"use https://{server.split('://', 1)[-1]}")
     return server
 
 
@@ -265,22 +267,80 @@ def _normal(url: str) -> str:
 CERTBOT_BUSY = "Another instance of Certbot is already running"
 _NOISE = ("Saving debug log to", "Ask for help or search for solutions",
           "See the logfile", "- - - -", "Requesting a certificate for",
-          "Simulating a certificate request for")
+          "Simulating a certificate request for", "Simulating renewal of",
+          "Renewing an existing certificate for", "Processing /etc/letsencrypt/renewal/",
+          "All simulated renewals failed", "All renewals failed", "/etc/letsencrypt/live/")
+_TRACEBACK = ("Traceback (most recent call last)", "File \"", "^", "~")
+
+# The hint for each kind of failure: it names what to do about that failure only.
+HINTS = {
+    "ca-unreachable": "check the ACME server URL (--server or TR4CTL_ACME_SERVER) and that "
+                      "this host reaches it: DNS, outbound firewall",
+    "ca-untrusted": "give the CA that signed the ACME server's TLS certificate with "
+                    "--ca-bundle (or TR4CTL_ACME_CA_BUNDLE)",
+    "ca-tls": "the ACME server's port does not speak TLS as expected: check the URL's port",
+    "not-acme": "the URL is not an ACME directory: check --server (or TR4CTL_ACME_SERVER); "
+                f"Let's Encrypt's is {LETSENCRYPT_SERVER}",
+    "no-account": "the CA no longer knows certbot's saved account (a test CA restarted?): "
+                  "remove /etc/letsencrypt/accounts/<server> in the certbot_conf volume",
+    "busy": "another certbot (the certbot-renew service) kept running; try again later",
+    "refused:dns": "the domain must resolve (public DNS) to this host before the CA can "
+                   "check it",
+    "refused:connection": "the CA could not connect to this host on port 80: point the "
+                          "domain's DNS at this host and open port 80",
+    "refused:unauthorized": "the CA reached a server that did not answer the challenge: the "
+                            "domain's DNS must point at this host; `tr4ctl logs nginx` shows "
+                            "the CA's requests",
+    "refused:rateLimited": "the CA's rate limit: wait as it says, or test with --staging",
+    "other": "`tr4ctl logs nginx` shows the CA's requests",
+}
 
 
 @dataclass(frozen=True)
 class CertbotFailure:
     reason: str  # one line, the CA's own words when it gave any
-    details: str  # certbot's output without its boilerplate
+    details: str | None  # certbot's output without its boilerplate, when it adds anything
+    kind: str = "other"  # a key of HINTS
+
+    @property
+    def hint(self) -> str:
+        return HINTS.get(self.kind) or HINTS["other"]
 
 
-def certbot_failure(output: str) -> CertbotFailure:
-    """The one line worth showing from a failed certbot run, and the rest as details."""
+def certbot_failure(output: str, server: str | None = None) -> CertbotFailure:
+    """The one line worth showing from a failed certbot run, the kind of failure (which
+    picks the hint) and the rest as details. `server` is the ACME directory asked."""
     lines = [line.rstrip() for line in output.splitlines()]
-    kept = [line for line in lines if line.strip() and not line.strip().startswith(_NOISE)]
-    details = "\n".join(kept)
+    kept = [line for line in lines if line.strip() and not line.strip().startswith(_NOISE)
+            and not line.strip().startswith(_TRACEBACK)]
+    details = "\n".join(kept) or None
 
-    problems = []
+    refused = _ca_refusal(kept)
+    if refused is not None:
+        return refused
+    if CERTBOT_BUSY in output:
+        return CertbotFailure(CERTBOT_BUSY, None, "busy")
+    lowered = output.lower()
+    if "accountdoesnotexist" in lowered or "account does not exist" in lowered:
+        return CertbotFailure("the CA does not know certbot's saved account", details,
+                              "no-account")
+    error = _error_line(kept)
+    where = _acme_server(server, error)
+    transport = _transport_failure(error, where)
+    if transport is not None:
+        return transport
+    if error.startswith("acme.errors.ClientError"):
+        answer = error.split(":", 1)[1].strip()
+        status = re.search(r"<Response \[(\d+)\]>", answer)
+        said = f"HTTP {status.group(1)}" if status else answer
+        return CertbotFailure(_shorten(f"{where} did not answer as an ACME directory ({said})"),
+                              None, "not-acme")
+    return CertbotFailure(_shorten(_without_exception_class(error)), details)
+
+
+def _ca_refusal(kept: list[str]) -> CertbotFailure | None:
+    """The CA's own Domain/Type/Detail lines: it checked the challenge and said no."""
+    problems, kinds = [], []
     domain = kind = None
     for line in kept:
         stripped = line.strip()
@@ -292,20 +352,77 @@ def certbot_failure(output: str) -> CertbotFailure:
             detail = stripped.split(":", 1)[1].strip()
             where = f"{domain}: " if domain else ""
             problems.append(f"{where}{detail}" + (f" ({kind})" if kind else ""))
-    if problems:
-        return CertbotFailure("the CA refused: " + "; ".join(problems), details)
+            kinds.append(_refusal_kind(kind, detail))
+    if not problems:
+        return None
+    return CertbotFailure("the CA refused: " + "; ".join(problems), "\n".join(kept), kinds[0])
 
-    for marker in ("An unexpected error occurred:", "Error returned by the ACME server:"):
+
+def _refusal_kind(kind: str | None, detail: str) -> str:
+    # A name the CA cannot resolve comes as a "connection" problem from some CAs.
+    if kind == "dns" or "no such host" in detail or "NXDOMAIN" in detail:
+        return "refused:dns"
+    key = f"refused:{(kind or '').rsplit(':', 1)[-1]}"
+    return key if key in HINTS else "other"
+
+
+def _error_line(kept: list[str]) -> str:
+    # certonly says the first two; renew says "Failed to renew certificate D with error: ...".
+    for marker in ("An unexpected error occurred:", "Error returned by the ACME server:",
+                   " with error:"):
         for index, line in enumerate(kept):
             if marker in line:
                 rest = line.split(marker, 1)[1].strip()
                 following = kept[index + 1].strip() if index + 1 < len(kept) else ""
-                return CertbotFailure(_shorten(rest or following or line.strip()), details)
+                return rest or following or line.strip()
     errors = [line.strip() for line in kept if line.strip().lower().startswith("error")]
     if errors:
-        return CertbotFailure(_shorten(errors[-1]), details)
-    last = kept[-1].strip() if kept else "certbot failed without output"
-    return CertbotFailure(_shorten(last), details)
+        return errors[-1]
+    return kept[-1].strip() if kept else "certbot failed without output"
+
+
+def _acme_server(server: str | None, error: str) -> str:
+    """The ACME server as the operator wrote it, else as the HTTP library names it."""
+    if server:
+        return f"the ACME server {server}"
+    pool = re.search(r"host='([^']+)', port=(\d+)", error)
+    return f"the ACME server {pool.group(1)}:{pool.group(2)}" if pool else "the ACME server"
+
+
+_UNREACHABLE_CAUSES = (
+    ("connection refused", "connection refused"),
+    ("failed to resolve", "the name does not resolve"),
+    ("name or service not known", "the name does not resolve"),
+    ("name resolution", "the name does not resolve"),
+    ("timed out", "timed out"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+)
+
+
+def _transport_failure(error: str, where: str) -> CertbotFailure | None:
+    """certbot's HTTP client never got an ACME answer: the request did not reach the CA."""
+    lowered = error.lower()
+    if "certificate verify failed" in lowered or "certificate_verify_failed" in lowered:
+        return CertbotFailure(f"{where} presents a TLS certificate certbot does not trust",
+                              None, "ca-untrusted")
+    if "sslerror" in lowered:
+        ssl_reason = re.search(r"\[SSL: ([A-Z_]+)\]", error)
+        why = ssl_reason.group(1).lower().replace("_", " ") if ssl_reason else "TLS error"
+        return CertbotFailure(f"no TLS connection to {where} ({why})", None, "ca-tls")
+    if "connectionerror" in lowered or "connectionpool(" in lowered or "timeout" in lowered:
+        cause = next((said for key, said in _UNREACHABLE_CAUSES if key in lowered),
+                     "connection failed")
+        return CertbotFailure(f"{where} is unreachable ({cause})", None, "ca-unreachable")
+    return None
+
+
+def _without_exception_class(line: str) -> str:
+    """`requests.exceptions.X: text` -> `text`: the class name is for developers."""
+    head, sep, rest = line.partition(": ")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Z]\w*", head):
+        return rest
+    return line
 
 
 def _shorten(text: str, limit: int = 300) -> str:
@@ -324,11 +441,25 @@ def tls_domains_in_config(conf_text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RenewSchedule:
+    """The certbot-renew loop's state file: when it passed, how that went, when next."""
+
     interval_seconds: int | None
     started: datetime | None
     last_pass: datetime | None
     last_exit: int | None
     next_pass: datetime | None
+    last_forced: bool = False
+    ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE inside the service, if any
+
+    @property
+    def last_result(self) -> str | None:
+        """"succeeded" or "failed": certbot renew exits non-zero when any renewal failed."""
+        if self.last_pass is None or self.last_exit is None:
+            return None
+        return "succeeded" if self.last_exit == 0 else "failed"
+
+    def seconds_to_next_pass(self, now: datetime) -> int | None:
+        return max(0, int((self.next_pass - now).total_seconds())) if self.next_pass else None
 
 
 def parse_renew_state(text: str) -> RenewSchedule:
@@ -347,4 +478,15 @@ def parse_renew_state(text: str) -> RenewSchedule:
         return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
     return RenewSchedule(number("interval"), moment("started"), moment("last_pass"),
-                         number("last_exit"), moment("next_pass"))
+                         number("last_exit"), moment("next_pass"),
+                         last_forced=number("last_forced") == 1,
+                         ca_bundle=values.get("ca_bundle") or None)
+
+
+def in_words(seconds: int) -> str:
+    """12h 5m, 4m, 30s: how far off the next renewal pass is, for people."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"

@@ -9,7 +9,7 @@ from typing import Any
 from tr4ctl import __version__
 from tr4ctl.config.model import Config
 from tr4ctl.facts import BACKEND_DATA_DIR, BACKEND_LOG_DIR, CHROMA_PORT, template_facts
-from tr4ctl.plan.environments import PROFILES, Environment, NginxMode
+from tr4ctl.plan.environments import PROFILES, Environment, NginxMode, https_pending_body
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
 
@@ -80,6 +80,7 @@ def nginx_values(config: Config, mode: NginxMode, upstream: str = BACKEND_SERVIC
         "backend_upstream": upstream,
         "tls": mode is NginxMode.PROD,
         "hardened": mode is not NginxMode.DEV,
+        "https_pending_body": https_pending_body(),
     }
 
 

@@ -1,13 +1,18 @@
-"""certbot in the stack's certbot service: its output on success, the CA's reason and a
-hint that matches the failure otherwise."""
+"""certbot, run where it must run: in a one-off certbot container (`cert issue`, with the
+CA bundle given for this run) or inside the certbot-renew service (`cert renew`: the
+same container, trust and files as the unattended renewals). On failure: the CA's
+reason and the hint for that kind of failure."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from tr4ctl.docker.runner import Completed
 from tr4ctl.errors import OperationFailed
-from tr4ctl.plan.certificates import CA_BUNDLE_IN_CONTAINER, CERTBOT_BUSY, certbot_failure
+from tr4ctl.facts import ACME_CA_BUNDLE_IN_CONTAINER, RENEW_SERVICE
+from tr4ctl.plan.certificates import CERTBOT_BUSY, certbot_failure
 from tr4ctl.runtime import Runtime
 
 CERTBOT_TIMEOUT = 600.0
@@ -15,17 +20,31 @@ CERTBOT_TIMEOUT = 600.0
 CERTBOT_BUSY_WAIT = 120.0
 
 
-def run_certbot(rt: Runtime, argv: list[str], ca_bundle: Path | None) -> str:
+def run_certbot(rt: Runtime, argv: list[str], ca_bundle: Path | None, *,
+                server: str | None = None) -> str:
+    """In a one-off container of the certbot tool service."""
     envs: dict[str, str] = {}
     volumes: list[str] = []
     if ca_bundle is not None:
-        volumes.append(f"{ca_bundle}:{CA_BUNDLE_IN_CONTAINER}:ro")
-        envs["REQUESTS_CA_BUNDLE"] = CA_BUNDLE_IN_CONTAINER
+        volumes.append(f"{ca_bundle}:{ACME_CA_BUNDLE_IN_CONTAINER}:ro")
+        envs["REQUESTS_CA_BUNDLE"] = ACME_CA_BUNDLE_IN_CONTAINER
+    return _until_done(rt, lambda: rt.engine.run_tool(
+        "certbot", argv, envs=envs, volumes=volumes, check=False, timeout=CERTBOT_TIMEOUT),
+        server)
+
+
+def run_certbot_in_renewal_service(rt: Runtime, argv: list[str], *,
+                                   server: str | None = None) -> str:
+    """Inside the running certbot-renew service: what succeeds here, succeeds unattended."""
+    return _until_done(rt, lambda: rt.engine.exec_in(
+        RENEW_SERVICE, ["certbot", *argv], check=False, timeout=CERTBOT_TIMEOUT), server)
+
+
+def _until_done(rt: Runtime, run_once: Callable[[], Completed[str]], server: str | None) -> str:
     deadline = time.monotonic() + CERTBOT_BUSY_WAIT
     told = False
     while True:
-        completed = rt.engine.run_tool("certbot", argv, envs=envs, volumes=volumes,
-                                       check=False, timeout=CERTBOT_TIMEOUT)
+        completed = run_once()
         output = "\n".join(part for part in (completed.stdout, completed.stderr) if part)
         if completed.returncode == 0:
             return output
@@ -35,23 +54,6 @@ def run_certbot(rt: Runtime, argv: list[str], ca_bundle: Path | None) -> str:
                 told = True
             time.sleep(2)
             continue
-        failure = certbot_failure(output)
-        raise OperationFailed(f"certbot failed: {failure.reason}", _hint_for(failure.reason, output),
-                              details=failure.details or None)
-
-
-def _hint_for(reason: str, output: str) -> str:
-    lowered = output.lower()
-    if "certificate verify failed" in lowered or "sslerror" in lowered:
-        return ("certbot does not trust the ACME server's TLS certificate: pass --ca-bundle "
-                "(or set TR4CTL_ACME_CA_BUNDLE)")
-    if "accountdoesnotexist" in lowered or "account does not exist" in lowered:
-        return ("the CA no longer knows certbot's saved account (a test CA restarted?): remove "
-                "/etc/letsencrypt/accounts/<server> in the certbot_conf volume")
-    if "dns" in reason.lower() or "nxdomain" in lowered or "no valid ip addresses" in lowered:
-        return "the domain must resolve (public DNS) to this host before the CA can check it"
-    if "connection" in reason.lower() or "timeout" in lowered:
-        return "the CA must reach this host on port 80; check DNS, firewall and `tr4ctl status`"
-    if CERTBOT_BUSY in output:
-        return "another certbot (the certbot-renew service) kept running; try again later"
-    return "nginx was not changed; `tr4ctl logs nginx` shows the CA's requests"
+        failure = certbot_failure(output, server)
+        raise OperationFailed(f"certbot failed: {failure.reason}", failure.hint,
+                              details=failure.details)

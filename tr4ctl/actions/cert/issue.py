@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from tr4ctl.actions.cert.certbot import run_certbot
 from tr4ctl.actions.cert.lineages import read_lineages
+from tr4ctl.actions.cert.renewal_service import refresh_renewal_service
 from tr4ctl.actions.cert.served import wait_until_served
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config, reload_and_check
 from tr4ctl.actions.nginx.use import use_nginx_mode
@@ -40,6 +41,7 @@ class IssueReport:
     served_serial: str | None = None
     http_status: int | None = None
     persisted: list[str] = field(default_factory=list)
+    renewal_service_updated: bool = False
 
 
 def issue_certificate(rt: Runtime, request: IssueRequest, *, switch: bool) -> IssueReport:
@@ -52,7 +54,7 @@ def issue_certificate(rt: Runtime, request: IssueRequest, *, switch: bool) -> Is
     if request.dry_run:
         # A test against the CA that saves nothing: always run, whatever is on disk.
         run_certbot(rt, certbot_certonly_argv(request, replace_existing=lineage is not None),
-                    request.ca_bundle)
+                    request.ca_bundle, server=request.expected_server)
         report.decision = "dry-run"
         return report
 
@@ -63,7 +65,8 @@ def issue_certificate(rt: Runtime, request: IssueRequest, *, switch: bool) -> Is
     else:
         rt.out.info(f"requesting a certificate for {request.domain} ({why})")
         run_certbot(rt, certbot_certonly_argv(
-            request, replace_existing=decision is IssueDecision.RENEW), request.ca_bundle)
+            request, replace_existing=decision is IssueDecision.RENEW), request.ca_bundle,
+            server=request.expected_server)
         issued = read_lineages(rt).get(request.domain)
         if issued is None or issued.certificate is None:
             raise OperationFailed(f"certbot succeeded but no certificate is in live/{request.domain}",
@@ -77,6 +80,8 @@ def issue_certificate(rt: Runtime, request: IssueRequest, *, switch: bool) -> Is
     report.persisted = persist_settings(rt, request.persist)
     serve_and_prove(rt, request.domain, certificate, report,
                     switch=switch, changed=decision is not IssueDecision.KEEP)
+    # The unattended renewals need the CA bundle this certificate came with.
+    report.renewal_service_updated = refresh_renewal_service(rt)
     return report
 
 

@@ -1,18 +1,22 @@
-"""`tr4ctl cert renew`: certbot renews what is due; nginx reloads only if a certificate
-it serves changed, and then must serve the new one."""
+"""`tr4ctl cert renew`: certbot renews what is due, inside the certbot-renew service (so
+a dry run passes only if the unattended renewals would); nginx reloads only if a
+certificate it serves changed, and then must serve the new one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tr4ctl.actions.cert.certbot import run_certbot
+from tr4ctl.actions.cert.certbot import run_certbot_in_renewal_service
 from tr4ctl.actions.cert.issue import require_nginx
 from tr4ctl.actions.cert.lineages import read_lineages
-from tr4ctl.actions.cert.request import validate_ca_bundle_path
+from tr4ctl.actions.cert.renewal_service import refresh_renewal_service
+from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
 from tr4ctl.actions.cert.served import wait_until_served
 from tr4ctl.actions.nginx.apply import reload_and_check
+from tr4ctl.actions.preflight import require_running
 from tr4ctl.errors import OperationFailed, Tr4ctlError
+from tr4ctl.facts import RENEW_SERVICE
 from tr4ctl.plan.certificates import Lineage, certbot_renew_argv, tls_domains_in_config
 from tr4ctl.runtime import Runtime
 
@@ -36,23 +40,27 @@ class RenewReport:
     lineages: list[RenewedLineage] = field(default_factory=list)
     reloaded: bool = False
     served: dict[str, str | None] = field(default_factory=dict)  # domain -> served serial
+    renewal_service_updated: bool = False
 
 
 def renew_certificates(rt: Runtime, *, dry_run: bool, force: bool) -> RenewReport:
     # Pre-flight: no impact yet.
-    bundle = rt.config.acme_ca_bundle
-    ca_bundle = validate_ca_bundle_path(bundle) if bundle is not None else None
+    require_acme_ca_bundle_setting(rt.config)
     require_nginx(rt, "renewal (the ACME HTTP challenge)")
+    require_running(rt, RENEW_SERVICE, message=f"{RENEW_SERVICE} is not running: renewals "
+                    "run in it, attended or not", hint="run `tr4ctl up --env prod` first")
     report = RenewReport(dry_run, force)
     before = read_lineages(rt)
     if not before:
         return report
 
+    # The service must trust what the settings say before it is tested or used.
+    report.renewal_service_updated = refresh_renewal_service(rt)
     failure: Tr4ctlError | None = None
     for domain, lineage in sorted(before.items()):
         argv = certbot_renew_argv(domain, lineage.server, dry_run=dry_run, force=force)
         try:
-            run_certbot(rt, argv, ca_bundle)
+            run_certbot_in_renewal_service(rt, argv, server=lineage.server)
         except OperationFailed as exc:
             # Keep going: other lineages may renew, and nginx must serve those.
             failure = failure or OperationFailed(f"{domain}: {exc.message}", exc.hint,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.plan.certificates import (
     IssueRequest,
@@ -58,21 +59,36 @@ def resolve_issue_request(*, domain: str | None, email: str | None, server: str 
     return IssueRequest(clean_domain, clean_email, clean_server, staging, dry_run, bundle, persist)
 
 
-def validate_ca_bundle_path(path: Path) -> Path:
-    """The bundle is bind-mounted: it must be a readable PEM file whose path has no ':'."""
+def require_acme_ca_bundle_setting(config: Config) -> None:
+    """TR4CTL_ACME_CA_BUNDLE is bind-mounted into the certbot-renew service: a relative
+    path would be taken from the compose file's folder, a missing one would stop it."""
+    bundle = config.acme_ca_bundle
+    if bundle is None:
+        return
+    if not bundle.is_absolute():
+        raise BadInput(f"TR4CTL_ACME_CA_BUNDLE={bundle} is a relative path",
+                       f"set it to the absolute path: tr4ctl config set "
+                       f"TR4CTL_ACME_CA_BUNDLE={bundle.resolve()}")
+    validate_ca_bundle_path(bundle, setting="TR4CTL_ACME_CA_BUNDLE")
+
+
+def validate_ca_bundle_path(path: Path, *, setting: str | None = None) -> Path:
+    """The bundle is bind-mounted: it must be a readable PEM file whose path has no ':'.
+    `setting` names where a bad value came from, so the message says what to change."""
+    where = f"{setting}: " if setting else ""
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
-        raise BadInput(f"CA bundle {path} does not exist or is not a file",
+        raise BadInput(f"{where}CA bundle {path} does not exist or is not a file",
                        "give the PEM file of the CA that signs the ACME server's TLS certificate")
     if ":" in str(resolved):
-        raise BadInput(f"CA bundle path {resolved} contains ':'",
+        raise BadInput(f"{where}CA bundle path {resolved} contains ':'",
                        "copy the file to a path without ':' (docker -v splits on it)")
     try:
         text = resolved.read_bytes()
     except OSError as exc:
-        raise BadInput(f"cannot read CA bundle {resolved}: {exc.strerror}",
+        raise BadInput(f"{where}cannot read CA bundle {resolved}: {exc.strerror}",
                        "check the file's permissions") from None
     if not pem_certificates(text):
-        raise BadInput(f"CA bundle {resolved} holds no PEM certificate",
+        raise BadInput(f"{where}CA bundle {resolved} holds no PEM certificate",
                        "give a file with -----BEGIN CERTIFICATE----- blocks")
     return resolved

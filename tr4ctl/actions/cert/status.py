@@ -11,17 +11,20 @@ from tr4ctl.actions.cert.lineages import read_lineages
 from tr4ctl.actions.cert.served import served_certificate
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.actions.preflight import require_stack
-from tr4ctl.facts import RENEW_STATE_FILE
+from tr4ctl.facts import (
+    NGINX_CERT_CHECK_SECONDS,
+    RENEW_INTERVAL_SECONDS,
+    RENEW_SERVICE,
+    RENEW_STATE_FILE,
+)
 from tr4ctl.plan.certificates import (
     RENEW_BEFORE_DAYS,
-    RenewSchedule,
+    in_words,
     parse_renew_state,
     renewal_due,
     tls_domains_in_config,
 )
 from tr4ctl.runtime import Runtime
-
-RENEW_SERVICE = "certbot-renew"
 
 
 @dataclass
@@ -61,19 +64,20 @@ def certificate_status(rt: Runtime) -> CertStatus:
             entry["served_serial"] = served.certificate.serial if served.certificate else None
             if not same:
                 entry["served_note"] = served.error or (
-                    "nginx serves an older certificate: it reloads every 6h, or run "
-                    "`tr4ctl cert renew`")
+                    f"nginx serves an older certificate: it reloads within "
+                    f"{NGINX_CERT_CHECK_SECONDS}s of a change, else run `tr4ctl cert renew`")
         report.certificates.append(entry)
 
-    report.renewal = renewal_schedule(rt, states[RENEW_SERVICE].state)
+    report.renewal = renewal_schedule(rt, states[RENEW_SERVICE].state, now)
     return report
 
 
-def renewal_schedule(rt: Runtime, state: str) -> dict[str, Any]:
+def renewal_schedule(rt: Runtime, state: str, now: datetime) -> dict[str, Any]:
     schedule: dict[str, Any] = {
         "method": f"the {RENEW_SERVICE} service: `certbot renew` at start and then every "
-                  "12 hours (restart: unless-stopped, so it survives reboots); nginx reloads "
-                  "itself every 6 hours to serve renewed certificates",
+                  f"{RENEW_INTERVAL_SECONDS // 3600} hours, each certificate at the CA it came "
+                  "from (restart: unless-stopped, so it survives reboots); nginx serves a "
+                  f"renewed certificate within {NGINX_CERT_CHECK_SECONDS} seconds",
         "service": RENEW_SERVICE,
         "state": state,
         "renew_before_days": RENEW_BEFORE_DAYS,
@@ -82,18 +86,31 @@ def renewal_schedule(rt: Runtime, state: str) -> dict[str, Any]:
         schedule["note"] = f"{RENEW_SERVICE} is not running: run `tr4ctl up` to start it"
         return schedule
     read = rt.engine.exec_in(RENEW_SERVICE, ["cat", RENEW_STATE_FILE], check=False)
-    parsed: RenewSchedule = parse_renew_state(read.stdout if read.returncode == 0 else "")
+    parsed = parse_renew_state(read.stdout if read.returncode == 0 else "")
+    wanted_bundle = rt.config.acme_ca_bundle
     schedule.update(
         interval_seconds=parsed.interval_seconds,
         started=_iso(parsed.started),
         last_pass=_iso(parsed.last_pass),
         last_exit=parsed.last_exit,
+        last_result=parsed.last_result,
+        last_forced=parsed.last_forced,
         next_pass=_iso(parsed.next_pass),
+        next_pass_in_seconds=parsed.seconds_to_next_pass(now),
+        # The host file the service trusts for the ACME server (TR4CTL_ACME_CA_BUNDLE).
+        ca_bundle=str(wanted_bundle) if wanted_bundle and parsed.ca_bundle else None,
     )
+    if parsed.next_pass is not None:
+        schedule["next_pass_in"] = in_words(schedule["next_pass_in_seconds"])
     if parsed.last_pass is None:
         schedule["note"] = "the first renewal pass is running"
-    elif parsed.last_exit not in (0, None):
-        schedule["note"] = f"the last pass failed: see `tr4ctl logs {RENEW_SERVICE}`"
+    elif parsed.last_result == "failed":
+        schedule["note"] = (f"the last pass failed (exit {parsed.last_exit}): see "
+                            f"`tr4ctl logs {RENEW_SERVICE}`; `tr4ctl cert renew --dry-run` "
+                            "runs the same renewal and names the cause")
+    elif wanted_bundle and not parsed.ca_bundle:
+        schedule["note"] = (f"{RENEW_SERVICE} does not have TR4CTL_ACME_CA_BUNDLE yet: "
+                            "`tr4ctl cert renew --dry-run` gives it and tests renewal")
     return schedule
 
 

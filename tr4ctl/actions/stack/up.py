@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from tr4ctl.actions.cert.lineages import certificate_present
+from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import (
@@ -39,6 +40,7 @@ class UpReport:
 def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     """Everything that can refuse `up` before anything changes; returns the services' states."""
     config = rt.config
+    require_acme_ca_bundle_setting(config)  # mounted into certbot-renew
     rt.engine.require_engine()
     rt.engine.require_compose_v2()
     if env is Environment.PROD and not config.domain:

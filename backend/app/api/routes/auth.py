@@ -1,13 +1,15 @@
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import ClientIpDep, CurrentUser, LimiterDep, SessionDep, SettingsDep
+from app.api.responses import BAD_CREDENTIALS, LOGIN_THROTTLED, NOT_AUTHENTICATED
 from app.schemas import LoginRequest, TokenResponse, UserOut
 from app.services import auth
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=TokenResponse)
+@router.post("/login", response_model=TokenResponse,
+             responses={**BAD_CREDENTIALS, **LOGIN_THROTTLED})
 def login(
     body: LoginRequest,
     session: SessionDep,
@@ -30,6 +32,6 @@ def login(
     return TokenResponse(access_token=token, expires_in=expires_in)
 
 
-@router.get("/me", response_model=UserOut)
+@router.get("/me", response_model=UserOut, responses=NOT_AUTHENTICATED)
 def me(user: CurrentUser):
     return user

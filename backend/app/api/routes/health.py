@@ -2,6 +2,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import DatabaseDep, SettingsDep
+from app.api.responses import NOT_READY
 from app.services.readiness import readiness_report
 
 router = APIRouter(tags=["health"])
@@ -13,7 +14,7 @@ async def health() -> dict:
     return {"status": "healthy"}
 
 
-@router.get("/ready")
+@router.get("/ready", responses=NOT_READY)
 def ready(settings: SettingsDep, db: DatabaseDep) -> JSONResponse:
     report = readiness_report(settings, db)
     return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

@@ -1,10 +1,13 @@
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import AdminUser, SessionDep, SettingsDep
+from app.api.responses import EMAIL_TAKEN, NOT_ADMIN, NOT_AUTHENTICATED
 from app.schemas import UserCreate, UserOut
 from app.services import users
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+# Every users route is for admins only.
+router = APIRouter(prefix="/api/users", tags=["users"],
+                   responses={**NOT_AUTHENTICATED, **NOT_ADMIN})
 
 
 @router.get("", response_model=list[UserOut])
@@ -12,7 +15,8 @@ def list_users(_: AdminUser, session: SessionDep):
     return users.list_all(session)
 
 
-@router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED,
+             responses=EMAIL_TAKEN)
 def create_user(body: UserCreate, _: AdminUser, session: SessionDep, settings: SettingsDep):
     try:
         return users.create(session, settings, body)
