@@ -168,8 +168,16 @@ def _the_new_container(engine, old_ids: set[str]) -> ServiceState:
 
 def _wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
     label = f"backend ({new.name})"
-    wait_healthy(rt.engine, (label,), timeout=timeout,
-                 read=lambda: {label: rt.engine.container_state(new.container_id, label)})
+
+    def state() -> dict[str, ServiceState]:
+        seen = rt.engine.container_state(new.container_id, label)
+        # Its restart policy would start a crashing container again and again (a failed
+        # migration exits the master): the first crash is the answer.
+        if seen.restart_count or seen.state == "restarting":
+            seen = replace(seen, state="exited")
+        return {label: seen}
+
+    wait_healthy(rt.engine, (label,), timeout=timeout, read=state)
     deadline = time.monotonic() + timeout
     while True:
         answer = rt.engine.exec_in_container(new.container_id, ["python3", "-c", READY_PROBE],

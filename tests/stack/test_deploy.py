@@ -1,0 +1,217 @@
+"""deploy, rollback, releases on the real engine, each under a load loop through nginx
+that counts every failed request (a connection error or a non-2xx answer)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import docker, own_environment, running_stack
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN, FOUNDER = "admin@deploy.test", "founder@deploy.test"
+PASSWORD = "deploy-test-password-1"
+
+
+@pytest.fixture(scope="module")
+def stack(docker_engine, tmp_path_factory):
+    with running_stack(tmp_path_factory, "deploy") as running:
+        running.tr4ctl("users", "seed", "--admin-email", ADMIN, "--founder-email", FOUNDER,
+                       "--password-stdin", input=f"{PASSWORD}\n{PASSWORD}\n")
+        yield running
+
+
+class Load:
+    """Requests through nginx on fresh connections, every few milliseconds, from a few
+    threads; logins (0.2 s of bcrypt each) among them, so some are in flight at every
+    switch. Each answer that is not 2xx, and each connection error, is a failure."""
+
+    def __init__(self, stack, threads: int = 3):
+        self.stack = stack
+        self.failures: list[str] = []
+        self.done = 0
+        self.logins = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(threads)]
+
+    def _run(self, index: int) -> None:
+        while not self._stop.is_set():
+            login = index == 0
+            try:
+                if login:
+                    response = httpx.post(self.stack.url("/api/auth/login"), timeout=30,
+                                          json={"email": ADMIN, "password": PASSWORD})
+                else:
+                    response = httpx.get(self.stack.url("/health"), timeout=30)
+                if not 200 <= response.status_code < 300:
+                    self.failures.append(f"{response.status_code} {response.text[:80]}")
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                self.failures.append(repr(exc))
+            self.done += 1
+            self.logins += login
+            time.sleep(0.01)
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.5)  # a few requests after the change too
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def served_version(stack) -> str:
+    return httpx.get(stack.url("/version"), timeout=10).json()["version"]
+
+
+def releases(stack) -> dict:
+    return stack.json("releases")["data"]
+
+
+def backend_containers(stack) -> list[str]:
+    return docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}",
+                  "--filter", "label=com.docker.compose.service=backend").split()
+
+
+@contextmanager
+def build_context(tmp_path: Path, *, version: str):
+    """A copy of the shipped backend with other code, built as its own image."""
+    context = tmp_path / f"backend-{version}"
+    shutil.copytree(REPO / "backend", context)
+    main = context / "app" / "main.py"
+    main.write_text(main.read_text() + f"\n# changed for release {version}\n")
+    yield context
+
+
+def build_image(stack, context: Path, tag: str, version: str) -> str:
+    base = stack.json("config", "show")["data"]["settings"]["TR4CTL_BACKEND_BASE_IMAGE"]
+    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}",
+                    "--build-arg", f"BACKEND_VERSION={version}", "-t", tag, str(context)],
+                   check=True, capture_output=True, env={**own_environment(),
+                                                         "DOCKER_BUILDKIT": "0"})
+    return tag
+
+
+def derived_image(stack, tag: str, dockerfile_tail: str, files: dict[str, str] | None = None,
+                  tmp_path: Path | None = None) -> str:
+    """An image made from the one running now, with a change (to break it)."""
+    current = releases(stack)
+    running = next(r["image"] for r in current["releases"] if r["current"]) \
+        if current["current"] else stack.json("images", "list")["data"]["images"][0]["image"]
+    context = tmp_path / tag.replace(":", "-").replace("/", "-")
+    context.mkdir()
+    for name, text in (files or {}).items():
+        (context / name).write_text(text)
+    (context / "Dockerfile").write_text(f"FROM {running}\n{dockerfile_tail}\n")
+    subprocess.run(["docker", "build", "-q", "-t", tag, str(context)], check=True,
+                   capture_output=True, env={**own_environment(), "DOCKER_BUILDKIT": "0"})
+    return tag
+
+
+def test_two_deploys_in_a_row_fail_no_request(stack, tmp_path):
+    before = served_version(stack)
+    with build_context(tmp_path, version="changed-1") as context:
+        image = build_image(stack, context, f"{stack.name}-backend:changed-1", "changed-1")
+    with Load(stack) as load:
+        first = stack.json("deploy")["data"]  # the code `up` runs: a rolling restart
+        second = stack.json("deploy", "--image", image)["data"]  # changed code
+    assert load.failures == [], load.failures[:5]
+    assert load.done > 50 and load.logins > 5
+    assert first["release"]["result"] == "succeeded" and second["release"]["result"] == "succeeded"
+    assert set(first["steps"]) >= {"backup", "start", "ready", "switch", "drain", "retire"}
+    history = releases(stack)
+    ids = [r["id"] for r in history["releases"]]
+    assert ids[-2:] == [first["release"]["id"], second["release"]["id"]]
+    assert history["current"] == second["release"]["id"]
+    shipped = [r for r in history["releases"] if r["id"] == second["release"]["id"]][0]
+    assert shipped["db_revision"] and shipped["by"]
+    assert shipped["fingerprint"] == served_version(stack) == "changed-1" != before
+    assert len(backend_containers(stack)) == 1
+    # up keeps the current release: nothing is recreated.
+    ids_before = backend_containers(stack)
+    stack.tr4ctl("up")
+    assert backend_containers(stack) == ids_before
+    audit = (stack.project_dir / ".tr4ctl" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["release"] for line in audit[-2:]] == ids[-2:]
+
+
+def test_rollback_serves_the_previous_image_with_no_failed_request(stack):
+    history = releases(stack)
+    previous = [r for r in history["releases"] if r["result"] == "succeeded"][-2]
+    with Load(stack) as load:
+        report = stack.json("rollback")["data"]
+    assert load.failures == [], load.failures[:5]
+    assert report["release"]["rolled_back_to"] == previous["id"]
+    assert report["release"]["image"] == previous["image"]
+    assert served_version(stack) == previous["fingerprint"] != "changed-1"
+    assert releases(stack)["current"] == report["release"]["id"]
+
+
+@pytest.mark.parametrize("kind", ["never ready", "failing migration"])
+def test_a_broken_release_leaves_the_old_one_serving(stack, tmp_path, kind):
+    current = releases(stack)["current"]
+    serving = served_version(stack)
+    if kind == "never ready":
+        image = derived_image(stack, f"{stack.name}-broken:never-ready",
+                              'CMD ["sleep", "infinity"]', tmp_path=tmp_path)
+        args = ["--timeout", "15"]
+    else:
+        migration = ('"""broken on purpose"""\nrevision = "9999"\ndown_revision = "0001"\n'
+                     'branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n'
+                     '    raise RuntimeError("this migration fails on purpose")\n\n\n'
+                     'def downgrade():\n    pass\n')
+        image = derived_image(stack, f"{stack.name}-broken:migration",
+                              "COPY 9999_broken.py /app/migrations/versions/9999_broken.py",
+                              files={"9999_broken.py": migration}, tmp_path=tmp_path)
+        args = []
+    with Load(stack) as load:
+        result = stack.tr4ctl("--json", "deploy", "--image", image, *args, check=False)
+    assert result.returncode == 1, result.stderr
+    error = json.loads(result.stdout)["errors"][0]
+    assert error["message"].startswith("deploy failed at ready")
+    assert "still serves, unchanged" in error["hint"]
+    if kind == "failing migration":
+        assert "this migration fails on purpose" in (error["details"] or "")
+    assert load.failures == [], load.failures[:5]
+    assert served_version(stack) == serving
+    history = releases(stack)
+    assert history["current"] == current
+    assert history["releases"][-1]["result"] == "failed"
+    assert history["releases"][-1]["failed_step"] == "ready"
+    assert len(backend_containers(stack)) == 1
+
+
+def test_a_missing_image_is_refused_before_anything(stack):
+    count = len(releases(stack)["releases"])
+    result = stack.tr4ctl("deploy", "--image", "t4t-no-such-image:1", check=False)
+    assert result.returncode == 1 and "does not exist on this host" in result.stderr
+    assert len(releases(stack)["releases"]) == count
+
+
+def test_two_deploys_at_once_ship_one_release_at_a_time(stack):
+    count = len(releases(stack)["releases"])
+    runs = [subprocess.Popen(stack.argv("deploy"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=own_environment())
+            for _ in range(2)]
+    results = [(run.wait(timeout=600), run.stderr.read()) for run in runs]
+    for run in runs:
+        run.stdout.close()
+        run.stderr.close()
+    assert [code for code, _ in results] == [0, 0], results
+    assert "waiting for `tr4ctl deploy`" in " ".join(text for _, text in results)
+    history = releases(stack)["releases"][count:]
+    assert [r["result"] for r in history] == ["succeeded", "succeeded"]
+    assert history[0]["time"] <= history[1]["time"]
+    assert len(backend_containers(stack)) == 1
