@@ -37,7 +37,11 @@ def on_starting(server):
     """Runs once in the master before any worker exists: migrate exactly once."""
     from app.startup import prepare_runtime
 
-    configure_logging(_settings)
+    # Written at once, without a writer thread: the master serves no requests, and a
+    # thread caught mid-write when the master forks a worker would leave the worker's
+    # copy of its locks and buffers inconsistent. Each worker starts its own thread when
+    # it builds the app (app.main.create_app).
+    configure_logging(_settings, background=False)
     try:
         prepare_runtime(_settings)
     except Exception as exc:  # noqa: BLE001 - any failure here must end in one line

@@ -6,13 +6,13 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, health, templates, users, version
 from app.core.config import Settings, load_settings
 from app.core.logging import configure_logging
 from app.db import Database
+from app.middleware.cors import CORSMiddleware
 from app.middleware.request_log import RequestLogMiddleware
 from app.services.rate_limit import LoginRateLimiter
 from app.startup import prepare_runtime
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
         settings.LOGIN_RATE_LIMIT_ATTEMPTS, settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
     )
     install_error_handlers(app)
+    # First in the route table and not behind an included router: the cheapest match.
+    app.add_api_route("/health", health.health, methods=["GET"], tags=["health"])
     for module in (health, version, auth, users, templates):
         app.include_router(module.router)
 

@@ -37,8 +37,11 @@ def _settings() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         raise CommandError(str(exc), EXIT_INVALID) from None
-    # stdout is for data: logs go to stderr, and only warnings.
-    configure_logging(settings, stream=sys.stderr, to_file=False, level=logging.WARNING)
+    # stdout is for data: logs go to stderr, and only warnings, written at once so they
+    # come before the command's own error line.
+    configure_logging(
+        settings, stream=sys.stderr, to_file=False, level=logging.WARNING, background=False
+    )
     return settings
 
 

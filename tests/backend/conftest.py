@@ -25,6 +25,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 from backend_helpers import ALLOWED_ORIGIN, GOOD_SECRET, PASSWORD, run_manage  # noqa: I001
 
 from app.core.config import Settings, load_settings
+from app.core.logging import close_logging
 from app.main import create_app
 from app.services.seeding import apply_seed, parse_seed_input
 from fastapi.testclient import TestClient
@@ -35,6 +36,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's shell must not leak settings into tests."""
     for name in Settings.model_fields:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _logging_closed_after_each_test() -> Iterator[None]:
+    """Each app starts a logging thread; its last lines are written while this test's
+    output capture is still in place, not after pytest's summary."""
+    yield
+    close_logging()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -45,6 +46,12 @@ def test_gunicorn_migrates_once_serves_and_stops_fast(settings_env, closed_port)
     proc = start_gunicorn({**settings_env, "WEB_CONCURRENCY": "2"}, closed_port)
     try:
         wait_for_health(closed_port, proc)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{closed_port}/api/auth/me", headers={"X-Request-ID": "via-gunicorn"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 401
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=10)
@@ -57,7 +64,12 @@ def test_gunicorn_migrates_once_serves_and_stops_fast(settings_env, closed_port)
     entries = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     assert sum("Running upgrade" in e["msg"] for e in entries) == 1
     assert sum(e["msg"].startswith("Booting worker") for e in entries) == 2
-    assert any(e.get("path") == "/health" and e.get("status") == 200 for e in entries)
+    # Written by the worker's own logging thread (started after fork), at the latest
+    # when the worker exits; the health probes above are not logged at info.
+    requests = [e for e in entries if e["msg"] == "request"]
+    assert [(e["request_id"], e["path"], e["status"]) for e in requests] == [
+        ("via-gunicorn", "/api/auth/me", 401)
+    ]
 
 
 def test_gunicorn_refuses_placeholder_secret_in_production_with_one_line(settings_env, closed_port):

@@ -1,6 +1,7 @@
 import json
 import logging
 
+from app.core.logging import flush_logs
 from backend_helpers import PASSWORD, auth_header, login
 
 
@@ -12,17 +13,48 @@ def request_lines(text: str) -> list[dict]:
     ]
 
 
-def test_one_json_line_per_request_with_echoed_request_id(client, tmp_path):
-    response = client.get("/health", headers={"X-Request-ID": "abc-123"})
-    assert response.headers["x-request-id"] == "abc-123"
-    generated = client.get("/health").headers["x-request-id"]
-    assert len(generated) == 32
+def logged_requests(tmp_path) -> list[dict]:
+    # Lines are written by the logging thread: wait for it before reading.
+    assert flush_logs()
+    return request_lines((tmp_path / "logs" / "app.log").read_text())
 
-    lines = request_lines((tmp_path / "logs" / "app.log").read_text())
-    assert [line["request_id"] for line in lines[-2:]] == ["abc-123", generated]
-    line = lines[-2]
-    assert (line["method"], line["path"], line["status"]) == ("GET", "/health", 200)
+
+def test_one_json_line_per_request_with_echoed_request_id(client, tmp_path):
+    response = client.get("/api/auth/me", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    generated = client.get("/api/auth/me").headers["x-request-id"]
+    assert len(generated) == 32 and int(generated, 16) >= 0
+
+    lines = logged_requests(tmp_path)
+    assert [line["request_id"] for line in lines] == ["abc-123", generated]
+    line = lines[0]
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/api/auth/me", 401)
+    assert line["level"] == "INFO" and line["logger"] == "app.request"
     assert isinstance(line["duration_ms"], float)
+
+
+def test_health_keeps_its_request_id_but_is_not_logged_at_info(client, tmp_path):
+    response = client.get("/health")
+    assert response.status_code == 200 and len(response.headers["x-request-id"]) == 32
+    client.get("/api/auth/me", headers={"X-Request-ID": "after-health"})
+    assert [line["request_id"] for line in logged_requests(tmp_path)] == ["after-health"]
+
+
+def test_health_named_by_the_caller_is_logged(client, tmp_path):
+    # nginx names every request it proxies, and `tr4ctl verify` follows such a /health
+    # into app.log.
+    client.get("/health", headers={"X-Request-ID": "via-nginx"})
+    lines = logged_requests(tmp_path)
+    assert [(line["request_id"], line["path"], line["status"]) for line in lines] == [
+        ("via-nginx", "/health", 200)
+    ]
+
+
+def test_health_lines_at_debug_level_in_debug_mode(make_client, tmp_path):
+    client = make_client(DEBUG_MODE="true")
+    request_id = client.get("/health").headers["x-request-id"]
+    lines = logged_requests(tmp_path)
+    assert [(line["request_id"], line["level"]) for line in lines] == [(request_id, "DEBUG")]
 
 
 def test_hostile_request_id_is_replaced(client):
@@ -49,6 +81,7 @@ def test_no_secret_reaches_a_log_line_during_login_flow(client, users, caplog, t
 
     # Everything the app logged (the test's own HTTP client logs its URLs: not ours).
     app_records = [str(vars(r)) for r in caplog.records if r.name != "httpx"]
+    assert flush_logs()
     logged = "\n".join(app_records) + (tmp_path / "logs" / "app.log").read_text()
     assert request_lines((tmp_path / "logs" / "app.log").read_text())
     for secret in (PASSWORD, "wrong password!!", token, stored_hash, "Bearer", "$2b$"):

@@ -1,14 +1,33 @@
-"""JSON log lines on stdout, mirrored to LOG_DIR/app.log when that is writable."""
+"""JSON log lines on stdout, mirrored to LOG_DIR/app.log when that is writable.
+
+In the server, a log call only queues the record (QueueHandler): a writer thread of the
+same process (QueueListener) formats it once and writes it to stdout and the file, so a
+request never waits on a pipe that dockerd drains or on the disk. The thread handles a
+burst at a time, with one write per output for the whole burst.
+
+Threads do not survive fork, so each process needs its own: configure_logging() starts
+one (gunicorn's workers, in create_app), and a fork hook starts a fresh one in any child
+of a process that had one. gunicorn's master and the manage commands write at once
+instead (background=False).
+"""
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import logging
 import os
+import queue
 import re
+import select
+import stat
 import sys
+import threading
+import time
 from datetime import UTC, datetime
-from logging.handlers import RotatingFileHandler
+from logging.handlers import QueueHandler, QueueListener
+from pathlib import Path
 from typing import Any
 
 from app.core.config import Settings
@@ -16,6 +35,19 @@ from app.core.config import Settings
 LOG_FILE_NAME = "app.log"
 LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
 LOG_FILE_BACKUPS = 5
+# Bounded so that an output which stops draining (a stuck stdout pipe) costs dropped
+# lines, counted and reported, instead of unbounded memory or a blocked request.
+QUEUE_SIZE = 10_000
+# A long burst is written in pieces rather than held until the queue runs dry.
+MAX_PENDING_LINES = 256
+# After a quiet spell the writer thread waits this long before handling the first record,
+# so that it wakes once per burst, not once per record: measured under load, waking per
+# record cost the server more than the formatting and writing together (each wake-up
+# takes the GIL from the event loop). Lines reach the outputs at most this much later.
+BATCH_SECONDS = 0.05
+# Writes to a pipe up to this size are atomic: gunicorn's master and other workers
+# share the same stdout, and their lines must not land inside ours.
+PIPE_CHUNK = getattr(select, "PIPE_BUF", 4096)
 
 # Standard LogRecord attributes, plus uvicorn's ANSI-coloured duplicate of the message.
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -56,63 +88,354 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _report_output_failure(what: str, exc: OSError) -> None:
+    # The log outputs themselves failed: stderr is all that is left, and it may be gone too.
+    try:
+        sys.stderr.write(f"logging: cannot write to {what}: {exc}\n")
+    except Exception:  # noqa: BLE001, S110 - nothing else to tell
+        pass
+
+
+class _StreamOutput:
+    """stdout, or the stream given: through its file descriptor when it has one, in
+    whole lines and at most PIPE_CHUNK bytes per write. The descriptor path takes no
+    Python-level lock (the stream's buffer lock, if held by this thread when another
+    forks, would stay held in the child); the image runs unbuffered (PYTHONUNBUFFERED),
+    so nothing written through the stream object waits in its buffer meanwhile."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        try:
+            self.fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            # pytest's capture and other in-memory streams have no descriptor.
+            self.fd = None
+        self.name = getattr(stream, "name", "stdout")
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        if self.fd is None:
+            self.stream.write(b"".join(lines).decode("utf-8"))
+            self.stream.flush()
+            return
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) > PIPE_CHUNK:
+                _write_all(self.fd, b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        if chunk:
+            _write_all(self.fd, b"".join(chunk))
+
+    def after_fork(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass  # not ours: stdout outlives the logging set-up
+
+
+class RotatingLogFile:
+    """LOG_DIR/app.log, rotated to app.log.1 .. app.log.N like RotatingFileHandler, without
+    its per-record cost: in Python 3.11 its shouldRollover() formats every record a second
+    time and stats the path twice. Here the file is opened O_APPEND, so the offset after
+    each write is the file's size, other workers' lines included: no stat, no seek.
+
+    The file can pass max_bytes by one write before it rotates (the stdlib rotates just
+    before). When several workers share the file, the one that sees the limit first
+    rotates; the others notice on their next write (their descriptor's file is past the
+    limit and is no longer at the path) and reopen without rotating again.
+    """
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path = str(path)
+        self.max_bytes = max_bytes
+        self.backups = max(1, backups)
+        self.fd = -1
+        self._open()
+
+    def _open(self) -> None:
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # bpo-45401: never rotate what is not a regular file (/dev/null, a FIFO).
+        self.rotates = stat.S_ISREG(os.fstat(self.fd).st_mode) and self.max_bytes > 0
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        _write_all(self.fd, b"".join(lines))
+        if self.rotates and os.lseek(self.fd, 0, os.SEEK_CUR) >= self.max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        try:
+            ours = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+        except FileNotFoundError:
+            ours = False
+        if ours:
+            for index in range(self.backups - 1, 0, -1):
+                source = f"{self.path}.{index}"
+                if os.path.exists(source):
+                    os.replace(source, f"{self.path}.{index + 1}")
+            os.replace(self.path, f"{self.path}.1")
+        self.close()
+        self._open()
+
+    def after_fork(self) -> None:
+        # A fork in the middle of a rotation leaves the child without a descriptor.
+        if self.fd < 0:
+            self._open()
+
+    def close(self) -> None:
+        # Marked closed before closing: a fork in between must not see a stale number.
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
 class _OwnHandler:
     """Marks handlers installed here so that reconfiguring replaces instead of stacking."""
 
 
-class _StdoutHandler(_OwnHandler, logging.StreamHandler):
-    pass
+class _LineWriter(_OwnHandler, logging.Handler):
+    """Formats each record once and writes the line to every output. Collected lines are
+    written on flush(): by the writer thread when it has caught up, or at once (autoflush)
+    when there is no thread."""
+
+    def __init__(self, outputs: list, *, autoflush: bool) -> None:
+        super().__init__()
+        self.outputs = outputs
+        self.autoflush = autoflush
+        self.pending: list[bytes] = []
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # noqa: BLE001 - a bad record must not stop the others
+            self.handleError(record)
+            return
+        self.pending.append(line.encode("utf-8", "backslashreplace") + b"\n")
+        if self.autoflush or len(self.pending) >= MAX_PENDING_LINES:
+            self._write_pending()
+
+    def flush(self) -> None:
+        with self.lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        lines, self.pending = self.pending, []
+        if not lines:
+            return
+        for output in self.outputs:
+            try:
+                output.write_lines(lines)
+            except (OSError, ValueError) as exc:
+                _report_output_failure(output.name, exc)
+
+    def close(self) -> None:
+        self.flush()
+        for output in self.outputs:
+            try:
+                output.close()
+            except OSError:
+                pass
+        self.outputs = []
+        super().close()
 
 
-class _FileHandler(_OwnHandler, RotatingFileHandler):
-    pass
+class _FlushRequest:
+    """Put on the queue by flush_logs(); the writer thread answers when it gets there."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
 
 
-def configure_logging(
-    settings: Settings, *, stream=None, to_file: bool = True, level: int | None = None
-) -> None:
+class _Listener(QueueListener):
+    def __init__(self, source: _QueueHandler) -> None:
+        super().__init__(source.queue, source.writer)
+        self.source = source
+        self.reported_drops = 0
+
+    def dequeue(self, block: bool):
+        try:
+            return self.queue.get_nowait()
+        except queue.Empty:
+            if not block:
+                raise
+        # Caught up: write the burst collected so far, then sleep until the next record.
+        self._flush()
+        record = self.queue.get()
+        if isinstance(record, logging.LogRecord):
+            time.sleep(BATCH_SECONDS)
+        return record
+
+    def handle(self, record) -> None:
+        if isinstance(record, _FlushRequest):
+            self._flush()
+            record.done.set()
+            return
+        super().handle(record)
+
+    def _flush(self) -> None:
+        dropped = self.source.dropped - self.reported_drops
+        if dropped > 0:
+            self.reported_drops += dropped
+            warning = logging.LogRecord(
+                "app.logging", logging.WARNING, __file__, 0,
+                "log records dropped: the log outputs could not keep up", None, None,
+            )
+            warning.dropped = dropped
+            self.source.writer.handle(warning)
+        self.source.writer.flush()
+
+    def enqueue_sentinel(self) -> None:
+        # Past the size check: the sentinel must get in even when the queue is full.
+        self.queue.put(self._sentinel)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            super().stop()
+        self._flush()
+
+
+class _QueueHandler(_OwnHandler, QueueHandler):
+    """The only handler on the root logger in the server: enqueue and return."""
+
+    def __init__(self, writer: _LineWriter) -> None:
+        # SimpleQueue (C, unbounded) with a size check in enqueue(): measured ~5 us a
+        # record cheaper in the server than queue.Queue(maxsize), whose put and get take
+        # Python-level locks.
+        super().__init__(queue.SimpleQueue())
+        self.writer = writer
+        self.dropped = 0
+        self.listener: _Listener | None = None
+        self.start_listener()
+
+    def start_listener(self) -> None:
+        self.listener = _Listener(self)
+        self.listener.start()
+
+    def restart_in_child(self) -> None:
+        # After fork, the parent's thread is gone and its queue may still hold the
+        # parent's records (the parent writes those), and unwritten lines: start clean.
+        self.queue = queue.SimpleQueue()
+        self.writer.pending = []
+        self.dropped = 0
+        for output in self.writer.outputs:
+            output.after_fork()
+        self.start_listener()
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The writer thread formats the JSON line, so the record travels whole (extras,
+        # exc_info); only the message is fixed now, as its arguments may change later.
+        # A copy: other handlers (pytest's caplog) see the record as it was logged.
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+    def enqueue(self, record) -> None:
+        if self.queue.qsize() >= QUEUE_SIZE:
+            self.dropped += 1
+        else:
+            self.queue.put_nowait(record)
+
+    def flush_and_wait(self, timeout: float) -> bool:
+        if self.listener is None:
+            return True
+        request = _FlushRequest()
+        self.queue.put(request)
+        return request.done.wait(timeout)
+
+    def close(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop()
+        self.writer.close()
+        super().close()
+
+
+def _own_queue_handlers() -> list[_QueueHandler]:
+    return [h for h in logging.getLogger().handlers if isinstance(h, _QueueHandler)]
+
+
+def flush_logs(timeout: float = 5.0) -> bool:
+    """Wait until every record logged so far is written (tests, and before exiting)."""
+    return all(h.flush_and_wait(timeout) for h in _own_queue_handlers())
+
+
+def _restart_listeners_in_child() -> None:
+    for handler in _own_queue_handlers():
+        handler.restart_in_child()
+
+
+def close_logging() -> None:
+    """Write what is queued, stop the writer thread, remove this module's handlers."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _OwnHandler)]:
         root.removeHandler(handler)
         handler.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_listeners_in_child)
+# Before logging's own shutdown (atexit runs last-registered first): lines still queued
+# at exit are written, in every process.
+atexit.register(close_logging)
+
+
+def configure_logging(
+    settings: Settings,
+    *,
+    stream=None,
+    to_file: bool = True,
+    level: int | None = None,
+    background: bool = True,
+) -> None:
+    """Replace this module's handlers on the root logger. background=False writes in the
+    caller's thread, with no writer thread: for gunicorn's master (it forks) and for
+    short-lived commands whose stderr order matters."""
+    close_logging()
+    root = logging.getLogger()
     root.setLevel(
         level if level is not None else (logging.DEBUG if settings.DEBUG_MODE else logging.INFO)
     )
 
-    formatter = JsonFormatter()
-    console = _StdoutHandler(stream or sys.stdout)
-    console.setFormatter(formatter)
-    root.addHandler(console)
+    outputs: list = [_StreamOutput(stream or sys.stdout)]
+    problem = None
+    if to_file:
+        log_file, problem = _open_log_file(settings)
+        if log_file is not None:
+            outputs.append(log_file)
+    writer = _LineWriter(outputs, autoflush=not background)
+    root.addHandler(_QueueHandler(writer) if background else writer)
 
     # Request lines are ours (request_log middleware); uvicorn's would duplicate them.
     logging.getLogger("uvicorn.access").disabled = True
 
-    if to_file:
-        problem = _attach_file_handler(root, settings, formatter)
-        if problem:
-            root.warning("log file disabled: %s", problem)
+    if problem:
+        root.warning("log file disabled: %s", problem)
 
 
-def _attach_file_handler(
-    root: logging.Logger, settings: Settings, formatter: logging.Formatter
-) -> str | None:
+def _open_log_file(settings: Settings) -> tuple[RotatingLogFile | None, str | None]:
     try:
         settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
         if not os.access(settings.LOG_DIR, os.W_OK):
-            return f"{settings.LOG_DIR} is not writable"
-        # Several workers share this file; a rotation by one is not seen by the others
-        # until they restart (acceptable with the default single worker).
-        handler = _FileHandler(
-            settings.LOG_DIR / LOG_FILE_NAME,
-            maxBytes=LOG_FILE_MAX_BYTES,
-            backupCount=LOG_FILE_BACKUPS,
-            encoding="utf-8",
+            return None, f"{settings.LOG_DIR} is not writable"
+        log_file = RotatingLogFile(
+            settings.LOG_DIR / LOG_FILE_NAME, LOG_FILE_MAX_BYTES, LOG_FILE_BACKUPS
         )
     except OSError as exc:
-        return f"{settings.LOG_DIR}: {exc.strerror or exc}"
-    handler.setFormatter(formatter)
-    root.addHandler(handler)
-    return None
+        return None, f"{settings.LOG_DIR}: {exc.strerror or exc}"
+    return log_file, None
 
 
 def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
