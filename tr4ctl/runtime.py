@@ -88,13 +88,21 @@ class Runtime:
     def changing(self, command: str) -> Iterator[None]:
         """Hold the stack's lock while a command changes it (read-only commands never
         wait); refuse while a restore is half done, unless the command may run then."""
+        from tr4ctl.errors import Interrupted
         from tr4ctl.lock import stack_lock
         from tr4ctl.project.journal import refuse_if_restore_interrupted
 
         with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
                         on_wait=self.out.warn):
             refuse_if_restore_interrupted(self.paths, command)
-            yield
+            try:
+                yield
+            except KeyboardInterrupt:
+                # Said while the lock is released on the way out; a flow that knows its
+                # step (up) raises a more precise Interrupted itself.
+                raise Interrupted(f"`tr4ctl {command}` interrupted part way",
+                                  "`tr4ctl status` shows the stack; run the command again "
+                                  "to finish") from None
 
     def _lock_timeout(self) -> float:
         """From the configuration; its default while the configuration does not load, so

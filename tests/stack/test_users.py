@@ -87,7 +87,7 @@ def test_list_shows_accounts_without_hashes(dev_stack, seeded):
     assert set(listed[ADMIN]) == {"email", "name", "role", "created_at"}
     assert listed[ADMIN]["created_at"][:2] == "20"
     assert "$2b$" not in result.stdout and "hash" not in result.stdout
-    table = dev_stack.tr4ctl("users", "list").stderr
+    table = dev_stack.tr4ctl("users", "list").stdout
     assert ADMIN in table and "founder" in table and listed[ADMIN]["created_at"][:10] in table
 
 

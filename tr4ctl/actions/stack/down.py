@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tr4ctl.errors import BadInput
+from tr4ctl.project.state import up_finished
 from tr4ctl.runtime import Runtime
 
 
@@ -9,9 +11,13 @@ def take_down(rt: Runtime, *, remove_volumes: bool) -> list[str]:
     """Stops and removes the containers; returns the volumes and network removed."""
     engine = rt.engine
     engine.require_engine()
+    if remove_volumes:
+        refuse_foreign_endpoints(rt)
     removed: list[str] = []
     if rt.paths.compose_file.exists():
         engine.compose_down(timeout=10)
+    # Down on purpose: an `up` left half done is no longer something to finish.
+    up_finished(rt.paths)
     if remove_volumes:
         names = rt.names
         for name in sorted(engine.existing_volumes(list(names.volumes.values()))):
@@ -21,3 +27,16 @@ def take_down(rt: Runtime, *, remove_volumes: bool) -> list[str]:
             engine.remove_network(names.network)
             removed.append(names.network)
     return removed
+
+
+def refuse_foreign_endpoints(rt: Runtime) -> None:
+    """Pre-flight of `down --volumes`: the network cannot be removed while another
+    container uses it, and finding that out after the volumes are gone leaves a stack
+    neither up nor removed. So: refuse first, naming them, with nothing removed."""
+    network = rt.names.network
+    foreign = rt.engine.foreign_endpoints(network)
+    if foreign:
+        raise BadInput(f"containers that are not this stack's use the network {network}: "
+                       f"{', '.join(foreign)}",
+                       "nothing was removed; disconnect or remove them first: "
+                       f"`docker network disconnect {network} {foreign[0]}`")
