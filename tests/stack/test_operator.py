@@ -109,6 +109,18 @@ def test_logs_json_is_one_object_per_line(dev_stack):
     assert result.stderr == ""  # tr4ctl adds nothing of its own to the stream
 
 
+def test_ctrl_c_ends_logs_follow_quietly(dev_stack):
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "tr4ctl", "--project-dir", str(dev_stack.project_dir), "logs",
+         "-f", "--json", "--tail", "1", "backend"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = follow.stdout.readline()  # following: the tail has come
+    assert json.loads(first)["service"] == "backend"
+    os.killpg(follow.pid, signal.SIGINT)
+    _, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0 and err == "", err
+
+
 def test_health_proxy_overhead_comes_from_pairs_and_is_never_negative(dev_stack):
     result = dev_stack.tr4ctl("health", "--json", "--samples", "40", check=False)
     assert result.returncode in (0, 1), result.stderr

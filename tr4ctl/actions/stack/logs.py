@@ -19,10 +19,16 @@ def show_logs(rt: Runtime, services: list[str], *, follow: bool, tail: str | Non
     if tail is not None and not (tail == "all" or tail.isdigit()):
         raise BadInput(f"--tail {tail!r} is not a number", "use --tail 100 or --tail all")
     require_containers(rt, services)
-    if not as_json:
-        return rt.engine.logs(services, follow=follow, tail=tail, timestamps=timestamps)
-    for line in rt.engine.log_lines(services, follow=follow, tail=tail, timestamps=timestamps):
-        rt.out.write_json(log_record(line, timestamps=timestamps))
+    try:
+        if not as_json:
+            return rt.engine.logs(services, follow=follow, tail=tail, timestamps=timestamps)
+        for line in rt.engine.log_lines(services, follow=follow, tail=tail,
+                                        timestamps=timestamps):
+            rt.out.write_json(log_record(line, timestamps=timestamps))
+    except KeyboardInterrupt:
+        if not follow:
+            raise
+        return 0  # Ctrl-C is how one stops following: the end, not an error
     return 0
 
 
