@@ -43,7 +43,9 @@ def test_every_command_takes_json_after_its_name_and_has_an_example(command):
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert "--json" in text and "Examples:" in text and f"$ tr4ctl {command}" in text
-    assert "<bool>" not in text and "<str>" not in text
+    assert "<bool>" not in text and "BOOLEAN" not in text
+    options = [line for line in text.splitlines() if line.lstrip("│ ").startswith("--")]
+    assert not [line for line in options if "<str>" in line or "TEXT" in line], options
 
 
 def test_choices_and_metavars_instead_of_types():

@@ -187,14 +187,9 @@ def _help_option(command):
 
 
 def _plain_metavar(param) -> None:
-    """A flag takes no value: no metavar. An argument's metavar (dev|prod|prod-http,
-    SERVICE) already says what it takes: no `<str>` type beside it."""
-    if param is None:
-        return
-    if getattr(param, "is_flag", False) and param.metavar is None:
+    """A flag takes no value: no `<bool>` metavar beside it."""
+    if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
         param.metavar = ""
-    elif param.param_type_name == "argument" and param.metavar is not None:
-        param.display_type_rich = lambda ctx: None
 
 
 def _walk(command):

@@ -55,7 +55,7 @@ def validate(ctx: typer.Context,
                                     "TR4CTL_EMAIL=ops@example.org"))
 def set_values(
     ctx: typer.Context,
-    assignments: list[str] = typer.Argument(..., metavar="KEY=VALUE",
+    assignments: list[str] = typer.Argument(..., metavar="KEY=VALUE...",
                                             autocompletion=complete_setting,
                                             help="Settings, e.g. TR4CTL_HTTP_PORT=8080."),
     if_unset: bool = typer.Option(False, "--if-unset", help="Keep keys that already have a value."),

@@ -141,7 +141,7 @@ def _condition_line(report) -> str:
 
 def logs(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(None, metavar="SERVICE", show_default=False,
+    services: list[str] = typer.Argument(None, metavar="SERVICE...", show_default=False,
                                          autocompletion=complete_service,
                                          help="chroma, backend, nginx, certbot-renew or "
                                               "certbot (default: all)."),
