@@ -60,6 +60,24 @@ def _acquire(fd: int, lock_file: Path, timeout: float,
             time.sleep(0.2)
 
 
+def current_holder(lock_file: Path) -> str | None:
+    """Who changes the stack right now, or None: for read-only commands, which never
+    wait (a shared lock taken and dropped at once, refused while someone holds it)."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return describe_holder(lock_file)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def describe_holder(lock_file: Path) -> str:
     try:
         holder = json.loads(lock_file.read_text() or "{}")

@@ -1,27 +1,45 @@
-"""All terminal output: human text to stderr, data (JSON) to stdout.
+"""All terminal output: data (tables, the --json envelope) to stdout, messages to stderr.
 
-One Rich console for messages; with --json a single envelope goes to stdout, on
-failure too, so scripts and monitors can always parse it.
+Tables are data: `tr4ctl status | grep nginx` must find nginx. On a terminal they are
+Rich tables; anywhere else plain aligned columns, never cut, never wrapped, so a
+backup's name or an undo command can be copied from them. Under --json the envelope
+is stdout's only content, on failure too, and tables go to stderr for the person
+watching.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+# A step shorter than this stays silent off a terminal; a longer one says what it does.
+PROGRESS_AFTER_SECONDS = 1.0
+PLAIN_GAP = "  "
 
 
 class Output:
     def __init__(self, *, json_mode: bool = False, verbose: bool = False):
         self.json_mode = json_mode
         self.verbose = verbose
-        self.console = Console(stderr=True, highlight=False)
+        # soft_wrap: a message is never broken into lines, so a path or a command in it
+        # stays whole however narrow the terminal (the terminal folds it for display).
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._data: Console | None = None
         self._emitted = False
+
+    @property
+    def data_console(self) -> Console:
+        if self._data is None:
+            self._data = Console(highlight=False, soft_wrap=True)
+        return self._data
 
     def info(self, message: str) -> None:
         self.console.print(message)
@@ -35,33 +53,47 @@ class Output:
     def detail(self, message: str) -> None:
         if self.verbose:
             # Commands may contain brackets: print them as they are, not as markup.
-            self.console.print(message, style="dim", markup=False, soft_wrap=True)
+            self.console.print(message, style="dim", markup=False)
 
     def error(self, message: str, hint: str | None = None, details: str | None = None) -> None:
-        line = f"[red]error:[/red] {message}"
+        line = Text.assemble(("error:", "red"), " ", message)
         if hint:
-            line += f" [dim]({hint})[/dim]"
-        self.console.print(line, soft_wrap=True)
+            line.append(f" ({hint})", style="dim")
+        self.console.print(line)
         if details:
-            self.console.print(details, markup=False, soft_wrap=True)
+            self.console.print(details, markup=False)
 
-    def table(self, title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-        table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
-        self.console.print(table)
+    def table(self, title: str | None, columns: list[str], rows: list[list[Any]], *,
+              wrap: tuple[str, ...] = ()) -> None:
+        """Cells are Rich markup. Only the `wrap` columns (prose: a reason, a fix) may be
+        folded on a narrow terminal; every other cell is an identifier and kept whole."""
+        cells = [[Text.from_markup("" if cell is None else str(cell)) for cell in row]
+                 for row in rows]
+        target = self.console if self.json_mode else self.data_console
+        if target.is_terminal:
+            _boxed(target, title, columns, cells, wrap)
+        else:
+            if title and target is self.data_console:
+                self.console.print(title, markup=False)  # context for people, not data
+            _plain(target, title if target is self.console else None, columns, cells)
 
     @contextmanager
-    def status(self, message: str) -> Iterator[Any]:
-        # Rich falls back to no animation when stderr is not a terminal.
+    def progress(self, message: str) -> Iterator[Callable[[str], None]]:
+        """A step that may take a while. On a terminal a spinner; elsewhere one line, and
+        only once the step has run for a second. Yields a function to update the text."""
         if self.console.is_terminal and not self.json_mode:
             with self.console.status(message) as status:
-                yield status
-        else:
-            self.console.print(message)
-            yield None
+                yield status.update
+            return
+        text = [message]
+        timer = threading.Timer(PROGRESS_AFTER_SECONDS,
+                                lambda: self.console.print(f"… {text[0]}", markup=False))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield lambda new: text.__setitem__(0, new)
+        finally:
+            timer.cancel()
 
     def emit(self, command: str, data: Any, *, ok: bool = True, errors: list[dict] | None = None,
              exit_code: int = 0) -> None:
@@ -76,5 +108,46 @@ class Output:
             "data": data,
             "errors": errors or [],
         }
-        sys.stdout.write(json.dumps(envelope, indent=2, default=str) + "\n")
+        self.write_json(envelope, indent=2)
+
+    def write_json(self, document: Any, *, indent: int | None = None) -> None:
+        """One JSON document (or, unindented, one JSON line) on stdout."""
+        sys.stdout.write(json.dumps(document, indent=indent, default=str) + "\n")
         sys.stdout.flush()
+
+
+def _boxed(console: Console, title: str | None, columns: list[str], cells: list[list[Text]],
+           wrap: tuple[str, ...]) -> None:
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        widest = max((row[index].cell_len for row in cells), default=0)
+        if column in wrap:
+            table.add_column(column)
+        else:
+            table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
+    for row in cells:
+        table.add_row(*row)
+    # Wider than the terminal rather than cutting an identifier: the terminal folds the
+    # line, and a copied name stays whole.
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(max_width=10_000), table).minimum
+    width = console.width
+    console.width = max(width, needed)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+def _plain(console: Console, title: str | None, columns: list[str],
+           cells: list[list[Text]]) -> None:
+    lines = [[column for column in columns], *[[cell.plain for cell in row] for row in cells]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    out = console.file
+    if title:
+        out.write(title + "\n")
+    for line in lines:
+        padded = [value.ljust(widths[i]) for i, value in enumerate(line[:-1])] + line[-1:]
+        out.write(PLAIN_GAP.join(padded).rstrip() + "\n")
+    out.flush()

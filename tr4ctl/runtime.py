@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tr4ctl.errors import BadInput
+from tr4ctl.errors import BadInput, MissingPrerequisite
 from tr4ctl.output import Output
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 
@@ -106,10 +106,12 @@ class Runtime:
         """tr4ctl has set up this project dir (a .env, or rendered files)."""
         return self.paths.env_file.exists() or self.paths.rendered_dir.is_dir()
 
-    def no_project(self) -> BadInput:
-        return BadInput(f"no stack yet: {self.project_dir} holds no tr4ctl project",
-                        "pass the project's folder with --project-dir (or set "
-                        "TR4CTL_PROJECT_DIR), or run `tr4ctl init` there to start one")
+    def no_project(self) -> MissingPrerequisite:
+        # Exit 3, like every command whose stack is not there (errors.ExitCode).
+        return MissingPrerequisite(
+            f"the stack is not running: no stack yet in {self.project_dir} (no tr4ctl project "
+            "there)", "pass the project's folder with --project-dir (or TR4CTL_PROJECT_DIR), or "
+            "start one there with `tr4ctl up`")
 
     def ensure_project_dir(self, *, create: bool) -> None:
         """The project dir is a folder tr4ctl can write in (created when `create`)."""
@@ -134,6 +136,7 @@ class Runtime:
     def changing(self, command: str) -> Iterator[None]:
         """Hold the stack's lock while a command changes it (read-only commands never
         wait); refuse while a restore is half done, unless the command may run then."""
+        from tr4ctl.errors import Interrupted
         from tr4ctl.lock import stack_lock
         from tr4ctl.project.journal import refuse_if_restore_interrupted
 
@@ -141,7 +144,14 @@ class Runtime:
         with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
                         on_wait=self.out.warn):
             refuse_if_restore_interrupted(self.paths, command)
-            yield
+            try:
+                yield
+            except KeyboardInterrupt:
+                # Said while the lock is released on the way out; a flow that knows its
+                # step (up) raises a more precise Interrupted itself.
+                raise Interrupted(f"`tr4ctl {command}` interrupted part way",
+                                  "`tr4ctl status` shows the stack; run the command again "
+                                  "to finish") from None
 
     def _lock_timeout(self) -> float:
         """From the configuration; its default while the configuration does not load, so

@@ -10,6 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -59,7 +60,7 @@ class Load:
             self.logins += login
             time.sleep(0.01)
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         time.sleep(0.5)
@@ -135,7 +136,7 @@ def test_two_deploys_in_a_row_fail_no_request(stack, tmp_path):
     ids = [r["id"] for r in history["releases"]]
     assert ids[-2:] == [first["release"]["id"], second["release"]["id"]]
     assert history["current"] == second["release"]["id"]
-    shipped = [r for r in history["releases"] if r["id"] == second["release"]["id"]][0]
+    shipped = next(r for r in history["releases"] if r["id"] == second["release"]["id"])
     assert shipped["db_revision"] and shipped["by"]
     assert shipped["fingerprint"] == served_version(stack) == "changed-1" != before
     assert len(backend_containers(stack)) == 1

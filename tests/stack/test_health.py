@@ -198,7 +198,7 @@ def test_bench_reports_errors_by_status(dev_stack):
 # -- verify -----------------------------------------------------------------------------
 def test_verify_passes_every_item_on_a_healthy_dev_stack(dev_stack):
     seed_accounts(dev_stack)
-    doc = run_json(dev_stack, "verify", expect=0)
+    doc = run_json(dev_stack, "verify", "--restart", expect=0)
     assert doc["status"] == "pass"
     checks = checks_of(doc)
     for name in ("compose configuration valid", "backend image built", "all containers running",
@@ -305,7 +305,7 @@ def test_prod_health_over_https_with_sni_and_the_ca_bundle(prod_stack):
 
 def test_verify_passes_every_item_on_a_healthy_prod_stack(prod_stack):
     seed_accounts(prod_stack)
-    doc = run_json(prod_stack, "verify", expect=0)
+    doc = run_json(prod_stack, "verify", "--restart", expect=0)
     checks = checks_of(doc)
     assert all(check["verdict"] == "pass" for check in doc["checks"]), [
         c for c in doc["checks"] if c["verdict"] != "pass"]

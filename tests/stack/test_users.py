@@ -87,7 +87,7 @@ def test_list_shows_accounts_without_hashes(dev_stack, seeded):
     assert set(listed[ADMIN]) == {"email", "name", "role", "created_at"}
     assert listed[ADMIN]["created_at"][:2] == "20"
     assert "$2b$" not in result.stdout and "hash" not in result.stdout
-    table = dev_stack.tr4ctl("users", "list").stderr
+    table = dev_stack.tr4ctl("users", "list").stdout
     assert ADMIN in table and "founder" in table and listed[ADMIN]["created_at"][:10] in table
 
 
@@ -242,7 +242,7 @@ def test_accounts_survive_down_and_up_and_need_a_running_stack(dev_stack, seeded
     try:
         for command in (("users", "list"), ("users", "seed", *DEFAULTS)):
             result = dev_stack.tr4ctl(*command, check=False)
-            assert result.returncode == 1, result.stderr
+            assert result.returncode == 3, result.stderr
             lines = [line for line in result.stderr.splitlines() if line.strip()]
             assert len(lines) == 1 and "not running" in lines[0] and "tr4ctl up" in lines[0]
     finally:

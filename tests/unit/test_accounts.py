@@ -291,9 +291,9 @@ def test_password_stdin_count_is_checked_before_the_stack(tmp_path):
 
 
 @pytest.mark.parametrize("command", [("users", "list"), ("users", "seed", *EMAILS)])
-def test_no_stack_is_exit_1_with_the_fix(tmp_path, command):
+def test_no_stack_is_exit_3_with_the_fix(tmp_path, command):
     result = tr4ctl(tmp_path, *command, input="")
-    one_line(result, 1, "not running", "tr4ctl up")
+    one_line(result, 3, "not running", "tr4ctl up")
 
 
 def test_json_envelope_on_refusal(tmp_path):
@@ -305,4 +305,4 @@ def test_json_envelope_on_refusal(tmp_path):
 def test_list_takes_json_after_the_command_too(tmp_path):
     result = tr4ctl(tmp_path, "users", "list", "--json")
     envelope = json.loads(result.stdout)
-    assert envelope["exit_code"] == 1 and "tr4ctl up" in envelope["errors"][0]["hint"]
+    assert envelope["exit_code"] == 3 and "tr4ctl up" in envelope["errors"][0]["hint"]

@@ -62,6 +62,8 @@ def test_engine_object_calls():
     assert cmd.network_create("acme_network", {"io.tr4ctl.project": "acme"}) == [
         "docker", "network", "create", "--label", "io.tr4ctl.project=acme", "acme_network"]
     assert cmd.network_remove("acme_network") == ["docker", "network", "rm", "acme_network"]
+    assert cmd.network_containers("acme_network") == [
+        "docker", "network", "inspect", "--format", "{{json .Containers}}", "acme_network"]
     assert cmd.image_id("nginx:1") == ["docker", "image", "inspect", "--format", "{{.Id}}",
                                        "nginx:1"]
     assert cmd.image_label("nginx:1", "io.tr4ctl.recipe") == [

@@ -15,10 +15,16 @@ def tr4ctl(tmp_path, *args):
     )
 
 
+@pytest.mark.parametrize("command", ["health", "verify", "bench"])
+def test_no_stack_exits_3_with_one_line(tmp_path, command):
+    result = tr4ctl(tmp_path, command)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no stack yet" in lines[0], result.stderr
+
+
 @pytest.mark.parametrize("args, words", [
-    (["health"], "no stack yet"),
-    (["verify"], "no stack yet"),
-    (["bench"], "no stack yet"),
     (["health", "--samples", "0"], "--samples"),
     (["health", "--baseline", "missing.json"], "missing.json does not exist"),
     (["bench", "--duration", "1", "--requests", "5"], "cannot be combined"),
@@ -44,5 +50,5 @@ def test_bad_baseline_file_is_named(tmp_path):
 def test_json_error_envelope_either_way(tmp_path, where):
     args = ["--json", "health"] if where == "global" else ["health", "--json"]
     envelope = json.loads(tr4ctl(tmp_path, *args).stdout)
-    assert envelope["status"] == "error" and envelope["exit_code"] == 2
+    assert envelope["status"] == "error" and envelope["exit_code"] == 3
     assert "no stack yet" in envelope["errors"][0]["message"]

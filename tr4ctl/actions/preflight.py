@@ -5,27 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tr4ctl.config.model import Config
-from tr4ctl.errors import BadInput, Tr4ctlError
+from tr4ctl.errors import BadInput, MissingPrerequisite
+from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.plan.services import ServiceState, published_host_ports
 from tr4ctl.ports import FREE, NOT_LOCAL, probe_bind
 from tr4ctl.runtime import Runtime
 
-NO_STACK = "this project has no stack yet"
+NO_STACK = "the stack is not running: this project has no stack yet"
 
 
 def require_stack(rt: Runtime, *, hint: str = "run `tr4ctl up` first") -> None:
-    """An engine, and a stack rendered in this project dir."""
+    """An engine, and a stack rendered in this project dir (exit 3 without: what the
+    command needs is not there)."""
     if not rt.paths.compose_file.exists():
-        raise rt.no_project() if not rt.has_project else BadInput(NO_STACK, hint)
+        raise rt.no_project() if not rt.has_project else MissingPrerequisite(NO_STACK, hint)
     rt.engine.require_engine()
 
 
-def require_running(rt: Runtime, service: str, *, message: str, hint: str,
-                    error: type[Tr4ctlError] = BadInput) -> ServiceState:
+def require_running(rt: Runtime, service: str, *, message: str, hint: str) -> ServiceState:
+    """The one service a command works through; `message` may name its {state}."""
     state = rt.engine.service_states((service,))[service]
     if state.state != "running":
-        raise error(message.format(state=state.state), hint)
+        raise MissingPrerequisite(message.format(state=state.state), hint)
     return state
+
+
+def require_stack_running(rt: Runtime) -> dict[str, ServiceState]:
+    """For the checks (health, verify): a stack with at least one service running. A
+    partly running stack is theirs to judge, check by check (exit 1); one where nothing
+    runs has nothing to check (exit 3, like every command that needs the stack)."""
+    require_stack(rt)
+    states = rt.engine.service_states(LONG_RUNNING_SERVICES)
+    if not any(state.state == "running" for state in states.values()):
+        seen = ", ".join(f"{name} {state.state}" for name, state in states.items())
+        raise MissingPrerequisite(f"the stack is not running ({seen})",
+                                  "start it with `tr4ctl up`")
+    return states
 
 
 @dataclass(frozen=True)

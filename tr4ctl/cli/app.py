@@ -1,8 +1,10 @@
 """The tr4ctl command line: global options, command groups, and the one place where
-errors become messages and exit codes."""
+errors become messages and exit codes (the rule is in errors.py and the README)."""
 
 from __future__ import annotations
 
+import copy
+import inspect
 import sys
 from pathlib import Path
 
@@ -21,13 +23,18 @@ from tr4ctl.cli import (
     stack,
     users,
 )
+from tr4ctl.cli.common import examples
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.output import Output
 from tr4ctl.runtime import Runtime
 
+JSON_HELP = "One JSON document on stdout (the same after any command: `tr4ctl status --json`)."
+
 app = typer.Typer(
     name="tr4ctl",
     help="Operate the TR4CTION Agent stack: backend, nginx, Chroma and certbot.",
+    epilog=examples("tr4ctl up --env dev", "tr4ctl status --check",
+                    "tr4ctl --project-dir /srv/tr4ction backup create"),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -56,14 +63,14 @@ def _print_version(value: bool) -> None:
 def global_options(
     ctx: typer.Context,
     project_dir: Path = typer.Option(
-        Path("."), "--project-dir", envvar="TR4CTL_PROJECT_DIR",
+        Path("."), "--project-dir", envvar="TR4CTL_PROJECT_DIR", metavar="DIR",
         help="Where .env and the rendered files live.", file_okay=False,
     ),
     project_name: str = typer.Option(
-        None, "--project-name", help="Compose project name (default: tr4ction).",
-        show_default=False,
+        None, "--project-name", metavar="NAME",
+        help="Compose project name (default: tr4ction).", show_default=False,
     ),
-    json_output: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    json_output: bool = typer.Option(False, "--json", help=JSON_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the docker commands run."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     version: bool = typer.Option(
@@ -84,37 +91,53 @@ def _click_exceptions():
     return exceptions
 
 
+def build_command():
+    """The click command tree, finished the same way for every command (see _finish)."""
+    command = typer.main.get_command(app)
+    _finish(command)
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     click_errors = _click_exceptions()
 
     args = sys.argv[1:] if argv is None else argv
-    command = typer.main.get_command(app)
+    command = build_command()
     try:
         result = command.main(args=args, prog_name="tr4ctl", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
+        if code == ExitCode.INTERRUPTED:
+            # typer turns Ctrl-C outside a changing step into a silent exit 130.
+            code = _fail("interrupted", "`tr4ctl status` shows the stack", code, args=args)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
-        code = _fail("aborted", None, ExitCode.FAILED)
+        code = _fail("aborted", None, ExitCode.FAILED, args=args)
     except getattr(click_errors, "NoArgsIsHelpError", ()) as exc:
-        print(exc.ctx.get_help())
-        code = ExitCode.BAD_INPUT
+        if "--json" in args:
+            code = _fail("no command given", "see `tr4ctl --help`", ExitCode.BAD_INPUT,
+                         args=args)
+        else:
+            print(exc.ctx.get_help())
+            code = ExitCode.BAD_INPUT
     except click_errors.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "tr4ctl"
-        code = _fail(exc.format_message(), f"see `{where} --help`", ExitCode.BAD_INPUT)
+        code = _fail(exc.format_message(), f"see `{where} --help`", ExitCode.BAD_INPUT,
+                     args=args)
     except click_errors.ClickException as exc:
-        code = _fail(exc.format_message(), None, ExitCode.BAD_INPUT)
+        code = _fail(exc.format_message(), None, ExitCode.BAD_INPUT, args=args)
     except Tr4ctlError as exc:
         if _debugging():
             raise
-        code = _fail(exc.message, exc.hint, exc.exit_code, exc.details)
+        code = _fail(exc.message, exc.hint, exc.exit_code, exc.details, args=args)
     except KeyboardInterrupt:
-        code = _fail("interrupted", None, 130)
+        code = _fail("interrupted", "`tr4ctl status` shows the stack", ExitCode.INTERRUPTED,
+                     args=args)
     except Exception as exc:  # a bug or an unforeseen failure: still one line, no traceback
         if _debugging():
             raise
         code = _fail(f"unexpected {type(exc).__name__}: {exc}", "rerun with --debug for the traceback",
-                     ExitCode.FAILED)
+                     ExitCode.FAILED, args=args)
     sys.exit(int(code))
 
 
@@ -123,12 +146,15 @@ def _debugging() -> bool:
     return bool(session and session.debug)
 
 
-def _fail(message: str, hint: str | None, code: int, details: str | None = None) -> int:
+def _fail(message: str, hint: str | None, code: int, details: str | None = None, *,
+          args: list[str]) -> int:
     session = _session.get("ctx")
     out = session.out if session else Output()
+    # Before the options are parsed (an unknown command, a bad option) --json still asks
+    # for the envelope: scripts parse stdout whatever went wrong.
+    out.json_mode = out.json_mode or "--json" in args
     out.error(message, hint, details)
-    command = _command_path(sys.argv[1:])
-    out.emit(command, None, ok=False, exit_code=int(code),
+    out.emit(_command_path(args), None, ok=False, exit_code=int(code),
              errors=[{"message": message, "hint": hint, "details": details}])
     return int(code)
 
@@ -145,3 +171,56 @@ def _command_path(args: list[str]) -> str:
             path.append(arg)
             group = commands[arg]
     return " ".join(path) or "tr4ctl"
+
+
+# -- the same shape for every command ------------------------------------------------------
+def _finish(root) -> None:
+    """Every command takes --json after its name too (the global option's twin); flags
+    show no `<bool>` metavar; help paragraphs flow to the terminal's width instead of
+    keeping the source's line breaks (which broke lines mid-sentence)."""
+    template = next(param for param in root.params if param.name == "json_output")
+    for command in _walk(root):
+        command.help = _reflow(command.help)
+        if (command is not root and not hasattr(command, "commands")
+                and not any("--json" in param.opts for param in command.params)):
+            twin = copy.copy(template)
+            twin.expose_value = False
+            twin.callback = _json_requested
+            twin.help = "One JSON document on stdout (as `tr4ctl --json`)."
+            command.params.append(twin)
+        for param in [*command.params, _help_option(command)]:
+            _plain_metavar(param)
+
+
+def _help_option(command):
+    from typer._click import Context
+
+    return command.get_help_option(Context(command, help_option_names=["-h", "--help"]))
+
+
+def _plain_metavar(param) -> None:
+    """A flag takes no value: no `<bool>` metavar beside it."""
+    if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+
+
+def _walk(command):
+    yield command
+    for child in getattr(command, "commands", {}).values():
+        yield from _walk(child)
+
+
+def _json_requested(ctx, _param, value: bool) -> bool:
+    rt = ctx.find_root().obj  # None while completing: no callback ran
+    if value and rt is not None:
+        rt.out.json_mode = True
+    return value
+
+
+def _reflow(text: str | None) -> str | None:
+    """One line per paragraph; a paragraph starting with \\b keeps its lines (lists)."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n"))
+                       for p in paragraphs)

@@ -7,20 +7,24 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import backup_dir_option, examples, runtime
 from tr4ctl.errors import BadInput
+from tr4ctl.runtime import Runtime
+
+BACKUP_DIR_DEFAULT = "(default: TR4CTL_BACKUP_DIR, else <project-dir>/backups)"
 
 app = typer.Typer(help="Back up and restore the database, Chroma, certificates and .env.",
                   no_args_is_help=True)
 
 
-@app.command("create")
+@app.command("create", epilog=examples("tr4ctl backup create",
+                                       "tr4ctl backup create --dir /srv/backups --keep 7"))
 def create(
     ctx: typer.Context,
-    output: Path = typer.Option(None, "--output", "-o", file_okay=False,
-                                help="Directory for the archive [default: <project-dir>/backups "
-                                     "or TR4CTL_BACKUP_DIR]."),
-    keep: int = typer.Option(None, "--keep", min=1,
+    directory: Path = backup_dir_option(f"Directory for the archive {BACKUP_DIR_DEFAULT}."),
+    old_output: Path = typer.Option(None, "--output", "-o", file_okay=False, hidden=True,
+                                    help="The former name of --dir."),
+    keep: int = typer.Option(None, "--keep", min=1, metavar="N",
                              help="Then delete this project's older archives in that directory, "
                                   "keeping the newest N (safety backups are never deleted)."),
 ) -> None:
@@ -33,14 +37,15 @@ def create(
     from tr4ctl.actions.backup.create import create_backup
 
     rt = runtime(ctx)
+    directory = _renamed(rt, directory, old_output, "--output")
     with rt.changing("backup create"):
-        created = create_backup(rt, output, keep)
+        created = create_backup(rt, directory, keep)
     out = rt.out
     from tr4ctl.plan.backup import human_bytes
 
     out.table(None, ["part", "size", "what"],
               [[p.name, "absent" if p.absent else human_bytes(p.size), p.what]
-               for p in created.manifest.parts])
+               for p in created.manifest.parts], wrap=("what",))
     for name in created.pruned:
         out.info(f"pruned {name}")
     out.success(f"backup written: {created.path} ({human_bytes(created.size)})")
@@ -51,11 +56,11 @@ def create(
     })
 
 
-@app.command("list")
+@app.command("list", epilog=examples("tr4ctl backup list", "tr4ctl backup list --dir /srv/backups",
+                                     "tr4ctl backup list --json"))
 def list_(
     ctx: typer.Context,
-    directory: Path = typer.Option(None, "--dir", file_okay=False,
-                                   help="Directory to list [default: the backup directory]."),
+    directory: Path = backup_dir_option(f"Directory to list {BACKUP_DIR_DEFAULT}."),
 ) -> None:
     """The archives in the backup directory, oldest first, from their manifests."""
     from dataclasses import asdict
@@ -74,10 +79,11 @@ def list_(
                                      "archives": [asdict(e) for e in listed]})
 
 
-@app.command("verify")
+@app.command("verify", epilog=examples("tr4ctl backup verify backups/tr4ction-backup-20250101T000000Z.tar.gz"))
 def verify(
     ctx: typer.Context,
-    archive: Path = typer.Argument(..., dir_okay=True, help="The .tar.gz archive."),
+    archive: Path = typer.Argument(..., dir_okay=True, metavar="ARCHIVE",
+                                   help="The .tar.gz archive."),
 ) -> None:
     """Read the whole archive: every part's sha256 against the manifest (exit 1 if not)."""
     from tr4ctl.actions.backup.verify import check_archive
@@ -90,15 +96,19 @@ def verify(
                                        "manifest": _manifest_data(manifest)})
 
 
-@app.command("restore")
+@app.command("restore", epilog=examples(
+    "tr4ctl backup restore backups/tr4ction-backup-20250101T000000Z.tar.gz",
+    "tr4ctl backup restore ARCHIVE --yes --dir /srv/backups"))
 def restore(
     ctx: typer.Context,
-    archive: Path = typer.Argument(..., help="The .tar.gz archive to restore."),
+    archive: Path = typer.Argument(..., metavar="ARCHIVE",
+                                   help="The .tar.gz archive to restore."),
     yes: bool = typer.Option(False, "--yes", help="Replace the current data without asking."),
-    safety_dir: Path = typer.Option(None, "--safety-dir", file_okay=False,
-                                    help="Where the safety backup of the current state goes "
-                                         "[default: the backup directory]."),
-    timeout: float = typer.Option(180.0, "--timeout", min=1,
+    directory: Path = backup_dir_option("Where the safety backup of the current state goes "
+                                        f"{BACKUP_DIR_DEFAULT}."),
+    old_safety_dir: Path = typer.Option(None, "--safety-dir", file_okay=False, hidden=True,
+                                        help="The former name of --dir."),
+    timeout: float = typer.Option(180.0, "--timeout", min=1, metavar="SECONDS",
                                   help="Seconds to wait for the stack to be healthy again."),
 ) -> None:
     """Replace the stack's data with an archive's, and bring the stack back healthy.
@@ -111,6 +121,7 @@ def restore(
 
     rt = runtime(ctx)
     out = rt.out
+    directory = _renamed(rt, directory, old_safety_dir, "--safety-dir")
 
     def confirm(manifest) -> bool:
         volumes = ", ".join(rt.names.volume(part.volume) for part in manifest.parts
@@ -129,19 +140,40 @@ def restore(
 
     manifest = check_restorable(rt, archive)
     with rt.changing("backup restore"):
-        report = restore_backup(rt, archive, manifest, backup_dir(rt, safety_dir),
+        report = restore_backup(rt, archive, manifest, backup_dir(rt, directory),
                                 confirm=confirm, timeout=timeout, on_safety=announce)
     out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "
                 "healthy")
     if report.safety_backup:
         out.info(f"the previous state is in {report.safety_backup}; undo with "
-                 f"`tr4ctl backup restore {report.safety_backup} --yes`")
+                 f"`{_undo_command(rt, report.safety_backup)}`")
     out.emit("backup restore", {
         "archive": str(archive), "created_at": report.manifest.created_at,
         "safety_backup": report.safety_backup, "resumed": report.resumed,
         "restored": report.restored, "emptied": report.emptied,
         "env": getattr(report.up, "env", None),
     })
+
+
+def _undo_command(rt: Runtime, safety_backup: str) -> str:
+    """A command to copy as it is: quoted, and naming the project dir unless it is here."""
+    import shlex
+
+    where = ([] if rt.project_dir == Path.cwd().resolve()
+             else ["--project-dir", str(rt.project_dir)])
+    return shlex.join(["tr4ctl", *where, "backup", "restore", safety_backup, "--yes"])
+
+
+def _renamed(rt: Runtime, value: Path | None, old_value: Path | None, old_name: str
+             ) -> Path | None:
+    """One name for the backup directory everywhere (--dir); the former names still
+    work, so existing scripts and cron jobs keep running."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise BadInput(f"--dir and {old_name} name the same directory", "give only --dir")
+    rt.out.warn(f"{old_name} is now --dir")
+    return old_value
 
 
 def _manifest_data(manifest) -> dict:

@@ -7,28 +7,32 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import examples, runtime
 from tr4ctl.runtime import Runtime
 
 app = typer.Typer(help="Issue, renew and inspect the site's TLS certificates.",
                   no_args_is_help=True)
 
 
-@app.command("issue")
+@app.command("issue", epilog=examples(
+    "tr4ctl cert issue --domain example.org --email ops@example.org",
+    "tr4ctl cert issue --staging --dry-run"))
 def issue(
     ctx: typer.Context,
-    domain: str = typer.Option(None, "--domain", "-d",
+    domain: str = typer.Option(None, "--domain", "-d", metavar="DOMAIN",
                                help="The site's DNS name (default: TR4CTL_DOMAIN)."),
-    email: str = typer.Option(None, "--email", "-m",
+    email: str = typer.Option(None, "--email", "-m", metavar="EMAIL",
                               help="For the CA's expiry notices (default: TR4CTL_EMAIL)."),
     staging: bool = typer.Option(False, "--staging", help="Let's Encrypt's staging CA (untrusted "
                                  "test certificates, generous rate limits)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Test the challenge against the CA; "
                                  "save nothing, change nothing."),
-    server: str = typer.Option(None, "--server", help="ACME directory URL of another CA "
-                               "(default: TR4CTL_ACME_SERVER, else Let's Encrypt)."),
-    ca_bundle: Path = typer.Option(None, "--ca-bundle", help="PEM file trusted for the ACME "
-                                   "server's own TLS (default: TR4CTL_ACME_CA_BUNDLE)."),
+    server: str = typer.Option(None, "--server", metavar="URL",
+                               help="ACME directory URL of another CA "
+                                    "(default: TR4CTL_ACME_SERVER, else Let's Encrypt)."),
+    ca_bundle: Path = typer.Option(None, "--ca-bundle", metavar="FILE",
+                                   help="PEM file trusted for the ACME server's own TLS "
+                                        "(default: TR4CTL_ACME_CA_BUNDLE)."),
     no_switch: bool = typer.Option(False, "--no-switch", help="Do not switch nginx to prod."),
 ) -> None:
     """Get a certificate, switch nginx to prod and prove HTTPS serves it.
@@ -88,7 +92,7 @@ def _warn_if_dev_stack(rt: Runtime, nginx_result: str) -> None:
                          "`up` (an `up --env dev` renders the dev nginx config again)")
 
 
-@app.command("renew")
+@app.command("renew", epilog=examples("tr4ctl cert renew", "tr4ctl cert renew --dry-run"))
 def renew(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Test renewal against the CA; "
@@ -125,7 +129,7 @@ def renew(
     })
 
 
-@app.command("status")
+@app.command("status", epilog=examples("tr4ctl cert status", "tr4ctl cert status --json"))
 def status(ctx: typer.Context) -> None:
     """Certificates (issuer, validity, days left, served?) and the renewal schedule."""
     from tr4ctl.actions.cert.status import certificate_status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import complete_setting, env_option, examples, runtime
 
 app = typer.Typer(help="Show or validate the rendered, effective configuration.",
                   no_args_is_help=True)
@@ -16,10 +16,11 @@ def _environment(env: str | None):
     return parse_environment(env) if env else None
 
 
-@app.command("show")
+@app.command("show", epilog=examples("tr4ctl config show", "tr4ctl config show --env prod",
+                                     "tr4ctl config show --json"))
 def show(ctx: typer.Context,
-         env: str = typer.Option(None, "--env", "-e", help="Render for dev or prod "
-                                 "[default: the last env used].")) -> None:
+         env: str = env_option(None, "Render for dev or prod (default: the last env used).")
+         ) -> None:
     """Print settings (secrets masked) and the rendered compose and nginx files."""
     from tr4ctl.actions.config.show import show_config
 
@@ -38,9 +39,10 @@ def show(ctx: typer.Context,
     typer.echo(f"# --- {rt.paths.nginx_conf}\n{shown.nginx}")
 
 
-@app.command("validate")
+@app.command("validate", epilog=examples("tr4ctl config validate --env prod"))
 def validate(ctx: typer.Context,
-             env: str = typer.Option(None, "--env", "-e", help="dev or prod.")) -> None:
+             env: str = env_option(None, "Validate for dev or prod (default: the last env "
+                                         "used).")) -> None:
     """Render the compose file and have docker compose validate it."""
     from tr4ctl.actions.config.validate import validate_config
 
@@ -50,10 +52,14 @@ def validate(ctx: typer.Context,
     rt.out.emit("config validate", {"env": chosen.value, "valid": True})
 
 
-@app.command("set")
+@app.command("set", epilog=examples("tr4ctl config set TR4CTL_HTTP_PORT=8080",
+                                    "tr4ctl config set TR4CTL_DOMAIN=example.org "
+                                    "TR4CTL_EMAIL=ops@example.org"))
 def set_values(
     ctx: typer.Context,
-    assignments: list[str] = typer.Argument(..., help="KEY=VALUE pairs, e.g. TR4CTL_HTTP_PORT=8080."),
+    assignments: list[str] = typer.Argument(..., metavar="KEY=VALUE...",
+                                            autocompletion=complete_setting,
+                                            help="Settings, e.g. TR4CTL_HTTP_PORT=8080."),
     if_unset: bool = typer.Option(False, "--if-unset", help="Keep keys that already have a value."),
 ) -> None:
     """Write settings into the project's .env (kept 0600). Not for secrets: argv is visible."""

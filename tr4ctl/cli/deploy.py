@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import examples, runtime
 
 if TYPE_CHECKING:
     from tr4ctl.actions.deploy.ship import ShipReport
@@ -14,9 +14,13 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("deploy")(deploy)
-    app.command("rollback")(rollback)
-    app.command("releases")(releases)
+    app.command("deploy", epilog=examples(
+        "tr4ctl deploy", "tr4ctl deploy --build", "tr4ctl deploy --image tr4ction/backend:2.1"))(
+        deploy)
+    app.command("rollback", epilog=examples("tr4ctl rollback", "tr4ctl rollback r3",
+                                            "tr4ctl rollback r3 --restore-data"))(rollback)
+    app.command("releases", epilog=examples("tr4ctl releases", "tr4ctl releases --json"))(
+        releases)
 
 
 def deploy(
@@ -29,8 +33,6 @@ def deploy(
 ) -> None:
     """Ship a new backend release beside the running one, switch nginx to it, retire
     the old one: no failed request. On any failure the old release keeps serving.
-
-    Example: tr4ctl deploy --build
     """
     from tr4ctl.actions.deploy.deploy import deploy as ship_new
 
@@ -48,12 +50,10 @@ def rollback(
     restore_data: bool = typer.Option(False, "--restore-data",
                                       help="Also put back the database as it was before the "
                                            "release that moved it (stops the backend briefly)."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS"),
+    timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS",
+                                  help="How long the release may take to be ready."),
 ) -> None:
-    """Go back to an earlier successful release by the same zero-downtime path.
-
-    Example: tr4ctl rollback r3
-    """
+    """Go back to an earlier successful release by the same zero-downtime path."""
     from tr4ctl.actions.deploy.rollback import plan_rollback, roll_back
 
     rt = runtime(ctx)
@@ -64,10 +64,7 @@ def rollback(
 
 
 def releases(ctx: typer.Context) -> None:
-    """Every release: id, time, image, code, migrations, result, who, and the current one.
-
-    Example: tr4ctl releases --json
-    """
+    """Every release: id, time, image, code, migrations, result, who, and the current one."""
     from tr4ctl.actions.deploy.releases import list_releases
 
     rt = runtime(ctx)

@@ -4,17 +4,18 @@ it takes, and the deployment and security checklists, live.
 health and verify print one document with --json: top-level "status" ("pass" or
 "fail"), "checks" and "exit_code", plus the envelope's "command", "data" and "errors".
 The global `tr4ctl --json` and the command's own `--json` print the same thing.
+
+verify only reads unless --restart is given: a check run by a monitor must not restart
+the backend it checks.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import examples, runtime
 from tr4ctl.errors import BadInput
 from tr4ctl.runtime import Runtime
 
@@ -22,30 +23,24 @@ VERDICT_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip
 
 
 def register(app: typer.Typer) -> None:
-    app.command("health")(health)
-    app.command("bench")(bench)
-    app.command("verify")(verify)
+    app.command("health", epilog=examples(
+        "tr4ctl health", "tr4ctl health --json --samples 200",
+        "tr4ctl health --save-baseline baseline.json",
+        "tr4ctl health --baseline baseline.json"))(health)
+    app.command("bench", epilog=examples(
+        "tr4ctl bench", "tr4ctl bench --concurrency 8 --duration 10",
+        "tr4ctl bench --requests 1000 --path /health"))(bench)
+    app.command("verify", epilog=examples(
+        "tr4ctl verify", "tr4ctl verify --json", "tr4ctl verify --restart"))(verify)
 
 
-def _json_requested(rt: Runtime, flag: bool) -> bool:
-    if flag:
-        # Errors raised from here on are printed as the JSON envelope too.
-        rt.out.json_mode = True
-    return rt.out.json_mode
-
-
-def _print_document(doc: dict) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def _show_checks(rt: Runtime, title: str, checks, columns: list[str], row) -> None:
+def _show_checks(rt: Runtime, title: str, checks, columns: list[str], row, *,
+                 wrap: tuple[str, ...]) -> None:
     out = rt.out
-    out.table(title, columns, [row(check) for check in checks])
+    out.table(title, columns, [row(check) for check in checks], wrap=wrap)
     failing = [check for check in checks if not check.ok]
     for check in failing:
-        out.console.print(f"[red]✗[/red] {check.name}: {check.reason}", markup=True,
-                          soft_wrap=True)
+        out.console.print(f"[red]✗[/red] {check.name}: {check.reason}")
     total = len(checks)
     skipped = sum(1 for check in checks if check.verdict == "skip")
     summary = (f"{total - len(failing) - skipped}/{total} checks passed"
@@ -58,23 +53,26 @@ def _show_checks(rt: Runtime, title: str, checks, columns: list[str], row) -> No
 
 def health(
     ctx: typer.Context,
-    samples: int = typer.Option(50, "--samples", "-n", min=1, max=1000,
+    samples: int = typer.Option(50, "--samples", "-n", min=1, max=1000, metavar="N",
                                 help="Timed requests per path, after 5 warm-up requests."),
-    baseline: Path = typer.Option(None, "--baseline", dir_okay=False,
+    baseline: Path = typer.Option(None, "--baseline", dir_okay=False, metavar="FILE",
                                   help="Compare with a file saved by --save-baseline "
                                        "(default: the old deployment's figures)."),
     save_baseline: Path = typer.Option(None, "--save-baseline", dir_okay=False,
+                                       metavar="FILE",
                                        help="Write the measured figures as a baseline file."),
-    json_doc: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Services, readiness, Chroma and latency (nginx, backend direct, proxy overhead)
-    against a baseline. Exit 0 when every check passes, 1 otherwise."""
+    """Services, readiness, Chroma and latency against a baseline; exit 0 when all pass.
+
+    Latency: nginx from the host, the backend directly and through nginx from inside the
+    stack's network, and the proxy overhead from back-to-back pairs of the two (never
+    negative). Exit 1 when a check fails, 3 when the stack is not running.
+    """
     from tr4ctl.actions.checks.health import check_health, load_baseline
     from tr4ctl.actions.checks.health import save_baseline as write_baseline
     from tr4ctl.plan.baseline import OLD_DEPLOYMENT
 
     rt = runtime(ctx)
-    as_json = _json_requested(rt, json_doc)
     chosen = load_baseline(baseline) if baseline else OLD_DEPLOYMENT
     report = check_health(rt, samples=samples, baseline=chosen, save_to=save_baseline)
     data = report.data()
@@ -89,39 +87,37 @@ def health(
         f"project={report.project} target={report.target.describe()} "
         f"baseline={'file ' + str(baseline) if baseline else 'old deployment'}",
         report.checks, ["check", "measured", "baseline", "verdict"],
-        lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]])
+        lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]],
+        wrap=("measured", "baseline"))
     rt.out.console.print(f"[dim]tolerance: {chosen.tolerance.describe()}; "
-                              f"in-network client: {report.probe_client or '-'}; "
-                              f"{report.seconds:.2f}s[/dim]", soft_wrap=True)
+                         f"in-network client: {report.probe_client or '-'}; "
+                         f"{report.seconds:.2f}s[/dim]")
     if save_baseline is not None:
-        rt.out.console.print(f"[green]✓[/green] baseline saved to {save_baseline}",
-                                  soft_wrap=True)
-    from tr4ctl.plan.verdicts import document
-
-    doc = document("health", report.checks, data)
-    if as_json:
-        _print_document(doc)
-    raise typer.Exit(doc["exit_code"])
+        rt.out.success(f"baseline saved to {save_baseline}")
+    _finish_document(rt, "health", report.checks, data)
 
 
 def bench(
     ctx: typer.Context,
-    path: str = typer.Option("/health", "--path", help="Path requested through nginx."),
-    concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=64,
+    path: str = typer.Option("/health", "--path", metavar="PATH",
+                             help="Path requested through nginx."),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=64, metavar="N",
                                     help="Connections in parallel (at most 64)."),
     duration: float = typer.Option(None, "--duration", "-d", min=0.1, max=60,
+                                   metavar="SECONDS",
                                    help="Seconds of load (at most 60; 5 unless --requests)."),
-    requests: int = typer.Option(None, "--requests", "-r", min=1, max=100_000,
+    requests: int = typer.Option(None, "--requests", "-r", min=1, max=100_000, metavar="N",
                                  help="Stop after this many requests (at most 100000)."),
-    json_doc: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Bounded load through nginx on this machine's published port: requests per second,
-    latency percentiles, errors by status."""
+    """Bounded load through nginx on this machine's published port.
+
+    Reports requests per second, latency percentiles and errors by status. Exit 1 when a
+    request fails, 3 when nginx is not running.
+    """
     from tr4ctl.actions.checks.bench import run_bench
     from tr4ctl.plan.bench import BenchLimits, validate_path
 
     rt = runtime(ctx)
-    _json_requested(rt, json_doc)
     if duration is not None and requests is not None:
         raise BadInput("--duration and --requests cannot be combined",
                        "choose one: a time budget or a request count")
@@ -152,24 +148,38 @@ def bench(
 
 def verify(
     ctx: typer.Context,
-    no_restart: bool = typer.Option(False, "--no-restart",
-                                    help="Skip the check that restarts the backend to prove "
-                                         "its data survives (reported as skipped)."),
-    json_doc: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    restart: bool = typer.Option(False, "--restart",
+                                 help="Also restart the backend once (a few seconds without "
+                                      "it) to prove its data survives. Changes the stack."),
+    no_restart: bool = typer.Option(False, "--no-restart", hidden=True,
+                                    help="The default now; kept for existing scripts."),
 ) -> None:
-    """Run the deployment checklist and the security checklist live, each item with its
-    verdict and evidence. Restarts the backend once (a few seconds) unless --no-restart."""
+    """Run the deployment and security checklists live, each item with its evidence.
+
+    Read-only: requests, `docker exec` and `docker top`, nothing restarted. The one
+    check that restarts the backend runs only with --restart (skipped otherwise). Exit 1
+    when an item fails, 3 when the stack is not running.
+    """
     from tr4ctl.actions.checks.verify import run_verify
-    from tr4ctl.plan.verdicts import document
 
     rt = runtime(ctx)
-    as_json = _json_requested(rt, json_doc)
-    report = run_verify(rt, restart=not no_restart)
+    if restart and no_restart:
+        raise BadInput("--restart and --no-restart contradict each other", "choose one")
+    report = run_verify(rt, restart=restart)
     _show_checks(
         rt, f"project={report.project} env={report.env} nginx={report.nginx_mode or '-'}",
         report.checks, ["item", "verdict", "evidence"],
-        lambda c: [c.name, VERDICT_STYLE[c.verdict], c.evidence or c.reason or c.measured])
-    doc = document("verify", report.checks, report.data())
-    if as_json:
-        _print_document(doc)
+        lambda c: [c.name, VERDICT_STYLE[c.verdict], c.evidence or c.reason or c.measured],
+        wrap=("evidence",))
+    _finish_document(rt, "verify", report.checks, report.data())
+
+
+def _finish_document(rt: Runtime, command: str, checks, data: dict) -> None:
+    """health's and verify's --json document (the envelope plus status and checks), and
+    the exit code it carries."""
+    from tr4ctl.plan.verdicts import document
+
+    doc = document(command, checks, data)
+    if rt.out.json_mode:
+        rt.out.write_json(doc, indent=2)
     raise typer.Exit(doc["exit_code"])

@@ -6,21 +6,25 @@ from dataclasses import asdict
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import examples, runtime
 
 app = typer.Typer(help="Build registry-free images, or list the configured ones.",
                   no_args_is_help=True)
 
 
-@app.command("build-local")
+@app.command("build-local", epilog=examples("tr4ctl images build-local",
+                                            "tr4ctl images build-local --with-pebble --force"))
 def build_local(
     ctx: typer.Context,
     with_pebble: bool = typer.Option(False, "--with-pebble",
                                      help="Also build pebble, the ACME test server."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
 ) -> None:
-    """Build nginx, Chroma, certbot and the backend base from Debian and PyPI packages,
-    and point this project's settings at them (for hosts without an image registry)."""
+    """Build the stack's images without a registry and point the settings at them.
+
+    nginx, Chroma, certbot and the backend base are built from Debian and PyPI packages,
+    for hosts without an image registry.
+    """
     from tr4ctl.actions.images.build_local import build_local_images
 
     rt = runtime(ctx)
@@ -32,7 +36,7 @@ def build_local(
     rt.out.emit("images build-local", {"images": [asdict(b) for b in built]})
 
 
-@app.command("list")
+@app.command("list", epilog=examples("tr4ctl images list"))
 def list_images(ctx: typer.Context) -> None:
     """The image each service uses, and whether it is present on this host."""
     from tr4ctl.actions.images.list import list_images

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import NGINX_MODES, complete_nginx_mode, examples, runtime
 from tr4ctl.errors import BadInput
 
 app = typer.Typer(help="Switch and inspect the nginx config (dev, prod).", no_args_is_help=True)
 
-_MODES = ("dev", "prod", "prod-http")
 
-
-@app.command("use")
+@app.command("use", epilog=examples("tr4ctl nginx use prod", "tr4ctl nginx use dev"))
 def use(
     ctx: typer.Context,
-    mode: str = typer.Argument(..., help="dev (HTTP, /docs), prod (HTTPS, hardened) or "
-                               "prod-http (before the certificate: only /health and the ACME challenge, "
+    mode: str = typer.Argument(..., metavar="dev|prod|prod-http",
+                               autocompletion=complete_nginx_mode,
+                               help="dev (HTTP, /docs), prod (HTTPS, hardened) or prod-http "
+                               "(before the certificate: only /health and the ACME challenge, "
                                "503 elsewhere)."),
 ) -> None:
     """Switch nginx's config safely: render, test in the running nginx, reload.
@@ -26,7 +26,7 @@ def use(
     from tr4ctl.actions.nginx.use import use_nginx_mode
     from tr4ctl.plan.environments import NginxMode
 
-    if mode not in _MODES:
+    if mode not in NGINX_MODES:
         raise BadInput(f"unknown nginx config {mode!r}", "use `tr4ctl nginx use dev` or "
                        "`tr4ctl nginx use prod`")
     rt = runtime(ctx)
@@ -41,7 +41,7 @@ def use(
     out.emit("nginx use", {"mode": mode, "previous": result.previous, "result": result.result})
 
 
-@app.command("status")
+@app.command("status", epilog=examples("tr4ctl nginx status"))
 def status(ctx: typer.Context) -> None:
     """The config nginx has on disk and the one its workers answer with."""
     from tr4ctl.actions.nginx.status import nginx_status

@@ -6,18 +6,21 @@ from dataclasses import asdict
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import complete_service, env_option, examples, runtime
 from tr4ctl.errors import BadInput
 
 SERVICE_COLUMNS = ["service", "state", "health", "ports", "image", "env"]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init")(init)
-    app.command("up")(up)
-    app.command("down")(down)
-    app.command("status")(status)
-    app.command("logs")(logs)
+    app.command("init", epilog=examples("tr4ctl init", "tr4ctl --project-dir /srv/tr4ction init"))(init)
+    app.command("up", epilog=examples("tr4ctl up --env dev", "tr4ctl up --env prod --build"))(up)
+    app.command("down", epilog=examples("tr4ctl down", "tr4ctl down --volumes --yes"))(down)
+    app.command("status", epilog=examples("tr4ctl status", "tr4ctl status | grep nginx",
+                                          "tr4ctl status --check || alert"))(status)
+    app.command("logs", epilog=examples("tr4ctl logs backend -n 50",
+                                        "tr4ctl logs -f nginx",
+                                        "tr4ctl logs --json backend | jq .message"))(logs)
 
 
 def init(ctx: typer.Context) -> None:
@@ -37,11 +40,15 @@ def init(ctx: typer.Context) -> None:
 
 def up(
     ctx: typer.Context,
-    env: str = typer.Option("dev", "--env", "-e", help="dev or prod."),
+    env: str = env_option("dev", "The environment: dev (HTTP, /docs) or prod (HTTPS)."),
     build: bool = typer.Option(False, "--build", help="Rebuild the backend image first."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1, help="Seconds to wait for healthy."),
+    timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS",
+                                  help="How long to wait for every service to be healthy."),
 ) -> None:
-    """Start the stack for an environment and wait until every service is healthy."""
+    """Start the stack for an environment and wait until every service is healthy.
+
+    An `up` that was interrupted or killed is finished by running it again.
+    """
     from tr4ctl.actions.stack.up import bring_up
     from tr4ctl.plan.environments import HTTPS_PENDING_ADVICE, https_pending, parse_environment
 
@@ -68,7 +75,8 @@ def up(
 
 def down(
     ctx: typer.Context,
-    volumes: bool = typer.Option(False, "--volumes", help="Also delete the data volumes."),
+    volumes: bool = typer.Option(False, "--volumes", help="Also delete the data volumes "
+                                 "and the network (refused while other containers use it)."),
     yes: bool = typer.Option(False, "--yes", help="Confirm --volumes."),
 ) -> None:
     """Stop and remove the containers. Data volumes are kept unless --volumes --yes."""
@@ -88,35 +96,75 @@ def down(
     rt.out.emit("down", {"removed": removed})
 
 
-def status(ctx: typer.Context) -> None:
-    """Services with state, health, published ports, image and active env."""
+def status(
+    ctx: typer.Context,
+    check: bool = typer.Option(False, "--check", help="Exit 1 when the stack is degraded "
+                               "(a service not running or not healthy, an `up` that did not "
+                               "finish), 3 when it is stopped."),
+) -> None:
+    """Services with state, health, published ports, image and env; the stack's condition.
+
+    The condition is healthy, degraded or stopped; an `up` that was interrupted or killed
+    is named, with the command that finishes it.
+    """
     from tr4ctl.actions.stack.status import stack_status
     from tr4ctl.plan.environments import HTTPS_PENDING_ADVICE, https_pending
 
     rt = runtime(ctx)
     report = stack_status(rt)
-    rt.out.table(
+    out = rt.out
+    out.table(
         f"project={report.project} nginx config={report.nginx_config or '-'}",
         SERVICE_COLUMNS,
         [[s["service"], s["state"], s["health"] or "-", ", ".join(s["ports"]) or "-",
           s["image"] or "-", s["env"] or "-"] for s in report.services],
     )
-    pending = https_pending(report.nginx_config)
-    if pending:
-        rt.out.warn(HTTPS_PENDING_ADVICE)
-    rt.out.emit("status", {"project": report.project, "nginx_config": report.nginx_config,
-                           "https_pending": pending, "services": report.services})
+    summary = _condition_line(report)
+    if report.condition == "healthy":
+        out.success(summary)
+    else:
+        out.warn(summary)
+    if report.changing_now:
+        out.warn(f"{report.changing_now} is changing the stack now")
+    if https_pending(report.nginx_config):
+        out.warn(HTTPS_PENDING_ADVICE)
+    if report.release:
+        out.info(f"release {report.release['id']}: {report.release['image']}")
+    code = report.check_exit_code if check else 0
+    out.emit("status", report.data(), ok=code == 0, exit_code=code,
+             errors=[] if code == 0 else [{"message": summary, "hint": None, "details": None}])
+    raise typer.Exit(code)
+
+
+def _condition_line(report) -> str:
+    unfinished = report.unfinished_up
+    if unfinished is not None:
+        return (f"stack degraded: the last {unfinished.describe()}; run "
+                f"`tr4ctl up --env {unfinished.env}` to finish"
+                + (f" ({'; '.join(report.problems)})" if report.problems else ""))
+    if report.condition == "healthy":
+        return "stack healthy"
+    if report.condition == "stopped":
+        return "stack stopped: no service runs (`tr4ctl up` starts it)"
+    return f"stack degraded: {'; '.join(report.problems)}"
 
 
 def logs(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(None, help="Services (default: all)."),
-    follow: bool = typer.Option(False, "--follow", "-f"),
-    tail: str = typer.Option(None, "--tail", "-n", help="Lines from the end of each log."),
-    timestamps: bool = typer.Option(False, "--timestamps", "-t"),
+    services: list[str] = typer.Argument(None, metavar="SERVICE...", show_default=False,
+                                         autocompletion=complete_service,
+                                         help="chroma, backend, nginx, certbot-renew or "
+                                              "certbot (default: all)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    tail: str = typer.Option(None, "--tail", "-n", metavar="N|all",
+                             help="Lines from the end of each log (default: all)."),
+    timestamps: bool = typer.Option(False, "--timestamps", "-t",
+                                    help="Prefix each line with its time."),
 ) -> None:
-    """Show service logs (docker compose logs)."""
+    """Show the services' logs (docker compose logs); with --json one JSON object per line
+    (service, container, time, message)."""
     from tr4ctl.actions.stack.logs import show_logs
 
-    raise typer.Exit(show_logs(runtime(ctx), list(services or []), follow=follow, tail=tail,
-                               timestamps=timestamps))
+    rt = runtime(ctx)
+    raise typer.Exit(show_logs(rt, list(services or []), follow=follow, tail=tail,
+                               timestamps=timestamps, as_json=rt.out.json_mode))

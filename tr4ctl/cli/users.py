@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.common import runtime
+from tr4ctl.cli.common import examples, runtime
 from tr4ctl.errors import BadInput
 from tr4ctl.runtime import Runtime
 
@@ -41,20 +41,25 @@ container on the standard input of `python3 -m app.manage seed`."""
 
 
 @app.command("seed", help=SEED_HELP,
-             short_help="Create or update the admin and founder (or --file) accounts.")
+             short_help="Create or update the admin and founder (or --file) accounts.",
+             epilog=examples(
+                 "tr4ctl users seed --admin-email admin@example.org "
+                 "--founder-email founder@example.org --generate --output passwords.json",
+                 "tr4ctl users seed --file accounts.json --password-stdin < passwords.txt"))
 def seed(
     ctx: typer.Context,
-    admin_email: str = typer.Option(None, "--admin-email", help="Email of the admin account."),
-    founder_email: str = typer.Option(None, "--founder-email",
+    admin_email: str = typer.Option(None, "--admin-email", metavar="EMAIL",
+                                    help="Email of the admin account."),
+    founder_email: str = typer.Option(None, "--founder-email", metavar="EMAIL",
                                       help="Email of the founder account."),
-    file: Path = typer.Option(None, "--file", dir_okay=False,
+    file: Path = typer.Option(None, "--file", dir_okay=False, metavar="FILE",
                               help='JSON list of {"email", "role", "name"?, "password"?}.'),
     only: list[str] = typer.Option(None, "--only", metavar="EMAIL",
                                    help="Seed only this account of the set (repeatable)."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="Read passwords from standard input, one per line."),
     generate: bool = typer.Option(False, "--generate", help="Generate strong passwords."),
-    output: Path = typer.Option(None, "--output", dir_okay=False,
+    output: Path = typer.Option(None, "--output", dir_okay=False, metavar="FILE",
                                 help="With --generate: write the passwords to this new 0600 "
                                      "file instead of the terminal."),
     reset_password: bool = typer.Option(False, "--reset-password",
@@ -109,15 +114,12 @@ def seed(
     })
 
 
-@app.command("list")
-def list_(ctx: typer.Context,
-          json_output: bool = typer.Option(False, "--json",
-                                           help="Same as the global --json.")) -> None:
+@app.command("list", epilog=examples("tr4ctl users list", "tr4ctl users list --json"))
+def list_(ctx: typer.Context) -> None:
     """Accounts with email, role, name and creation date (never a password hash)."""
     from tr4ctl.actions.users.list import user_list
 
     rt = runtime(ctx)
-    rt.out.json_mode = rt.out.json_mode or json_output
     users = user_list(rt)
     rt.out.table(f"{len(users)} account(s)", ["email", "role", "name", "created"],
                       [[u["email"], u["role"], u["name"] or "-",

@@ -65,6 +65,11 @@ def network_remove(name: str) -> list[str]:
     return [DOCKER, "network", "rm", name]
 
 
+def network_containers(name: str) -> list[str]:
+    """{container id: {"Name": ...}} of the containers attached to the network."""
+    return [DOCKER, "network", "inspect", "--format", "{{json .Containers}}", name]
+
+
 def image_id(name: str) -> list[str]:
     return [DOCKER, "image", "inspect", "--format", "{{.Id}}", name]
 

@@ -4,6 +4,7 @@ docker/commands.py with the one runner, and parses what comes back."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,17 @@ class Engine:
 
     def remove_network(self, name: str) -> None:
         self.runner.run(cmd.network_remove(name))
+
+    def foreign_endpoints(self, network: str) -> list[str]:
+        """Names of the containers attached to the network that are not this project's
+        (none when the network does not exist)."""
+        completed = self.runner.run(cmd.network_containers(network), check=False)
+        if completed.returncode != 0:
+            return []
+        attached = json.loads(completed.stdout.strip() or "null") or {}
+        ours = set(self.labelled_container_ids(f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}"))
+        return sorted((info or {}).get("Name") or container_id[:12]
+                      for container_id, info in attached.items() if container_id not in ours)
 
     def image_id(self, name: str) -> str | None:
         if self.api is not None:
@@ -253,6 +265,11 @@ class Engine:
              timestamps: bool = False) -> int:
         return self.runner.attach(self.project.logs(services, follow=follow, tail=tail,
                                                     timestamps=timestamps))
+
+    def log_lines(self, services: list[str], *, follow: bool, tail: str | None,
+                  timestamps: bool = False) -> Iterator[str]:
+        return self.runner.lines(self.project.logs(services, follow=follow, tail=tail,
+                                                   timestamps=timestamps, no_color=True))
 
     def log_tail(self, service: str, lines: int = 20) -> str:
         argv = self.project.logs([service], tail=str(lines), no_color=True)

@@ -12,7 +12,7 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -107,6 +107,30 @@ class Runner:
             stderr = errors.read().decode(errors="replace")
         if code != 0:
             self._raise_for(argv, code, stderr, None, check=True, what=what)
+
+    def lines(self, argv: list[str]) -> Iterator[str]:
+        """The process's stdout, line by line as it comes (`logs --follow --json`)."""
+        self._show(argv)
+        with tempfile.TemporaryFile() as errors:
+            try:
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors,
+                                        stdin=subprocess.DEVNULL, text=True, errors="replace")
+            except FileNotFoundError:
+                raise missing_program(argv) from None
+            assert proc.stdout is not None
+            try:
+                for line in proc.stdout:
+                    yield line.rstrip("\n")
+            finally:
+                # The reader may stop early (Ctrl-C, a closed pipe): the process stops too.
+                if proc.poll() is None:
+                    proc.terminate()
+                code = proc.wait()
+                proc.stdout.close()
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if code != 0:
+            self._raise_for(argv, code, stderr, None, check=True)
 
     def attach(self, argv: list[str]) -> int:
         """The process writes straight to this terminal (logs --follow); its exit code."""

@@ -1,4 +1,5 @@
-"""Latency statistics: percentiles of a list of samples, and the proxy overhead.
+"""Latency statistics: percentiles of a list of samples, and the proxy overhead from
+paired samples.
 
 Percentiles interpolate linearly between the closest ranks (numpy's default, R's type 7),
 so p50 of an even count is the mean of the two middle samples and p99 of 50 samples sits
@@ -55,20 +56,20 @@ def summarize(samples_ms: list[float]) -> LatencySummary:
     )
 
 
-def overhead(through: LatencySummary, direct: LatencySummary) -> LatencySummary:
-    """Percentile by percentile, `through` minus `direct`.
+def paired_overhead(through: list[float | None],
+                    direct: list[float | None]) -> LatencySummary | None:
+    """What the proxy adds, from requests made back to back: the i-th request through
+    nginx and the i-th straight to the backend form a pair (None: it did not answer).
 
-    The two runs are not paired request by request, so this is a difference of
-    distributions; noise can make a figure slightly negative, which is kept as measured.
-    """
-    return LatencySummary(
-        samples=min(through.samples, direct.samples),
-        p50=_round(through.p50 - direct.p50),
-        p95=_round(through.p95 - direct.p95),
-        p99=_round(through.p99 - direct.p99),
-        max=_round(through.max - direct.max),
-        mean=_round(through.mean - direct.mean),
-    )
+    Subtracting the percentiles of two separate runs is not an overhead: the runs' noise
+    differs, and p95 of one minus p95 of the other came out negative. Here each pair's
+    difference is taken, floored at zero (nginx cannot take negative time: a pair where
+    the direct request was the slower one measured noise, which counts as no overhead),
+    and the percentiles are those of the differences. Never negative by construction.
+    None when no pair has both answers."""
+    differences = [max(0.0, t - d) for t, d in zip(through, direct, strict=False)
+                   if t is not None and d is not None]
+    return summarize(differences) if differences else None
 
 
 def _round(value: float) -> float:

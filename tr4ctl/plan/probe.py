@@ -2,10 +2,12 @@
 published: one command run in a container, its output parsed here.
 
 The client is curl in the nginx container: one process, every sample URL on one
-command line, so a single connection is reused. The same client measures the backend
-directly (`backend:8000`) and through nginx (nginx's own loopback), so the difference
-of the two is what nginx adds. An nginx image without curl falls back to a small
-Python client run in the backend container, printing the same lines.
+command line, so its connections are reused. The same client measures the backend
+directly (`backend:8000`) and through nginx (nginx's own loopback) in back-to-back
+pairs, alternating which of the two goes first: what nginx adds is read from each pair
+(plan/latency.paired_overhead), not from two separate runs, whose percentiles differ by
+noise as much as by nginx. An nginx image without curl falls back to a small Python
+client run in the backend container, printing the same lines.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ class Timings:
 
     def samples_ms(self, ok_status: int = 200) -> list[float]:
         return [round(s * 1000, 3) for code, s in self.codes_and_seconds if code == ok_status]
+
+    def paired_ms(self, ok_status: int = 200) -> list[float | None]:
+        """Every sample in order, None where it did not answer ok_status: the i-th of
+        each path were measured back to back."""
+        return [round(s * 1000, 3) if code == ok_status else None
+                for code, s in self.codes_and_seconds]
 
     def errors(self, ok_status: int = 200) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -92,18 +100,30 @@ def curl_script(plan: ProbePlan) -> list[str]:
         f"echo '{MARK}heartbeat'",
         (f"{base} -o /dev/null -w '{MARK}code %{{http_code}}\\n' "
          f"{shlex.quote(plan.heartbeat_url)} 2>&1"),
+        f"D={shlex.quote(plan.direct_url)}; N={shlex.quote(plan.nginx_url)}",
+        # A first lone request says whether each path answers at all; only the paths that
+        # do are timed (a dead one would cost a timeout per sample).
+        f"echo '{MARK}direct'",
+        f'd=0; {base} -o /dev/null "$D" 2>&1 && d=1',
+        f"echo '{MARK}nginx'",
+        f'n=0; {base}{nginx_opts} -o /dev/null "$N" 2>&1 && n=1',
+        # The URL list goes to curl as a config on stdin: 2 x 1005 URLs on the command
+        # line would pass the kernel's limit for one argument (128 KiB). Pairs alternate
+        # which path goes first, so neither always gets the warmer turn. One curl for the
+        # whole run (connections reused); -w names each answer by its URL, turned into
+        # the path's name: "direct 200 0.001234".
+        f"echo '{MARK}samples'",
+        """C='url = "%s"\\noutput = "/dev/null"\\n'""",
+        (f"i=0; while [ $i -lt {plan.warmup + plan.samples} ]; do "
+         "if [ $((i % 2)) = 0 ]; then set -- D N; else set -- N D; fi; for p; do "
+         'if [ $p = D ] && [ $d = 1 ]; then printf "$C" "$D"; fi; '
+         'if [ $p = N ] && [ $n = 1 ]; then printf "$C" "$N"; fi; '
+         f"done; i=$((i + 1)); done | {base}{nginx_opts} -K - "
+         "-w '%{url_effective} %{http_code} %{time_total}\\n' 2>/dev/null | "
+         'while read -r u c t; do if [ "$u" = "$D" ]; then echo "direct $c $t"; '
+         'else echo "nginx $c $t"; fi; done'),
+        "exit 0",
     ]
-    for section, url, extra in (("direct", plan.direct_url, ""),
-                                ("nginx", plan.nginx_url, nginx_opts)):
-        quoted = shlex.quote(url)
-        # A first lone request says whether the path answers at all; only then the run
-        # of warm-up + samples on one connection (curl reuses it across URLs).
-        repeated = " ".join([f"-o /dev/null {quoted}"] * (plan.warmup + plan.samples))
-        parts += [
-            f"echo '{MARK}{section}'",
-            (f"if {base}{extra} -o /dev/null {quoted} 2>&1; then "
-             f"{base}{extra} -w '%{{http_code}} %{{time_total}}\\n' {repeated} 2>/dev/null; fi"),
-        ]
     return ["sh", "-c", "; ".join(parts)]
 
 
@@ -135,21 +155,26 @@ def once(url, show_body):
     print("##code %d" % code)
 print("##ready"); once(plan["ready_url"], True)
 print("##heartbeat"); once(plan["heartbeat_url"], False)
-for section, url in (("direct", plan["direct_url"]), ("nginx", plan["nginx_url"])):
-    print("##" + section)
-    conn, u = connect(url)
+conns = {}
+for name in ("direct", "nginx"):
+    print("##" + name)
+    conn, u = connect(plan[name + "_url"])
     try:
         fetch(conn, u)
+        conns[name] = (conn, u)
     except Exception as exc:
         print("%s: %s" % (type(exc).__name__, exc))
-        continue
-    for i in range(plan["warmup"] + plan["samples"]):
+print("##samples")
+names = [name for name in ("direct", "nginx") if name in conns]
+for i in range(plan["warmup"] + plan["samples"]):
+    for name in (names if i % 2 == 0 else names[::-1]):
+        conn, u = conns[name]
         started = time.perf_counter()
         try:
             code, _ = fetch(conn, u)
         except Exception:
-            code, conn = 0, connect(url)[0]
-        print("%d %.6f" % (code, time.perf_counter() - started))
+            code, conns[name] = 0, connect(plan[name + "_url"])
+        print("%s %d %.6f" % (name, code, time.perf_counter() - started))
 """
 
 
@@ -182,9 +207,23 @@ def parse_probe_output(text: str, warmup: int) -> ProbeResult:
         except ValueError:
             result.ready_body = None
     result.heartbeat_status, _, result.heartbeat_error = _answer(sections.get("heartbeat"))
-    result.direct = _timings(sections.get("direct"), warmup)
-    result.nginx = _timings(sections.get("nginx"), warmup)
+    samples = _samples(sections.get("samples", []))
+    result.direct = _timings(sections.get("direct"), samples.get("direct", []), warmup)
+    result.nginx = _timings(sections.get("nginx"), samples.get("nginx", []), warmup)
     return result
+
+
+def _samples(lines: list[str]) -> dict[str, list[tuple[int, float]]]:
+    """`direct 200 0.001234` lines by path, in the order they were measured."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for line in lines:
+        fields = line.split()
+        if len(fields) == 3 and fields[1].isdigit():
+            try:
+                found.setdefault(fields[0], []).append((int(fields[1]), float(fields[2])))
+            except ValueError:
+                continue
+    return found
 
 
 def _answer(lines: list[str] | None) -> tuple[int | None, list[str], str | None]:
@@ -199,23 +238,14 @@ def _answer(lines: list[str] | None) -> tuple[int | None, list[str], str | None]
     return code, body, None
 
 
-def _timings(lines: list[str] | None, warmup: int) -> Timings:
-    if lines is None:
+def _timings(check_lines: list[str] | None, measured: list[tuple[int, float]],
+             warmup: int) -> Timings:
+    """A path's samples after the warm-up, or why it answered nothing (the lone first
+    request's error)."""
+    if check_lines is None:
         return Timings(error="not probed")
-    measured: list[tuple[int, float]] = []
-    other: list[str] = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) == 2 and fields[0].isdigit():
-            try:
-                measured.append((int(fields[0]), float(fields[1])))
-                continue
-            except ValueError:
-                pass
-        if line.strip():
-            other.append(line)
     if not measured:
-        return Timings(error=_error_line(other) or "no answer")
+        return Timings(error=_error_line(check_lines) or "no answer")
     return Timings(codes_and_seconds=measured[warmup:])
 
 

@@ -105,3 +105,28 @@ def project_states(containers: list[dict[str, Any]], services: tuple[str, ...]
 def published_host_ports(state: ServiceState) -> set[str]:
     """The host ports a service publishes ("127.0.0.1:8080->80/tcp" gives "8080")."""
     return {port.split("->")[0].rsplit(":", 1)[-1] for port in state.ports}
+
+
+def describe_state(state: ServiceState) -> str:
+    """How a service falls short: "created, not running", "running, health unhealthy"."""
+    if state.state == "absent":
+        return "absent (no container)"
+    if state.state != "running":
+        return f"{state.state}, not running"
+    return f"running, health {state.health}"
+
+
+def stack_condition(states: dict[str, ServiceState], services: tuple[str, ...],
+                    *, unfinished: bool = False) -> tuple[str, list[str]]:
+    """("healthy" | "degraded" | "stopped", what falls short).
+
+    stopped: no service runs and nothing was left half done (after `down`, or never
+    started). degraded: anything between, including an `up` that did not finish even if
+    every service came up (its last step, an nginx reload, may be missing)."""
+    problems = [f"{name} is {describe_state(states[name])}" for name in services
+                if not states[name].healthy]
+    if not problems and not unfinished:
+        return "healthy", []
+    if unfinished or any(states[name].state == "running" for name in services):
+        return "degraded", problems
+    return "stopped", problems

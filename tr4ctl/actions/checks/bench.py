@@ -14,7 +14,7 @@ from collections.abc import Callable
 from tr4ctl.actions.checks.host_http import TimedConnection
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.actions.preflight import require_running, require_stack
-from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.errors import BadInput
 from tr4ctl.plan.bench import REQUEST_TIMEOUT, BenchLimits, BenchResult, tally
 from tr4ctl.plan.target import HostTarget, host_target
 from tr4ctl.runtime import Runtime
@@ -26,7 +26,7 @@ ERROR_PAUSE = 0.05  # after a failed request, so a refused port is not hammered 
 def run_bench(rt: Runtime, limits: BenchLimits) -> BenchResult:
     require_stack(rt)
     require_running(rt, "nginx", message="nginx is not running: nothing to measure",
-                    hint="run `tr4ctl up`", error=OperationFailed)
+                    hint="run `tr4ctl up`")
     target = host_target(rt.config, active_nginx_mode(rt))
     if not target.is_loopback:
         raise BadInput(f"bench loads loopback only, and nginx is bound to {target.address}",

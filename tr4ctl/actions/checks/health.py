@@ -11,12 +11,12 @@ from pathlib import Path
 
 from tr4ctl.actions.checks.host_http import TimedConnection, describe_error
 from tr4ctl.actions.nginx.apply import active_nginx_mode
-from tr4ctl.actions.preflight import require_stack
+from tr4ctl.actions.preflight import require_stack_running
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.baseline import Baseline, baseline_from_measurements, parse_baseline
-from tr4ctl.plan.latency import LatencySummary, overhead, summarize
+from tr4ctl.plan.latency import LatencySummary, paired_overhead, summarize
 from tr4ctl.plan.probe import (
     ProbeResult,
     build_probe_plan,
@@ -144,11 +144,10 @@ def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
     """`save_to`: where the caller will save the figures; checked now, before seconds of
     measuring."""
     started = time.monotonic()
-    require_stack(rt)
+    states = require_stack_running(rt)
     if save_to is not None:
         require_writable_file(save_to, "--save-baseline")
     settings = rt.config
-    states = rt.engine.service_states(LONG_RUNNING_SERVICES)
     nginx_mode = active_nginx_mode(rt)
     target = host_target(settings, nginx_mode)
     checks = [service_check(name, states[name].state, states[name].health)
@@ -156,13 +155,15 @@ def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
     report = HealthReport(settings.project_name, checks, baseline, target, nginx_mode, None)
     tolerance = baseline.tolerance
 
-    probe, report.probe_client, no_probe = probe_in_network(
-        rt, states, samples=samples, warmup=WARMUP, nginx_mode=nginx_mode)
+    with rt.out.progress(f"measuring {samples} pairs inside the stack's network"):
+        probe, report.probe_client, no_probe = probe_in_network(
+            rt, states, samples=samples, warmup=WARMUP, nginx_mode=nginx_mode)
 
     # nginx from the host, as users reach it.
     if states["nginx"].state == "running":
-        host_times, host_errors, unreachable = measure_host(target, samples=samples,
-                                                            warmup=WARMUP)
+        with rt.out.progress(f"measuring {samples} requests to {target.describe()}"):
+            host_times, host_errors, unreachable = measure_host(target, samples=samples,
+                                                                warmup=WARMUP)
     else:
         host_times, host_errors, unreachable = [], {}, "nginx is not running"
     if host_times:
@@ -178,9 +179,9 @@ def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
             report.latency["backend"] = summarize(direct_times)
         if inner_times:
             report.latency["nginx_in_network"] = summarize(inner_times)
-        if direct_times and inner_times:
-            report.latency["proxy_overhead"] = overhead(report.latency["nginx_in_network"],
-                                                        report.latency["backend"])
+        paired = paired_overhead(probe.nginx.paired_ms(), probe.direct.paired_ms())
+        if paired is not None:
+            report.latency["proxy_overhead"] = paired
         direct_error = probe.direct.error
         checks.append(latency_check(
             "backend /health (direct)", "backend", report.latency.get("backend"),

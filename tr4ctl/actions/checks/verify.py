@@ -1,9 +1,9 @@
 """`tr4ctl verify`: the deployment checklist operators ticked by hand, and the security
 checklist, run live. Each item is a check with a verdict and its evidence.
 
-It changes one thing on purpose: the backend is restarted once (unless --no-restart) to
-prove the data volume survives. Login attempts use a throwaway account name, so no real
-account is ever tried, failed against or locked out.
+It only reads, unless asked for the one check that changes something (--restart): the
+backend restarted once to prove the data volume survives. Login attempts use a throwaway
+account name, so no real account is ever tried, failed against or locked out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from tr4ctl.actions.checks.health import probe_in_network, service_processes
 from tr4ctl.actions.checks.host_http import HostClient, describe_error
 from tr4ctl.actions.nginx.apply import active_nginx_mode
-from tr4ctl.actions.preflight import require_stack
+from tr4ctl.actions.preflight import require_stack_running
 from tr4ctl.actions.users.list import list_accounts
 from tr4ctl.actions.users.manage import run_manage
 from tr4ctl.docker.health import wait_healthy
@@ -77,8 +77,7 @@ class VerifyReport:
 
 def run_verify(rt: Runtime, *, restart: bool) -> VerifyReport:
     started = time.monotonic()
-    require_stack(rt)
-    states = rt.engine.service_states(LONG_RUNNING_SERVICES)
+    states = require_stack_running(rt)
     mode = active_nginx_mode(rt)
     env = states["backend"].env or last_environment(rt.paths).value
     report = VerifyReport(rt.config.project_name, env, mode, host_target(rt.config, mode))
@@ -119,7 +118,8 @@ class Checklist:
             ("logging active", self.logging_active),
             ("data survives a backend restart",
              self.data_survives_restart if restart else
-             lambda name: skipped(name, "--no-restart given")),
+             lambda name: skipped(name, "verify only reads: `tr4ctl verify --restart` "
+                                        "restarts the backend to check this")),
             # The security checklist.
             ("non-root", self.non_root),
             ("port 8000 not published", self.port_8000),
@@ -131,7 +131,9 @@ class Checklist:
         checks: list[Check] = []
         for name, item in items:
             try:
-                result = item(name)
+                # Silent when quick; a line for any item that takes over a second.
+                with self.rt.out.progress(f"verify: {name}"):
+                    result = item(name)
             except Tr4ctlError as exc:
                 result = failed(name, exc.message)
             except Exception as exc:  # noqa: BLE001 - one broken item must not hide the rest

@@ -29,7 +29,7 @@ from tr4ctl.actions.backup.location import backup_dir
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
 from tr4ctl.actions.preflight import require_running, require_stack
 from tr4ctl.docker.health import wait_healthy
-from tr4ctl.errors import OperationFailed, Tr4ctlError
+from tr4ctl.errors import MissingPrerequisite, OperationFailed, Tr4ctlError
 from tr4ctl.facts import BACKEND_PORT
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.backup import KIND_DEPLOY
@@ -98,10 +98,11 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     require_stack(rt, hint="run `tr4ctl up` first: deploy replaces a running backend")
     hint = "run `tr4ctl up`: deploy replaces a running backend"
     require_running(rt, "nginx", message="nginx is {state}: nothing would serve the new release",
-                    hint=hint, error=OperationFailed)
+                    hint=hint)
     old = [c for c in engine.service_containers(BACKEND) if c.state == "running"]
     if not old:
-        raise OperationFailed("the backend is not running: there is nothing to replace", hint)
+        raise MissingPrerequisite("the backend is not running: there is nothing to replace",
+                                  hint)
     if not build and not engine.image_exists(image):
         raise OperationFailed(f"image {image} does not exist on this host",
                               "build it (`tr4ctl deploy --build`) or load it (`docker load`); "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tr4ctl.actions.preflight import check_ports
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
-from tr4ctl.errors import Tr4ctlError
+from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.files import is_private
 from tr4ctl.runtime import Runtime
 
@@ -22,9 +22,20 @@ class Check:
     ok: bool
     detail: str
     fix: str | None = None
+    # A failure every other command reports as exit 3 (no engine, no compose plugin).
+    prerequisite: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def exit_code(checks: list[Check]) -> int:
+    """The code other commands would give for the same failure: 3 when the engine or
+    the compose plugin is missing, 1 for any other failed check, 0 when all pass."""
+    failing = [check for check in checks if not check.ok]
+    if any(check.prerequisite for check in failing):
+        return int(ExitCode.PREREQUISITE)
+    return int(ExitCode.FAILED) if failing else int(ExitCode.OK)
 
 
 def run_checks(rt: Runtime) -> list[Check]:
@@ -52,7 +63,7 @@ def check_engine(rt: Runtime) -> Check:
     try:
         rt.engine.require_engine()
     except Tr4ctlError as exc:
-        return Check("docker engine", False, exc.message, exc.hint)
+        return Check("docker engine", False, exc.message, exc.hint, prerequisite=True)
     return Check("docker engine", True, "reachable")
 
 
@@ -61,7 +72,7 @@ def check_compose(rt: Runtime) -> Check:
         version = rt.engine.require_compose_v2()
     except Tr4ctlError as exc:
         return Check("compose v2", False, f"found {rt.engine.compose_version or 'none'}",
-                     exc.hint)
+                     exc.hint, prerequisite=True)
     return Check("compose v2", True, version)
 
 

@@ -1,13 +1,24 @@
-"""`tr4ctl status`: each service's state, health, ports, image and env."""
+"""`tr4ctl status`: each service's state, health, ports, image and env, and whether the
+stack as a whole is healthy, degraded (half up, an `up` that did not finish) or stopped."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tr4ctl.actions.nginx.apply import active_nginx_mode
-from tr4ctl.facts import ALL_SERVICES
+from tr4ctl.errors import ExitCode
+from tr4ctl.facts import ALL_SERVICES, LONG_RUNNING_SERVICES
+from tr4ctl.lock import current_holder
+from tr4ctl.plan.environments import https_pending
+from tr4ctl.plan.services import stack_condition
+from tr4ctl.project.releases import read_history
+from tr4ctl.project.state import UnfinishedUp, unfinished_up
 from tr4ctl.runtime import Runtime
+
+# `status --check`: what a monitor acts on (the README's exit-code rule).
+CHECK_EXIT_CODES = {"healthy": ExitCode.OK, "degraded": ExitCode.FAILED,
+                    "stopped": ExitCode.PREREQUISITE}
 
 
 @dataclass
@@ -15,6 +26,22 @@ class StackStatus:
     project: str
     nginx_config: str | None
     services: list[dict[str, Any]]
+    condition: str  # healthy, degraded, stopped
+    problems: list[str] = field(default_factory=list)
+    unfinished_up: UnfinishedUp | None = None
+    changing_now: str | None = None  # who holds the stack's lock
+    release: dict[str, Any] | None = None  # the current backend release (`tr4ctl deploy`)
+
+    @property
+    def check_exit_code(self) -> int:
+        return int(CHECK_EXIT_CODES[self.condition])
+
+    def data(self) -> dict[str, Any]:
+        return {"project": self.project, "nginx_config": self.nginx_config,
+                "condition": self.condition, "problems": self.problems,
+                "unfinished_up": asdict(self.unfinished_up) if self.unfinished_up else None,
+                "changing_now": self.changing_now, "https_pending": https_pending(self.nginx_config),
+                "release": self.release, "services": self.services}
 
 
 def stack_status(rt: Runtime) -> StackStatus:
@@ -22,7 +49,16 @@ def stack_status(rt: Runtime) -> StackStatus:
     states = rt.engine.service_states(ALL_SERVICES)
     if not rt.has_project and all(state.state == "absent" for state in states.values()):
         raise rt.no_project()
+    holder = current_holder(rt.paths.rendered_dir / "lock")
+    # While an `up` runs, its record is its progress, not something left half done.
+    unfinished = unfinished_up(rt.paths) if holder is None else None
+    condition, problems = stack_condition(states, LONG_RUNNING_SERVICES,
+                                          unfinished=unfinished is not None)
     # certbot is a tool run on demand: shown only while a run exists.
     services = [asdict(state) for name, state in states.items()
                 if not (name == "certbot" and state.state == "absent")]
-    return StackStatus(rt.config.project_name, active_nginx_mode(rt), services)
+    current = read_history(rt.paths).current
+    return StackStatus(rt.config.project_name, active_nginx_mode(rt), services, condition,
+                       problems, unfinished, holder,
+                       {"id": current.id, "image": current.image, "time": current.time}
+                       if current else None)

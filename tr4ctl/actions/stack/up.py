@@ -18,13 +18,21 @@ from tr4ctl.actions.stack.init import (
 )
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
-from tr4ctl.errors import BadInput
+from tr4ctl.errors import BadInput, Interrupted
 from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
-from tr4ctl.project.state import read_state, remember_environment, update_state
+from tr4ctl.project.state import (
+    now_text,
+    read_state,
+    record_up_step,
+    remember_environment,
+    unfinished_up,
+    up_finished,
+    update_state,
+)
 from tr4ctl.runtime import Runtime
 
 
@@ -64,11 +72,45 @@ def bring_up(rt: Runtime, env: Environment, *, build: bool, timeout: float) -> U
 
     # Rendering is pure; validating needs the .env to exist, so it comes right after.
     ensure_env_file(rt, report.init)
-    config = rt.config
-    compose_text = render_compose(config, env, rt.paths, rt.stack_inputs)
+    compose_text = render_compose(rt.config, env, rt.paths, rt.stack_inputs)
     validate_compose_text(rt, compose_text)
 
-    # From here on, things change.
+    previous = unfinished_up(rt.paths)
+    if previous is not None:
+        rt.out.warn(f"the last {previous.describe()}: finishing it now")
+    steps = UpSteps(rt, env)
+    try:
+        _change(rt, env, steps, report, before, compose_text, build=build, timeout=timeout,
+                started=started)
+    except KeyboardInterrupt:
+        raise Interrupted(f"`up` interrupted while {steps.current}",
+                          "the stack may be half up: `tr4ctl status` shows it, "
+                          f"`tr4ctl up --env {env.value}` finishes it") from None
+    up_finished(rt.paths)
+    report.total_seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+class UpSteps:
+    """The step `up` is in, recorded in the project's state before it changes anything,
+    so an `up` killed at any point is named by the next `status` or `up`."""
+
+    def __init__(self, rt: Runtime, env: Environment):
+        self.rt = rt
+        self.env = env
+        self.started = now_text()
+        self.current = "checking"
+
+    def enter(self, step: str) -> None:
+        self.current = step
+        record_up_step(self.rt.paths, self.env, step, self.started)
+
+
+def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
+            before: dict[str, ServiceState], compose_text: str, *, build: bool,
+            timeout: float, started: float) -> None:
+    config = rt.config
+    steps.enter("creating the volumes, the network and the files")
     ensure_volumes_and_network(rt, report.init)
     write_if_changed(rt.paths.compose_file, compose_text, report.init)
     has_certificate = env is Environment.PROD and certificate_present(rt, config.domain)
@@ -77,19 +119,18 @@ def bring_up(rt: Runtime, env: Environment, *, build: bool, timeout: float) -> U
     apply_nginx_config(rt, render_nginx(config, mode, rt.stack_inputs))
     remember_environment(rt.paths, env)
 
-    rt.engine.compose_up(list(LONG_RUNNING_SERVICES), build=build)
-    with rt.out.status("waiting for services to be healthy") as status:
-        def show(waiting: list[str]) -> None:
-            if status is not None:
-                status.update(f"waiting for {', '.join(waiting)} to be healthy")
-
-        report.services, after = wait_healthy(rt.engine, LONG_RUNNING_SERVICES,
-                                              timeout=timeout, started=started, on_wait=show)
+    steps.enter("starting the containers")
+    with rt.out.progress("starting the containers"):
+        rt.engine.compose_up(list(LONG_RUNNING_SERVICES), build=build)
+    steps.enter("waiting for the services to be healthy")
+    with rt.out.progress("waiting for the services to be healthy") as show:
+        report.services, after = wait_healthy(
+            rt.engine, LONG_RUNNING_SERVICES, timeout=timeout, started=started,
+            on_wait=lambda waiting: show(f"waiting for {', '.join(waiting)} to be healthy"))
     if _backend_replaced_under_running_nginx(before, after):
         # nginx resolved `backend` at start; a new backend container may have a new address.
+        steps.enter("reloading nginx")
         reload_nginx(rt)
-    report.total_seconds = round(time.monotonic() - started, 2)
-    return report
 
 
 def validate_compose_text(rt: Runtime, compose_text: str) -> None:

@@ -3,6 +3,7 @@ passwords travel on the exec's standard input, never on a command line."""
 
 from __future__ import annotations
 
+from tr4ctl.actions.preflight import require_running, require_stack
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.plan.accounts import backend_error
 from tr4ctl.runtime import Runtime
@@ -15,14 +16,9 @@ REFUSED = 2
 
 def require_backend_running(rt: Runtime) -> None:
     hint = "start the stack with `tr4ctl up`"
-    if not rt.paths.compose_file.exists():
-        where = "in this project yet" if rt.has_project else \
-            f"in {rt.project_dir}: no tr4ctl project there (--project-dir?)"
-        raise OperationFailed(f"the stack is not running (no stack {where})", hint)
-    rt.engine.require_engine()
-    backend = rt.engine.service_states(("backend",))["backend"]
-    if backend.state != "running":
-        raise OperationFailed(f"the stack is not running (backend is {backend.state})", hint)
+    require_stack(rt, hint=hint)
+    require_running(rt, "backend", message="the stack is not running (backend is {state})",
+                    hint=hint)
 
 
 def run_manage(rt: Runtime, args: list[str], *, what: str, input_text: str | None = None,
