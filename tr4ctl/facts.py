@@ -17,7 +17,12 @@ VOLUME_KEYS = (
     "nginx_logs",
     "certbot_conf",
     "certbot_www",
+    # PostgreSQL's cluster (TR4CTL_DATABASE=postgres); created with the others, so moving
+    # to it later never has to create a volume on a running stack.
+    "postgres_data",
 )
+SQLITE, POSTGRES = "sqlite", "postgres"
+DATABASES = (SQLITE, POSTGRES)
 
 BACKEND_PORT = 8000
 # The backend image's working directory: relative paths in its settings start here.
@@ -49,6 +54,17 @@ RENEW_STATE_DIR = "/tmp/tr4ctl-renew"
 RENEW_STATE_FILE = f"{RENEW_STATE_DIR}/state"
 RENEW_FORCE_FILE = f"{RENEW_STATE_DIR}/force-renewal"
 
+POSTGRES_PORT = 5432
+POSTGRES_USER = "tr4ction"
+POSTGRES_DB = "tr4ction"
+POSTGRES_DATA_DIR = "/var/lib/postgresql/data"
+# Where the stack mounts the database password, as a file (never an environment variable:
+# `docker inspect` would show it).
+DB_PASSWORD_SECRET = "/run/secrets/db_password"
+# The backend runs as this uid (backend/Dockerfile): the password file must be readable
+# by it, and by no one else on the host.
+BACKEND_UID = 10001
+
 
 def template_facts() -> dict[str, Any]:
     return {
@@ -66,5 +82,15 @@ def template_facts() -> dict[str, Any]:
         "renew_poll_seconds": RENEW_POLL_SECONDS,
         "renew_state_dir": RENEW_STATE_DIR,
         "renew_state_file": RENEW_STATE_FILE,
+        "postgres_port": POSTGRES_PORT,
+        "postgres_user": POSTGRES_USER,
+        "postgres_db": POSTGRES_DB,
+        "postgres_data_dir": POSTGRES_DATA_DIR,
+        "db_password_secret": DB_PASSWORD_SECRET,
         "renew_force_file": RENEW_FORCE_FILE,
     }
+
+
+def stack_services(database: str) -> tuple[str, ...]:
+    """The long-running services of a stack on this database."""
+    return (*LONG_RUNNING_SERVICES, POSTGRES) if database == POSTGRES else LONG_RUNNING_SERVICES

@@ -61,6 +61,13 @@ class Runtime:
         return self.config
 
     @property
+    def services(self) -> tuple[str, ...]:
+        """The long-running services of this stack (PostgreSQL's only on postgres)."""
+        from tr4ctl.facts import stack_services
+
+        return stack_services(self.config.database)
+
+    @property
     def names(self) -> StackNames:
         return StackNames(self.config.project_name)
 

@@ -149,7 +149,7 @@ def test_a_value_set_is_shown_back_exactly(project, key, value):
 
 def test_show_gives_effective_values_and_sources_and_masks_by_secrecy(project):
     with (project / ".env").open("a") as env:
-        env.write("DATABASE_URL=postgresql://app:hunter2@db/tr4ction\n")
+        env.write("TR4CTL_DATABASE=postgres\nDATABASE_URL=postgresql://app:hunter2@db/tr4ction\n")
     result = tr4ctl(project, "--json", "config", "show", "--env", "dev",
                     env=clean_env(TR4CTL_DOMAIN="api.example.test"))
     data = json.loads(result.stdout)["data"]
@@ -214,3 +214,10 @@ def test_secrets_are_recognised_by_what_they_are():
     assert not secret_in_value("tr4ctl-local/python:3.11-bookworm")
     assert shown("ACCESS_TOKEN_EXPIRE_MINUTES", "60") == "60"
     assert shown("JWT_SECRET_KEY", "whatever") == "****"
+
+
+def test_the_database_setting_and_the_url_agree(project):
+    with (project / ".env").open("a") as env:
+        env.write("DATABASE_URL=postgresql+psycopg://tr4ction@postgres:5432/tr4ction\n")
+    refused(tr4ctl(project, "config", "show"), "DATABASE_URL is a postgres database",
+            "tr4ctl db use")

@@ -43,10 +43,13 @@ def compose(env=Environment.DEV, **values):
 
 def test_compose_services_volumes_network_named_after_project():
     doc = compose(project_name="acme")
-    assert set(doc["services"]) == {"backend", "nginx", "chroma", "certbot", "certbot-renew"}
+    # postgres is defined on every stack; on SQLite (the default) its profile keeps it off.
+    assert set(doc["services"]) == {"backend", "nginx", "chroma", "certbot", "certbot-renew",
+                                    "postgres"}
+    assert doc["services"]["postgres"]["profiles"] == ["postgres"]
     assert {v["name"] for v in doc["volumes"].values()} == {
         f"acme_{k}" for k in ("chroma_data", "backend_data", "backend_logs", "nginx_logs",
-                              "certbot_conf", "certbot_www")}
+                              "certbot_conf", "certbot_www", "postgres_data")}
     assert all(v["external"] for v in doc["volumes"].values())
     assert doc["networks"]["stack"] == {"external": True, "name": "acme_network"}
 
@@ -162,3 +165,19 @@ def test_backend_image_is_tagged_by_its_build_context_and_base():
     assert default != other_base
     assert compose(backend_image="registry.example/backend:7")["services"]["backend"]["image"] \
         == "registry.example/backend:7"
+
+
+def test_postgres_is_internal_gets_its_password_as_a_file_and_starts_first():
+    doc = compose(database="postgres")
+    postgres, backend = doc["services"]["postgres"], doc["services"]["backend"]
+    assert "profiles" not in postgres and "ports" not in postgres
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert backend["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert backend["environment"]["DATABASE_URL"] == \
+        "postgresql+psycopg://tr4ction@postgres:5432/tr4ction"
+    assert backend["environment"]["DATABASE_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert doc["secrets"]["db_password"]["file"].endswith(".tr4ctl/secrets/db_password")
+    text = render_compose(settings(database="postgres", database_password="s3cr3t-pw-xyz"),
+                          Environment.DEV, ProjectPaths(__import__("pathlib").Path("/srv/p")))
+    assert "s3cr3t-pw-xyz" not in text

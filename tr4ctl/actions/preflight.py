@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput, MissingPrerequisite
-from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.plan.services import ServiceState, published_host_ports
 from tr4ctl.ports import FREE, NOT_LOCAL, probe_bind
 from tr4ctl.runtime import Runtime
@@ -35,7 +34,7 @@ def require_stack_running(rt: Runtime) -> dict[str, ServiceState]:
     partly running stack is theirs to judge, check by check (exit 1); one where nothing
     runs has nothing to check (exit 3, like every command that needs the stack)."""
     require_stack(rt)
-    states = rt.engine.service_states(LONG_RUNNING_SERVICES)
+    states = rt.engine.service_states(rt.services)
     if not any(state.state == "running" for state in states.values()):
         seen = ", ".join(f"{name} {state.state}" for name, state in states.items())
         raise MissingPrerequisite(f"the stack is not running ({seen})",

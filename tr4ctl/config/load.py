@@ -114,6 +114,12 @@ def _check(name: str, raw: str, source: str, file: EnvFile) -> None:
 
 
 def _check_together(config: Config, file: EnvFile) -> None:
+    url = config.backend_values.get("DATABASE_URL") or ""
+    engine = "postgres" if url.startswith("postgresql") else "sqlite" if url else None
+    if engine is not None and engine != config.database:
+        raise BadInput(f"DATABASE_URL is a {engine} database but TR4CTL_DATABASE is "
+                       f"{config.database}", f"`tr4ctl db use {engine}` or `tr4ctl db use "
+                       f"{config.database}` moves the data and sets both; or fix {file.path}")
     if config.http_port == config.https_port:
         raise BadInput(f"TR4CTL_HTTP_PORT and TR4CTL_HTTPS_PORT are both {config.http_port}",
                        "nginx needs two ports: set one of them to another free port "

@@ -30,7 +30,10 @@ class Config:
     nginx_image: str
     chroma_image: str
     certbot_image: str
+    postgres_image: str
     gunicorn_workers: int
+    database: str
+    database_password: str | None
     lock_timeout: float
     healthcheck_interval: str
     templates_dir: Path | None
@@ -61,5 +64,6 @@ class Config:
 
     def template_values(self) -> dict[str, Any]:
         """The whole configuration for the templates, by field name (Tutor's way: a new
-        key is available to every template without a code change)."""
-        return {key.field: getattr(self, key.field) for key in TR4CTL_KEYS}
+        key is available to every template without a code change), secrets left out:
+        a rendered file is never where a secret goes."""
+        return {key.field: getattr(self, key.field) for key in TR4CTL_KEYS if not key.secret}

@@ -50,5 +50,20 @@ class ProjectPaths:
         return self.nginx_dir / "tr4ctl.conf"
 
     @property
+    def backend_env_file(self) -> Path:
+        """The backend's env_file: .env's backend keys only (no tr4ctl key, no secret
+        that reaches the stack as a file), 0600."""
+        return self.rendered_dir / "backend.env"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """0700: the files mounted as secrets (what docker inspect must not show)."""
+        return self.rendered_dir / "secrets"
+
+    @property
+    def db_password_file(self) -> Path:
+        return self.secrets_dir / "db_password"
+
+    @property
     def state_file(self) -> Path:
         return self.rendered_dir / "state.json"

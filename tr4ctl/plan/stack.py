@@ -8,7 +8,17 @@ from typing import Any
 
 from tr4ctl import __version__
 from tr4ctl.config.model import Config
-from tr4ctl.facts import BACKEND_DATA_DIR, BACKEND_LOG_DIR, CHROMA_PORT, template_facts
+from tr4ctl.facts import (
+    BACKEND_DATA_DIR,
+    BACKEND_LOG_DIR,
+    CHROMA_PORT,
+    DB_PASSWORD_SECRET,
+    POSTGRES,
+    POSTGRES_DB,
+    POSTGRES_PORT,
+    POSTGRES_USER,
+    template_facts,
+)
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode, https_pending_body
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
@@ -39,7 +49,25 @@ def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, s
         "CHROMA_HOST": ("chroma", "the stack (Chroma's service name)"),
         "CHROMA_PORT": (str(CHROMA_PORT), "the stack (Chroma's port)"),
         "WEB_CONCURRENCY": (str(config.gunicorn_workers), "TR4CTL_GUNICORN_WORKERS"),
+        **database_settings(config),
     }
+
+
+def database_settings(config: Config) -> dict[str, tuple[str, str]]:
+    """On PostgreSQL the backend gets the password as a file, and the stack's database
+    unless `tr4ctl db use` wrote another one into DATABASE_URL."""
+    if config.database != POSTGRES:
+        return {}
+    by = "TR4CTL_DATABASE=postgres"
+    settings = {"DATABASE_PASSWORD_FILE": (DB_PASSWORD_SECRET, by)}
+    if not (config.backend_values.get("DATABASE_URL") or "").startswith("postgresql"):
+        settings["DATABASE_URL"] = (postgres_url(POSTGRES_DB), by)
+    return settings
+
+
+def postgres_url(database: str) -> str:
+    """The backend's URL of a database on the stack's PostgreSQL (never a password)."""
+    return f"postgresql+psycopg://{POSTGRES_USER}@postgres:{POSTGRES_PORT}/{database}"
 
 
 def compose_values(config: Config, env: Environment, paths: ProjectPaths,
@@ -55,7 +83,8 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "network": names.network,
         "volumes": names.volumes,
         # The project dir is absolute (the CLI resolves it): compose needs absolute paths.
-        "env_file": str(paths.env_file),
+        "env_file": str(paths.backend_env_file),
+        "db_password_file": str(paths.db_password_file),
         "nginx_conf_dir": str(paths.nginx_dir),
         "backend_context": inputs.backend_context,
         "backend_image": inputs.backend_image,

@@ -35,7 +35,6 @@ from tr4ctl.actions.stack.up import bring_up
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
 from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
-from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import PRIVATE, write_atomic_chunks
 from tr4ctl.plan.backup import (
     KIND_SAFETY,
@@ -98,7 +97,7 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
     report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,
                            resumed=interrupted)
     was_running = any(s.state == "running" for name, s in
-                      engine.service_states(LONG_RUNNING_SERVICES).items())
+                      engine.service_states(rt.services).items())
     if rt.paths.compose_file.exists():
         engine.compose_down(timeout=10)
     streams.remove_leftover_helpers()

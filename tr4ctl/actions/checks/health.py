@@ -13,7 +13,6 @@ from tr4ctl.actions.checks.host_http import TimedConnection, describe_error
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.actions.preflight import require_stack_running
 from tr4ctl.errors import BadInput, OperationFailed
-from tr4ctl.facts import LONG_RUNNING_SERVICES
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.baseline import Baseline, baseline_from_measurements, parse_baseline
 from tr4ctl.plan.latency import LatencySummary, paired_overhead, summarize
@@ -151,7 +150,7 @@ def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
     nginx_mode = active_nginx_mode(rt)
     target = host_target(settings, nginx_mode)
     checks = [service_check(name, states[name].state, states[name].health)
-              for name in LONG_RUNNING_SERVICES]
+              for name in rt.services]
     report = HealthReport(settings.project_name, checks, baseline, target, nginx_mode, None)
     tolerance = baseline.tolerance
 

@@ -26,7 +26,6 @@ from tr4ctl.errors import Tr4ctlError
 from tr4ctl.facts import (
     BACKEND_DATA_DIR,
     BACKEND_LOG_FILE,
-    LONG_RUNNING_SERVICES,
     NGINX_ACCESS_LOG,
 )
 from tr4ctl.plan.environments import (
@@ -200,7 +199,7 @@ class Checklist:
                                             "the backend container runs it")
 
     def containers_running(self, name: str) -> Check:
-        states = {s: self.states[s].state for s in LONG_RUNNING_SERVICES}
+        states = {s: self.states[s].state for s in self.rt.services}
         seen = ", ".join(f"{s} {state}" for s, state in states.items())
         down = [s for s, state in states.items() if state != "running"]
         if down:
@@ -209,9 +208,9 @@ class Checklist:
 
     def health_checks(self, name: str) -> Check:
         docker_health = {s: self.states[s].health or "no healthcheck"
-                         for s in LONG_RUNNING_SERVICES}
+                         for s in self.rt.services}
         seen = ", ".join(f"{s} {h}" for s, h in docker_health.items())
-        unhealthy = [s for s in LONG_RUNNING_SERVICES if not self.states[s].healthy]
+        unhealthy = [s for s in self.rt.services if not self.states[s].healthy]
         if unhealthy:
             return failed(name, f"not healthy: {', '.join(unhealthy)}", evidence=seen)
         probe = self.probe()
@@ -394,7 +393,7 @@ class Checklist:
     # -- the security checklist -----------------------------------------------------
     def non_root(self, _: str) -> list[Check]:
         return [non_root_check(service, service_processes(self.rt, self.states[service]))
-                for service in LONG_RUNNING_SERVICES]
+                for service in self.rt.services]
 
     def port_8000(self, name: str) -> Check:
         published = {service: state.ports for service, state in self.states.items() if state.ports}

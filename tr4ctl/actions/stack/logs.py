@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tr4ctl.actions.preflight import require_stack
 from tr4ctl.errors import BadInput, MissingPrerequisite
-from tr4ctl.facts import ALL_SERVICES, LONG_RUNNING_SERVICES
+from tr4ctl.facts import ALL_SERVICES
 from tr4ctl.plan.logs import log_record
 from tr4ctl.runtime import Runtime
 
@@ -36,7 +36,7 @@ def require_containers(rt: Runtime, services: list[str]) -> None:
     """Logs live with the containers: after `down` there are none to show (exit 3, not an
     empty success). A stopped container still has its logs, which is when they matter."""
     require_stack(rt)
-    wanted = tuple(services) or LONG_RUNNING_SERVICES
+    wanted = tuple(services) or rt.services
     states = rt.engine.service_states(wanted)
     if all(states[name].state == "absent" for name in wanted):
         raise MissingPrerequisite(

@@ -8,7 +8,7 @@ from typing import Any
 
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.errors import ExitCode
-from tr4ctl.facts import ALL_SERVICES, LONG_RUNNING_SERVICES
+from tr4ctl.facts import ALL_SERVICES
 from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
 from tr4ctl.plan.services import stack_condition
@@ -52,7 +52,7 @@ def stack_status(rt: Runtime) -> StackStatus:
     holder = current_holder(rt.paths.rendered_dir / "lock")
     # While an `up` runs, its record is its progress, not something left half done.
     unfinished = unfinished_up(rt.paths) if holder is None else None
-    condition, problems = stack_condition(states, LONG_RUNNING_SERVICES,
+    condition, problems = stack_condition(states, rt.services,
                                           unfinished=unfinished is not None)
     # certbot is a tool run on demand: shown only while a run exists.
     services = [asdict(state) for name, state in states.items()

@@ -12,14 +12,16 @@ from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import (
     InitReport,
+    ensure_database_password,
     ensure_env_file,
     ensure_volumes_and_network,
     write_if_changed,
+    write_private_files,
 )
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import BadInput, Interrupted
-from tr4ctl.facts import LONG_RUNNING_SERVICES
+from tr4ctl.facts import stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
 from tr4ctl.plan.services import ServiceState
@@ -60,7 +62,7 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
         raise BadInput(f"--env prod needs a real secret: {problem}",
                        f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
                        "`openssl rand -hex 32`")
-    states = rt.engine.service_states(LONG_RUNNING_SERVICES)
+    states = rt.engine.service_states(stack_services(config.database))
     require_ports(config, states["nginx"])
     return states
 
@@ -70,8 +72,11 @@ def bring_up(rt: Runtime, env: Environment, *, build: bool, timeout: float) -> U
     before = preflight(rt, env)
     report = UpReport(env=env.value, nginx_mode="")
 
-    # Rendering is pure; validating needs the .env to exist, so it comes right after.
+    # Rendering is pure; validating needs the .env and the files the compose file names
+    # (the backend's env file, the password secret) to exist, so they come right after.
     ensure_env_file(rt, report.init)
+    ensure_database_password(rt, report.init)
+    write_private_files(rt, report.init)
     compose_text = render_compose(rt.config, env, rt.paths, rt.stack_inputs)
     validate_compose_text(rt, compose_text)
 
@@ -119,13 +124,14 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     apply_nginx_config(rt, render_nginx(config, mode, rt.stack_inputs))
     remember_environment(rt.paths, env)
 
+    services = stack_services(config.database)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
-        rt.engine.compose_up(list(LONG_RUNNING_SERVICES), build=build)
+        rt.engine.compose_up(list(services), build=build)
     steps.enter("waiting for the services to be healthy")
     with rt.out.progress("waiting for the services to be healthy") as show:
         report.services, after = wait_healthy(
-            rt.engine, LONG_RUNNING_SERVICES, timeout=timeout, started=started,
+            rt.engine, services, timeout=timeout, started=started,
             on_wait=lambda waiting: show(f"waiting for {', '.join(waiting)} to be healthy"))
     if _backend_replaced_under_running_nginx(before, after):
         # nginx resolved `backend` at start; a new backend container may have a new address.
