@@ -104,3 +104,11 @@ def test_deploy_calls():
     assert cmd.run_image("img:1", ["python3", "-m", "app.manage", "revision", "--code-only"]) == [
         "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", "img:1",
         "-m", "app.manage", "revision", "--code-only"]
+
+
+def test_db_move_calls():
+    assert cmd.exec_in_container("abc", ["python3", "-m", "app.manage", "dump-tables"],
+                                 env_keys=["DATABASE_URL"]) == [
+        "docker", "exec", "-i", "-e", "DATABASE_URL", "abc", "python3", "-m", "app.manage",
+        "dump-tables"]
+    assert cmd.start_container("abc") == ["docker", "start", "abc"]

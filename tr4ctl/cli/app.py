@@ -15,6 +15,7 @@ from tr4ctl.cli import (
     backup,
     cert,
     config,
+    db,
     deploy,
     doctor,
     health,
@@ -44,6 +45,7 @@ doctor.register(app)
 health.register(app)
 deploy.register(app)
 app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
 app.add_typer(nginx.app, name="nginx")
 app.add_typer(cert.app, name="cert")
 app.add_typer(users.app, name="users")

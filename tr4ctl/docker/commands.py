@@ -119,8 +119,17 @@ def container_logs(container_id: str, lines: int) -> list[str]:
     return [DOCKER, "logs", "--tail", str(lines), container_id]
 
 
-def exec_in_container(container_id: str, command: list[str]) -> list[str]:
-    return [DOCKER, "exec", "-i", container_id, *command]
+def exec_in_container(container_id: str, command: list[str],
+                      env_keys: Iterable[str] = ()) -> list[str]:
+    """`-e KEY` without a value: the value comes from the runner's environment."""
+    argv = [DOCKER, "exec", "-i"]
+    for key in env_keys:
+        argv += ["-e", key]
+    return [*argv, container_id, *command]
+
+
+def start_container(container_id: str) -> list[str]:
+    return [DOCKER, "start", container_id]
 
 
 def image_remove(images: Iterable[str]) -> list[str]:

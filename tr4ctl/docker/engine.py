@@ -231,6 +231,9 @@ class Engine:
         return self.runner.run(cmd.exec_in_container(container_id, command), input=input_text,
                                check=check, timeout=timeout)
 
+    def start_container(self, container_id: str) -> None:
+        self.runner.run(cmd.start_container(container_id))
+
     def run_image(self, image: str, command: list[str], timeout: float = 120) -> str:
         return self.runner.output(cmd.run_image(image, command), timeout=timeout)
 

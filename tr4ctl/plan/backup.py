@@ -60,9 +60,13 @@ WHAT = {
                    "leaves its SQLite and index files consistent)",
     "certbot_conf": "certbot configuration: certificates, keys, ACME account",
     "env": "the project's .env (secrets: the archive is 0600)",
+    "postgres": "PostgreSQL database, dumped with pg_dump (one consistent snapshot, the "
+                "backend keeps serving), restored with pg_restore",
 }
 
 DATABASE_PART = "database.sqlite3"
+# On PostgreSQL: pg_dump's custom format, one consistent snapshot taken while serving.
+POSTGRES_PART = "database.pgdump"
 ENV_PART = "env"
 NAME_PATTERN = re.compile(
     r"^(?P<project>[a-z0-9][a-z0-9_-]*)-(?P<kind>backup|safety|deploy)-"
@@ -200,10 +204,11 @@ def structure_problems(manifest: Manifest) -> list[str]:
     if manifest.scope not in (SCOPE_FULL, SCOPE_DATABASE):
         problems.append(f"the manifest has an unknown scope {manifest.scope!r}")
     if manifest.scope == SCOPE_DATABASE:
-        database = manifest.part(DATABASE_PART)
+        database = manifest.part(DATABASE_PART) or manifest.part(POSTGRES_PART)
         if database is None or database.absent:
             problems.append("the archive holds no database")
-        elif not database.path_in_volume or not safe_relative_path(database.path_in_volume):
+        elif database.kind == "sqlite" and (not database.path_in_volume or
+                                            not safe_relative_path(database.path_in_volume)):
             problems.append("the database's path in its volume is missing or unsafe")
         return problems
     for volume in VOLUME_PARTS:

@@ -15,10 +15,9 @@ from tr4ctl.facts import (
     DB_PASSWORD_SECRET,
     POSTGRES,
     POSTGRES_DB,
-    POSTGRES_PORT,
-    POSTGRES_USER,
     template_facts,
 )
+from tr4ctl.plan.database import postgres_url
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode, https_pending_body
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
@@ -64,10 +63,6 @@ def database_settings(config: Config) -> dict[str, tuple[str, str]]:
         settings["DATABASE_URL"] = (postgres_url(POSTGRES_DB), by)
     return settings
 
-
-def postgres_url(database: str) -> str:
-    """The backend's URL of a database on the stack's PostgreSQL (never a password)."""
-    return f"postgresql+psycopg://{POSTGRES_USER}@postgres:{POSTGRES_PORT}/{database}"
 
 
 def compose_values(config: Config, env: Environment, paths: ProjectPaths,

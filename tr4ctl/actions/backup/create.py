@@ -25,12 +25,13 @@ from tr4ctl.actions.backup.location import backup_dir, check_space, prepare_dir
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
 from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
-from tr4ctl.facts import BACKEND_APP_DIR, BACKEND_DATA_DIR
+from tr4ctl.facts import BACKEND_APP_DIR, BACKEND_DATA_DIR, POSTGRES, POSTGRES_USER
 from tr4ctl.plan.backup import (
     BACKEND_DATA_MOUNT,
     DATABASE_PART,
     ENV_PART,
     KIND_BACKUP,
+    POSTGRES_PART,
     SCOPE_DATABASE,
     SCOPE_FULL,
     VOLUME_PARTS,
@@ -46,6 +47,7 @@ from tr4ctl.plan.backup import (
     utc_now_text,
     volume_part_name,
 )
+from tr4ctl.plan.database import current_url, postgres_database
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
@@ -217,12 +219,14 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
     staging = Path(tempfile.mkdtemp(prefix=staging_prefix(names.project), dir=directory))  # 0700
     try:
         parts: list[Part] = []
-        database = _copy_database(rt, streams, staging, states, present)
+        on_postgres = rt.config.database == POSTGRES
+        database = _copy_database(rt, streams, staging, states, present, on_postgres)
         if scope == SCOPE_DATABASE:
-            if database.absent:
+            chosen = _dump_postgres(rt, staging) if on_postgres else database
+            if chosen.absent:
                 raise OperationFailed("there is no database to back up yet",
                                       "run `tr4ctl up` first: the backend creates it")
-            return _write(rt, directory, kind, [database], staging, stopped, scope)
+            return _write(rt, directory, kind, [chosen], staging, stopped, scope)
         for key in VOLUME_PARTS:
             part = Part(name=volume_part_name(key), kind="volume", what=WHAT[key], volume=key)
             if key not in present:
@@ -250,6 +254,9 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         else:  # only a safety backup gets here (create refuses a project without .env)
             env.absent = True
         parts.append(env)
+        if on_postgres:
+            # Last: a restore puts .env (which database) back before the dump goes in.
+            parts.append(_dump_postgres(rt, staging))
         return _write(rt, directory, kind, parts, staging, stopped, SCOPE_FULL)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -269,10 +276,13 @@ def _write(rt: Runtime, directory: Path, kind: str, parts: list[Part], staging: 
 
 
 def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
-                   states: dict[str, ServiceState], present: set[str]) -> Part:
+                   states: dict[str, ServiceState], present: set[str],
+                   on_postgres: bool) -> Part:
     part = Part(name=DATABASE_PART, kind="sqlite", what=WHAT["database"], volume="backend_data")
-    if "backend_data" not in present:
+    if "backend_data" not in present or on_postgres:
         part.absent = True
+        if on_postgres:
+            part.details["note"] = "the backend's database is PostgreSQL: see database.pgdump"
         return part
     dest = staging / DATABASE_PART
     online = states["backend"].state == "running"
@@ -307,6 +317,24 @@ def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
     part.size, part.sha256 = sha256_of(dest)
     part.details = {"integrity_check": "ok", "tables": meta.get("tables"),
                     "taken": "online, backend serving" if online else "offline, backend stopped"}
+    return part
+
+
+def _dump_postgres(rt: Runtime, staging: Path) -> Part:
+    """pg_dump in the postgres container over its local socket: one snapshot of the
+    backend's database while it keeps serving, streamed into the staging folder."""
+    name = postgres_database(current_url(rt.config))
+    part = Part(name=POSTGRES_PART, kind="postgres", what=WHAT["postgres"])
+    if rt.engine.service_states((POSTGRES,))[POSTGRES].state != "running":
+        raise OperationFailed("PostgreSQL is not running: its database cannot be dumped",
+                              "start the stack with `tr4ctl up`")
+    argv = rt.engine.project.exec(POSTGRES, ["pg_dump", "--format=custom", "--no-owner",
+                                             "-U", POSTGRES_USER, "-d", name])
+    rt.engine.runner.run_to_file(argv, staging / POSTGRES_PART,
+                                 what=f"dumping the PostgreSQL database {name}")
+    part.size, part.sha256 = sha256_of(staging / POSTGRES_PART)
+    part.details = {"database": name, "format": "pg_dump --format=custom",
+                    "taken": "online, backend serving"}
     return part
 
 

@@ -30,12 +30,13 @@ from tr4ctl.actions.backup.create import (
 )
 from tr4ctl.actions.backup.location import check_space, prepare_dir
 from tr4ctl.actions.backup.verify import check_archive
-from tr4ctl.actions.stack.init import InitReport, ensure_volumes_and_network
+from tr4ctl.actions.db.postgres import recreate_database, restore_dump, set_password, start_postgres
+from tr4ctl.actions.stack.init import InitReport, ensure_volumes_and_network, write_private_files
 from tr4ctl.actions.stack.up import bring_up
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
 from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
-from tr4ctl.files import PRIVATE, write_atomic_chunks
+from tr4ctl.files import PRIVATE, write_atomic, write_atomic_chunks
 from tr4ctl.plan.backup import (
     KIND_SAFETY,
     SCOPE_DATABASE,
@@ -44,6 +45,8 @@ from tr4ctl.plan.backup import (
     RestoreJournal,
     utc_now_text,
 )
+from tr4ctl.plan.database import current_url, postgres_database
+from tr4ctl.plan.stack import render_compose
 from tr4ctl.project.journal import clear_journal, read_journal, write_journal
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
@@ -162,14 +165,28 @@ def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir:
         on_safety(safety)
     engine.compose_stop(["backend"])
     try:
-        for part, reader in stream_parts(archive):
-            streams.replace_database(rt.names.volume(part.volume), part.path_in_volume, reader,
-                                     owner=part.owner or "0:0", mode=part.mode or "600")
-            report.restored.append(part.name)
+        report.restored = put_database_back(rt, streams, archive)
     finally:
         engine.compose_start(["backend"])
         wait_healthy(engine, ("backend",), timeout=timeout)
     return report
+
+
+def put_database_back(rt: Runtime, streams: VolumeStreams, archive: Path) -> list[str]:
+    """A database-only archive's database in place of the current one (the backend
+    is stopped by the caller): a SQLite file renamed in, or a PostgreSQL database made
+    empty and restored."""
+    restored = []
+    for part, reader in stream_parts(archive):
+        if part.kind == "postgres":
+            name = part.details.get("database") or postgres_database(current_url(rt.config))
+            recreate_database(rt, name)
+            restore_dump(rt, name, reader)
+        else:
+            streams.replace_database(rt.names.volume(part.volume), part.path_in_volume, reader,
+                                     owner=part.owner or "0:0", mode=part.mode or "600")
+        restored.append(part.name)
+    return restored
 
 
 def _restore_part(rt: Runtime, streams: VolumeStreams, part: Part,
@@ -180,11 +197,28 @@ def _restore_part(rt: Runtime, streams: VolumeStreams, part: Part,
     elif part.kind == "sqlite":
         streams.replace_database(names.volume(part.volume), part.path_in_volume, reader,
                                  owner=part.owner or "0:0", mode=part.mode or "600")
+    elif part.kind == "postgres":
+        _restore_postgres(rt, part, reader)
     elif part.kind == "env_file":
         # Atomically, 0600 from the first byte (the .env holds the secrets).
         write_atomic_chunks(rt.paths.env_file, iter(reader.read, b""), PRIVATE)
     else:
         raise OperationFailed(f"the archive has a part of unknown kind {part.kind!r}")
+
+
+def _restore_postgres(rt: Runtime, part: Part, reader: HashingReader,
+                      timeout: float = 180.0) -> None:
+    """The archive's .env is in place (its part comes first): PostgreSQL started with
+    it, its role given that .env's password, the database made empty, the dump in."""
+    rt.reload_config()
+    write_private_files(rt, InitReport())
+    compose = render_compose(rt.config, last_environment(rt.paths), rt.paths, rt.stack_inputs)
+    write_atomic(rt.paths.compose_file, compose)
+    start_postgres(rt, timeout)
+    set_password(rt, rt.config.database_password or "")
+    name = part.details.get("database") or postgres_database(current_url(rt.config))
+    recreate_database(rt, name)
+    restore_dump(rt, name, reader)
 
 
 def _bring_back(rt: Runtime, timeout: float) -> None:

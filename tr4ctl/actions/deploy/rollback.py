@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tr4ctl.actions.backup.archive import stream_parts
 from tr4ctl.actions.backup.create import helper_image, take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.backup.restore import put_database_back
 from tr4ctl.actions.backup.verify import check_archive
 from tr4ctl.actions.deploy.ship import ShipReport, ship
 from tr4ctl.actions.nginx.apply import reload_nginx
@@ -98,8 +98,7 @@ def roll_back(rt: Runtime, plan: RollbackPlan, *, timeout: float) -> ShipReport:
 
 def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> ShipReport:
     engine, paths = rt.engine, rt.paths
-    manifest = check_archive(_path(plan.data_backup))
-    database = next(p for p in manifest.members if p.kind == "sqlite")
+    check_archive(_path(plan.data_backup))
     began = time.monotonic()
     rt.out.warn("the backend stops while its database is put back (nginx answers 502 "
                 "meanwhile)")
@@ -109,10 +108,7 @@ def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> Shi
     compose = render_compose(rt.config, last_environment(paths), paths, inputs)
     streams = VolumeStreams(engine, helper_image(rt))
     engine.compose_stop(["backend"])
-    for part, reader in stream_parts(_path(plan.data_backup)):
-        if part.name == database.name:
-            streams.replace_database(rt.names.volume(part.volume), part.path_in_volume, reader,
-                                     owner=part.owner or "0:0", mode=part.mode or "600")
+    put_database_back(rt, streams, _path(plan.data_backup))
     write_atomic(paths.compose_file, compose)
     engine.compose_up(["backend"])
     wait_healthy(engine, ("backend",), timeout=timeout)

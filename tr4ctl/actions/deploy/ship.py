@@ -135,39 +135,46 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
         progress("start", f"a backend container with {image}, beside the running one")
         write_atomic(paths.compose_file, new_compose)
         engine.add_container(BACKEND, len(old) + 1)
-        new = _the_new_container(engine, {c.container_id for c in old})
+        new = the_new_container(engine, {c.container_id for c in old})
         progress("ready", f"{new.name}: migrations, health, /ready")
-        _wait_ready(rt, new, timeout)
+        wait_ready(rt, new, timeout)
         _record_code(rt, release, new)
         progress("switch", f"nginx to {new.name} (tested, graceful reload)")
         apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs, upstream=new.name))
     except BaseException as exc:  # noqa: BLE001 - Ctrl-C too must put the old release back
         failure = _failure(rt, progress.step, exc, new, previous)  # reads the new logs
-        _undo(rt, new, old_compose, old_nginx)
+        put_back(rt, new, old_compose, old_nginx)
         _record(rt, history, release, began, progress, failure=exc)
         raise failure from None
     # The new release serves every new request from here on: what follows only retires
     # the old one, and a failure there is reported but changes nothing for clients.
-    progress("drain", "nginx's old workers finish their requests")
-    _wait_nginx_drained(rt)
-    progress("retire", ", ".join(c.name or c.container_id[:12] for c in old))
-    for container in old:
-        engine.stop_container(container.container_id, STOP_SECONDS)
-        engine.remove_containers([container.container_id])
-    apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs))
+    retire(rt, old, mode, progress)
     release.result = SUCCEEDED
     _record(rt, history, release, began, progress)
     return ShipReport(release, previous, progress.done())
 
 
-def _the_new_container(engine, old_ids: set[str]) -> ServiceState:
+def retire(rt: Runtime, old: list[ServiceState], mode: NginxMode, progress: Progress) -> None:
+    """After the switch: the old containers drained, stopped, removed; nginx back on the
+    service name, which now means the new container only."""
+    progress("drain", "nginx's old workers finish their requests")
+    wait_nginx_drained(rt)
+    progress("retire", ", ".join(c.name or c.container_id[:12] for c in old))
+    for container in old:
+        if container.state == "running":
+            rt.engine.stop_container(container.container_id, STOP_SECONDS)
+        rt.engine.remove_containers([container.container_id])
+    apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs))
+
+
+def the_new_container(engine, old_ids: set[str]) -> ServiceState:
     added = [c for c in engine.service_containers(BACKEND) if c.container_id not in old_ids]
     if not added:
         raise OperationFailed("compose started no new backend container", None)
     return added[0]
 
 
-def _wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
+def wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
     label = f"backend ({new.name})"
 
     def state() -> dict[str, ServiceState]:
@@ -210,7 +217,7 @@ def _record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
     release.known_revisions = list(revision.get("known") or [])
 
 
-def _wait_nginx_drained(rt: Runtime) -> None:
+def wait_nginx_drained(rt: Runtime) -> None:
     """Old workers say "worker process is shutting down" until their last request ends."""
     nginx = rt.engine.service_states(("nginx",))["nginx"]
     deadline = time.monotonic() + DRAIN_SECONDS
@@ -221,7 +228,7 @@ def _wait_nginx_drained(rt: Runtime) -> None:
         time.sleep(0.2)
 
 
-def _undo(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx: str) -> None:
+def put_back(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx: str) -> None:
     """Back to exactly what served before; every step tried, whatever failed first."""
     for undo in (lambda: apply_nginx_config(rt, old_nginx),
                  lambda: rt.engine.remove_containers([new.container_id]) if new else None,

@@ -1,0 +1,1 @@
+"""`tr4ctl db status | use`: the backend's database, and moving it between engines."""
