@@ -15,15 +15,14 @@ import signal
 import ssl
 import subprocess
 import tarfile
-import threading
 import time
-import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import docker, new_stack, own_environment, wait_for
+from load import AccountLoad
 
 DOMAIN = "backup.tr4ctl.test"
 ADMIN_EMAIL = "admin@example.test"
@@ -143,42 +142,6 @@ def admin_token(stack) -> str:
     return response.json()["access_token"]
 
 
-class AccountLoad(threading.Thread):
-    """Creates accounts through nginx until stopped; remembers when each 201 arrived."""
-
-    def __init__(self, stack, token: str):
-        super().__init__(daemon=True)
-        self.stack, self.token = stack, token
-        self.committed: list[tuple[str, float]] = []
-        self.failures: list[str] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with api_client(self.stack, self.token) as client:
-                n = 0
-                while not self.halt.is_set():
-                    email = f"load-{n}@example.test"
-                    n += 1
-                    try:
-                        response = client.post("/api/users", json={
-                            "email": email, "password": "load-password-123456", "role": "founder"})
-                    except httpx.HTTPError as exc:
-                        self.failures.append(repr(exc))
-                        time.sleep(0.2)
-                        continue
-                    if response.status_code == 201:
-                        self.committed.append((email, time.monotonic()))
-                    else:
-                        self.failures.append(f"{response.status_code} {response.text[:80]}")
-
-    def committed_before(self, moment: float) -> set[str]:
-        return {email for email, at in list(self.committed) if at < moment}
-
-
-
-
 def backups_dir(stack) -> Path:
     return stack.project_dir / "backups"
 
@@ -255,7 +218,8 @@ def test_backup_under_load_restores_everything_into_a_fresh_stack(stack):
     assert collections == {"drill": 5, "notes": 2}
     env_before = (stack.project_dir / ".env").read_bytes()
 
-    load = AccountLoad(stack, admin_token(stack))
+    token = admin_token(stack)
+    load = AccountLoad(lambda: api_client(stack, token))
     load.start()
     try:
         wait_for(lambda: len(load.committed) >= 3, "the load loop to create accounts")

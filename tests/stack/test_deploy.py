@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
 
 import httpx
 import pytest
 from conftest import docker, own_environment, running_stack
+from load import RequestLoad
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN, FOUNDER = "admin@deploy.test", "founder@deploy.test"
@@ -29,48 +27,8 @@ def stack(docker_engine, tmp_path_factory):
         yield running
 
 
-class Load:
-    """Requests through nginx on fresh connections, every few milliseconds, from a few
-    threads; logins (0.2 s of bcrypt each) among them, so some are in flight at every
-    switch. Each answer that is not 2xx, and each connection error, is a failure."""
-
-    def __init__(self, stack, threads: int = 3):
-        self.stack = stack
-        self.failures: list[str] = []
-        self.done = 0
-        self.logins = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(threads)]
-
-    def _run(self, index: int) -> None:
-        while not self._stop.is_set():
-            login = index == 0
-            try:
-                if login:
-                    response = httpx.post(self.stack.url("/api/auth/login"), timeout=30,
-                                          json={"email": ADMIN, "password": PASSWORD})
-                else:
-                    response = httpx.get(self.stack.url("/health"), timeout=30)
-                if not 200 <= response.status_code < 300:
-                    self.failures.append(f"{response.status_code} {response.text[:80]}")
-            except Exception as exc:  # noqa: BLE001 - every failure counts
-                self.failures.append(repr(exc))
-            self.done += 1
-            self.logins += login
-            time.sleep(0.01)
-
-    def __enter__(self) -> Self:
-        for thread in self._threads:
-            thread.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        time.sleep(0.5)  # a few requests after the change too
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
+def Load(stack) -> RequestLoad:
+    return RequestLoad(stack.url, login={"email": ADMIN, "password": PASSWORD})
 
 
 def served_version(stack) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from tr4ctl.actions.preflight import check_ports
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.errors import ExitCode, Tr4ctlError
+from tr4ctl.facts import POSTGRES
 from tr4ctl.files import is_private
 from tr4ctl.runtime import Runtime
 
@@ -48,7 +49,22 @@ def run_checks(rt: Runtime) -> list[Check]:
     checks.extend(check_port_use(rt, engine_ok=engine.ok))
     checks.append(check_disk(rt, engine_ok=engine.ok))
     checks.append(check_env_file(rt))
+    checks.append(check_database(rt, engine_ok=engine.ok))
     return checks
+
+
+def check_database(rt: Runtime, *, engine_ok: bool) -> Check:
+    """The database in use, and on PostgreSQL an image this host can start."""
+    config = rt.config
+    name = f"database ({config.database})"
+    if config.database != POSTGRES:
+        return Check(name, True, "SQLite file in the backend's data volume")
+    if engine_ok and not rt.engine.image_exists(config.postgres_image):
+        return Check(name, False, f"the image {config.postgres_image} is not on this host",
+                     "`tr4ctl images build-local` builds one from Debian's packages "
+                     "(or pull it where a registry is reachable)")
+    return Check(name, True, f"PostgreSQL from {config.postgres_image}; password in .env, "
+                             "mounted as a file")
 
 
 def check_settings(rt: Runtime) -> Check:
