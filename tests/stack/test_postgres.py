@@ -195,7 +195,7 @@ def test_a_copy_that_fails_half_way_leaves_the_old_database_serving(sqlite_stack
     seen = []
     for line in moving.stderr:
         seen.append(line)
-        if line.startswith("pause:") or line.startswith("copy:"):
+        if line.startswith(("pause:", "copy:")):
             docker("kill", "--signal", "KILL", f"{stack.name}-postgres-1")
             break
     rest = moving.stderr.read()
