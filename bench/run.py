@@ -218,6 +218,8 @@ def measure_backend(rounds: int) -> dict:
 def targets(result: dict) -> dict:
     got = result.get
     out = {}
+    result = {k: v for k, v in result.items() if not (isinstance(v, dict) and "error" in v)}
+    got = result.get
     if got("help"):
         out["help_vs_bare_typer"] = verdict(result["help"]["ratio"], 1.3)
     if got("status"):
@@ -271,12 +273,16 @@ def main() -> int:
             ("latency", lambda: measure_latency(bench, options.samples, options.rounds)),
             ("load", lambda: measure_load(bench, options.duration, options.concurrency)),
             ("reads", lambda: measure_reads(bench, options.rounds)),
-            ("backend", lambda: measure_backend(options.rounds)),
+            ("backend", lambda: measure_backend(bench, options.rounds)),
         ]
         for name, step in steps:
             if name in chosen:
                 log(name)
-                result[name] = step()
+                try:
+                    result[name] = step()
+                except Exception as exc:  # noqa: BLE001 - one section must not lose the rest
+                    log(f"{name} failed: {exc}")
+                    result[name] = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         log("tearing down")
         bench.tr4ctl("down", "--volumes", "--yes", check=False)

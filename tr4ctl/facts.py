@@ -23,6 +23,10 @@ VOLUME_KEYS = (
 )
 SQLITE, POSTGRES = "sqlite", "postgres"
 DATABASES = (SQLITE, POSTGRES)
+COMPOSE, SWARM = "compose", "swarm"
+# Swarm nodes labelled so hold the stack's state: PostgreSQL, Chroma, nginx (its config
+# and certificates), certbot, and their volumes. tr4ctl labels the manager it runs on.
+STATEFUL_LABEL = "tr4ctl.stateful"
 
 BACKEND_PORT = 8000
 # The backend image's working directory: relative paths in its settings start here.
@@ -61,6 +65,9 @@ POSTGRES_DATA_DIR = "/var/lib/postgresql/data"
 # Where the stack mounts the database password, as a file (never an environment variable:
 # `docker inspect` would show it).
 DB_PASSWORD_SECRET = "/run/secrets/db_password"
+# On a swarm the JWT signing key too (the backend reads JWT_SECRET_KEY_FILE).
+JWT_SECRET_FILE = "/run/secrets/jwt_secret"
+JWT_SECRET_KEY = "JWT_SECRET_KEY"
 # The backend runs as this uid (backend/Dockerfile): the password file must be readable
 # by it, and by no one else on the host.
 BACKEND_UID = 10001
@@ -87,6 +94,7 @@ def template_facts() -> dict[str, Any]:
         "postgres_db": POSTGRES_DB,
         "postgres_data_dir": POSTGRES_DATA_DIR,
         "db_password_secret": DB_PASSWORD_SECRET,
+        "stateful_label": STATEFUL_LABEL,
         "renew_force_file": RENEW_FORCE_FILE,
     }
 

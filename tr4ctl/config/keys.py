@@ -63,6 +63,12 @@ TR4CTL_KEYS = (
         applies_to=("postgres",)),
     Key("TR4CTL_GUNICORN_WORKERS", v.integer(1, 64), 1, "backend worker processes",
         applies_to=("backend",)),
+    Key("TR4CTL_TARGET", v.choice("compose", "swarm"), "compose",
+        "where the stack runs: compose (this host) or swarm (`docker stack deploy` on a swarm "
+        "manager: replicas, rolling updates)", applies_to=ALL),
+    Key("TR4CTL_BACKEND_REPLICAS", v.integer(1, 32), 1,
+        "backend replicas on a swarm (more than one needs TR4CTL_DATABASE=postgres)",
+        applies_to=("backend",)),
     Key("TR4CTL_DATABASE", v.choice("sqlite", "postgres"), "sqlite",
         "the backend's database: sqlite (a file in its volume) or postgres (a service); "
         "`tr4ctl db use` moves the data", applies_to=("backend", "postgres")),

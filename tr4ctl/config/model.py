@@ -32,6 +32,8 @@ class Config:
     certbot_image: str
     postgres_image: str
     gunicorn_workers: int
+    target: str
+    backend_replicas: int
     database: str
     database_password: str | None
     lock_timeout: float

@@ -225,3 +225,65 @@ class ComposeProject:
         return [*self.base(), "logs", *(["--no-color"] if no_color else []),
                 *(["--follow"] if follow else []), *(["--tail", tail] if tail else []),
                 *(["--timestamps"] if timestamps else []), *services]
+
+
+
+# -- swarm --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SwarmStack:
+    """`docker stack`/`docker service` calls for one stack (named after the project)."""
+
+    name: str
+    file: Path
+
+    def service(self, service: str) -> str:
+        return f"{self.name}_{service}"
+
+    def deploy(self) -> list[str]:
+        # --resolve-image never: no registry to ask; every node must hold the images.
+        return [DOCKER, "stack", "deploy", "--compose-file", str(self.file),
+                "--resolve-image", "never", "--prune", self.name]
+
+    def remove(self) -> list[str]:
+        return [DOCKER, "stack", "rm", self.name]
+
+    def scale(self, service: str, replicas: int) -> list[str]:
+        return [DOCKER, "service", "scale", "--detach", f"{self.service(service)}={replicas}"]
+
+    def update_image(self, service: str, image: str) -> list[str]:
+        return [DOCKER, "service", "update", "--detach", "--image", image,
+                self.service(service)]
+
+    def restart(self, service: str) -> list[str]:
+        return [DOCKER, "service", "update", "--detach", "--force", self.service(service)]
+
+    def logs(self, service: str, *, follow: bool = False, tail: str | None = None,
+             timestamps: bool = False) -> list[str]:
+        return [DOCKER, "service", "logs", *(["--follow"] if follow else []),
+                *(["--tail", tail] if tail else []), *(["--timestamps"] if timestamps else []),
+                self.service(service)]
+
+
+def network_create_overlay(name: str, labels: Mapping[str, str]) -> list[str]:
+    """Attachable: tr4ctl's one-off containers (certbot, backups) join it too."""
+    return [DOCKER, "network", "create", "--driver", "overlay", "--attachable",
+            *_labels(labels), name]
+
+
+def node_label(node: str, label: str) -> list[str]:
+    return [DOCKER, "node", "update", "--label-add", label, node]
+
+
+def run_attached(image: str, command: list[str], *, network: str, mounts: Mapping[str, str],
+                 env_keys: Iterable[str] = (), entrypoint: str | None = None,
+                 labels: Mapping[str, str] | None = None) -> list[str]:
+    """A one-off container on the stack's (attachable overlay) network: a tool run on a
+    swarm, where `compose run` does not exist."""
+    argv = [DOCKER, "run", "--rm", "-i", "--network", network, *_labels(labels or {})]
+    for volume, target in mounts.items():
+        argv += ["-v", f"{volume}:{target}"]
+    for key in env_keys:
+        argv += ["-e", key]
+    if entrypoint is not None:
+        argv += ["--entrypoint", entrypoint]
+    return [*argv, image, *command]

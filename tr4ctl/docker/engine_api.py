@@ -133,6 +133,18 @@ class EngineAPI:
     def network(self, name: str) -> dict[str, Any] | None:
         return self.get(f"/networks/{urllib.parse.quote(name, safe='')}", missing_ok=True)
 
+    def info(self) -> dict[str, Any]:
+        return self.get("/info")
+
+    def services(self, *labels: str) -> list[dict[str, Any]]:
+        return self.get("/services", {"filters": {"label": list(labels)}})
+
+    def tasks(self, service: str) -> list[dict[str, Any]]:
+        return self.get("/tasks", {"filters": {"service": [service]}})
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.get("/nodes")
+
     def image(self, name: str) -> dict[str, Any] | None:
         return self.get(f"/images/{urllib.parse.quote(name, safe='')}/json", missing_ok=True)
 

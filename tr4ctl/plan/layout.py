@@ -65,5 +65,9 @@ class ProjectPaths:
         return self.secrets_dir / "db_password"
 
     @property
+    def jwt_secret_file(self) -> Path:
+        return self.secrets_dir / "jwt_secret"
+
+    @property
     def state_file(self) -> Path:
         return self.rendered_dir / "state.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,11 @@ from tr4ctl.facts import (
     BACKEND_LOG_DIR,
     CHROMA_PORT,
     DB_PASSWORD_SECRET,
+    JWT_SECRET_FILE,
+    JWT_SECRET_KEY,
     POSTGRES,
     POSTGRES_DB,
+    SWARM,
     template_facts,
 )
 from tr4ctl.plan.database import postgres_url
@@ -49,7 +53,20 @@ def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, s
         "CHROMA_PORT": (str(CHROMA_PORT), "the stack (Chroma's port)"),
         "WEB_CONCURRENCY": (str(config.gunicorn_workers), "TR4CTL_GUNICORN_WORKERS"),
         **database_settings(config),
+        # On a swarm the signing key is a secret mounted as a file, like the password.
+        **({"JWT_SECRET_KEY_FILE": (JWT_SECRET_FILE, "TR4CTL_TARGET=swarm")}
+           if config.target == SWARM else {}),
     }
+
+
+def secret_names(config: Config) -> dict[str, str]:
+    """A swarm secret cannot be changed, only replaced: each is named after its content
+    (a hash, never the content), so a new password is deployed as a new secret."""
+    contents = {"db_password": config.database_password or "",
+                "jwt_secret": config.backend_values.get(JWT_SECRET_KEY) or ""}
+    return {name: f"{config.project_name}_{name}_"
+                  f"{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+            for name, text in contents.items()}
 
 
 def database_settings(config: Config) -> dict[str, tuple[str, str]]:
@@ -88,6 +105,9 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "debug_mode": "true" if profile.debug_mode else "false",
         "backend_settings": {key: value for key, (value, _) in
                              backend_settings(config, env).items()},
+        "swarm": config.target == SWARM,
+        "jwt_secret_file": str(paths.jwt_secret_file),
+        "secret_names": secret_names(config),
     }
 
 
@@ -102,6 +122,7 @@ def nginx_values(config: Config, mode: NginxMode, upstream: str = BACKEND_SERVIC
         "version": __version__,
         "mode": mode.value,
         "backend_upstream": upstream,
+        "swarm": config.target == SWARM,
         "tls": mode is NginxMode.PROD,
         "hardened": mode is not NginxMode.DEV,
         "https_pending_body": https_pending_body(),

@@ -1,0 +1,214 @@
+"""The same engine facade for a stack on a swarm (`TR4CTL_TARGET=swarm`): what compose
+does per container, done per service, so the actions do not care where they run.
+
+- services are `<project>_<service>`; their state is the count of running tasks against
+  the desired replicas, their health that of the tasks' containers on this node (the
+  engine shows no other node's container health);
+- a command "in a service" runs in one of its running containers on this node: the
+  stateful services are placed on this manager (`tr4ctl.stateful` label), and so is at
+  least one backend replica while this node is active;
+- a tool (certbot) runs as a one-off container on the stack's attachable overlay
+  network, on this node, where the volumes are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tr4ctl.docker import commands as cmd
+from tr4ctl.docker.commands import ComposeProject, SwarmStack
+from tr4ctl.docker.engine import Engine
+from tr4ctl.docker.engine_api import EngineAPI
+from tr4ctl.docker.failures import ENGINE_HINT
+from tr4ctl.docker.runner import Completed, Runner
+from tr4ctl.errors import MissingPrerequisite, OperationFailed
+from tr4ctl.facts import STATEFUL_LABEL
+from tr4ctl.plan.services import ServiceState, absent, state_from_inspect
+
+STACK_LABEL = "com.docker.stack.namespace"
+SERVICE_LABEL = "com.docker.swarm.service.name"
+
+
+class SwarmEngine(Engine):
+    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None):
+        super().__init__(runner, project, api)
+        self.stack = SwarmStack(project.name, project.files[0])
+
+    # -- the swarm itself --------------------------------------------------------------------
+    def _api(self) -> EngineAPI:
+        if self.api is None:
+            raise MissingPrerequisite("a swarm target needs the Docker engine on this host's "
+                                      "unix socket", ENGINE_HINT)
+        return self.api
+
+    def require_manager(self) -> dict[str, Any]:
+        swarm = self._api().info().get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise MissingPrerequisite(
+                "this Docker engine is not a swarm manager (TR4CTL_TARGET=swarm)",
+                "run `docker swarm init` here (or run tr4ctl on a manager node), or set "
+                "TR4CTL_TARGET=compose")
+        return swarm
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self._api().nodes()
+
+    def label_this_node_stateful(self) -> None:
+        """The stateful services run where their volumes and tr4ctl's files are: here,
+        unless an operator labelled another node."""
+        nodes = self.nodes()
+        if any((n.get("Spec", {}).get("Labels") or {}).get(STATEFUL_LABEL) == "true"
+               for n in nodes):
+            return
+        node_id = self.require_manager()["NodeID"]
+        self.runner.run(cmd.node_label(node_id, f"{STATEFUL_LABEL}=true"))
+
+    def create_network(self, name: str) -> None:
+        self.runner.run(cmd.network_create_overlay(name, {cmd.PROJECT_LABEL: self.project_name}))
+
+    def network_driver(self, name: str) -> str | None:
+        found = self._api().network(name)
+        return found.get("Driver") if found and found.get("Name") == name else None
+
+    # -- services ------------------------------------------------------------------------
+    def _service(self, service: str) -> dict[str, Any] | None:
+        found = self._api().services(f"{STACK_LABEL}={self.project_name}")
+        full = self.stack.service(service)
+        return next((s for s in found if s.get("Spec", {}).get("Name") == full), None)
+
+    def _local_containers(self, service: str) -> list[dict[str, Any]]:
+        """This node's containers of the service, running first."""
+        label = f"{SERVICE_LABEL}={self.stack.service(service)}"
+        found = [self.api.inspect_container(c["Id"]) for c in self._api().containers(label)]
+        found = [c for c in found if c is not None]
+        return sorted(found, key=lambda c: not (c.get("State") or {}).get("Running"))
+
+    def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
+        return {name: self._state(name) for name in services}
+
+    def quick_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
+        return self.service_states(services)
+
+    def _state(self, service: str) -> ServiceState:
+        spec = self._service(service)
+        if spec is None:
+            return absent(service)
+        desired = ((spec.get("Spec", {}).get("Mode") or {}).get("Replicated") or {}) \
+            .get("Replicas", 1)
+        tasks = self._api().tasks(spec["ID"])
+        running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running"
+                   and t.get("DesiredState") == "running"]
+        local = self._local_containers(service)
+        healths = [(c.get("State") or {}).get("Health", {}).get("Status") for c in local
+                   if (c.get("State") or {}).get("Running")]
+        if len(running) >= desired > 0:
+            state = "running"
+        elif any(t.get("Status", {}).get("State") in ("failed", "rejected") for t in tasks
+                 if t.get("DesiredState") == "running"):
+            state = "restarting"
+        else:
+            state = "starting" if desired else "exited"
+        health = None if not healths or all(h is None for h in healths) else (
+            "healthy" if all(h == "healthy" for h in healths) else
+            "unhealthy" if "unhealthy" in healths else "starting")
+        base = state_from_inspect(service, local[0]) if local else absent(service)
+        base.state, base.health = state, health
+        base.replicas = f"{len(running)}/{desired}"
+        base.nodes = sorted({t.get("NodeID", "")[:12] for t in running})
+        return base
+
+    def service_containers(self, service: str) -> list[ServiceState]:
+        return [state_from_inspect(service, c) for c in self._local_containers(service)]
+
+    def _local(self, service: str) -> str:
+        running = [c for c in self._local_containers(service)
+                   if (c.get("State") or {}).get("Running")]
+        if not running:
+            raise OperationFailed(f"no {service} container runs on this node",
+                                  f"`tr4ctl status` shows where {service} runs; tr4ctl works "
+                                  "on the manager that holds the stack's state")
+        return running[0]["Id"]
+
+    def exec_in(self, service: str, command: list[str], *, input_text: str | None = None,
+                user: str | None = None, check: bool = True,
+                timeout: float | None = None) -> Completed[str]:
+        argv = cmd.exec_in_container(self._local(service), command)
+        if user:
+            argv[3:3] = ["--user", user]
+        return self.runner.run(argv, input=input_text, check=check, timeout=timeout)
+
+    def run_tool(self, service: str, command: list[str], *, envs: dict[str, str] | None = None,
+                 volumes: list[str] | None = None, entrypoint: str | None = None,
+                 check: bool = True, timeout: float | None = None,
+                 input_text: str | None = None) -> Completed[str]:
+        """Only certbot is run so: with its image and volumes, on this node."""
+        mounts = {self._volume("certbot_conf"): "/etc/letsencrypt",
+                  self._volume("certbot_www"): "/var/www/certbot"}
+        for volume in volumes or []:
+            source, _, target = volume.partition(":")
+            mounts[source] = target
+        argv = cmd.run_attached(self.tool_image, command, network=f"{self.project_name}_network",
+                                mounts=mounts, env_keys=list(envs or {}), entrypoint=entrypoint,
+                                labels={cmd.PROJECT_LABEL: self.project_name})
+        return self.runner.run(argv, input=input_text, check=check, timeout=timeout, env=envs)
+
+    tool_image = ""  # set by the Runtime: the certbot image
+
+    def _volume(self, key: str) -> str:
+        return f"{self.project_name}_{key}"
+
+    def compose_up(self, services: list[str], *, build: bool = False) -> None:
+        self.runner.run(self.stack.deploy(), what="docker stack deploy")
+
+    def compose_down(self, timeout: int | None = None) -> None:
+        self.runner.run(self.stack.remove(), what="docker stack rm")
+
+    def compose_stop(self, services: list[str]) -> None:
+        for service in services:
+            self.runner.run(self.stack.scale(service, 0))
+
+    def compose_start(self, services: list[str], timeout: float | None = 300) -> None:
+        for service in services:
+            self.runner.run(self.stack.scale(service, 1), timeout=timeout)
+
+    def compose_restart(self, services: list[str]) -> None:
+        for service in services:
+            self.runner.run(self.stack.restart(service))
+
+    def update_image(self, service: str, image: str) -> None:
+        self.runner.run(self.stack.update_image(service, image))
+
+    def update_status(self, service: str) -> dict[str, Any]:
+        spec = self._service(service) or {}
+        return {"state": (spec.get("UpdateStatus") or {}).get("State"),
+                "message": (spec.get("UpdateStatus") or {}).get("Message"),
+                "image": ((spec.get("Spec") or {}).get("TaskTemplate", {})
+                          .get("ContainerSpec", {}).get("Image", "")).split("@")[0]}
+
+    def logs(self, services: list[str], *, follow: bool, tail: str | None,
+             timestamps: bool = False) -> int:
+        code = 0
+        for service in services or ["backend", "nginx", "chroma", "certbot-renew"]:
+            code = self.runner.attach(self.stack.logs(service, follow=follow, tail=tail,
+                                                      timestamps=timestamps)) or code
+        return code
+
+    def log_lines(self, services: list[str], *, follow: bool, tail: str | None,
+                  timestamps: bool = False) -> Iterator[str]:
+        for service in services or ["backend", "nginx", "chroma", "certbot-renew"]:
+            prefix = f"{service} | "
+            for line in self.runner.lines(self.stack.logs(service, follow=follow, tail=tail,
+                                                          timestamps=timestamps)):
+                yield prefix + line
+
+    def log_tail(self, service: str, lines: int = 20) -> str:
+        return self.runner.run(self.stack.logs(service, tail=str(lines)), check=False,
+                               ).stdout.strip()
+
+    def validate_compose(self, files: list[Path]) -> None:
+        """`docker stack config` checks a stack file as `docker stack deploy` reads it."""
+        self.runner.run([cmd.DOCKER, "stack", "config", "--compose-file", str(files[0])],
+                        what="validating the rendered stack file",
+                        hint="check the templates and .env; nothing was deployed")
