@@ -5,18 +5,13 @@ user of the host."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tr4ctl.assets import env_example
-from tr4ctl.config.envfile import quoted, with_jwt_secret
-from tr4ctl.config.keys import PREFIX
-from tr4ctl.config.load import read_env_file
-from tr4ctl.config.store import save_env_values
-from tr4ctl.facts import BACKEND_UID
-from tr4ctl.files import PRIVATE, is_private, make_private, write_atomic, write_private
+from tr4ctl.config.envfile import with_jwt_secret
+from tr4ctl.files import is_private, make_private, write_atomic, write_private
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
 
@@ -63,51 +58,6 @@ def ensure_volumes_and_network(rt: Runtime, report: InitReport) -> None:
     else:
         engine.create_network(names.network)
         report.add("network", names.network, "created")
-
-
-PASSWORD_KEY = "TR4CTL_DATABASE_PASSWORD"
-
-
-def ensure_database_password(rt: Runtime, report: InitReport) -> None:
-    """Generated once, kept in .env (0600): PostgreSQL's role is created with it."""
-    if rt.config.database_password:
-        return
-    save_env_values(rt.paths.env_file, {PASSWORD_KEY: secrets.token_urlsafe(24)},
-                    options=rt.config_options)
-    rt.reload_config()
-    report.add("secret", PASSWORD_KEY, f"generated into {rt.paths.env_file}")
-
-
-def write_private_files(rt: Runtime, report: InitReport) -> None:
-    paths = rt.paths
-    backend_keys = {key: value for key, value in read_env_file(paths.env_file).values.items()
-                    if not key.startswith(PREFIX) and value is not None}
-    text = "".join(f"{key}={quoted(value)}\n" for key, value in backend_keys.items())
-    _write_if_changed(rt, paths.backend_env_file, text, report, PRIVATE)
-    paths.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(paths.secrets_dir, 0o700)
-    password = rt.config.database_password or ""
-    if _write_if_changed(rt, paths.db_password_file, password, report, PRIVATE):
-        _readable_by_the_backend(paths.db_password_file)
-
-
-def _write_if_changed(rt: Runtime, path, text: str, report: InitReport, mode: int) -> bool:
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    write_atomic(path, text, mode)
-    report.add("file", str(path), "rendered (0600)")
-    return True
-
-
-def _readable_by_the_backend(path) -> None:
-    """The backend runs as its own uid and reads the mounted file; the database's
-    entrypoint reads it as root. Owned by the backend's uid when tr4ctl runs as root;
-    otherwise world-readable, behind the secrets folder only its owner can enter."""
-    try:
-        os.chown(path, BACKEND_UID, BACKEND_UID)
-        os.chmod(path, 0o400)
-    except PermissionError:
-        os.chmod(path, 0o644)
 
 
 def write_if_changed(path: Path, text: str, report: InitReport) -> bool:

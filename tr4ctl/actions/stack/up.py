@@ -12,12 +12,11 @@ from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import (
     InitReport,
-    ensure_database_password,
     ensure_env_file,
     ensure_volumes_and_network,
     write_if_changed,
-    write_private_files,
 )
+from tr4ctl.actions.stack.private_files import ensure_database_password, write_private_files
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import BadInput, Interrupted
