@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from tr4ctl.docker.engine import Engine
     from tr4ctl.plan.stack import StackInputs
 
+TARGET_KEY = "TR4CTL_TARGET"
+
 # Commands that may start a project in a folder that does not exist yet.
 CREATE_PROJECT_DIR = frozenset({"init", "up", "config set", "images build-local"})
 
@@ -32,6 +34,7 @@ class Runtime:
     project_dir: Path
     out: Output
     project_name_option: str | None = None
+    target_option: str | None = None  # `up --target`
     debug: bool = False
     _config: Config | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
@@ -52,12 +55,14 @@ class Runtime:
     @property
     def config_options(self) -> dict[str, str | None]:
         """Settings given as global options: they win over the environment and .env."""
-        return {"TR4CTL_PROJECT_NAME": self.project_name_option}
+        return {"TR4CTL_PROJECT_NAME": self.project_name_option,
+                TARGET_KEY: self.target_option}
 
     def reload_config(self) -> Config:
         """After tr4ctl itself changed .env (init, config set, a restore)."""
         self._config = None
         self._stack_inputs = None
+        self._engine = None  # the target may have changed
         return self.config
 
     @property
@@ -78,9 +83,16 @@ class Runtime:
             from tr4ctl.docker.engine import Engine
             from tr4ctl.docker.engine_api import engine_api
             from tr4ctl.docker.runner import Runner
+            from tr4ctl.facts import SWARM
 
             project = ComposeProject(self.config.project_name, (self.paths.compose_file,))
-            self._engine = Engine(Runner(self.out), project, engine_api())
+            if self.config.target == SWARM:
+                from tr4ctl.docker.swarm import SwarmEngine
+
+                self._engine = SwarmEngine(Runner(self.out), project, engine_api(),
+                                           tool_image=self.config.certbot_image)
+            else:
+                self._engine = Engine(Runner(self.out), project, engine_api())
         return self._engine
 
     @property

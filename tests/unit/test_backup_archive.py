@@ -122,7 +122,9 @@ def test_a_truncated_archive_is_refused(archive, keep):
 def test_a_consistently_tampered_part_fails_its_sha256(archive, tmp_path):
     manifest = json.loads(read_manifest(archive).to_json())
     members = dict(PAYLOADS)
-    members["chroma_data.tar"] = b"X" + members["chroma_data.tar"][1:]
+    original = members["chroma_data.tar"]
+    # Random payload: flip its first byte rather than set one it may already have.
+    members["chroma_data.tar"] = bytes([original[0] ^ 0xFF]) + original[1:]
     raw_archive(archive, manifest, members)
     result = verify_archive(archive)
     assert result.problems == ["chroma_data.tar: sha256 differs from the manifest"]

@@ -44,16 +44,23 @@ def up(
     build: bool = typer.Option(False, "--build", help="Rebuild the backend image first."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS",
                                   help="How long to wait for every service to be healthy."),
+    target: str = typer.Option(None, "--target", metavar="compose|swarm",
+                               autocompletion=lambda: ["compose", "swarm"],
+                               help="Where the stack runs (TR4CTL_TARGET, kept in .env)."),
 ) -> None:
     """Start the stack for an environment and wait until every service is healthy.
 
-    An `up` that was interrupted or killed is finished by running it again.
+    An `up` that was interrupted or killed is finished by running it again. With
+    `--target swarm` the same stack runs on a swarm (`docker stack deploy`).
     """
     from tr4ctl.actions.stack.up import bring_up
     from tr4ctl.plan.environments import HTTPS_PENDING_ADVICE, https_pending, parse_environment
 
     rt = runtime(ctx)
     chosen = parse_environment(env)
+    if target is not None:
+        rt.target_option = target
+        rt.reload_config()  # validates the choice like any other source
     with rt.changing("up"):
         report = bring_up(rt, chosen, build=build, timeout=timeout)
     rows = [[s.service, s.state, s.health or "-",
@@ -113,11 +120,15 @@ def status(
     rt = runtime(ctx)
     report = stack_status(rt)
     out = rt.out
+    swarm = any(s["replicas"] for s in report.services)
     out.table(
-        f"project={report.project} nginx config={report.nginx_config or '-'}",
-        SERVICE_COLUMNS,
+        f"project={report.project} nginx config={report.nginx_config or '-'}"
+        + (" target=swarm" if swarm else ""),
+        [*SERVICE_COLUMNS, *(["replicas", "nodes"] if swarm else [])],
         [[s["service"], s["state"], s["health"] or "-", ", ".join(s["ports"]) or "-",
-          s["image"] or "-", s["env"] or "-"] for s in report.services],
+          s["image"] or "-", s["env"] or "-",
+          *([s["replicas"] or "-", ", ".join(s["nodes"]) or "-"] if swarm else [])]
+         for s in report.services],
     )
     summary = _condition_line(report)
     if report.condition == "healthy":

@@ -248,14 +248,21 @@ class SwarmStack:
         return [DOCKER, "stack", "rm", self.name]
 
     def scale(self, service: str, replicas: int) -> list[str]:
-        return [DOCKER, "service", "scale", "--detach", f"{self.service(service)}={replicas}"]
+        """Returns once the service converged."""
+        return [DOCKER, "service", "scale", f"{self.service(service)}={replicas}"]
 
     def update_image(self, service: str, image: str) -> list[str]:
-        return [DOCKER, "service", "update", "--detach", "--image", image,
-                self.service(service)]
+        """Returns at once (the caller follows UpdateStatus); forced, so the same image
+        is a rolling restart too."""
+        return [DOCKER, "service", "update", "--detach", "--force", "--no-resolve-image",
+                "--image", image, self.service(service)]
+
+    def roll_back(self, service: str) -> list[str]:
+        return [DOCKER, "service", "rollback", "--detach", self.service(service)]
 
     def restart(self, service: str) -> list[str]:
-        return [DOCKER, "service", "update", "--detach", "--force", self.service(service)]
+        """A rolling restart; returns once it converged."""
+        return [DOCKER, "service", "update", "--force", self.service(service)]
 
     def logs(self, service: str, *, follow: bool = False, tail: str | None = None,
              timestamps: bool = False) -> list[str]:

@@ -29,6 +29,9 @@ class Engine:
     """Reads go over the Engine API when the engine is on a local unix socket (a
     millisecond each), else through the docker CLI; every change goes through the CLI."""
 
+    # The label on every container of this stack.
+    OWN_LABEL = cmd.COMPOSE_PROJECT_LABEL
+
     def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None = None):
         self.runner = runner
         self.project = project
@@ -107,9 +110,11 @@ class Engine:
         if completed.returncode != 0:
             return []
         attached = json.loads(completed.stdout.strip() or "null") or {}
-        ours = set(self.labelled_container_ids(f"{cmd.COMPOSE_PROJECT_LABEL}={self.project_name}"))
+        ours = set(self.labelled_container_ids(f"{self.OWN_LABEL}={self.project_name}"))
+        # A swarm network's own load-balancer endpoint ("lb-<network>") is no container.
         return sorted((info or {}).get("Name") or container_id[:12]
-                      for container_id, info in attached.items() if container_id not in ours)
+                      for container_id, info in attached.items()
+                      if container_id not in ours and not container_id.startswith("lb-"))
 
     def image_id(self, name: str) -> str | None:
         if self.api is not None:
@@ -248,11 +253,16 @@ class Engine:
     def compose_restart(self, services: list[str]) -> None:
         self.runner.run(self.project.restart(services))
 
+    def exec_argv(self, service: str, command: list[str], *, user: str | None = None
+                  ) -> list[str]:
+        """The argv that runs a command in the service's container (data streams)."""
+        return self.project.exec(service, command, user=user)
+
     def exec_in(self, service: str, command: list[str], *, input_text: str | None = None,
                 user: str | None = None, check: bool = True,
                 timeout: float | None = None) -> Completed[str]:
         """stdin carries data (secrets included), never argv."""
-        return self.runner.run(self.project.exec(service, command, user=user),
+        return self.runner.run(self.exec_argv(service, command, user=user),
                                input=input_text, check=check, timeout=timeout)
 
     def run_tool(self, service: str, command: list[str], *, envs: dict[str, str] | None = None,

@@ -13,6 +13,7 @@ does per container, done per service, so the actions do not care where they run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,12 @@ SERVICE_LABEL = "com.docker.swarm.service.name"
 
 
 class SwarmEngine(Engine):
-    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None):
+    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None, *,
+                 tool_image: str):
         super().__init__(runner, project, api)
         self.stack = SwarmStack(project.name, project.files[0])
+        self.tool_image = tool_image  # certbot's: the one tool run beside the stack
+        self._scaled_down: dict[str, int] = {}
 
     # -- the swarm itself --------------------------------------------------------------------
     def _api(self) -> EngineAPI:
@@ -95,8 +99,7 @@ class SwarmEngine(Engine):
         spec = self._service(service)
         if spec is None:
             return absent(service)
-        desired = ((spec.get("Spec", {}).get("Mode") or {}).get("Replicated") or {}) \
-            .get("Replicas", 1)
+        desired = _desired(spec)
         tasks = self._api().tasks(spec["ID"])
         running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running"
                    and t.get("DesiredState") == "running"]
@@ -131,13 +134,12 @@ class SwarmEngine(Engine):
                                   "on the manager that holds the stack's state")
         return running[0]["Id"]
 
-    def exec_in(self, service: str, command: list[str], *, input_text: str | None = None,
-                user: str | None = None, check: bool = True,
-                timeout: float | None = None) -> Completed[str]:
+    def exec_argv(self, service: str, command: list[str], *, user: str | None = None
+                  ) -> list[str]:
         argv = cmd.exec_in_container(self._local(service), command)
         if user:
             argv[3:3] = ["--user", user]
-        return self.runner.run(argv, input=input_text, check=check, timeout=timeout)
+        return argv
 
     def run_tool(self, service: str, command: list[str], *, envs: dict[str, str] | None = None,
                  volumes: list[str] | None = None, entrypoint: str | None = None,
@@ -154,38 +156,61 @@ class SwarmEngine(Engine):
                                 labels={cmd.PROJECT_LABEL: self.project_name})
         return self.runner.run(argv, input=input_text, check=check, timeout=timeout, env=envs)
 
-    tool_image = ""  # set by the Runtime: the certbot image
-
     def _volume(self, key: str) -> str:
         return f"{self.project_name}_{key}"
+
+    OWN_LABEL = STACK_LABEL
 
     def compose_up(self, services: list[str], *, build: bool = False) -> None:
         self.runner.run(self.stack.deploy(), what="docker stack deploy")
 
     def compose_down(self, timeout: int | None = None) -> None:
+        """`docker stack rm` returns at once; the containers go over the next seconds,
+        and the volumes and network cannot be removed before they are gone."""
         self.runner.run(self.stack.remove(), what="docker stack rm")
+        self._wait(lambda: not self.labelled_container_ids(f"{STACK_LABEL}={self.project_name}"),
+                   "the stack's containers to stop", 120)
 
     def compose_stop(self, services: list[str]) -> None:
+        """Scaled to 0 (their replica counts remembered for `compose_start`), waited for."""
         for service in services:
-            self.runner.run(self.stack.scale(service, 0))
+            spec = self._service(service)
+            if spec is None:
+                continue
+            self._scaled_down[service] = _desired(spec) or self._scaled_down.get(service, 1)
+            self.runner.run(self.stack.scale(service, 0), timeout=180)
 
     def compose_start(self, services: list[str], timeout: float | None = 300) -> None:
         for service in services:
-            self.runner.run(self.stack.scale(service, 1), timeout=timeout)
+            replicas = self._scaled_down.pop(service, None) or max(
+                _desired(self._service(service) or {}), 1)
+            self.runner.run(self.stack.scale(service, replicas), timeout=timeout)
 
     def compose_restart(self, services: list[str]) -> None:
         for service in services:
-            self.runner.run(self.stack.restart(service))
+            self.runner.run(self.stack.restart(service), timeout=300)
 
     def update_image(self, service: str, image: str) -> None:
-        self.runner.run(self.stack.update_image(service, image))
+        """A rolling update as the stack file's update_config says (start-first for the
+        backend, rollback on failure); forced, so the same image restarts too."""
+        self.runner.run(self.stack.update_image(service, image),
+                        what=f"docker service update {self.stack.service(service)}")
 
-    def update_status(self, service: str) -> dict[str, Any]:
-        spec = self._service(service) or {}
-        return {"state": (spec.get("UpdateStatus") or {}).get("State"),
-                "message": (spec.get("UpdateStatus") or {}).get("Message"),
-                "image": ((spec.get("Spec") or {}).get("TaskTemplate", {})
-                          .get("ContainerSpec", {}).get("Image", "")).split("@")[0]}
+    def roll_back_service(self, service: str) -> None:
+        self.runner.run(self.stack.roll_back(service), check=False, timeout=300)
+
+    def service_document(self, service: str) -> dict[str, Any] | None:
+        return self._service(service)
+
+    @staticmethod
+    def _wait(done, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise OperationFailed(f"timed out after {timeout:.0f}s waiting for {what}",
+                                      "`docker stack ps` shows what is left; run the command "
+                                      "again")
+            time.sleep(0.5)
 
     def logs(self, services: list[str], *, follow: bool, tail: str | None,
              timestamps: bool = False) -> int:
@@ -212,3 +237,8 @@ class SwarmEngine(Engine):
         self.runner.run([cmd.DOCKER, "stack", "config", "--compose-file", str(files[0])],
                         what="validating the rendered stack file",
                         hint="check the templates and .env; nothing was deployed")
+
+
+def _desired(service: dict[str, Any]) -> int:
+    return int((((service.get("Spec") or {}).get("Mode") or {}).get("Replicated") or {})
+               .get("Replicas", 1))

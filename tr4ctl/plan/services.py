@@ -22,6 +22,8 @@ class ServiceState:
     restart_count: int = 0
     user: str | None = None
     name: str | None = None  # the container's name (another container reaches it by it)
+    replicas: str | None = None  # on a swarm: running/desired tasks
+    nodes: list[str] = field(default_factory=list)  # on a swarm: the nodes its tasks run on
 
     @property
     def healthy(self) -> bool:
@@ -111,6 +113,8 @@ def describe_state(state: ServiceState) -> str:
     """How a service falls short: "created, not running", "running, health unhealthy"."""
     if state.state == "absent":
         return "absent (no container)"
+    if state.replicas and state.state != "running":
+        return f"{state.state}, {state.replicas} replicas running"
     if state.state != "running":
         return f"{state.state}, not running"
     return f"running, health {state.health}"

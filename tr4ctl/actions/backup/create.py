@@ -328,7 +328,7 @@ def _dump_postgres(rt: Runtime, staging: Path) -> Part:
     if rt.engine.service_states((POSTGRES,))[POSTGRES].state != "running":
         raise OperationFailed("PostgreSQL is not running: its database cannot be dumped",
                               "start the stack with `tr4ctl up`")
-    argv = rt.engine.project.exec(POSTGRES, ["pg_dump", "--format=custom", "--no-owner",
+    argv = rt.engine.exec_argv(POSTGRES, ["pg_dump", "--format=custom", "--no-owner",
                                              "-U", POSTGRES_USER, "-d", name])
     rt.engine.runner.run_to_file(argv, staging / POSTGRES_PART,
                                  what=f"dumping the PostgreSQL database {name}")

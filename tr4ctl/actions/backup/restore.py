@@ -31,7 +31,8 @@ from tr4ctl.actions.backup.create import (
 from tr4ctl.actions.backup.location import check_space, prepare_dir
 from tr4ctl.actions.backup.verify import check_archive
 from tr4ctl.actions.db.postgres import recreate_database, restore_dump, set_password, start_postgres
-from tr4ctl.actions.stack.init import InitReport, ensure_volumes_and_network
+from tr4ctl.actions.stack.init import ensure_volumes_and_network
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.actions.stack.private_files import write_private_files
 from tr4ctl.actions.stack.up import bring_up
 from tr4ctl.docker.health import wait_healthy

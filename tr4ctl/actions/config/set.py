@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 
 from tr4ctl.actions.preflight import require_ports
-from tr4ctl.actions.stack.init import InitReport, ensure_env_file
+from tr4ctl.actions.stack.init import ensure_env_file
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.config.keys import KEYS, TR4CTL, closest_key
 from tr4ctl.config.load import read_env_file
 from tr4ctl.config.model import Config

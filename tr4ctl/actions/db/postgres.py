@@ -58,6 +58,6 @@ def set_password(rt: Runtime, password: str) -> None:
 
 
 def restore_dump(rt: Runtime, name: str, source: ByteSource) -> None:
-    argv = rt.engine.project.exec(POSTGRES, ["pg_restore", "--no-owner", "--exit-on-error",
+    argv = rt.engine.exec_argv(POSTGRES, ["pg_restore", "--no-owner", "--exit-on-error",
                                              "-U", POSTGRES_USER, "-d", name])
     rt.engine.runner.run_from_stream(argv, source, what=f"restoring the PostgreSQL database {name}")

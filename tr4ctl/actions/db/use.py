@@ -38,7 +38,7 @@ from tr4ctl.actions.deploy.ship import (
 )
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
 from tr4ctl.actions.preflight import require_running, require_stack
-from tr4ctl.actions.stack.init import InitReport
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.actions.stack.private_files import ensure_database_password, write_private_files
 from tr4ctl.config.store import save_env_values
 from tr4ctl.docker import commands as cmd

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tr4ctl.actions.deploy.ship import ShipReport, ship
+from tr4ctl.actions.deploy.release import release_backend
+from tr4ctl.actions.deploy.ship import ShipReport
 from tr4ctl.assets import backend_image
 from tr4ctl.plan.releases import DEPLOY
 from tr4ctl.runtime import Runtime
@@ -14,4 +15,4 @@ def deploy(rt: Runtime, *, image: str | None, build: bool, timeout: float) -> Sh
     config = rt.config
     chosen = image or backend_image(config.backend_image, config.backend_base_image)
     must_build = image is None and (build or not rt.engine.image_exists(chosen))
-    return ship(rt, image=chosen, kind=DEPLOY, build=must_build, timeout=timeout)
+    return release_backend(rt, image=chosen, kind=DEPLOY, build=must_build, timeout=timeout)

@@ -20,7 +20,8 @@ from tr4ctl.actions.backup.create import helper_image, take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
 from tr4ctl.actions.backup.restore import put_database_back
 from tr4ctl.actions.backup.verify import check_archive
-from tr4ctl.actions.deploy.ship import ShipReport, ship
+from tr4ctl.actions.deploy.release import release_backend
+from tr4ctl.actions.deploy.ship import ShipReport
 from tr4ctl.actions.nginx.apply import reload_nginx
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
@@ -91,7 +92,7 @@ def _backup_before_leaving(history: History, target: Release) -> str | None:
 def roll_back(rt: Runtime, plan: RollbackPlan, *, timeout: float) -> ShipReport:
     """The caller holds the lock."""
     if plan.data_backup is None:
-        return ship(rt, image=plan.target.image, kind=ROLLBACK, build=False, timeout=timeout,
+        return release_backend(rt, image=plan.target.image, kind=ROLLBACK, build=False, timeout=timeout,
                     rolled_back_to=plan.target.id)
     return _roll_back_with_data(rt, plan, timeout)
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from tr4ctl.actions.backup.create import take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
 from tr4ctl.actions.preflight import require_running, require_stack
 from tr4ctl.docker.health import wait_healthy
@@ -126,31 +127,26 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
         release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
         if build:
             progress("build", f"{image} from the shipped backend code")
-            candidate = paths.compose_file.with_name("docker-compose.build.yml")
-            write_atomic(candidate, new_compose)
-            try:
-                engine.compose_build([candidate], [BACKEND])
-            finally:
-                candidate.unlink(missing_ok=True)
+            build_backend_image(rt, env, image)
         progress("start", f"a backend container with {image}, beside the running one")
         write_atomic(paths.compose_file, new_compose)
         engine.add_container(BACKEND, len(old) + 1)
         new = the_new_container(engine, {c.container_id for c in old})
         progress("ready", f"{new.name}: migrations, health, /ready")
         wait_ready(rt, new, timeout)
-        _record_code(rt, release, new)
+        record_code(rt, release, new)
         progress("switch", f"nginx to {new.name} (tested, graceful reload)")
         apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs, upstream=new.name))
     except BaseException as exc:  # noqa: BLE001 - Ctrl-C too must put the old release back
-        failure = _failure(rt, progress.step, exc, new, previous)  # reads the new logs
+        failure = failure_for(rt, progress.step, exc, new, previous)  # reads the new logs
         put_back(rt, new, old_compose, old_nginx)
-        _record(rt, history, release, began, progress, failure=exc)
+        record_release(rt, history, release, began, progress, failure=exc)
         raise failure from None
     # The new release serves every new request from here on: what follows only retires
     # the old one, and a failure there is reported but changes nothing for clients.
     retire(rt, old, mode, progress)
     release.result = SUCCEEDED
-    _record(rt, history, release, began, progress)
+    record_release(rt, history, release, began, progress)
     return ShipReport(release, previous, progress.done())
 
 
@@ -202,7 +198,7 @@ def wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def _record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
+def record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
     """What the new container runs: its image id, its code's version and migrations."""
     release.image_id = rt.engine.image_id(release.image)
     answer = rt.engine.exec_in_container(
@@ -239,7 +235,7 @@ def put_back(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx:
             rt.out.warn(f"while putting the old release back: {exc}")
 
 
-def _record(rt: Runtime, history, release: Release, began: float, progress: Progress,
+def record_release(rt: Runtime, history, release: Release, began: float, progress: Progress,
             failure: BaseException | None = None) -> None:
     release.seconds = round(time.monotonic() - began, 2)
     if failure is not None:
@@ -255,7 +251,7 @@ def _record(rt: Runtime, history, release: Release, began: float, progress: Prog
                  rolled_back_to=release.rolled_back_to, backup=release.backup)
 
 
-def _failure(rt: Runtime, step: str, exc: BaseException, new: ServiceState | None,
+def failure_for(rt: Runtime, step: str, exc: BaseException, new: ServiceState | None,
              previous: Release | None) -> BaseException:
     if isinstance(exc, KeyboardInterrupt):
         return exc

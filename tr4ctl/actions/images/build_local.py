@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tr4ctl.actions.stack.init import InitReport, ensure_env_file
+from tr4ctl.actions.stack.init import ensure_env_file
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.config.store import save_env_values
 from tr4ctl.docker.images import build_from_text, import_rootfs
 from tr4ctl.errors import MissingPrerequisite

@@ -6,26 +6,14 @@ user of the host."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.assets import env_example
 from tr4ctl.config.envfile import with_jwt_secret
 from tr4ctl.files import is_private, make_private, write_atomic, write_private
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
-
-
-@dataclass
-class InitReport:
-    items: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, kind: str, name: str, result: str) -> None:
-        self.items.append({"kind": kind, "name": name, "result": result})
-
-    @property
-    def created_anything(self) -> bool:
-        return any(item["result"] != "exists" for item in self.items)
 
 
 def ensure_env_file(rt: Runtime, report: InitReport) -> None:

@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tr4ctl.actions.stack.init import InitReport
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.config.envfile import SECRET_KEY, quoted
 from tr4ctl.config.keys import PREFIX
 from tr4ctl.config.load import read_env_file

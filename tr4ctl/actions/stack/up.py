@@ -8,23 +8,31 @@ from dataclasses import dataclass, field
 
 from tr4ctl.actions.cert.lineages import certificate_present
 from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
+from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import (
-    InitReport,
     ensure_env_file,
     ensure_volumes_and_network,
     write_if_changed,
 )
+from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.actions.stack.private_files import ensure_database_password, write_private_files
+from tr4ctl.actions.stack.target_switch import (
+    leave_other_target,
+    network_fits_target,
+    other_target_running,
+)
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
+from tr4ctl.config.load import read_env_file
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import BadInput, Interrupted
-from tr4ctl.facts import stack_services
+from tr4ctl.facts import SWARM, stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
+from tr4ctl.plan.swarm import swarm_refusal
 from tr4ctl.project.state import (
     now_text,
     read_state,
@@ -34,7 +42,7 @@ from tr4ctl.project.state import (
     up_finished,
     update_state,
 )
-from tr4ctl.runtime import Runtime
+from tr4ctl.runtime import TARGET_KEY, Runtime
 
 
 @dataclass
@@ -51,7 +59,9 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     config = rt.config
     require_acme_ca_bundle_setting(config)  # mounted into certbot-renew
     rt.engine.require_engine()
-    rt.engine.require_compose_v2()
+    rt.engine.require_compose_v2()  # on a swarm too: it builds the backend's image
+    if config.target == SWARM:
+        require_swarm(rt)
     if env is Environment.PROD and not config.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
     # The backend would refuse to start with a bad secret: say so before anything changes.
@@ -62,8 +72,17 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
                        f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
                        "`openssl rand -hex 32`")
     states = rt.engine.service_states(stack_services(config.database))
-    require_ports(config, states["nginx"])
+    if other_target_running(rt) is None:
+        require_ports(config, states["nginx"])
     return states
+
+
+def require_swarm(rt: Runtime) -> None:
+    """A manager (exit 3 otherwise), and a database every replica on every node reaches."""
+    rt.engine.require_manager()
+    refusal = swarm_refusal(rt.config, len(rt.engine.nodes()))
+    if refusal is not None:
+        raise refusal
 
 
 def bring_up(rt: Runtime, env: Environment, *, build: bool, timeout: float) -> UpReport:
@@ -114,14 +133,27 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
             before: dict[str, ServiceState], compose_text: str, *, build: bool,
             timeout: float, started: float) -> None:
     config = rt.config
+    other = other_target_running(rt)
+    if other is not None:
+        steps.enter(f"taking the stack down on {other}")
+        leave_other_target(rt, other)
+    network_fits_target(rt)
     steps.enter("creating the volumes, the network and the files")
     ensure_volumes_and_network(rt, report.init)
+    on_swarm = config.target == SWARM
+    if on_swarm:
+        rt.engine.label_this_node_stateful()
+        if build or not rt.engine.image_exists(rt.stack_inputs.backend_image):
+            steps.enter("building the backend image")
+            with rt.out.progress("building the backend image"):
+                build_backend_image(rt, env, rt.stack_inputs.backend_image)
     write_if_changed(rt.paths.compose_file, compose_text, report.init)
     has_certificate = env is Environment.PROD and certificate_present(rt, config.domain)
     mode = nginx_mode_for(env, has_certificate)
     report.nginx_mode = mode.value
     apply_nginx_config(rt, render_nginx(config, mode, rt.stack_inputs))
     remember_environment(rt.paths, env)
+    remember_target(rt)
 
     services = stack_services(config.database)
     steps.enter("starting the containers")
@@ -132,10 +164,19 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
         report.services, after = wait_healthy(
             rt.engine, services, timeout=timeout, started=started,
             on_wait=lambda waiting: show(f"waiting for {', '.join(waiting)} to be healthy"))
-    if _backend_replaced_under_running_nginx(before, after):
+    if not on_swarm and _backend_replaced_under_running_nginx(before, after):
         # nginx resolved `backend` at start; a new backend container may have a new address.
         steps.enter("reloading nginx")
         reload_nginx(rt)
+
+
+def remember_target(rt: Runtime) -> None:
+    """`up --target` is kept in .env: every later command works on the same target."""
+    from tr4ctl.config.store import save_env_values
+
+    option = rt.config_options.get(TARGET_KEY)
+    if option and read_env_file(rt.paths.env_file).values.get(TARGET_KEY) != option:
+        save_env_values(rt.paths.env_file, {TARGET_KEY: option}, options=rt.config_options)
 
 
 def validate_compose_text(rt: Runtime, compose_text: str) -> None:

@@ -1,0 +1,118 @@
+"""A new backend release on a swarm: the swarm's own rolling update, followed.
+
+The steps, named in progress lines and in the error if one fails:
+  backup   the database alone, online (as on compose)
+  build    the backend image from the shipped code (when asked, or missing)
+  update   `docker service update --image`: one replica at a time, the new task started
+           and healthy before an old one stops (start-first); nginx follows the replicas
+           through the swarm's DNS, retrying the next one when a replica goes away
+  watch    the update's status until the swarm says completed, or rolled back: a new
+           task that fails, or fails its healthcheck, makes the swarm put the previous
+           image back on its own (failure_action: rollback)
+Without a registry, every node must hold the image (`docker save | docker load`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from tr4ctl.actions.backup.create import take_database_backup
+from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.deploy.ship import (
+    BACKEND,
+    Progress,
+    ShipReport,
+    failure_for,
+    record_code,
+    record_release,
+)
+from tr4ctl.actions.images.backend_build import build_backend_image
+from tr4ctl.actions.preflight import require_stack
+from tr4ctl.errors import MissingPrerequisite, OperationFailed
+from tr4ctl.files import write_atomic
+from tr4ctl.plan.backup import KIND_DEPLOY
+from tr4ctl.plan.releases import SUCCEEDED, Release, utc_text
+from tr4ctl.plan.stack import render_compose
+from tr4ctl.plan.swarm import UpdateProgress, update_progress
+from tr4ctl.project.releases import operator, read_history
+from tr4ctl.project.state import last_environment
+from tr4ctl.runtime import Runtime
+
+POLL_SECONDS = 0.5
+
+
+def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
+                 rolled_back_to: str | None = None) -> ShipReport:
+    engine, paths = rt.engine, rt.paths
+    require_stack(rt, hint="run `tr4ctl up` first: deploy updates a running backend")
+    service = engine.service_document(BACKEND)
+    if service is None:
+        raise MissingPrerequisite("the backend service is not on the swarm: there is nothing "
+                                  "to update", "run `tr4ctl up`")
+    if not build and not engine.image_exists(image):
+        raise OperationFailed(f"image {image} does not exist on this node",
+                              "build it (`tr4ctl deploy --build`) or load it on every node "
+                              "(`docker save | docker load`); the running release was not "
+                              "touched")
+    env = last_environment(paths)
+    new_stack = render_compose(rt.config, env, paths, replace(rt.stack_inputs,
+                                                               backend_image=image))
+    history = read_history(paths)
+    previous = history.current
+    release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
+                      image=image, image_id=None, fingerprint=None, db_revision=None,
+                      by=operator(), rolled_back_to=rolled_back_to)
+    progress = Progress(rt.out.info)
+    began = time.monotonic()
+    try:
+        progress("backup", "the database, online")
+        release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
+        if build:
+            progress("build", f"{image} from the shipped backend code")
+            build_backend_image(rt, env, image)
+        before = update_progress(engine.service_document(BACKEND) or {})
+        progress("update", f"{image}, one replica at a time (start-first)")
+        engine.update_image(BACKEND, image)
+        progress("watch", "the swarm's rolling update")
+        outcome = wait_update(rt, before, timeout)
+        if outcome.rolled_back:
+            raise OperationFailed(
+                f"the swarm rolled the backend back: {outcome.message or outcome.state}",
+                f"{_still(previous)} serves again; `docker service ps "
+                f"{engine.stack.service(BACKEND)} --no-trunc` shows why the new tasks failed")
+        write_atomic(paths.compose_file, new_stack)
+        new = next((c for c in engine.service_containers(BACKEND)
+                    if c.state == "running" and c.image == image), None)
+        if new is not None:
+            record_code(rt, release, new)
+    except BaseException as exc:  # noqa: BLE001 - Ctrl-C too is recorded
+        failure = failure_for(rt, progress.step, exc, None, previous)
+        record_release(rt, history, release, began, progress, failure=exc)
+        raise failure from None
+    release.result = SUCCEEDED
+    record_release(rt, history, release, began, progress)
+    return ShipReport(release, previous, progress.done())
+
+
+def wait_update(rt: Runtime, before: UpdateProgress, timeout: float) -> UpdateProgress:
+    """Until the update that started after `before` has finished, either way. On a
+    timeout the swarm is asked to roll back: the previous release keeps serving."""
+    engine = rt.engine
+    deadline = time.monotonic() + timeout
+    while True:
+        now = update_progress(engine.service_document(BACKEND) or {})
+        if now.started != before.started and now.finished:
+            return now
+        if time.monotonic() > deadline:
+            engine.roll_back_service(BACKEND)
+            raise OperationFailed(f"the rolling update did not finish in {timeout:.0f}s "
+                                  f"({now.state}: {now.message or 'no message'})",
+                                  "the swarm was asked to roll it back; `tr4ctl status` "
+                                  "shows the replicas")
+        time.sleep(POLL_SECONDS)
+
+
+def _still(previous: Release | None) -> str:
+    return f"release {previous.id} ({previous.image})" if previous else "the previous backend"
