@@ -77,7 +77,7 @@ class VolumeStreams:
     def python_in_service(self, service: str, script: str, dest: Path, what: str) -> str:
         """A python3 script (sent on stdin) run in a running service; its stdout goes to
         dest, its stderr is returned."""
-        argv = self.engine.project.exec(service, ["python3", "-"])
+        argv = self.engine.exec_argv(service, ["python3", "-"])
         return self.runner.run_to_file(argv, dest, stdin_bytes=script.encode(), what=what)
 
     def python_on_volume(self, volume: str, mount: str, script: str, dest: Path, what: str,

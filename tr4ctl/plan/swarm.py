@@ -9,6 +9,8 @@ from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.facts import SQLITE
 
+EVERY_INTERFACE = ("0.0.0.0", "::", "[::]")
+
 # UpdateStatus.State of a service (the engine's words) -> what tr4ctl reports.
 UPDATING = ("updating", "rollback_started")
 UPDATED = ("completed",)
@@ -16,7 +18,14 @@ ROLLED_BACK = ("rollback_completed", "rollback_paused", "paused")
 
 
 def swarm_refusal(config: Config, node_count: int) -> BadInput | None:
-    """SQLite is one file in one volume on one node: replicas elsewhere cannot share it."""
+    """SQLite is one file in one volume on one node: replicas elsewhere cannot share it.
+    And a swarm publishes a port on every interface of the node (host mode): a bind
+    address meant to keep the site private cannot be honoured, so it is refused."""
+    if config.bind_address not in EVERY_INTERFACE:
+        return BadInput(f"TR4CTL_BIND_ADDRESS={config.bind_address} cannot be honoured on a "
+                        "swarm: its ports are published on every interface of the node",
+                        "set TR4CTL_BIND_ADDRESS=0.0.0.0 (and keep the site private with the "
+                        "host's firewall), or stay on TR4CTL_TARGET=compose")
     if config.database != SQLITE:
         return None
     if config.backend_replicas > 1:

@@ -30,7 +30,19 @@ def ensure_database_password(rt: Runtime, report: InitReport) -> None:
     report.add("secret", PASSWORD_KEY, f"generated into {rt.paths.env_file}")
 
 
+def ensure_jwt_secret(rt: Runtime, report: InitReport) -> None:
+    """On a swarm every replica must sign and check tokens with the same key: without
+    one in .env (development allows that: a random key per process), one is generated."""
+    if rt.config.target != SWARM or rt.config.backend_values.get(SECRET_KEY):
+        return
+    save_env_values(rt.paths.env_file, {SECRET_KEY: secrets.token_hex(32)},
+                    options=rt.config_options)
+    rt.reload_config()
+    report.add("secret", SECRET_KEY, f"generated into {rt.paths.env_file} (replicas share it)")
+
+
 def write_private_files(rt: Runtime, report: InitReport) -> None:
+    ensure_jwt_secret(rt, report)
     paths, config = rt.paths, rt.config
     on_swarm = config.target == SWARM
     backend_keys = {key: value for key, value in read_env_file(paths.env_file).values.items()
