@@ -67,6 +67,16 @@ def is_leftover(name: str, finishing_pid: int | None = None) -> bool:
 def remove_leftovers(finishing_pid: int | None = None) -> None:
     """Containers, volumes and networks of earlier, finished or killed, test runs
     (and, at the end of a run, whatever this run itself left behind)."""
+    swarm_networks = [n for n in docker("network", "ls", "--format", "{{.Name}}",
+                                        check=False).split()
+                      if n.startswith(f"{TEST_PREFIX}swarmnet-") and is_leftover(n, finishing_pid)]
+    if swarm_networks:
+        # A swarm a killed test run made (advertised on its network): left first.
+        docker("swarm", "leave", "--force", check=False)
+    else:
+        for stack in docker("stack", "ls", "--format", "{{.Name}}", check=False).split():
+            if is_leftover(stack, finishing_pid):
+                docker("stack", "rm", stack, check=False)
     listing = docker("ps", "-a", "--format",
                      '{{.ID}} {{.Label "com.docker.compose.project"}}', check=False)
     stale = [line.split()[0] for line in listing.splitlines()

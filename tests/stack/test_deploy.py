@@ -4,13 +4,11 @@ that counts every failed request (a connection error or a non-2xx answer)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+from backend_images import build_context, build_image, derived_image, releases, served_version
 from conftest import docker, own_environment, running_stack
 from load import RequestLoad
 
@@ -31,52 +29,9 @@ def Load(stack) -> RequestLoad:
     return RequestLoad(stack.url, login={"email": ADMIN, "password": PASSWORD})
 
 
-def served_version(stack) -> str:
-    return httpx.get(stack.url("/version"), timeout=10).json()["version"]
-
-
-def releases(stack) -> dict:
-    return stack.json("releases")["data"]
-
-
 def backend_containers(stack) -> list[str]:
     return docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}",
                   "--filter", "label=com.docker.compose.service=backend").split()
-
-
-@contextmanager
-def build_context(tmp_path: Path, *, version: str):
-    """A copy of the shipped backend with other code, built as its own image."""
-    context = tmp_path / f"backend-{version}"
-    shutil.copytree(REPO / "backend", context)
-    main = context / "app" / "main.py"
-    main.write_text(main.read_text() + f"\n# changed for release {version}\n")
-    yield context
-
-
-def build_image(stack, context: Path, tag: str, version: str) -> str:
-    base = stack.json("config", "show")["data"]["settings"]["TR4CTL_BACKEND_BASE_IMAGE"]
-    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base}",
-                    "--build-arg", f"BACKEND_VERSION={version}", "-t", tag, str(context)],
-                   check=True, capture_output=True, env={**own_environment(),
-                                                         "DOCKER_BUILDKIT": "0"})
-    return tag
-
-
-def derived_image(stack, tag: str, dockerfile_tail: str, files: dict[str, str] | None = None,
-                  tmp_path: Path | None = None) -> str:
-    """An image made from the one running now, with a change (to break it)."""
-    current = releases(stack)
-    running = next(r["image"] for r in current["releases"] if r["current"]) \
-        if current["current"] else stack.json("images", "list")["data"]["images"][0]["image"]
-    context = tmp_path / tag.replace(":", "-").replace("/", "-")
-    context.mkdir()
-    for name, text in (files or {}).items():
-        (context / name).write_text(text)
-    (context / "Dockerfile").write_text(f"FROM {running}\n{dockerfile_tail}\n")
-    subprocess.run(["docker", "build", "-q", "-t", tag, str(context)], check=True,
-                   capture_output=True, env={**own_environment(), "DOCKER_BUILDKIT": "0"})
-    return tag
 
 
 def test_two_deploys_in_a_row_fail_no_request(stack, tmp_path):

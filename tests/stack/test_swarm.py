@@ -1,0 +1,241 @@
+"""The stack on a real swarm (`TR4CTL_TARGET=swarm`): this machine's engine as the
+manager, PostgreSQL, three backend replicas behind nginx; then a second node (an engine
+in a container) joined as a worker, drained, and lost. Every change runs under a load
+loop through nginx that counts each failed request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import httpx
+import pytest
+from backend_images import build_context, build_image, derived_image, releases, served_version
+from conftest import docker, new_stack, wait_for
+from load import AccountLoad, RequestLoad
+from swarm_nodes import Node, Swarm, swarm_state
+
+ADMIN, FOUNDER = "admin@swarm.test", "founder@swarm.test"
+PASSWORD = "swarm-test-password-1"
+REPLICAS = 3
+SWARM_SETTINGS = {"TR4CTL_DATABASE": "postgres", "TR4CTL_BACKEND_REPLICAS": str(REPLICAS),
+                  # Host-mode ports are on every interface; tests still only use 127.0.0.1.
+                  "TR4CTL_BIND_ADDRESS": "0.0.0.0"}
+
+
+def services(stack) -> dict[str, dict]:
+    return {s["service"]: s for s in stack.json("status")["data"]["services"]}
+
+
+def backend_tasks(stack) -> list[str]:
+    """This node's running backend containers."""
+    return docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name="
+                  f"{stack.name}_backend").split()
+
+
+def converged(stack) -> bool:
+    status = stack.json("status", check=False)
+    return status.get("data", {}).get("condition") == "healthy"
+
+
+def login(stack, email: str = ADMIN) -> httpx.Response:
+    return httpx.post(stack.url("/api/auth/login"), json={"email": email, "password": PASSWORD},
+                      timeout=30)
+
+
+def emails(stack) -> set[str]:
+    return {u["email"] for u in stack.json("users", "list")["data"]["users"]}
+
+
+def Load(stack) -> RequestLoad:
+    return RequestLoad(stack.url, login={"email": ADMIN, "password": PASSWORD})
+
+
+# -- before any swarm: the refusal a plain engine gets ------------------------------------
+def test_an_engine_that_is_no_swarm_manager_is_exit_3(docker_engine, tmp_path_factory):
+    if swarm_state().get("LocalNodeState") == "active":
+        pytest.skip("this engine is in a swarm already (a developer's): cannot show a "
+                    "non-manager here")
+    stack = new_stack(tmp_path_factory, "noswarm", settings=SWARM_SETTINGS)
+    result = stack.tr4ctl("up", "--target", "swarm", check=False)
+    assert result.returncode == 3, result.stderr
+    assert "not a swarm manager" in result.stderr and "docker swarm init" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (stack.project_dir / ".tr4ctl" / "docker-compose.yml").exists()
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_engine):
+    manager = Swarm().start()
+    yield manager
+    manager.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(swarm, tmp_path_factory):
+    stack = new_stack(tmp_path_factory, "swarm", settings=SWARM_SETTINGS)
+    stack.tr4ctl("up", "--target", "swarm")
+    stack.tr4ctl("users", "seed", "--admin-email", ADMIN, "--founder-email", FOUNDER,
+                 "--password-stdin", input=f"{PASSWORD}\n{PASSWORD}\n")
+    yield stack
+    stack.tr4ctl("down", "--volumes", "--yes", check=False)
+
+
+def test_sqlite_with_replicas_is_refused_with_nothing_done(swarm, tmp_path_factory):
+    stack = new_stack(tmp_path_factory, "swarmsqlite",
+                      settings={**SWARM_SETTINGS, "TR4CTL_DATABASE": "sqlite"})
+    result = stack.tr4ctl("up", "--target", "swarm", check=False)
+    assert result.returncode == 2, result.stderr
+    assert "TR4CTL_DATABASE=postgres" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
+
+
+def test_three_replicas_on_postgres_serve_through_nginx(stack):
+    status = stack.json("status")["data"]
+    assert status["condition"] == "healthy"
+    found = {s["service"]: s for s in status["services"]}
+    assert found["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
+    assert found["postgres"]["replicas"] == "1/1" and found["nginx"]["replicas"] == "1/1"
+    assert stack.json("db", "status")["data"]["engine"] == "postgresql"
+    assert login(stack).status_code == 200
+    # .env keeps the target: later commands need no --target.
+    assert "TR4CTL_TARGET=swarm" in (stack.project_dir / ".env").read_text()
+    # The JWT key reaches the replicas as a swarm secret, not in their environment.
+    for task in backend_tasks(stack):
+        env = json.loads(docker("inspect", task))[0]["Config"]["Env"]
+        assert not any(line.startswith("JWT_SECRET_KEY=") for line in env)
+    # More than one replica answers: each request's id is in one replica's log.
+    ids = {httpx.get(stack.url("/version"), timeout=10).headers["x-request-id"]
+           for _ in range(30)}
+    answered = [task for task in backend_tasks(stack)
+                if any(i in docker("logs", task) for i in ids)]
+    assert len(answered) > 1, answered
+
+
+def test_health_verify_logs_and_cert_status_work_on_a_swarm(stack):
+    assert stack.tr4ctl("health").returncode == 0
+    verified = stack.tr4ctl("verify", check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "backend" in stack.tr4ctl("logs", "backend", "--tail", "5").stdout
+    assert stack.tr4ctl("cert", "status").returncode == 0
+
+
+def test_deploy_is_a_rolling_update_with_no_failed_request(stack, tmp_path):
+    with build_context(tmp_path, version="swarm-1") as context:
+        image = build_image(stack, context, f"{stack.name}-backend:swarm-1", "swarm-1")
+    with Load(stack) as load:
+        report = stack.json("deploy", "--image", image)["data"]
+    assert load.failures == [], load.failures[:5]
+    assert load.done > 50 and load.logins > 5
+    assert report["release"]["result"] == "succeeded"
+    assert served_version(stack) == "swarm-1"
+    assert services(stack)["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
+    assert releases(stack)["current"] == report["release"]["id"]
+
+
+def test_a_broken_image_is_rolled_back_by_the_swarm_with_no_failed_request(stack, tmp_path):
+    serving = served_version(stack)
+    current = releases(stack)["current"]
+    image = derived_image(stack, f"{stack.name}-broken:exits", 'CMD ["false"]',
+                          tmp_path=tmp_path)
+    with Load(stack) as load:
+        result = stack.tr4ctl("--json", "deploy", "--image", image, check=False)
+    assert result.returncode == 1, result.stderr
+    error = json.loads(result.stdout)["errors"][0]
+    assert "rolled the backend back" in error["message"]
+    assert load.failures == [], load.failures[:5]
+    assert served_version(stack) == serving
+    assert releases(stack)["current"] == current
+    assert releases(stack)["releases"][-1]["result"] == "failed"
+    wait_for(lambda: converged(stack), "the replicas back on the old image", 120)
+    assert {json.loads(docker("inspect", t))[0]["Config"]["Image"]
+            for t in backend_tasks(stack)} == {services(stack)["backend"]["image"]}
+
+
+def test_rollback_on_a_swarm(stack):
+    previous = [r for r in releases(stack)["releases"] if r["result"] == "succeeded"]
+    with Load(stack) as load:
+        report = stack.json("rollback")["data"]
+    assert load.failures == [], load.failures[:5]
+    assert report["release"]["rolled_back_to"] == previous[-2]["id"]
+    assert served_version(stack) != "swarm-1"
+
+
+def test_a_replica_killed_is_replaced_with_no_data_lost(stack):
+    bearer = login(stack).json()["access_token"]
+    load = AccountLoad(lambda: httpx.Client(base_url=stack.url(""), timeout=60,
+                                            headers={"Authorization": f"Bearer {bearer}"}),
+                       prefix="swarmkill")
+    load.start()
+    try:
+        wait_for(lambda: len(load.committed) >= 3, "accounts to be created")
+        victim = backend_tasks(stack)[0]
+        os.kill(int(docker("inspect", "--format", "{{.State.Pid}}", victim).strip()),
+                signal.SIGKILL)
+        wait_for(lambda: victim not in backend_tasks(stack) and converged(stack),
+                 "the swarm to replace the replica", 180)
+        killed_at = time.monotonic()
+        wait_for(lambda: load.committed and load.committed[-1][1] > killed_at, "more accounts")
+    finally:
+        load.halt.set()
+        load.join(timeout=120)
+    assert {email for email, _ in load.committed} <= emails(stack)
+
+
+def test_a_backup_restores_every_account_into_a_fresh_swarm_stack(stack):
+    before = emails(stack)
+    created = stack.json("backup", "create")["data"]
+    assert "database.pgdump" in {p["name"] for p in created["manifest"]["parts"]}
+    stack.tr4ctl("down", "--volumes", "--yes")
+    assert stack.tr4ctl("status", "--check", check=False).returncode == 3
+    stack.tr4ctl("backup", "restore", created["path"], "--yes")
+    wait_for(lambda: converged(stack), "the restored stack", 180)
+    assert emails(stack) == before
+    assert services(stack)["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
+    assert login(stack).status_code == 200
+
+
+# -- two nodes ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def worker(swarm, stack):
+    if not swarm.created:
+        pytest.skip("the engine's swarm is a developer's: no node is joined to it")
+    node = Node(swarm, f"t4t-node-{os.getpid()}").start()
+    try:
+        node.load(services(stack)["backend"]["image"])
+        yield node
+    finally:
+        node.remove()
+
+
+def backend_nodes(stack) -> list[str]:
+    return services(stack)["backend"]["nodes"]
+
+
+def test_replicas_spread_over_two_nodes_and_draining_one_fails_no_request(stack, worker):
+    with Load(stack) as load:
+        stack.json("deploy")  # a rolling restart: the swarm places replicas on both
+    assert load.failures == [], load.failures[:5]
+    assert len(backend_nodes(stack)) == 2, backend_nodes(stack)
+    with Load(stack) as load:
+        worker.drain()
+        wait_for(lambda: backend_nodes(stack) == [b for b in backend_nodes(stack)
+                                                  if not worker.node_id.startswith(b)]
+                 and converged(stack), "the worker's replicas to move", 180)
+    assert load.failures == [], load.failures[:5]
+    assert len(backend_nodes(stack)) == 1
+
+
+def test_losing_the_worker_leaves_the_site_answering(stack, worker):
+    docker("node", "update", "--availability", "active", worker.node_id)
+    stack.json("deploy")
+    assert len(backend_nodes(stack)) == 2, backend_nodes(stack)
+    with Load(stack) as load:
+        worker.kill()
+        wait_for(lambda: worker.status() == "down", "the swarm to see the node down", 120)
+        wait_for(lambda: converged(stack), "the replicas to be placed again", 180)
+    assert load.failures == [], load.failures[:5]
+    assert login(stack).status_code == 200
