@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     if apply_migrations:
         prepare_runtime(settings)
 
-    db = Database(settings.DATABASE_URL)
+    db = Database(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -18,8 +18,6 @@ import os
 import sys
 from dataclasses import asdict
 
-from sqlalchemy import make_url
-
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.logging import configure_logging
 
@@ -50,7 +48,7 @@ def _prepared_database(settings: Settings):
     from app.startup import prepare_runtime
 
     prepare_runtime(settings)
-    return Database(settings.DATABASE_URL)
+    return Database(settings.database_url)
 
 
 def cmd_seed(args: argparse.Namespace) -> object:
@@ -82,7 +80,7 @@ def cmd_list_users(_: argparse.Namespace) -> object:
     settings = _settings()
     # The running service migrated the schema at its start: a read does not load Alembic
     # (most of this command's time) unless the schema is not there yet.
-    db = Database(settings.DATABASE_URL)
+    db = Database(settings.database_url)
     try:
         return _user_list(db)
     except (OperationalError, ProgrammingError):
@@ -115,12 +113,19 @@ def cmd_check_config(_: argparse.Namespace) -> object:
         "knowledge_dir": str(settings.KNOWLEDGE_DIR),
         "uploads_dir": str(settings.UPLOADS_DIR),
         "log_dir": str(settings.LOG_DIR),
-        "database_url": make_url(settings.DATABASE_URL).render_as_string(hide_password=True),
+        "database_url": settings.database_url_shown,
+        "database_engine": settings.database_engine,
+        "database_password_file": _shown_path(settings.DATABASE_PASSWORD_FILE),
+        "jwt_secret_key_file": _shown_path(settings.JWT_SECRET_KEY_FILE),
         "chroma": f"{settings.CHROMA_HOST}:{settings.CHROMA_PORT}",
         "cors_origins": settings.CORS_ORIGINS,
         "jwt_secret": "ephemeral (development)" if settings.jwt_secret_is_ephemeral else "set",
         "workers": settings.WEB_CONCURRENCY,
     }
+
+
+def _shown_path(path) -> str | None:
+    return str(path) if path is not None else None
 
 
 def cmd_revision(args: argparse.Namespace) -> object:
@@ -132,7 +137,7 @@ def cmd_revision(args: argparse.Namespace) -> object:
     result: dict[str, object] = {"head": head, "known": known,
                                  "version": os.environ.get("BACKEND_VERSION") or None}
     if not args.code_only:
-        result["database"] = database_revision(_settings().DATABASE_URL)
+        result["database"] = database_revision(_settings().database_url)
     return result
 
 

@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 from backend_helpers import GOOD_SECRET, PASSWORD, auth_header, login
+
+pytestmark = pytest.mark.each_database
 
 
 def test_login_with_right_password_returns_bearer_token(client, users):
