@@ -59,6 +59,8 @@ TR4CTL_KEYS = (
         applies_to=("chroma",)),
     Key("TR4CTL_CERTBOT_IMAGE", v.image, "certbot/certbot:v5.1.0", "certbot image",
         applies_to=CERTBOT),
+    Key("TR4CTL_POSTGRES_IMAGE", v.image, "postgres:17-alpine", "PostgreSQL image",
+        applies_to=("postgres",)),
     Key("TR4CTL_GUNICORN_WORKERS", v.integer(1, 64), 1, "backend worker processes",
         applies_to=("backend",)),
     Key("TR4CTL_LOCK_TIMEOUT", v.seconds(0), 120.0,

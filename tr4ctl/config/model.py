@@ -30,6 +30,7 @@ class Config:
     nginx_image: str
     chroma_image: str
     certbot_image: str
+    postgres_image: str
     gunicorn_workers: int
     lock_timeout: float
     healthcheck_interval: str
