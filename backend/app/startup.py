@@ -29,4 +29,4 @@ def ensure_data_dirs(settings: Settings) -> None:
 
 def prepare_runtime(settings: Settings) -> None:
     ensure_data_dirs(settings)
-    upgrade_to_head(settings.DATABASE_URL)
+    upgrade_to_head(settings.database_url)

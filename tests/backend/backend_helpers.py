@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
@@ -35,6 +37,27 @@ def run_manage(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.C
     )
 
 
+def query(settings_env: dict[str, str], sql: str, **params: object) -> list[tuple]:
+    """Rows of one SQL statement on the test's database (SQLite or PostgreSQL); [] while
+    the users table does not exist yet."""
+    from app.core.config import load_settings
+    from app.db import sqlite_file
+    from sqlalchemy import create_engine, inspect, text
+
+    url = load_settings(**settings_env).database_url
+    db_file = sqlite_file(url)
+    if db_file is not None and not db_file.exists():
+        return []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("users"):
+                return []
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
 def seed_via_subprocess(
     settings_env: dict[str, str], *accounts: dict, reset_password: bool = False
 ) -> dict:
@@ -52,3 +75,28 @@ def auth_header(client: TestClient, account: dict) -> dict[str, str]:
     response = login(client, account["email"], account["password"])
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
+    full_env = {**os.environ, **env, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=BACKEND_DIR,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_health(port: int, proc: subprocess.Popen, deadline: float = 20) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("gunicorn did not become healthy")

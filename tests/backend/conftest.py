@@ -1,4 +1,6 @@
-"""Fixtures: the real app against a real SQLite file in tmp_path, no Docker."""
+"""Fixtures: the real app against a real SQLite file in tmp_path, or a real PostgreSQL
+server started from the host's binaries (tests marked each_database run on both), no
+Docker."""
 
 from __future__ import annotations
 
@@ -23,12 +25,79 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 
 # First: importing backend_helpers puts backend/ on sys.path for the app imports below.
 from backend_helpers import ALLOWED_ORIGIN, GOOD_SECRET, PASSWORD, run_manage  # noqa: I001
+from postgres_server import PostgresServer, ServerUnavailable, start_server
 
 from app.core.config import Settings, load_settings
 from app.core.logging import close_logging
 from app.main import create_app
 from app.services.seeding import apply_seed, parse_seed_input
 from fastapi.testclient import TestClient
+
+
+DATABASE_KINDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "each_database: run the test on SQLite and on PostgreSQL (database_kind)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "each_database"
+    ):
+        metafunc.parametrize("database_kind", DATABASE_KINDS, indirect=True)
+
+
+@pytest.fixture
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """The engine this test runs on: SQLite unless marked each_database."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = start_server()
+    except ServerUnavailable as exc:
+        # A failure, not a skip: a skipped PostgreSQL test would prove nothing.
+        pytest.fail(f"cannot start the test PostgreSQL server: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_postgres_env(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> Iterator[Callable[[], dict[str, str]]]:
+    """DATABASE_URL and DATABASE_PASSWORD_FILE of a new, empty database owned by the test
+    role (the URL carries no password, as in the stack); dropped after the test."""
+    created: list[str] = []
+    password_file = tmp_path / "db_password"
+    password_file.write_text(postgres_server.role_password + "\n")
+    password_file.chmod(0o600)
+
+    def make() -> dict[str, str]:
+        created.append(postgres_server.create_database())
+        return {
+            "DATABASE_URL": postgres_server.url(created[-1]),
+            "DATABASE_PASSWORD_FILE": str(password_file),
+        }
+
+    yield make
+    for name in created:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def database_env(
+    request: pytest.FixtureRequest, database_kind: str, tmp_path: Path
+) -> dict[str, str]:
+    """DATABASE_URL (and, for PostgreSQL, the password file) of this test's database."""
+    if database_kind == "sqlite":
+        return {"DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}"}
+    return request.getfixturevalue("make_postgres_env")()
 
 
 @pytest.fixture(autouse=True)
@@ -54,13 +123,14 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def settings_env(tmp_path: Path, closed_port: int) -> dict[str, str]:
-    """Environment for a development instance confined to tmp_path."""
+def settings_env(tmp_path: Path, closed_port: int, database_env: dict[str, str]) -> dict[str, str]:
+    """Environment for a development instance confined to tmp_path (and, on PostgreSQL,
+    to its own database)."""
     return {
         "ENVIRONMENT": "development",
         "DATA_DIR": str(tmp_path / "data"),
         "LOG_DIR": str(tmp_path / "logs"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
+        **database_env,
         "JWT_SECRET_KEY": GOOD_SECRET,
         "CORS_ORIGINS": ALLOWED_ORIGIN,
         "CHROMA_HOST": "127.0.0.1",
@@ -109,8 +179,13 @@ def run_manage_inprocess(settings_env, monkeypatch, capsys) -> Callable[..., tup
 
     from app import manage
 
-    def run(*args: str, stdin: bytes | str = b"") -> tuple[int, str, str]:
-        for name, value in settings_env.items():
+    def run(
+        *args: str, stdin: bytes | str = b"", env: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        """env: another database's settings instead of this test's."""
+        for name in Settings.model_fields:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in (env or settings_env).items():
             monkeypatch.setenv(name, value)
         raw = stdin.encode() if isinstance(stdin, str) else stdin
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))

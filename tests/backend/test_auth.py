@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 from backend_helpers import GOOD_SECRET, PASSWORD, auth_header, login
+
+pytestmark = pytest.mark.each_database
 
 
 def test_login_with_right_password_returns_bearer_token(client, users):
@@ -140,11 +143,11 @@ def test_repeated_bad_logins_get_429_with_retry_after(make_client, users):
     )
 
 
-def test_rate_limit_window_expires():
+def test_rate_limit_window_expires(client):
     from app.services.rate_limit import LoginRateLimiter
 
     now = [1000.0]
-    limiter = LoginRateLimiter(2, 60, clock=lambda: now[0])
+    limiter = LoginRateLimiter(client.app.state.db.engine, 2, 60, clock=lambda: now[0])
     key = ("198.51.100.1", "a@b.test")
     limiter.record_failure(key)
     now[0] += 10

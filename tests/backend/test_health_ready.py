@@ -1,3 +1,8 @@
+import pytest
+
+pytestmark = pytest.mark.each_database
+
+
 def test_health_is_liveness_only(client):
     response = client.get("/health")
     assert response.status_code == 200

@@ -1,24 +1,19 @@
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
-from backend_helpers import PASSWORD, login, seed_via_subprocess
+from backend_helpers import PASSWORD, login, query, seed_via_subprocess
+
+pytestmark = pytest.mark.each_database
 
 ADMIN = {"email": "Ops@TR4CTION.test", "role": "admin", "name": "Ops", "password": PASSWORD}
 FOUNDER = {"email": "founder@tr4ction.test", "role": "founder", "password": "another long password"}
 
 
 def db_rows(settings_env) -> list[tuple]:
-    path = Path(settings_env["DATABASE_URL"].removeprefix("sqlite:///"))
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE name='users'").fetchone():
-            return []
-        return db.execute(
-            "SELECT email, name, role, password_hash, created_at, updated_at FROM users ORDER BY id"
-        ).fetchall()
+    return query(
+        settings_env,
+        "SELECT email, name, role, password_hash, created_at, updated_at FROM users ORDER BY id",
+    )
 
 
 def test_seed_twice_gives_same_rows(settings_env):

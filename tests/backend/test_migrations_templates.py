@@ -14,7 +14,7 @@ def test_migrations_create_the_schema_on_a_fresh_file(tmp_path):
         version = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
     assert {"users", "alembic_version"} <= tables
     assert columns == {"id", "email", "name", "role", "password_hash", "created_at", "updated_at"}
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_emails_are_unique_in_the_schema(tmp_path):

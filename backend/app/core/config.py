@@ -11,8 +11,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy import URL, make_url
 
 from app import rules
 
@@ -46,9 +54,15 @@ class Settings(BaseSettings):
     KNOWLEDGE_DIR: Path | None = None
     UPLOADS_DIR: Path | None = None
     LOG_DIR: Path = Path("/app/logs")
-    DATABASE_URL: str | None = None
+    # Out of repr(): an operator may still write a password into the URL.
+    DATABASE_URL: str | None = Field(None, repr=False)
+    # PostgreSQL's password, read from this file (a Docker secret) at start: the URL
+    # carries none, so no environment variable, argv or `docker inspect` shows it.
+    DATABASE_PASSWORD_FILE: Path | None = None
 
     JWT_SECRET_KEY: SecretStr | None = None
+    # The JWT key read from this file instead; it wins over JWT_SECRET_KEY.
+    JWT_SECRET_KEY_FILE: Path | None = None
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(60, ge=1, le=_high("ACCESS_TOKEN_EXPIRE_MINUTES"))
     BCRYPT_ROUNDS: int = Field(12, ge=_low("BCRYPT_ROUNDS"), le=_high("BCRYPT_ROUNDS"))
 
@@ -65,6 +79,8 @@ class Settings(BaseSettings):
 
     WEB_CONCURRENCY: int = Field(1, ge=_low("WEB_CONCURRENCY"), le=_high("WEB_CONCURRENCY"))
 
+    _database_password: SecretStr | None = PrivateAttr(None)
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -77,6 +93,12 @@ class Settings(BaseSettings):
                     raise ValueError(problem)
             return origins
         return value
+
+    @field_validator("DATABASE_PASSWORD_FILE", "JWT_SECRET_KEY_FILE", mode="before")
+    @classmethod
+    def _blank_file_is_unset(cls, value: object) -> object:
+        # `KEY=` in a .env means "not set", not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -95,9 +117,41 @@ class Settings(BaseSettings):
         self.UPLOADS_DIR = _absolute(self.UPLOADS_DIR or self.DATA_DIR / "uploads")
         self.LOG_DIR = _absolute(self.LOG_DIR)
         self.DATABASE_URL = _normalise_database_url(self.DATABASE_URL, self.DATA_DIR)
+        if self.JWT_SECRET_KEY_FILE is not None:
+            self.JWT_SECRET_KEY_FILE = _absolute(self.JWT_SECRET_KEY_FILE)
+            self.JWT_SECRET_KEY = SecretStr(
+                _read_secret_file(rules.JWT_SECRET_FILE_KEY, self.JWT_SECRET_KEY_FILE)
+            )
         if self.ENVIRONMENT == "production":
-            _check_production_secret(self.JWT_SECRET_KEY)
+            source = rules.JWT_SECRET_FILE_KEY + "'s content" if self.JWT_SECRET_KEY_FILE else None
+            _check_production_secret(self.JWT_SECRET_KEY, source)
+        # SQLite has no password: a file left configured after switching back to SQLite
+        # is not read, so it cannot stop the service.
+        if self.DATABASE_PASSWORD_FILE is not None and self.database_engine == "postgresql":
+            self.DATABASE_PASSWORD_FILE = _absolute(self.DATABASE_PASSWORD_FILE)
+            self._database_password = SecretStr(
+                _read_secret_file(rules.DATABASE_PASSWORD_FILE_KEY, self.DATABASE_PASSWORD_FILE)
+            )
         return self
+
+    @property
+    def database_engine(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return rules.database_engine(self.DATABASE_URL)
+
+    @property
+    def database_url(self) -> URL:
+        """What to connect with: DATABASE_URL plus the password from DATABASE_PASSWORD_FILE
+        (which wins over one written in the URL). str() and repr() of a URL hide it."""
+        url = make_url(self.DATABASE_URL)
+        if self._database_password is not None:
+            url = url.set(password=self._database_password.get_secret_value())
+        return url
+
+    @property
+    def database_url_shown(self) -> str:
+        """For output: the URL with any password masked."""
+        return make_url(self.DATABASE_URL).render_as_string(hide_password=True)
 
     @property
     def is_development(self) -> bool:
@@ -131,6 +185,7 @@ def _absolute(path: Path) -> Path:
 def _normalise_database_url(url: str | None, data_dir: Path) -> str:
     if not url:
         return f"sqlite:///{data_dir / 'tr4ction.db'}"
+    url = rules.with_database_driver(url)
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
         # The operators' old form `sqlite:///./data/tr4ction.db` meant "relative to the
@@ -141,10 +196,25 @@ def _normalise_database_url(url: str | None, data_dir: Path) -> str:
     return url
 
 
-def _check_production_secret(secret: SecretStr | None) -> None:
-    problem = rules.secret_problem(secret.get_secret_value() if secret is not None else None)
+def _check_production_secret(secret: SecretStr | None, source: str | None) -> None:
+    value = secret.get_secret_value() if secret is not None else None
+    problem = rules.secret_problem(value, source) if source else rules.secret_problem(value)
     if problem:
         raise ValueError(f"{problem} (generate one with: openssl rand -hex 32)")
+
+
+def _read_secret_file(setting: str, path: Path) -> str:
+    """The secret in the file a *_FILE setting names; errors name the file, never its
+    content."""
+    try:
+        secret = rules.secret_from_file_text(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{setting}: cannot read {path} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{setting}: {path} is not UTF-8 text") from None
+    if not secret.strip():
+        raise ValueError(f"{setting}: {path} is empty")
+    return secret
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -1,63 +1,85 @@
 """Failed-login limiter, keyed by (client IP, lowercased email).
 
-In memory, per worker process: with WEB_CONCURRENCY=N an attacker gets up to N times
-the budget and a restart forgets it. Good enough for the default single worker; a shared
-store (Redis, the database) would be needed beyond that.
+The failures live in the database (table login_failures), so every gunicorn worker and
+every replica counts the same ones, and a restart forgets nothing inside the window.
+Times come from the workers' clocks (seconds since the epoch): replicas on several hosts
+need them synchronised to about a second, as they are for TLS and tokens anyway.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
-MAX_TRACKED_KEYS = 10_000
+from sqlalchemy import Engine, delete, insert, select
+
+from app.models import LoginFailure
+
+# Expired rows deleted by one failed login at most: each failure costs a bounded amount,
+# and a backlog (after a spray across many emails) drains a batch per failure.
+PRUNE_BATCH = 500
+
+_failures = LoginFailure.__table__
+
+
+def failure_key(key: tuple[str, str]) -> str:
+    client_ip, email = key
+    return hashlib.sha256(f"{client_ip}\n{email}".encode()).hexdigest()
 
 
 class LoginRateLimiter:
     def __init__(
-        self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        engine: Engine,
+        attempts: int,
+        window_seconds: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.engine = engine
         self.attempts = attempts
         self.window = window_seconds
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        # Login routes run in the threadpool: several threads may touch the dict at once.
-        self._lock = threading.Lock()
 
     def retry_after(self, key: tuple[str, str]) -> int | None:
         """Seconds until another attempt is allowed, or None if allowed now."""
-        with self._lock:
-            failures = self._recent(key)
-            if len(failures) < self.attempts:
-                return None
-            return max(1, math.ceil(failures[0] + self.window - self._clock()))
+        now = self._clock()
+        # The newest `attempts` failures in the window: allowed again once the oldest of
+        # them leaves it (concurrent workers may have recorded a few more than that).
+        recent = (
+            select(_failures.c.failed_at)
+            .where(_failures.c.key == failure_key(key), _failures.c.failed_at > now - self.window)
+            .order_by(_failures.c.failed_at.desc())
+            .limit(self.attempts)
+        )
+        with self.engine.connect() as connection:
+            times = connection.scalars(recent).all()
+        if len(times) < self.attempts:
+            return None
+        return max(1, math.ceil(times[-1] + self.window - now))
 
     def record_failure(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            if key not in self._failures and len(self._failures) >= MAX_TRACKED_KEYS:
-                self._sweep()
-            self._recent(key).append(self._clock())
+        now = self._clock()
+        expired = (
+            select(_failures.c.id)
+            .where(_failures.c.failed_at <= now - self.window)
+            .limit(PRUNE_BATCH)
+            # PostgreSQL: rows another worker is already deleting are left to it, so two
+            # failed logins never wait on (or deadlock over) each other's pruning.
+            # SQLite has one writer at a time and no FOR UPDATE: SQLAlchemy omits it.
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as connection:
+            connection.execute(delete(_failures).where(_failures.c.id.in_(expired)))
+            connection.execute(insert(_failures).values(key=failure_key(key), failed_at=now))
 
     def reset(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        cutoff = self._clock() - self.window
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        return failures
-
-    def _sweep(self) -> None:
-        cutoff = self._clock() - self.window
-        for key in [k for k, v in self._failures.items() if not v or v[-1] <= cutoff]:
-            del self._failures[key]
-        if len(self._failures) >= MAX_TRACKED_KEYS:
-            # Still full of live keys (a spray across many emails): drop the oldest.
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in oldest[: len(oldest) // 2]:
-                del self._failures[key]
+        of_key = _failures.c.key == failure_key(key)
+        with self.engine.connect() as connection:
+            # Most logins have nothing to forget: looking first spares them SQLite's
+            # database-wide write lock.
+            if connection.scalar(select(_failures.c.id).where(of_key).limit(1)) is None:
+                return
+            connection.execute(delete(_failures).where(of_key))
+            connection.commit()

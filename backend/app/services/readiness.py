@@ -28,13 +28,15 @@ class Check:
 
 
 def check_database(db: Database) -> Check:
+    # Engine and place (never the password) say which database an operator should look at.
+    where = db.describe()
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1 FROM users LIMIT 1"))
     # Any driver error means "not ready"; its class is the reason.
     except Exception as exc:  # noqa: BLE001
-        return Check(False, f"query failed: {type(exc).__name__}")
-    return Check(True, "users table reachable")
+        return Check(False, f"{where}: query failed: {type(exc).__name__}")
+    return Check(True, f"{where}: users table reachable")
 
 
 def check_data_dirs(settings: Settings) -> Check:
