@@ -5,89 +5,142 @@ Rich tables; anywhere else plain aligned columns, never cut, never wrapped, so a
 backup's name or an undo command can be copied from them. Under --json the envelope
 is stdout's only content, on failure too, and tables go to stderr for the person
 watching.
+
+Rich is imported only when a terminal shows the output: a command in a script or a
+monitor (most `status` calls) writes plain text and skips its ~30-80 ms import.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # A step shorter than this stays silent off a terminal; a longer one says what it does.
 PROGRESS_AFTER_SECONDS = 1.0
 PLAIN_GAP = "  "
+# What Rich reads as a markup tag ("[green]", "[/dim]"); "[::]" or "[1]" are text.
+MARKUP_TAG = re.compile(r"(?<!\\)\[/?[a-z#@][^\[\]]*\]")
+
+
+def plain(markup: str) -> str:
+    """Rich markup as the text it shows."""
+    return MARKUP_TAG.sub("", markup).replace("\\[", "[")
+
+
+def is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class Output:
     def __init__(self, *, json_mode: bool = False, verbose: bool = False):
         self.json_mode = json_mode
         self.verbose = verbose
-        # soft_wrap: a message is never broken into lines, so a path or a command in it
-        # stays whole however narrow the terminal (the terminal folds it for display).
-        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._console: Console | None = None
         self._data: Console | None = None
         self._emitted = False
 
     @property
+    def console(self) -> Console:
+        """stderr through Rich (imported here, on first use)."""
+        if self._console is None:
+            from rich.console import Console
+
+            # soft_wrap: a message is never broken into lines, so a path or a command in
+            # it stays whole however narrow the terminal (the terminal folds it).
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._console
+
+    @property
     def data_console(self) -> Console:
         if self._data is None:
+            from rich.console import Console
+
             self._data = Console(highlight=False, soft_wrap=True)
         return self._data
 
+    @property
+    def fancy(self) -> bool:
+        """stderr is a terminal: colours, spinners, boxed tables."""
+        return is_terminal(sys.stderr)
+
+    def say(self, message: str, *, markup: bool = True, style: str | None = None) -> None:
+        """One message on stderr (Rich markup unless markup=False)."""
+        if self.fancy:
+            self.console.print(message, markup=markup, style=style, highlight=False)
+            return
+        sys.stderr.write((plain(message) if markup else message) + "\n")
+        sys.stderr.flush()
+
     def info(self, message: str) -> None:
-        self.console.print(message)
+        self.say(message)
 
     def success(self, message: str) -> None:
-        self.console.print(f"[green]✓[/green] {message}")
+        self.say(f"[green]✓[/green] {message}")
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]![/yellow] {message}")
+        self.say(f"[yellow]![/yellow] {message}")
+
+    def failure(self, message: str) -> None:
+        self.say(f"[red]✗[/red] {message}")
 
     def detail(self, message: str) -> None:
         if self.verbose:
             # Commands may contain brackets: print them as they are, not as markup.
-            self.console.print(message, style="dim", markup=False)
+            self.say(message, markup=False, style="dim")
 
     def error(self, message: str, hint: str | None = None, details: str | None = None) -> None:
-        line = Text.assemble(("error:", "red"), " ", message)
-        if hint:
-            line.append(f" ({hint})", style="dim")
-        self.console.print(line)
+        if self.fancy:
+            from rich.text import Text
+
+            line = Text.assemble(("error:", "red"), " ", message)
+            if hint:
+                line.append(f" ({hint})", style="dim")
+            self.console.print(line)
+        else:
+            self.say(f"error: {message}" + (f" ({hint})" if hint else ""), markup=False)
         if details:
-            self.console.print(details, markup=False)
+            self.say(details, markup=False)
 
     def table(self, title: str | None, columns: list[str], rows: list[list[Any]], *,
               wrap: tuple[str, ...] = ()) -> None:
         """Cells are Rich markup. Only the `wrap` columns (prose: a reason, a fix) may be
         folded on a narrow terminal; every other cell is an identifier and kept whole."""
-        cells = [[Text.from_markup("" if cell is None else str(cell)) for cell in row]
-                 for row in rows]
-        target = self.console if self.json_mode else self.data_console
-        if target.is_terminal:
-            _boxed(target, title, columns, cells, wrap)
-        else:
-            if title and target is self.data_console:
-                self.console.print(title, markup=False)  # context for people, not data
-            _plain(target, title if target is self.console else None, columns, cells)
+        texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        stream = sys.stderr if self.json_mode else sys.stdout
+        if is_terminal(stream):
+            from rich.text import Text
+
+            target = self.console if self.json_mode else self.data_console
+            _boxed(target, title, columns,
+                   [[Text.from_markup(cell) for cell in row] for row in texts], wrap)
+            return
+        if title and not self.json_mode:
+            self.say(title, markup=False)  # context for people, not data
+        _plain(stream, title if self.json_mode else None, columns,
+               [[plain(cell) for cell in row] for row in texts])
 
     @contextmanager
     def progress(self, message: str) -> Iterator[Callable[[str], None]]:
         """A step that may take a while. On a terminal a spinner; elsewhere one line, and
         only once the step has run for a second. Yields a function to update the text."""
-        if self.console.is_terminal and not self.json_mode:
+        if self.fancy and not self.json_mode:
             with self.console.status(message) as status:
                 yield status.update
             return
         text = [message]
         timer = threading.Timer(PROGRESS_AFTER_SECONDS,
-                                lambda: self.console.print(f"… {text[0]}", markup=False))
+                                lambda: self.say(f"… {text[0]}", markup=False))
         timer.daemon = True
         timer.start()
         try:
@@ -116,8 +169,11 @@ class Output:
         sys.stdout.flush()
 
 
-def _boxed(console: Console, title: str | None, columns: list[str], cells: list[list[Text]],
+def _boxed(console: Console, title: str | None, columns: list[str], cells: list[list[Any]],
            wrap: tuple[str, ...]) -> None:
+    from rich.measure import Measurement
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for index, column in enumerate(columns):
         widest = max((row[index].cell_len for row in cells), default=0)
@@ -129,8 +185,6 @@ def _boxed(console: Console, title: str | None, columns: list[str], cells: list[
         table.add_row(*row)
     # Wider than the terminal rather than cutting an identifier: the terminal folds the
     # line, and a copied name stays whole.
-    from rich.measure import Measurement
-
     needed = Measurement.get(console, console.options.update(max_width=10_000), table).minimum
     width = console.width
     console.width = max(width, needed)
@@ -140,11 +194,9 @@ def _boxed(console: Console, title: str | None, columns: list[str], cells: list[
         console.width = width
 
 
-def _plain(console: Console, title: str | None, columns: list[str],
-           cells: list[list[Text]]) -> None:
-    lines = [[column for column in columns], *[[cell.plain for cell in row] for row in cells]]
+def _plain(out: TextIO, title: str | None, columns: list[str], cells: list[list[str]]) -> None:
+    lines = [list(columns), *cells]
     widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
-    out = console.file
     if title:
         out.write(title + "\n")
     for line in lines:

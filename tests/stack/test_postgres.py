@@ -102,7 +102,7 @@ def test_the_password_is_in_no_argv_no_log_no_inspect_no_rendered_file(pg):
         assert secret not in docker("inspect", container)
         logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
         assert secret not in logs.stdout + logs.stderr
-        processes = docker("top", container, "-o", "args")
+        processes = docker("top", container, "-o", "pid,args")
         assert secret not in processes
     assert secret not in (pg.project_dir / ".tr4ctl" / "docker-compose.yml").read_text()
     assert secret not in (pg.project_dir / ".tr4ctl" / "backend.env").read_text()

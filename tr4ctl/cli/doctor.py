@@ -29,6 +29,6 @@ def doctor(ctx: typer.Context) -> None:
                 ok=code == 0, exit_code=code)
     if code:
         failing = [c.name for c in checks if not c.ok]
-        rt.out.console.print(f"[red]✗[/red] {len(failing)} check(s) failed: {', '.join(failing)}")
+        rt.out.failure(f"{len(failing)} check(s) failed: {', '.join(failing)}")
         raise typer.Exit(code)
     rt.out.success("ready to run the stack")

@@ -40,13 +40,13 @@ def _show_checks(rt: Runtime, title: str, checks, columns: list[str], row, *,
     out.table(title, columns, [row(check) for check in checks], wrap=wrap)
     failing = [check for check in checks if not check.ok]
     for check in failing:
-        out.console.print(f"[red]✗[/red] {check.name}: {check.reason}")
+        out.failure(f"{check.name}: {check.reason}")
     total = len(checks)
     skipped = sum(1 for check in checks if check.verdict == "skip")
     summary = (f"{total - len(failing) - skipped}/{total} checks passed"
                + (f", {skipped} skipped" if skipped else ""))
     if failing:
-        out.console.print(f"[red]fail:[/red] {summary}, {len(failing)} failed")
+        out.say(f"[red]fail:[/red] {summary}, {len(failing)} failed")
     else:
         out.success(summary)
 
@@ -89,7 +89,7 @@ def health(
         report.checks, ["check", "measured", "baseline", "verdict"],
         lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]],
         wrap=("measured", "baseline"))
-    rt.out.console.print(f"[dim]tolerance: {chosen.tolerance.describe()}; "
+    rt.out.say(f"[dim]tolerance: {chosen.tolerance.describe()}; "
                          f"in-network client: {report.probe_client or '-'}; "
                          f"{report.seconds:.2f}s[/dim]")
     if save_baseline is not None:

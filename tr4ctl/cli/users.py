@@ -96,8 +96,7 @@ def seed(
         # Shown once, on the terminal (stderr), never in the --json document.
         out.info("generated passwords (shown once, store them now):")
         for account in report.generated:
-            out.console.print(f"  {account.email}  {account.password}", markup=False,
-                              highlight=False)
+            out.say(f"  {account.email}  {account.password}", markup=False)
     elif generate:
         out.info("no password generated: every account already exists "
                  "(--reset-password replaces their passwords)")

@@ -36,7 +36,7 @@ def run_bench(rt: Runtime, limits: BenchLimits) -> BenchResult:
     what = (f"{limits.duration:g}s" if limits.duration is not None
             else f"{limits.requests} requests")
     load = Load(target, limits)
-    if out.console.is_terminal and not out.json_mode:
+    if out.fancy and not out.json_mode:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("bench {task.description}"), BarColumn(),
