@@ -54,6 +54,9 @@ def test_the_engines_own_reason_never_exit_status():
 @pytest.mark.parametrize("stderr, hint_words", [
     ("Error response from daemon: pull access denied for nginx, repository does not exist",
      "tr4ctl images build-local"),
+    (("failed to solve: failed to do request: Head \"https://registry-1.docker.io/v2/library/"
+      "python/manifests/3.11-slim\": dial tcp: lookup registry-1.docker.io: no such host"),
+     "tr4ctl images build-local"),
     (("Error response from daemon: driver failed programming external connectivity: "
       "Bind for 127.0.0.1:8080 failed: port is already allocated"), "free the port"),
     (("Error starting userland proxy: listen tcp4 10.9.9.9:80: bind: cannot assign requested "

@@ -81,8 +81,11 @@ GENERIC_HINT = "see `tr4ctl status` and `tr4ctl logs`; rerun with --verbose for 
 def _hint_for(lowered: str) -> str | None:
     if ("pull access denied" in lowered or "failed to resolve reference" in lowered
             or "manifest unknown" in lowered or ("not found" in lowered and "manifest" in lowered)
-            or "no such image" in lowered):
-        return "an image is missing and cannot be pulled: run `tr4ctl images build-local`"
+            or "no such image" in lowered
+            # A build whose base image is on a registry this host cannot reach.
+            or ("failed to do request" in lowered and "no such host" in lowered)):
+        return ("an image is missing and cannot be pulled: run `tr4ctl images build-local` "
+                "(it sets the images to local ones)")
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return "free the port, or set TR4CTL_HTTP_PORT / TR4CTL_HTTPS_PORT to free ones"
     if "cannot assign requested address" in lowered:
