@@ -22,6 +22,7 @@ from pathlib import Path
 from tr4ctl import __version__
 from tr4ctl.actions.backup.archive import sha256_of, write_archive
 from tr4ctl.actions.backup.location import backup_dir, check_space, prepare_dir
+from tr4ctl.actions.db.postgres import start_postgres
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
 from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
@@ -199,6 +200,10 @@ def prune(directory: Path, project: str, keep: int) -> list[str]:
     return doomed
 
 
+# A stopped stack's PostgreSQL, started for a dump: healthy within this long.
+DUMP_START_SECONDS = 120
+
+
 # -- the copy ----------------------------------------------------------------------------
 def take_database_backup(rt: Runtime, directory: Path, kind: str) -> CreatedBackup:
     """The database alone, online (the backend keeps serving): seconds, not the minute a
@@ -222,7 +227,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         on_postgres = rt.config.database == POSTGRES
         database = _copy_database(rt, streams, staging, states, present, on_postgres)
         if scope == SCOPE_DATABASE:
-            chosen = _dump_postgres(rt, staging) if on_postgres else database
+            chosen = _dump_postgres(rt, staging, present) if on_postgres else database
             if chosen.absent:
                 raise OperationFailed("there is no database to back up yet",
                                       "run `tr4ctl up` first: the backend creates it")
@@ -256,7 +261,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         parts.append(env)
         if on_postgres:
             # Last: a restore puts .env (which database) back before the dump goes in.
-            parts.append(_dump_postgres(rt, staging))
+            parts.append(_dump_postgres(rt, staging, present))
         return _write(rt, directory, kind, parts, staging, stopped, SCOPE_FULL)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -320,21 +325,29 @@ def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
     return part
 
 
-def _dump_postgres(rt: Runtime, staging: Path) -> Part:
+def _dump_postgres(rt: Runtime, staging: Path, present: set[str]) -> Part:
     """pg_dump in the postgres container over its local socket: one snapshot of the
-    backend's database while it keeps serving, streamed into the staging folder."""
+    backend's database while it keeps serving, streamed into the staging folder. A
+    stopped PostgreSQL is started for the dump and stopped again; with no volume (a
+    fresh project) there is nothing to dump."""
     name = postgres_database(current_url(rt.config))
     part = Part(name=POSTGRES_PART, kind="postgres", what=WHAT["postgres"])
-    if rt.engine.service_states((POSTGRES,))[POSTGRES].state != "running":
-        raise OperationFailed("PostgreSQL is not running: its database cannot be dumped",
-                              "start the stack with `tr4ctl up`")
-    argv = rt.engine.exec_argv(POSTGRES, ["pg_dump", "--format=custom", "--no-owner",
-                                             "-U", POSTGRES_USER, "-d", name])
-    rt.engine.runner.run_to_file(argv, staging / POSTGRES_PART,
-                                 what=f"dumping the PostgreSQL database {name}")
+    if "postgres_data" not in present:
+        part.absent = True
+        return part
+    started = start_postgres(rt, DUMP_START_SECONDS)
+    try:
+        argv = rt.engine.exec_argv(POSTGRES, ["pg_dump", "--format=custom", "--no-owner",
+                                              "-U", POSTGRES_USER, "-d", name])
+        rt.engine.runner.run_to_file(argv, staging / POSTGRES_PART,
+                                     what=f"dumping the PostgreSQL database {name}")
+    finally:
+        if started:
+            rt.engine.compose_stop([POSTGRES])
     part.size, part.sha256 = sha256_of(staging / POSTGRES_PART)
     part.details = {"database": name, "format": "pg_dump --format=custom",
-                    "taken": "online, backend serving"}
+                    "taken": "PostgreSQL started for the dump" if started
+                    else "online, backend serving"}
     return part
 
 
