@@ -35,8 +35,10 @@ from app.models import Base
 
 FORMAT = "tr4ction-tables"
 FORMAT_VERSION = 1
-# Rows per INSERT batch and per fetch from a server-side cursor.
+# Rows per fetch from a server-side cursor.
 BATCH_ROWS = 1000
+# Values per multi-row INSERT, under SQLite's limit on bound parameters (32766).
+BATCH_VALUES = 30_000
 _DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -283,6 +285,7 @@ def _load_table(connection: Connection, table: Table, header: dict, stream: _num
         raise CopyRefused(f"line {stream.line}: table {table.name}'s columns {columns} are not "
                           f"the code's {[c.name for c in table.columns]}")
     kinds = [_kind(table.columns[name]) for name in columns]
+    rows_per_insert = max(1, BATCH_VALUES // len(columns))
     digest = hashlib.sha256()
     batch: list[dict] = []
     count = 0
@@ -301,7 +304,7 @@ def _load_table(connection: Connection, table: Table, header: dict, stream: _num
         digest.update(row_line(canonical).encode() + b"\n")
         count += 1
         batch.append(dict(zip(columns, restored, strict=True)))
-        if len(batch) >= BATCH_ROWS:
+        if len(batch) >= rows_per_insert:
             _insert(connection, table, batch, stream.line)
             batch = []
     if batch:
@@ -310,8 +313,10 @@ def _load_table(connection: Connection, table: Table, header: dict, stream: _num
 
 
 def _insert(connection: Connection, table: Table, rows: list[dict], line: int) -> None:
+    # One INSERT ... VALUES (...), (...): psycopg's executemany runs in pipeline mode and,
+    # when the database refuses a row, logs a warning of its own besides the error.
     try:
-        connection.execute(table.insert(), rows)
+        connection.execute(table.insert().values(rows))
     except IntegrityError as exc:
         # The driver's detail quotes the row (a password hash): only its class is told.
         reason = type(exc.orig).__name__

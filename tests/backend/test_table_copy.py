@@ -121,6 +121,19 @@ def test_a_loaded_postgresql_database_serves_and_keeps_numbering(
     assert ids == [1, 2, 3, 4]
 
 
+def test_small_batches_copy_every_row(source, postgres_target, cli, monkeypatch):
+    from app import table_copy
+
+    # One row per fetch, one or two rows per INSERT: every batch boundary is crossed.
+    monkeypatch.setattr(table_copy, "BATCH_ROWS", 1)
+    monkeypatch.setattr(table_copy, "BATCH_VALUES", 7)
+    stream = cli.dump(source)
+    assert cli.dump(source) == stream
+    loaded = cli.json(postgres_target, "load-tables", stdin=stream)
+    assert loaded["tables"] == cli.json(source, "table-checksums")["tables"]
+    assert cli.dump(postgres_target).splitlines()[1:] == stream.splitlines()[1:]
+
+
 def test_the_stream_is_json_lines_with_normalised_values(source, cli):
     lines = [json.loads(line) for line in cli.dump(source).splitlines()]
     header, end = lines[0], lines[-1]
