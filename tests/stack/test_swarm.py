@@ -239,3 +239,16 @@ def test_losing_the_worker_leaves_the_site_answering(stack, worker):
         wait_for(lambda: converged(stack), "the replicas to be placed again", 180)
     assert load.failures == [], load.failures[:5]
     assert login(stack).status_code == 200
+
+
+def test_back_to_compose_keeps_every_account(stack):
+    before = emails(stack)
+    stack.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=127.0.0.1")
+    result = stack.tr4ctl("up", "--target", "compose")
+    assert "taking it down there first" in result.stderr
+    assert docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
+    status = stack.json("status")["data"]
+    assert status["condition"] == "healthy"
+    assert all(s["replicas"] is None for s in status["services"])
+    assert emails(stack) == before
+    assert login(stack).status_code == 200

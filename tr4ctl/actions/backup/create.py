@@ -227,7 +227,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         on_postgres = rt.config.database == POSTGRES
         database = _copy_database(rt, streams, staging, states, present, on_postgres)
         if scope == SCOPE_DATABASE:
-            chosen = _dump_postgres(rt, staging, present) if on_postgres else database
+            chosen = _dump_postgres(rt, staging) if on_postgres else database
             if chosen.absent:
                 raise OperationFailed("there is no database to back up yet",
                                       "run `tr4ctl up` first: the backend creates it")
@@ -261,7 +261,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         parts.append(env)
         if on_postgres:
             # Last: a restore puts .env (which database) back before the dump goes in.
-            parts.append(_dump_postgres(rt, staging, present))
+            parts.append(_dump_postgres(rt, staging))
         return _write(rt, directory, kind, parts, staging, stopped, SCOPE_FULL)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -325,14 +325,14 @@ def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
     return part
 
 
-def _dump_postgres(rt: Runtime, staging: Path, present: set[str]) -> Part:
+def _dump_postgres(rt: Runtime, staging: Path) -> Part:
     """pg_dump in the postgres container over its local socket: one snapshot of the
     backend's database while it keeps serving, streamed into the staging folder. A
     stopped PostgreSQL is started for the dump and stopped again; with no volume (a
     fresh project) there is nothing to dump."""
     name = postgres_database(current_url(rt.config))
     part = Part(name=POSTGRES_PART, kind="postgres", what=WHAT["postgres"])
-    if "postgres_data" not in present:
+    if not rt.engine.existing_volumes([rt.names.volume("postgres_data")]):
         part.absent = True
         return part
     started = start_postgres(rt, DUMP_START_SECONDS)

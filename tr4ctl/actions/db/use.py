@@ -44,7 +44,7 @@ from tr4ctl.config.store import save_env_values
 from tr4ctl.docker import commands as cmd
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
-from tr4ctl.facts import BACKEND_DATA_DIR, POSTGRES, SQLITE
+from tr4ctl.facts import BACKEND_DATA_DIR, DB_PASSWORD_SECRET, POSTGRES, SQLITE
 from tr4ctl.files import write_atomic, write_private
 from tr4ctl.plan.backup import KIND_SAFETY
 from tr4ctl.plan.database import current_url, postgres_url
@@ -99,7 +99,7 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
     old_compose = paths.compose_file.read_text(encoding="utf-8")
     old_nginx = paths.nginx_conf.read_text(encoding="utf-8")
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    report = MoveReport(source, target, source_url, target_url="")
+    report = MoveReport(source, target, source_url, target_url="", moved=True)
     progress = Progress(rt.out.info)
     new: ServiceState | None = None
     paused_at: float | None = None
@@ -156,10 +156,14 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
     return report
 
 
+SOURCE_KEYS = ["DATABASE_URL", "DATABASE_PASSWORD_FILE"]
+
+
 def _source_env(source_url: str) -> dict[str, str]:
     # The new container reads the old database by its URL; a PostgreSQL password comes
-    # from the mounted file (DATABASE_PASSWORD_FILE), never from the URL or argv.
-    return {"DATABASE_URL": source_url}
+    # from the mounted file (DATABASE_PASSWORD_FILE: the new container on SQLite is not
+    # told of it otherwise), never from the URL or argv. Ignored for SQLite.
+    return {"DATABASE_URL": source_url, "DATABASE_PASSWORD_FILE": DB_PASSWORD_SECRET}
 
 
 def _copy(rt: Runtime, new: ServiceState, source_url: str) -> None:
@@ -167,7 +171,7 @@ def _copy(rt: Runtime, new: ServiceState, source_url: str) -> None:
     its (empty, migrated) database in one transaction."""
     runner = rt.engine.runner
     with tempfile.NamedTemporaryFile(prefix="tr4ctl-db-", suffix=".jsonl") as dump:
-        runner.run_to_file(_exec(new, ["dump-tables"], env_keys=["DATABASE_URL"]),
+        runner.run_to_file(_exec(new, ["dump-tables"], env_keys=SOURCE_KEYS),
                            Path(dump.name), env=_source_env(source_url),
                            what="reading the old database")
         dump.seek(0)
@@ -177,7 +181,7 @@ def _copy(rt: Runtime, new: ServiceState, source_url: str) -> None:
 
 def _verify(rt: Runtime, new: ServiceState, source_url: str) -> dict[str, dict]:
     runner = rt.engine.runner
-    before = _checksums(runner.output(_exec(new, ["table-checksums"], env_keys=["DATABASE_URL"]),
+    before = _checksums(runner.output(_exec(new, ["table-checksums"], env_keys=SOURCE_KEYS),
                                       env=_source_env(source_url), timeout=COPY_TIMEOUT))
     after = _checksums(runner.output(_exec(new, ["table-checksums"]), timeout=COPY_TIMEOUT))
     different = sorted(name for name in set(before) | set(after)
