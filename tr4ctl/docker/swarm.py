@@ -90,7 +90,12 @@ class SwarmEngine(Engine):
         return sorted(found, key=lambda c: not (c.get("State") or {}).get("Running"))
 
     def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
-        return {name: self._state(name) for name in services}
+        """The named services (absent when not on the swarm), then any other of the stack."""
+        prefix = f"{self.project_name}_"
+        others = [spec["Spec"]["Name"].removeprefix(prefix)
+                  for spec in self._api().services(f"{STACK_LABEL}={self.project_name}")]
+        names = [*services, *(name for name in others if name not in services)]
+        return {name: self._state(name) for name in names}
 
     def quick_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
         return self.service_states(services)

@@ -12,7 +12,8 @@ from typing import Any
 
 FORMAT = "tr4ctl-releases"
 FORMAT_VERSION = 1
-DEPLOY, ROLLBACK = "deploy", "rollback"
+# UP: what `up` ran before the first deploy, recorded by that deploy as the way back.
+DEPLOY, ROLLBACK, UP = "deploy", "rollback", "up"
 SUCCEEDED, FAILED = "succeeded", "failed"
 KEEP_IMAGES = 5
 
@@ -20,7 +21,7 @@ KEEP_IMAGES = 5
 @dataclass
 class Release:
     id: str  # r1, r2, ... in the order they were made
-    kind: str  # deploy or rollback
+    kind: str  # deploy, rollback, or up (what ran before the first deploy)
     time: str  # UTC, ISO 8601
     image: str
     image_id: str | None

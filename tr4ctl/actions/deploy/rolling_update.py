@@ -27,6 +27,7 @@ from tr4ctl.actions.deploy.ship import (
     failure_for,
     record_code,
     record_release,
+    record_what_up_ran,
 )
 from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.preflight import require_stack
@@ -60,6 +61,10 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
     new_stack = render_compose(rt.config, env, paths, replace(rt.stack_inputs,
                                                                backend_image=image))
     history = read_history(paths)
+    running = next((c for c in engine.service_containers(BACKEND) if c.state == "running"),
+                   None)
+    if running is not None:
+        record_what_up_ran(rt, history, running)
     previous = history.current
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,

@@ -35,7 +35,7 @@ from tr4ctl.facts import BACKEND_PORT
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.backup import KIND_DEPLOY
 from tr4ctl.plan.environments import NginxMode
-from tr4ctl.plan.releases import FAILED, SUCCEEDED, Release, utc_text
+from tr4ctl.plan.releases import FAILED, SUCCEEDED, UP, History, Release, utc_text
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
 from tr4ctl.project.releases import append_audit, operator, read_history, write_history
@@ -115,6 +115,7 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     old_compose = paths.compose_file.read_text(encoding="utf-8")
     old_nginx = paths.nginx_conf.read_text(encoding="utf-8")
     history = read_history(paths)
+    record_what_up_ran(rt, history, old[0])
     previous = history.current
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,
@@ -196,6 +197,19 @@ def wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
             raise OperationFailed(f"{new.name} is healthy but not ready: {json.dumps(report)}",
                                   None)
         time.sleep(0.5)
+
+
+def record_what_up_ran(rt: Runtime, history: History, running: ServiceState) -> None:
+    """Before the first deploy, the backend `up` started becomes the first release (kind
+    "up"), so that `rollback` has a way back to it."""
+    if history.releases or not running.image:
+        return
+    release = Release(id=history.next_id(), kind=UP, time=utc_text(datetime.now(UTC)),
+                      image=running.image, image_id=None, fingerprint=None, db_revision=None,
+                      by=operator(), result=SUCCEEDED)
+    record_code(rt, release, running)
+    history.releases.append(release)
+    write_history(rt.paths, history)
 
 
 def record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
