@@ -46,7 +46,8 @@ class StackStatus:
 
 def stack_status(rt: Runtime) -> StackStatus:
     rt.engine.require_engine()
-    states = rt.engine.service_states(ALL_SERVICES)
+    # Every service the stack runs (PostgreSQL's on postgres), then the certbot tool.
+    states = rt.engine.service_states(tuple(dict.fromkeys((*rt.services, *ALL_SERVICES))))
     if not rt.has_project and all(state.state == "absent" for state in states.values()):
         raise rt.no_project()
     holder = current_holder(rt.paths.rendered_dir / "lock")
