@@ -201,6 +201,23 @@ class SwarmEngine(Engine):
         self.runner.run(self.stack.update_image(service, image),
                         what=f"docker service update {self.stack.service(service)}")
 
+    def failed_tasks(self, service: str, limit: int = 5) -> list[str]:
+        """The engine's reason for each of the service's tasks that failed, newest first:
+        why an update was rolled back."""
+        spec = self._service(service)
+        if spec is None:
+            return []
+        tasks = [t for t in self._api().tasks(spec["ID"])
+                 if (t.get("Status") or {}).get("State") in ("failed", "rejected")]
+        tasks.sort(key=lambda t: (t.get("Status") or {}).get("Timestamp", ""), reverse=True)
+        reasons = []
+        for task in tasks[:limit]:
+            status = task.get("Status") or {}
+            reasons.append(f"{status.get('Timestamp', '')[:19]} on node "
+                           f"{task.get('NodeID', '')[:12]}: "
+                           f"{status.get('Err') or status.get('Message')}")
+        return reasons
+
     def roll_back_service(self, service: str) -> None:
         self.runner.run(self.stack.roll_back(service), check=False, timeout=300)
 

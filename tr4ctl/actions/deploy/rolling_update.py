@@ -85,8 +85,9 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
         if outcome.rolled_back:
             raise OperationFailed(
                 f"the swarm rolled the backend back: {outcome.message or outcome.state}",
-                f"{_still(previous)} serves again; `docker service ps "
-                f"{engine.stack.service(BACKEND)} --no-trunc` shows why the new tasks failed")
+                f"{_still(previous)} serves again; the failed tasks' reasons are below "
+                f"(`docker service ps {engine.stack.service(BACKEND)} --no-trunc`)",
+                details="\n".join(engine.failed_tasks(BACKEND)) or None)
         write_atomic(paths.compose_file, new_stack)
         new = next((c for c in engine.service_containers(BACKEND)
                     if c.state == "running" and c.image == image), None)
