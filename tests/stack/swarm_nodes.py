@@ -80,6 +80,9 @@ class Node:
                # What the leftover sweep of a killed run looks for (conftest).
                "--label", f"com.docker.compose.project={self.name}",
                "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
+               # Without it the node cannot exec into a container running as another
+               # user (healthchecks of the backend, uid 10001): "setns process" fails.
+               "--cap-add", "SYS_PTRACE",
                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                "--tmpfs", "/run", "--tmpfs", "/var/lib/docker:exec",
                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",

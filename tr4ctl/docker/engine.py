@@ -4,6 +4,7 @@ docker/commands.py with the one runner, and parses what comes back."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -101,7 +102,18 @@ class Engine:
         self.runner.run(cmd.network_create(name, {cmd.PROJECT_LABEL: self.project_name}))
 
     def remove_network(self, name: str) -> None:
-        self.runner.run(cmd.network_remove(name))
+        """Right after `docker stack rm` a swarm may still count a task on its network for
+        a few seconds: retried until it lets go."""
+        deadline = time.monotonic() + 60
+        while True:
+            completed = self.runner.run(cmd.network_remove(name), check=False)
+            if completed.returncode == 0 or "in use by task" not in completed.stderr \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        if completed.returncode != 0:
+            self.runner.run(cmd.network_remove(name))  # the error, mapped as any other
+
 
     def foreign_endpoints(self, network: str) -> list[str]:
         """Names of the containers attached to the network that are not this project's
