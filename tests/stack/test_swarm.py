@@ -235,9 +235,19 @@ def test_losing_the_worker_leaves_the_site_answering(stack, worker):
     assert len(backend_nodes(stack)) == 2, backend_nodes(stack)
     with Load(stack) as load:
         worker.kill()
+        killed = load.done
         wait_for(lambda: worker.status() == "down", "the swarm to see the node down", 120)
         wait_for(lambda: converged(stack), "the replicas to be placed again", 180)
-    assert load.failures == [], load.failures[:5]
+    # A request the dead node was answering is lost with it (at most one per client
+    # thread, each a timeout); every request sent after the loss is answered: nginx gives
+    # a silent replica 1 s, then tries the next one.
+    assert len(load.failures) <= 3 and all("Timeout" in f for f in load.failures), \
+        load.failures[:5]
+    assert load.done - killed > 50
+    with Load(stack) as after:
+        time.sleep(3)
+    assert after.failures == [], after.failures[:5]
+    assert len(backend_nodes(stack)) == 1
     assert login(stack).status_code == 200
 
 
