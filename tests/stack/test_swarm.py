@@ -239,10 +239,10 @@ def test_losing_the_worker_leaves_the_site_answering(stack, worker):
         wait_for(lambda: worker.status() == "down", "the swarm to see the node down", 120)
         wait_for(lambda: converged(stack), "the replicas to be placed again", 180)
     # A request the dead node was answering is lost with it (at most one per client
-    # thread, each a timeout); every request sent after the loss is answered: nginx gives
-    # a silent replica 1 s, then tries the next one.
-    assert len(load.failures) <= 3 and all("Timeout" in f for f in load.failures), \
-        load.failures[:5]
+    # thread: a timeout, or nginx's 502 for a login it may not send twice); every request
+    # sent after the loss is answered: nginx gives a silent replica 1 s, then the next.
+    assert len(load.failures) <= 3, load.failures
+    assert all("Timeout" in f or f.startswith("502") for f in load.failures), load.failures
     assert load.done - killed > 50
     with Load(stack) as after:
         time.sleep(3)
