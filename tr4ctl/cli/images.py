@@ -22,8 +22,8 @@ def build_local(
 ) -> None:
     """Build the stack's images without a registry and point the settings at them.
 
-    nginx, Chroma, certbot and the backend base are built from Debian and PyPI packages,
-    for hosts without an image registry.
+    nginx, Chroma, certbot, PostgreSQL and the backend base are built from Debian and
+    PyPI packages, for hosts without an image registry.
     """
     from tr4ctl.actions.images.build_local import build_local_images
 

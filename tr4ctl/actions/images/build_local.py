@@ -77,6 +77,6 @@ def _pip(rt: Runtime, image: PipImage, force: bool) -> BuiltImage:
     started = time.monotonic()
     if _up_to_date(rt, image.tag, image.recipe_hash, force):
         return BuiltImage(image.tag, "up to date", 0.0)
-    rt.out.info(f"building {image.tag} from PyPI")
+    rt.out.info(f"building {image.tag} on {image.base.tag}")
     build_from_text(rt.engine.runner, image.tag, image.dockerfile())
     return BuiltImage(image.tag, "built", round(time.monotonic() - started, 1))
