@@ -251,7 +251,7 @@ def test_losing_the_worker_leaves_the_site_answering(stack, worker):
     assert login(stack).status_code == 200
 
 
-def test_back_to_compose_keeps_every_account(stack):
+def test_to_compose_and_back_keeps_every_account(stack):
     before = emails(stack)
     stack.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=127.0.0.1")
     result = stack.tr4ctl("up", "--target", "compose")
@@ -262,3 +262,10 @@ def test_back_to_compose_keeps_every_account(stack):
     assert all(s["replicas"] is None for s in status["services"])
     assert emails(stack) == before
     assert login(stack).status_code == 200
+
+    stack.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=0.0.0.0")
+    result = stack.tr4ctl("up", "--target", "swarm")
+    assert "taking it down there first" in result.stderr
+    assert not docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}")
+    assert services(stack)["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
+    assert emails(stack) == before

@@ -112,3 +112,37 @@ def test_db_move_calls():
         "docker", "exec", "-i", "-e", "DATABASE_URL", "abc", "python3", "-m", "app.manage",
         "dump-tables"]
     assert cmd.start_container("abc") == ["docker", "start", "abc"]
+
+
+# -- swarm ----------------------------------------------------------------------------------
+def test_swarm_stack_calls_are_exact():
+    stack = cmd.SwarmStack("acme", Path("/srv/p/.tr4ctl/docker-compose.yml"))
+    assert stack.deploy() == ["docker", "stack", "deploy", "--compose-file",
+                              "/srv/p/.tr4ctl/docker-compose.yml", "--resolve-image", "never",
+                              "--prune", "acme"]
+    assert stack.remove() == ["docker", "stack", "rm", "acme"]
+    assert stack.scale("backend", 0) == ["docker", "service", "scale", "acme_backend=0"]
+    assert stack.update_image("backend", "img:2") == [
+        "docker", "service", "update", "--detach", "--force", "--no-resolve-image",
+        "--image", "img:2", "acme_backend"]
+    assert stack.roll_back("backend") == ["docker", "service", "rollback", "--detach",
+                                          "acme_backend"]
+    assert stack.restart("nginx") == ["docker", "service", "update", "--force", "acme_nginx"]
+    assert stack.logs("backend", follow=True, tail="5") == [
+        "docker", "service", "logs", "--follow", "--tail", "5", "acme_backend"]
+    assert cmd.stack_config(Path("/f.yml")) == ["docker", "stack", "config", "--compose-file",
+                                                "/f.yml"]
+
+
+def test_overlay_network_node_label_and_attached_tool():
+    assert cmd.network_create_overlay("acme_network", {"io.tr4ctl.project": "acme"}) == [
+        "docker", "network", "create", "--driver", "overlay", "--attachable",
+        "--label", "io.tr4ctl.project=acme", "acme_network"]
+    assert cmd.node_label("n1", "tr4ctl.stateful=true") == [
+        "docker", "node", "update", "--label-add", "tr4ctl.stateful=true", "n1"]
+    assert cmd.run_attached("certbot:5", ["certificates"], network="acme_network",
+                            mounts={"acme_certbot_conf": "/etc/letsencrypt"},
+                            env_keys=["REQUESTS_CA_BUNDLE"], entrypoint="certbot") == [
+        "docker", "run", "--rm", "-i", "--network", "acme_network",
+        "-v", "acme_certbot_conf:/etc/letsencrypt", "-e", "REQUESTS_CA_BUNDLE",
+        "--entrypoint", "certbot", "certbot:5", "certificates"]

@@ -271,6 +271,11 @@ class SwarmStack:
                 self.service(service)]
 
 
+def stack_config(file: Path) -> list[str]:
+    """The stack file as `docker stack deploy` reads it (docker CLI 23 and later)."""
+    return [DOCKER, "stack", "config", "--compose-file", str(file)]
+
+
 def network_create_overlay(name: str, labels: Mapping[str, str]) -> list[str]:
     """Attachable: tr4ctl's one-off containers (certbot, backups) join it too."""
     return [DOCKER, "network", "create", "--driver", "overlay", "--attachable",

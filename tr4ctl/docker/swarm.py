@@ -22,7 +22,7 @@ from tr4ctl.docker import commands as cmd
 from tr4ctl.docker.commands import ComposeProject, SwarmStack
 from tr4ctl.docker.engine import Engine
 from tr4ctl.docker.engine_api import EngineAPI
-from tr4ctl.docker.failures import ENGINE_HINT
+from tr4ctl.docker.failures import ENGINE_HINT, call_failure
 from tr4ctl.docker.runner import Completed, Runner
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.facts import STATEFUL_LABEL
@@ -89,12 +89,14 @@ class SwarmEngine(Engine):
         found = [c for c in found if c is not None]
         return sorted(found, key=lambda c: not (c.get("State") or {}).get("Running"))
 
+    def _stack_services(self) -> list[str]:
+        prefix = f"{self.project_name}_"
+        return [spec["Spec"]["Name"].removeprefix(prefix)
+                for spec in self._api().services(f"{STACK_LABEL}={self.project_name}")]
+
     def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
         """The named services (absent when not on the swarm), then any other of the stack."""
-        prefix = f"{self.project_name}_"
-        others = [spec["Spec"]["Name"].removeprefix(prefix)
-                  for spec in self._api().services(f"{STACK_LABEL}={self.project_name}")]
-        names = [*services, *(name for name in others if name not in services)]
+        names = [*services, *(name for name in self._stack_services() if name not in services)]
         return {name: self._state(name) for name in names}
 
     def quick_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
@@ -237,14 +239,14 @@ class SwarmEngine(Engine):
     def logs(self, services: list[str], *, follow: bool, tail: str | None,
              timestamps: bool = False) -> int:
         code = 0
-        for service in services or ["backend", "nginx", "chroma", "certbot-renew"]:
+        for service in services or self._stack_services():
             code = self.runner.attach(self.stack.logs(service, follow=follow, tail=tail,
                                                       timestamps=timestamps)) or code
         return code
 
     def log_lines(self, services: list[str], *, follow: bool, tail: str | None,
                   timestamps: bool = False) -> Iterator[str]:
-        for service in services or ["backend", "nginx", "chroma", "certbot-renew"]:
+        for service in services or self._stack_services():
             prefix = f"{service} | "
             for line in self.runner.lines(self.stack.logs(service, follow=follow, tail=tail,
                                                           timestamps=timestamps)):
@@ -256,9 +258,14 @@ class SwarmEngine(Engine):
 
     def validate_compose(self, files: list[Path]) -> None:
         """`docker stack config` checks a stack file as `docker stack deploy` reads it."""
-        self.runner.run([cmd.DOCKER, "stack", "config", "--compose-file", str(files[0])],
-                        what="validating the rendered stack file",
-                        hint="check the templates and .env; nothing was deployed")
+        argv = cmd.stack_config(files[0])
+        completed = self.runner.run(argv, check=False)
+        if completed.returncode == 0 or "unknown command" in completed.stderr.lower() \
+                or "is not a docker command" in completed.stderr.lower():
+            return  # a docker CLI older than 23 has no `stack config`: deploy checks it
+        raise call_failure(argv, completed.returncode, completed.stderr, completed.stdout,
+                           what="validating the rendered stack file",
+                           hint="check the templates and .env; nothing was deployed")
 
 
 def _desired(service: dict[str, Any]) -> int:

@@ -29,13 +29,15 @@ def leave_other_target(rt: Runtime, other: str) -> None:
     rt.out.warn(f"project {name} runs on {other}: taking it down there first (its data "
                 f"volumes are kept and used on {rt.config.target})")
     if other == SWARM:
-        engine.runner.run([cmd.DOCKER, "stack", "rm", name], what="docker stack rm")
+        engine.runner.run(cmd.SwarmStack(name, rt.paths.compose_file).remove(),
+                          what="docker stack rm")
         from tr4ctl.docker.swarm import SwarmEngine
 
         SwarmEngine._wait(lambda: not engine.labelled_container_ids(f"{STACK_LABEL}={name}"),
                           "the swarm stack's containers to stop", 120)
     else:
-        engine.runner.run([cmd.DOCKER, "compose", "-p", name, "down", "--timeout", "10"],
+        # By its project label alone: the compose file on disk is the swarm's now.
+        engine.runner.run(cmd.ComposeProject(name, ()).down(timeout=10),
                           what="docker compose down")
 
 
