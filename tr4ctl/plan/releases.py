@@ -70,6 +70,12 @@ class History:
                 kept.append(release.image)
         return kept[:keep]
 
+    def images_to_prune(self, keep: int = KEEP_IMAGES) -> list[str]:
+        """The images of releases older than the last `keep` successful ones (failed
+        releases' included), never one that is kept."""
+        kept = set(self.images_to_keep(keep))
+        return list(dict.fromkeys(r.image for r in self.releases if r.image not in kept))
+
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
                            "releases": [asdict(r) for r in self.releases]}, indent=2) + "\n"

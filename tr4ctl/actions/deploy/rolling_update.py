@@ -25,6 +25,7 @@ from tr4ctl.actions.deploy.ship import (
     Progress,
     ShipReport,
     failure_for,
+    prune_old_images,
     record_code,
     record_release,
     record_what_up_ran,
@@ -99,6 +100,7 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
         raise failure from None
     release.result = SUCCEEDED
     record_release(rt, history, release, began, progress)
+    prune_old_images(rt, history)  # this node's; each other node keeps what it loaded
     return ShipReport(release, previous, progress.done())
 
 

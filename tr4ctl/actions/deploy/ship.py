@@ -148,7 +148,15 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     retire(rt, old, mode, progress)
     release.result = SUCCEEDED
     record_release(rt, history, release, began, progress)
+    prune_old_images(rt, history)
     return ShipReport(release, previous, progress.done())
+
+
+def prune_old_images(rt: Runtime, history: History) -> None:
+    """Only the last releases' images stay on this host (`rollback` needs them); an
+    image a container still uses is kept by the engine itself (no --force)."""
+    rt.engine.remove_images([image for image in history.images_to_prune()
+                             if rt.engine.image_exists(image)])
 
 
 def retire(rt: Runtime, old: list[ServiceState], mode: NginxMode, progress: Progress) -> None:
