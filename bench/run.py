@@ -4,11 +4,13 @@
     .venv/bin/python bench/run.py [--rounds 5] [--samples 200] [--duration 5]
                                   [--only status,up,...]
 
-It brings up its own throwaway stack through the real CLI (project t4b-<pid> in a
+It brings up its own throwaway stack through the real CLI (project bench-<pid> in a
 temporary directory, free ports on 127.0.0.1, local images), measures, and removes it
 with its volumes and network at the end, also when interrupted. Progress goes to stderr.
 The project dir and name are always passed explicitly and TR4CTL_* is removed from
 every child's environment: an operator's exported settings never point it elsewhere.
+The tr4ctl measured is the one of the checkout this file is in (PYTHONPATH), whatever
+checkout the venv's editable install points at.
 
 Every comparison is side by side in one run: the two commands alternate round by
 round, so load from elsewhere hits both alike, and the ratio is the median of the
@@ -42,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
 OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
 SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend")
@@ -72,7 +75,12 @@ def own_environment() -> dict[str, str]:
     """This process's environment without TR4CTL_* keys: an operator's exported
     TR4CTL_PROJECT_NAME must never turn the throwaway stack (and its teardown, which
     deletes volumes) onto a real project."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("TR4CTL_")}
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("TR4CTL_")}
+    if (CHECKOUT / "tr4ctl").is_dir():
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(CHECKOUT), *filter(None, [environment.get("PYTHONPATH")])])
+    return environment
 
 
 def tr4ctl_argv() -> list[str]:
@@ -96,7 +104,7 @@ def verdict(value: float | None, target: float, *, at_most: bool = True) -> dict
 class Bench:
     def __init__(self, project_dir: Path):
         self.dir = project_dir
-        self.name = f"t4b-{os.getpid()}"
+        self.name = f"bench-{os.getpid()}"
         self.compose = ["docker", "compose", "-p", self.name,
                         "-f", str(project_dir / ".tr4ctl" / "docker-compose.yml")]
 
