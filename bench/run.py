@@ -101,6 +101,11 @@ def verdict(value: float | None, target: float, *, at_most: bool = True) -> dict
             "met": met}
 
 
+class CommandFailed(Exception):
+    """A command the bench ran exited non-zero: its section fails, the others still run
+    (SystemExit would pass the per-section capture and end the whole run)."""
+
+
 class Bench:
     def __init__(self, project_dir: Path):
         self.dir = project_dir
@@ -115,7 +120,8 @@ class Bench:
                                    check=False, env=own_environment(), input=input)
         seconds = time.perf_counter() - started
         if check and completed.returncode != 0:
-            raise SystemExit(f"bench: {' '.join(argv[:6])} failed:\n{completed.stderr[-2000:]}")
+            raise CommandFailed(f"{' '.join(argv)} failed:\n"
+                                f"{(completed.stderr or completed.stdout)[-2000:]}")
         return completed, seconds
 
     def argv(self, *args: str) -> list[str]:
@@ -291,6 +297,8 @@ def main() -> int:
                 except Exception as exc:  # noqa: BLE001 - one section must not lose the rest
                     log(f"{name} failed: {exc}")
                     result[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    except CommandFailed as exc:
+        raise SystemExit(f"bench: {exc}") from None
     finally:
         log("tearing down")
         bench.tr4ctl("down", "--volumes", "--yes", check=False)
