@@ -26,6 +26,10 @@ per-round ratios. Sections (all by default):
 - backend: the stack's backend image against a bare FastAPI app in the same image,
            same gunicorn and worker class: req/s (>= 0.8x) and p50 on one connection
            (<= 1.25x) (bench/backend_speed.py)
+- deploy:  `tr4ctl deploy --build` (the image rebuilt from the shipped code) under a load
+           loop through nginx (GET /health from a few threads, logins from one, each on a
+           fresh connection): wall seconds per round (<= 15 s), its steps' seconds, and
+           the requests done and failed meanwhile (0 failed)
 """
 
 from __future__ import annotations
@@ -39,15 +43,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
+
+import httpx
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
-SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend")
+SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend", "deploy")
+ADMIN, FOUNDER = "a@bench.test", "f@bench.test"
+PASSWORD = "bench-password-123456"
+HEALTH_THREADS = 3
 BARE_TYPER_APP = """
 import typer
 app = typer.Typer()
@@ -110,6 +121,8 @@ class Bench:
     def __init__(self, project_dir: Path):
         self.dir = project_dir
         self.name = f"bench-{os.getpid()}"
+        self.http_port, self.https_port = free_port(), free_port()
+        self.seeded = False
         self.compose = ["docker", "compose", "-p", self.name,
                         "-f", str(project_dir / ".tr4ctl" / "docker-compose.yml")]
 
@@ -131,6 +144,22 @@ class Bench:
 
     def tr4ctl(self, *args: str, check: bool = True, input: str | None = None):
         return self.run(self.argv(*args), check=check, input=input)
+
+    def json(self, *args: str) -> tuple[dict, float]:
+        """`tr4ctl --json ARGS`: its data and its wall seconds."""
+        completed, seconds = self.tr4ctl("--json", *args)
+        return json.loads(completed.stdout)["data"], seconds
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def login(self) -> dict[str, str]:
+        """The admin's credentials, the accounts seeded once for the sections that log in."""
+        if not self.seeded:
+            self.tr4ctl("users", "seed", "--admin-email", ADMIN, "--founder-email", FOUNDER,
+                        "--password-stdin", input=f"{PASSWORD}\n{PASSWORD}\n")
+            self.seeded = True
+        return {"email": ADMIN, "password": PASSWORD}
 
     def paired(self, ours: list[str], theirs: list[str], rounds: int,
                between: Callable[[], None] | None = None) -> dict:
@@ -229,6 +258,84 @@ def measure_backend(rounds: int) -> dict:
     return measure(rounds=rounds)
 
 
+class Traffic:
+    """Requests through nginx until stopped, each on a fresh connection: GET /health from
+    a few threads and logins (bcrypt: some are in flight at every switch) from one. Every
+    connection error and every answer that is not 2xx is a failure."""
+
+    def __init__(self, bench: Bench, login: dict[str, str]):
+        self.url, self.credentials = bench.url, login
+        self.done = self.failed = 0
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(self._health,), daemon=True)
+                         for _ in range(HEALTH_THREADS)]
+        self._threads.append(threading.Thread(target=self._loop, args=(self._login,),
+                                              daemon=True))
+
+    def _health(self) -> httpx.Response:
+        return httpx.get(self.url("/health"), timeout=30, trust_env=False)
+
+    def _login(self) -> httpx.Response:
+        return httpx.post(self.url("/api/auth/login"), json=self.credentials, timeout=30,
+                          trust_env=False)
+
+    def _loop(self, request: Callable[[], httpx.Response]) -> None:
+        while not self._stop.is_set():
+            try:
+                response = request()
+                failure = (None if 200 <= response.status_code < 300
+                           else f"{response.status_code} {response.text[:80]}")
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                failure = repr(exc)
+            with self._lock:
+                self.done += 1
+                if failure:
+                    self.failed += 1
+                    if len(self.failures) < 5:
+                        self.failures.append(failure)
+            time.sleep(0.01)
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.5)  # traffic already flowing when the change begins
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.5)  # and a few requests after it
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def figures(self) -> dict:
+        return {"done": self.done, "failed": self.failed, "failures": self.failures}
+
+
+def measure_deploy(bench: Bench, rounds: int) -> dict:
+    login = bench.login()
+    walls, reported, steps, traffic_by_round = [], [], [], []
+    for _ in range(rounds):
+        with Traffic(bench, login) as traffic:
+            report, seconds = bench.json("deploy", "--build")
+        walls.append(seconds)
+        reported.append(report["release"]["seconds"])
+        steps.append(report["steps"])
+        traffic_by_round.append(traffic.figures())
+    names = list(dict.fromkeys(name for round_steps in steps for name in round_steps))
+    return {
+        "command": "tr4ctl --json deploy --build",
+        "seconds": spread(walls),
+        "release_seconds": spread(reported),
+        "steps_s": {name: spread([s[name] for s in steps if name in s]) for name in names},
+        "requests": {"done": sum(t["done"] for t in traffic_by_round),
+                     "failed": sum(t["failed"] for t in traffic_by_round),
+                     "by_round": traffic_by_round,
+                     "health_threads": HEALTH_THREADS, "login_threads": 1},
+    }
+
+
 def targets(result: dict) -> dict:
     got = result.get
     out = {}
@@ -249,11 +356,15 @@ def targets(result: dict) -> dict:
         ratios = result["backend"].get("ratios", {})
         out["backend_rps_vs_bare"] = verdict(ratios.get("rps"), 0.8, at_most=False)
         out["backend_p50_vs_bare"] = verdict(ratios.get("p50"), 1.25)
+    if got("deploy"):
+        out["deploy_build_s"] = verdict(result["deploy"]["seconds"]["median"], 15.0)
+        out["deploy_failed_requests"] = verdict(result["deploy"]["requests"]["failed"], 0)
     return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="paired rounds per comparison")
     parser.add_argument("--samples", type=int, default=200, help="health samples per path")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of bench load")
@@ -274,7 +385,8 @@ def main() -> int:
     try:
         log(f"project {bench.name} in {workdir}")
         bench.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=127.0.0.1",
-                     f"TR4CTL_HTTP_PORT={free_port()}", f"TR4CTL_HTTPS_PORT={free_port()}")
+                     f"TR4CTL_HTTP_PORT={bench.http_port}",
+                     f"TR4CTL_HTTPS_PORT={bench.https_port}")
         bench.tr4ctl("images", "build-local")
         if "help" in chosen:
             log("help")
@@ -288,6 +400,7 @@ def main() -> int:
             ("load", lambda: measure_load(bench, options.duration, options.concurrency)),
             ("reads", lambda: measure_reads(bench, options.rounds)),
             ("backend", lambda: measure_backend(bench, options.rounds)),
+            ("deploy", lambda: measure_deploy(bench, options.rounds)),
         ]
         for name, step in steps:
             if name in chosen:
