@@ -30,6 +30,10 @@ per-round ratios. Sections (all by default):
            loop through nginx (GET /health from a few threads, logins from one, each on a
            fresh connection): wall seconds per round (<= 15 s), its steps' seconds, and
            the requests done and failed meanwhile (0 failed)
+- database: login and /ready p50 and p95 through nginx (sequential, one connection) on
+           SQLite, then `tr4ctl db use postgres` (its write pause, seconds and steps),
+           then the same on PostgreSQL, and the PostgreSQL/SQLite ratios (no target).
+           It leaves the stack on PostgreSQL: it runs after every other section.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
-SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend", "deploy")
+SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend", "deploy",
+            "database")
 ADMIN, FOUNDER = "a@bench.test", "f@bench.test"
 PASSWORD = "bench-password-123456"
 HEALTH_THREADS = 3
@@ -102,6 +107,11 @@ def tr4ctl_argv() -> list[str]:
 def spread(values: list[float], digits: int = 3) -> dict:
     return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
             "max": round(max(values), digits), "runs": [round(v, digits) for v in values]}
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
 
 
 def verdict(value: float | None, target: float, *, at_most: bool = True) -> dict:
@@ -336,6 +346,62 @@ def measure_deploy(bench: Bench, rounds: int) -> dict:
     }
 
 
+def timed_ms(send: Callable[[], httpx.Response], samples: int, warmup: int = 3) -> dict:
+    """`send` called warmup + samples times in a row; percentiles of the 200 answers."""
+    times, failed = [], 0
+    for index in range(warmup + samples):
+        started = time.perf_counter()
+        status = send().status_code
+        if index >= warmup:
+            if status == 200:
+                times.append((time.perf_counter() - started) * 1000)
+            else:
+                failed += 1
+    if not times:
+        raise RuntimeError(f"no 200 answer in {samples} requests (last: HTTP {status})")
+    times.sort()
+    return {"p50_ms": round(percentile(times, 0.50), 3), "p95_ms": round(percentile(times, 0.95), 3),
+            "min_ms": round(times[0], 3), "max_ms": round(times[-1], 3), "samples": len(times),
+            "failed": failed}
+
+
+def request_latency(bench: Bench, login: dict[str, str], samples: int) -> dict:
+    """Logins and /ready through nginx from the host, and the database /ready names (the
+    proof of which engine answered)."""
+    with httpx.Client(base_url=bench.url(""), timeout=30, trust_env=False) as client:
+        figures = {"login": timed_ms(lambda: client.post("/api/auth/login", json=login), samples),
+                   "ready": timed_ms(lambda: client.get("/ready"), samples)}
+        figures["database"] = client.get("/ready").json()["checks"]["database"]["reason"]
+    # The engines are measured one after the other, not paired: say how busy the host was.
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    return figures
+
+
+def postgres_to_sqlite(postgres: dict, sqlite: dict) -> dict:
+    return {f"{what}_{p}": round(postgres[what][f"{p}_ms"] / sqlite[what][f"{p}_ms"], 3)
+            for what in ("login", "ready") for p in ("p50", "p95")}
+
+
+def move_to_postgres(bench: Bench) -> dict:
+    report, seconds = bench.json("db", "use", "postgres")
+    return {"command": "tr4ctl --json db use postgres", "seconds": round(seconds, 3),
+            "write_pause_s": report["write_pause_seconds"], "steps_s": report["steps"],
+            "rows": {name: table.get("rows") for name, table in report["tables"].items()}}
+
+
+def measure_database(bench: Bench, samples: int) -> dict:
+    login = bench.login()
+    setting = bench.json("db", "status")[0]["setting"]
+    if setting != "sqlite":
+        raise RuntimeError(f"the stack is on {setting}, not SQLite: nothing to compare")
+    sqlite = request_latency(bench, login, samples)
+    move = move_to_postgres(bench)
+    postgres = request_latency(bench, login, samples)
+    return {"samples": samples, "path": "through nginx from the host, one connection",
+            "sqlite": sqlite, "postgres": postgres,
+            "postgres_to_sqlite": postgres_to_sqlite(postgres, sqlite), "move": move}
+
+
 def targets(result: dict) -> dict:
     got = result.get
     out = {}
@@ -369,6 +435,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200, help="health samples per path")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of bench load")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--db-samples", type=int, default=30,
+                        help="logins and /ready requests per database")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections: {', '.join(SECTIONS)}")
     options = parser.parse_args()
@@ -401,6 +469,7 @@ def main() -> int:
             ("reads", lambda: measure_reads(bench, options.rounds)),
             ("backend", lambda: measure_backend(bench, options.rounds)),
             ("deploy", lambda: measure_deploy(bench, options.rounds)),
+            ("database", lambda: measure_database(bench, options.db_samples)),  # last
         ]
         for name, step in steps:
             if name in chosen:
