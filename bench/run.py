@@ -4,11 +4,13 @@
     .venv/bin/python bench/run.py [--rounds 5] [--samples 200] [--duration 5]
                                   [--only status,up,...]
 
-It brings up its own throwaway stack through the real CLI (project t4b-<pid> in a
+It brings up its own throwaway stack through the real CLI (project bench-<pid> in a
 temporary directory, free ports on 127.0.0.1, local images), measures, and removes it
 with its volumes and network at the end, also when interrupted. Progress goes to stderr.
 The project dir and name are always passed explicitly and TR4CTL_* is removed from
 every child's environment: an operator's exported settings never point it elsewhere.
+The tr4ctl measured is the one of the checkout this file is in (PYTHONPATH), whatever
+checkout the venv's editable install points at.
 
 Every comparison is side by side in one run: the two commands alternate round by
 round, so load from elsewhere hits both alike, and the ratio is the median of the
@@ -24,6 +26,14 @@ per-round ratios. Sections (all by default):
 - backend: the stack's backend image against a bare FastAPI app in the same image,
            same gunicorn and worker class: req/s (>= 0.8x) and p50 on one connection
            (<= 1.25x) (bench/backend_speed.py)
+- deploy:  `tr4ctl deploy --build` (the image rebuilt from the shipped code) under a load
+           loop through nginx (GET /health from a few threads, logins from one, each on a
+           fresh connection): wall seconds per round (<= 15 s), its steps' seconds, and
+           the requests done and failed meanwhile (0 failed)
+- database: login and /ready p50 and p95 through nginx (sequential, one connection) on
+           SQLite, then `tr4ctl db use postgres` (its write pause, seconds and steps),
+           then the same on PostgreSQL, and the PostgreSQL/SQLite ratios (no target).
+           It leaves the stack on PostgreSQL: it runs after every other section.
 """
 
 from __future__ import annotations
@@ -37,14 +47,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
+
+import httpx
 
 HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
 OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
-SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend")
+SECTIONS = ("help", "status", "up", "latency", "load", "reads", "backend", "deploy",
+            "database")
+ADMIN, FOUNDER = "a@bench.test", "f@bench.test"
+PASSWORD = "bench-password-123456"
+HEALTH_THREADS = 3
 BARE_TYPER_APP = """
 import typer
 app = typer.Typer()
@@ -72,7 +91,12 @@ def own_environment() -> dict[str, str]:
     """This process's environment without TR4CTL_* keys: an operator's exported
     TR4CTL_PROJECT_NAME must never turn the throwaway stack (and its teardown, which
     deletes volumes) onto a real project."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("TR4CTL_")}
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("TR4CTL_")}
+    if (CHECKOUT / "tr4ctl").is_dir():
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(CHECKOUT), *filter(None, [environment.get("PYTHONPATH")])])
+    return environment
 
 
 def tr4ctl_argv() -> list[str]:
@@ -85,6 +109,11 @@ def spread(values: list[float], digits: int = 3) -> dict:
             "max": round(max(values), digits), "runs": [round(v, digits) for v in values]}
 
 
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
 def verdict(value: float | None, target: float, *, at_most: bool = True) -> dict:
     if value is None:
         return {"value": None, "target": target, "met": None}
@@ -93,10 +122,17 @@ def verdict(value: float | None, target: float, *, at_most: bool = True) -> dict
             "met": met}
 
 
+class CommandFailed(Exception):
+    """A command the bench ran exited non-zero: its section fails, the others still run
+    (SystemExit would pass the per-section capture and end the whole run)."""
+
+
 class Bench:
     def __init__(self, project_dir: Path):
         self.dir = project_dir
-        self.name = f"t4b-{os.getpid()}"
+        self.name = f"bench-{os.getpid()}"
+        self.http_port, self.https_port = free_port(), free_port()
+        self.seeded = False
         self.compose = ["docker", "compose", "-p", self.name,
                         "-f", str(project_dir / ".tr4ctl" / "docker-compose.yml")]
 
@@ -107,7 +143,8 @@ class Bench:
                                    check=False, env=own_environment(), input=input)
         seconds = time.perf_counter() - started
         if check and completed.returncode != 0:
-            raise SystemExit(f"bench: {' '.join(argv[:6])} failed:\n{completed.stderr[-2000:]}")
+            raise CommandFailed(f"{' '.join(argv)} failed:\n"
+                                f"{(completed.stderr or completed.stdout)[-2000:]}")
         return completed, seconds
 
     def argv(self, *args: str) -> list[str]:
@@ -117,6 +154,22 @@ class Bench:
 
     def tr4ctl(self, *args: str, check: bool = True, input: str | None = None):
         return self.run(self.argv(*args), check=check, input=input)
+
+    def json(self, *args: str) -> tuple[dict, float]:
+        """`tr4ctl --json ARGS`: its data and its wall seconds."""
+        completed, seconds = self.tr4ctl("--json", *args)
+        return json.loads(completed.stdout)["data"], seconds
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def login(self) -> dict[str, str]:
+        """The admin's credentials, the accounts seeded once for the sections that log in."""
+        if not self.seeded:
+            self.tr4ctl("users", "seed", "--admin-email", ADMIN, "--founder-email", FOUNDER,
+                        "--password-stdin", input=f"{PASSWORD}\n{PASSWORD}\n")
+            self.seeded = True
+        return {"email": ADMIN, "password": PASSWORD}
 
     def paired(self, ours: list[str], theirs: list[str], rounds: int,
                between: Callable[[], None] | None = None) -> dict:
@@ -215,6 +268,140 @@ def measure_backend(rounds: int) -> dict:
     return measure(rounds=rounds)
 
 
+class Traffic:
+    """Requests through nginx until stopped, each on a fresh connection: GET /health from
+    a few threads and logins (bcrypt: some are in flight at every switch) from one. Every
+    connection error and every answer that is not 2xx is a failure."""
+
+    def __init__(self, bench: Bench, login: dict[str, str]):
+        self.url, self.credentials = bench.url, login
+        self.done = self.failed = 0
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(self._health,), daemon=True)
+                         for _ in range(HEALTH_THREADS)]
+        self._threads.append(threading.Thread(target=self._loop, args=(self._login,),
+                                              daemon=True))
+
+    def _health(self) -> httpx.Response:
+        return httpx.get(self.url("/health"), timeout=30, trust_env=False)
+
+    def _login(self) -> httpx.Response:
+        return httpx.post(self.url("/api/auth/login"), json=self.credentials, timeout=30,
+                          trust_env=False)
+
+    def _loop(self, request: Callable[[], httpx.Response]) -> None:
+        while not self._stop.is_set():
+            try:
+                response = request()
+                failure = (None if 200 <= response.status_code < 300
+                           else f"{response.status_code} {response.text[:80]}")
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                failure = repr(exc)
+            with self._lock:
+                self.done += 1
+                if failure:
+                    self.failed += 1
+                    if len(self.failures) < 5:
+                        self.failures.append(failure)
+            time.sleep(0.01)
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.5)  # traffic already flowing when the change begins
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.5)  # and a few requests after it
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def figures(self) -> dict:
+        return {"done": self.done, "failed": self.failed, "failures": self.failures}
+
+
+def measure_deploy(bench: Bench, rounds: int) -> dict:
+    login = bench.login()
+    walls, reported, steps, traffic_by_round = [], [], [], []
+    for _ in range(rounds):
+        with Traffic(bench, login) as traffic:
+            report, seconds = bench.json("deploy", "--build")
+        walls.append(seconds)
+        reported.append(report["release"]["seconds"])
+        steps.append(report["steps"])
+        traffic_by_round.append(traffic.figures())
+    names = list(dict.fromkeys(name for round_steps in steps for name in round_steps))
+    return {
+        "command": "tr4ctl --json deploy --build",
+        "seconds": spread(walls),
+        "release_seconds": spread(reported),
+        "steps_s": {name: spread([s[name] for s in steps if name in s]) for name in names},
+        "requests": {"done": sum(t["done"] for t in traffic_by_round),
+                     "failed": sum(t["failed"] for t in traffic_by_round),
+                     "by_round": traffic_by_round,
+                     "health_threads": HEALTH_THREADS, "login_threads": 1},
+    }
+
+
+def timed_ms(send: Callable[[], httpx.Response], samples: int, warmup: int = 3) -> dict:
+    """`send` called warmup + samples times in a row; percentiles of the 200 answers."""
+    times, failed = [], 0
+    for index in range(warmup + samples):
+        started = time.perf_counter()
+        status = send().status_code
+        if index >= warmup:
+            if status == 200:
+                times.append((time.perf_counter() - started) * 1000)
+            else:
+                failed += 1
+    if not times:
+        raise RuntimeError(f"no 200 answer in {samples} requests (last: HTTP {status})")
+    times.sort()
+    return {"p50_ms": round(percentile(times, 0.50), 3), "p95_ms": round(percentile(times, 0.95), 3),
+            "min_ms": round(times[0], 3), "max_ms": round(times[-1], 3), "samples": len(times),
+            "failed": failed}
+
+
+def request_latency(bench: Bench, login: dict[str, str], samples: int) -> dict:
+    """Logins and /ready through nginx from the host, and the database /ready names (the
+    proof of which engine answered)."""
+    with httpx.Client(base_url=bench.url(""), timeout=30, trust_env=False) as client:
+        figures = {"login": timed_ms(lambda: client.post("/api/auth/login", json=login), samples),
+                   "ready": timed_ms(lambda: client.get("/ready"), samples)}
+        figures["database"] = client.get("/ready").json()["checks"]["database"]["reason"]
+    # The engines are measured one after the other, not paired: say how busy the host was.
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    return figures
+
+
+def postgres_to_sqlite(postgres: dict, sqlite: dict) -> dict:
+    return {f"{what}_{p}": round(postgres[what][f"{p}_ms"] / sqlite[what][f"{p}_ms"], 3)
+            for what in ("login", "ready") for p in ("p50", "p95")}
+
+
+def move_to_postgres(bench: Bench) -> dict:
+    report, seconds = bench.json("db", "use", "postgres")
+    return {"command": "tr4ctl --json db use postgres", "seconds": round(seconds, 3),
+            "write_pause_s": report["write_pause_seconds"], "steps_s": report["steps"],
+            "rows": {name: table.get("rows") for name, table in report["tables"].items()}}
+
+
+def measure_database(bench: Bench, samples: int) -> dict:
+    login = bench.login()
+    setting = bench.json("db", "status")[0]["setting"]
+    if setting != "sqlite":
+        raise RuntimeError(f"the stack is on {setting}, not SQLite: nothing to compare")
+    sqlite = request_latency(bench, login, samples)
+    move = move_to_postgres(bench)
+    postgres = request_latency(bench, login, samples)
+    return {"samples": samples, "path": "through nginx from the host, one connection",
+            "sqlite": sqlite, "postgres": postgres,
+            "postgres_to_sqlite": postgres_to_sqlite(postgres, sqlite), "move": move}
+
+
 def targets(result: dict) -> dict:
     got = result.get
     out = {}
@@ -235,15 +422,21 @@ def targets(result: dict) -> dict:
         ratios = result["backend"].get("ratios", {})
         out["backend_rps_vs_bare"] = verdict(ratios.get("rps"), 0.8, at_most=False)
         out["backend_p50_vs_bare"] = verdict(ratios.get("p50"), 1.25)
+    if got("deploy"):
+        out["deploy_build_s"] = verdict(result["deploy"]["seconds"]["median"], 15.0)
+        out["deploy_failed_requests"] = verdict(result["deploy"]["requests"]["failed"], 0)
     return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="paired rounds per comparison")
     parser.add_argument("--samples", type=int, default=200, help="health samples per path")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of bench load")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--db-samples", type=int, default=30,
+                        help="logins and /ready requests per database")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections: {', '.join(SECTIONS)}")
     options = parser.parse_args()
@@ -260,7 +453,8 @@ def main() -> int:
     try:
         log(f"project {bench.name} in {workdir}")
         bench.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=127.0.0.1",
-                     f"TR4CTL_HTTP_PORT={free_port()}", f"TR4CTL_HTTPS_PORT={free_port()}")
+                     f"TR4CTL_HTTP_PORT={bench.http_port}",
+                     f"TR4CTL_HTTPS_PORT={bench.https_port}")
         bench.tr4ctl("images", "build-local")
         if "help" in chosen:
             log("help")
@@ -274,6 +468,8 @@ def main() -> int:
             ("load", lambda: measure_load(bench, options.duration, options.concurrency)),
             ("reads", lambda: measure_reads(bench, options.rounds)),
             ("backend", lambda: measure_backend(bench, options.rounds)),
+            ("deploy", lambda: measure_deploy(bench, options.rounds)),
+            ("database", lambda: measure_database(bench, options.db_samples)),  # last
         ]
         for name, step in steps:
             if name in chosen:
@@ -283,6 +479,8 @@ def main() -> int:
                 except Exception as exc:  # noqa: BLE001 - one section must not lose the rest
                     log(f"{name} failed: {exc}")
                     result[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    except CommandFailed as exc:
+        raise SystemExit(f"bench: {exc}") from None
     finally:
         log("tearing down")
         bench.tr4ctl("down", "--volumes", "--yes", check=False)
