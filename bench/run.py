@@ -261,11 +261,14 @@ def measure_reads(bench: Bench, rounds: int) -> dict:
     return {"users_list_s": spread(users), "verify_s": spread(verify)}
 
 
-def measure_backend(rounds: int) -> dict:
+def measure_backend(bench: Bench, rounds: int) -> dict:
+    """The stack's own backend image (what `up` built) against a bare FastAPI app in it."""
     sys.path.insert(0, str(HERE))
     from backend_speed import measure
 
-    return measure(rounds=rounds)
+    services, _ = bench.json("status")
+    image = next(s["image"] for s in services["services"] if s["service"] == "backend")
+    return {"image": image, **measure(image, rounds=rounds)}
 
 
 class Traffic:
