@@ -4,6 +4,7 @@ that counts every failed request (a connection error or a non-2xx answer)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,20 @@ def stack(docker_engine, tmp_path_factory):
         running.tr4ctl("users", "seed", "--admin-email", ADMIN, "--founder-email", FOUNDER,
                        "--password-stdin", input=f"{PASSWORD}\n{PASSWORD}\n")
         yield running
+
+
+def head_revision() -> str:
+    """The newest migration the backend ships: the one no other names as its parent."""
+    versions = (REPO / "backend" / "migrations" / "versions").glob("*.py")
+    found = {}
+    for path in versions:
+        text = path.read_text()
+        revision = re.search(r'^revision = "([^"]+)"', text, re.MULTILINE)
+        parent = re.search(r'^down_revision = "([^"]+)"', text, re.MULTILINE)
+        if revision:
+            found[revision.group(1)] = parent.group(1) if parent else None
+    (head,) = set(found) - set(found.values())
+    return head
 
 
 def Load(stack) -> RequestLoad:
@@ -82,7 +97,7 @@ def test_a_broken_release_leaves_the_old_one_serving(stack, tmp_path, kind):
                               'CMD ["sleep", "infinity"]', tmp_path=tmp_path)
         args = ["--timeout", "15"]
     else:
-        migration = ('"""broken on purpose"""\nrevision = "9999"\ndown_revision = "0001"\n'
+        migration = (f'"""broken on purpose"""\nrevision = "9999"\ndown_revision = "{head_revision()}"\n'
                      'branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n'
                      '    raise RuntimeError("this migration fails on purpose")\n\n\n'
                      'def downgrade():\n    pass\n')

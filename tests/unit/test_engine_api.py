@@ -69,6 +69,32 @@ def test_reads_content_length_and_chunked_answers_on_one_connection(tmp_path):
     assert "com.docker.compose.project%3Dacme" in engine.requests[1]
 
 
+def test_threads_sharing_the_client_each_read_their_own_answer(tmp_path):
+    """build-local asks for three images' labels at once over the one connection."""
+    names = [f"img{n}" for n in range(6)]
+    routes = {}
+    for name in names:
+        # Chunked, so an answer is several reads: a thread that does not wait its turn
+        # reads another's answer, or half of one.
+        routes[f"/v1.41/images/{name}/json"] = answer(
+            200, json.dumps({"Config": {"Labels": {"name": name}}}).encode(), chunked=True)
+    FakeEngine(tmp_path / "docker.sock", routes)
+    api = EngineAPI(tmp_path / "docker.sock")
+    seen: dict[str, str] = {}
+
+    def read(name: str) -> None:
+        for _ in range(20):
+            labels = api.image(name)["Config"]["Labels"]
+            seen[name] = labels["name"] if labels["name"] == name else f"wrong: {labels}"
+
+    threads = [threading.Thread(target=read, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {name: name for name in names}
+
+
 def test_an_error_answer_carries_the_engines_message(tmp_path):
     FakeEngine(tmp_path / "docker.sock", {
         "/v1.41/volumes": answer(500, b'{"message": "disk I/O error"}')})

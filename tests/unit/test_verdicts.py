@@ -12,6 +12,7 @@ from tr4ctl.plan.verdicts import (
     gunicorn_workers,
     latency_check,
     non_root_check,
+    own_processes,
     passed,
     readiness_check,
     service_check,
@@ -111,6 +112,20 @@ def test_backend_must_have_no_root_process():
     as_root = non_root_check("backend", gunicorn_tree(uid=0))
     assert not as_root.ok and "root" in as_root.reason
     assert not non_root_check("backend", None).ok  # not running: cannot tell
+
+
+def test_exec_sessions_are_not_the_services_processes():
+    """A healthcheck run as root through `docker exec` (a child of the engine's shim,
+    pid 900 here) is not a process of the service started as pid 100."""
+    service = [Process(70, 100, 900, "postgres -D /var/lib/postgresql/data"),
+               Process(70, 130, 100, "postgres: checkpointer"),
+               Process(70, 131, 130, "postgres: a grandchild")]
+    healthcheck = Process(0, 120, 900, "pg_isready -q -h 127.0.0.1")
+    assert own_processes([*service, healthcheck], 100) == service
+    assert non_root_check("postgres", own_processes([*service, healthcheck], 100)).ok
+    # The main process not among them (it exited meanwhile): nothing is filtered.
+    assert own_processes([healthcheck], 100) == [healthcheck]
+    assert own_processes([*service, healthcheck], None) == [*service, healthcheck]
 
 
 def test_nginx_master_may_be_root_its_workers_may_not():

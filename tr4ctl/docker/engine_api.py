@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -66,13 +67,16 @@ def read_response(stream: BinaryIO) -> tuple[int, bytes]:
 
 
 class EngineAPI:
-    """One keep-alive connection to the engine, for the duration of a command."""
+    """One keep-alive connection to the engine, for the duration of a command. Requests
+    from several threads (build-local checks its images in parallel) take turns on it:
+    interleaved, one thread would read another's answer."""
 
     def __init__(self, path: Path, timeout: float = TIMEOUT):
         self.path = path
         self.timeout = timeout
         self._socket: socket.socket | None = None
         self._stream: BinaryIO | None = None
+        self._turn = threading.Lock()
 
     def get(self, path: str, query: Mapping[str, Any] | None = None, *,
             missing_ok: bool = False) -> Any:
@@ -90,6 +94,10 @@ class EngineAPI:
 
     def _request(self, method: str, target: str) -> tuple[int, bytes]:
         request = f"{method} {target} HTTP/1.1\r\nHost: docker\r\n\r\n".encode()
+        with self._turn:
+            return self._exchange(request)
+
+    def _exchange(self, request: bytes) -> tuple[int, bytes]:
         for attempt in (1, 2):
             try:
                 if self._stream is None:

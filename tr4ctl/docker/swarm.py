@@ -30,6 +30,7 @@ from tr4ctl.plan.services import ServiceState, absent, state_from_inspect
 
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
+LOG_TAIL_SECONDS = 20
 
 
 class SwarmEngine(Engine):
@@ -253,8 +254,18 @@ class SwarmEngine(Engine):
                 yield prefix + line
 
     def log_tail(self, service: str, lines: int = 20) -> str:
-        return self.runner.run(self.stack.logs(service, tail=str(lines)), check=False,
-                               ).stdout.strip()
+        """The service's last lines, from every node. `docker service logs` can wait
+        forever on a task whose container is gone: bounded, then this node's own
+        containers answer."""
+        try:
+            completed = self.runner.run(self.stack.logs(service, tail=str(lines)), check=False,
+                                        timeout=LOG_TAIL_SECONDS)
+            return _both_streams(completed)
+        except OperationFailed:
+            tails = [_both_streams(self.runner.run(cmd.container_logs(c["Id"], lines),
+                                                   check=False, timeout=LOG_TAIL_SECONDS))
+                     for c in self._local_containers(service)]
+            return "\n".join(tail for tail in tails if tail)
 
     def validate_compose(self, files: list[Path]) -> None:
         """`docker stack config` checks a stack file as `docker stack deploy` reads it."""
@@ -266,6 +277,14 @@ class SwarmEngine(Engine):
         raise call_failure(argv, completed.returncode, completed.stderr, completed.stdout,
                            what="validating the rendered stack file",
                            hint="check the templates and .env; nothing was deployed")
+
+
+def _both_streams(completed: Completed[str]) -> str:
+    """A container's stdout and stderr (the docker CLI keeps them apart); on a failed
+    call stderr is the CLI's own complaint, not the container's."""
+    parts = (completed.stdout, completed.stderr) if completed.returncode == 0 else (
+        completed.stdout,)
+    return "\n".join(part.strip() for part in parts if part.strip())
 
 
 def _desired(service: dict[str, Any]) -> int:

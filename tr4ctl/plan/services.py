@@ -24,6 +24,7 @@ class ServiceState:
     name: str | None = None  # the container's name (another container reaches it by it)
     replicas: str | None = None  # on a swarm: running/desired tasks
     nodes: list[str] = field(default_factory=list)  # on a swarm: the nodes its tasks run on
+    main_pid: int | None = None  # the container's first process, as the host sees it
 
     @property
     def healthy(self) -> bool:
@@ -59,6 +60,7 @@ def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
         restart_count=container.get("RestartCount", 0),
         user=config.get("User") or "root",
         name=str(container.get("Name", "")).lstrip("/") or None,
+        main_pid=state.get("Pid") or None,
     )
 
 

@@ -166,6 +166,22 @@ class Process:
     command: str  # the full command line
 
 
+def own_processes(processes: list[Process], main_pid: int | None) -> list[Process]:
+    """The service's processes: its main process and what descends from it. A `docker
+    exec` session (the healthcheck, tr4ctl's own commands) is a child of the engine's
+    shim, not of the service, and runs as whatever user it was given."""
+    if main_pid is None or not any(p.pid == main_pid for p in processes):
+        return processes
+    tree, grew = {main_pid}, True
+    while grew:
+        grew = False
+        for process in processes:
+            if process.ppid in tree and process.pid not in tree:
+                tree.add(process.pid)
+                grew = True
+    return [p for p in processes if p.pid in tree]
+
+
 def gunicorn_workers(processes: list[Process]) -> int:
     """Workers are gunicorn processes whose parent is a gunicorn process (the master)."""
     gunicorns = {p.pid for p in processes if _is_gunicorn(p)}

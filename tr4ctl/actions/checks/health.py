@@ -32,6 +32,7 @@ from tr4ctl.plan.verdicts import (
     failed,
     gunicorn_workers,
     latency_check,
+    own_processes,
     readiness_check,
     service_check,
     workers_check,
@@ -134,8 +135,9 @@ def service_processes(rt: Runtime, state: ServiceState) -> list[Process] | None:
     rows = rt.engine.top(state.container_id)
     if rows is None:
         return None
-    return [Process(int(r["uid"]), int(r["pid"]), int(r["ppid"]), r["args"]) for r in rows
-            if r["uid"].isdigit() and r["pid"].isdigit() and r["ppid"].isdigit()]
+    processes = [Process(int(r["uid"]), int(r["pid"]), int(r["ppid"]), r["args"]) for r in rows
+                 if r["uid"].isdigit() and r["pid"].isdigit() and r["ppid"].isdigit()]
+    return own_processes(processes, state.main_pid)
 
 
 def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
