@@ -1,10 +1,14 @@
 """Issue 3 on a real engine: init, up, status, down, and refusals that start nothing."""
 
 import json
+import os
 import socket
+import subprocess
+import sys
+from functools import partial
 
 import httpx
-from conftest import docker, new_stack
+from conftest import TEST_PREFIX, docker, new_stack, own_environment
 
 from tr4ctl.facts import VOLUME_KEYS
 
@@ -68,6 +72,20 @@ def test_init_twice_creates_nothing_the_second_time(docker_engine, tmp_path_fact
         stack.tr4ctl("down", "--volumes", "--yes", check=False)
     remaining = docker("volume", "ls", "--format", "{{.Name}}")
     assert stack.name not in remaining
+
+
+def test_a_project_name_given_to_init_is_kept_for_later_commands(docker_engine, tmp_path):
+    name = f"{TEST_PREFIX}named-{os.getpid()}"
+    cli = [sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path)]
+    run = partial(subprocess.run, capture_output=True, text=True, env=own_environment())
+    try:
+        created = run([*cli, "--project-name", name, "--json", "init"])
+        assert created.returncode == 0, created.stderr
+        later = json.loads(run([*cli, "--json", "status"]).stdout)  # no --project-name
+        assert later["data"]["project"] == name
+    finally:
+        run([*cli, "--project-name", name, "down", "--volumes", "--yes"])
+    assert name not in docker("volume", "ls", "--format", "{{.Name}}")
 
 
 def test_busy_http_port_is_refused_before_anything_starts(docker_engine, tmp_path_factory):

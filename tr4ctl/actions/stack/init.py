@@ -11,9 +11,13 @@ from pathlib import Path
 from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.assets import env_example
 from tr4ctl.config.envfile import with_jwt_secret
+from tr4ctl.config.model import DEFAULT
+from tr4ctl.config.store import save_env_values
 from tr4ctl.files import is_private, make_private, write_atomic, write_private
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
+
+PROJECT_NAME_KEY = "TR4CTL_PROJECT_NAME"
 
 
 def ensure_env_file(rt: Runtime, report: InitReport) -> None:
@@ -25,9 +29,15 @@ def ensure_env_file(rt: Runtime, report: InitReport) -> None:
         else:
             report.add("file", str(env_file), "exists")
         return
+    # A name given by --project-name or TR4CTL_PROJECT_NAME is kept with the project:
+    # a later command without it must not address a stack of the default name.
+    chosen = rt.config.project_name if rt.config.source(PROJECT_NAME_KEY) != DEFAULT else None
     text = with_jwt_secret(env_example().read_text(encoding="utf-8"), secrets.token_hex(32))
     write_private(env_file, text)
     report.add("file", str(env_file), "created (0600, fresh JWT_SECRET_KEY)")
+    if chosen:
+        save_env_values(env_file, {PROJECT_NAME_KEY: chosen}, options=rt.config_options)
+        report.add("setting", PROJECT_NAME_KEY, f"{chosen} (kept in .env)")
     rt.reload_config()
 
 
