@@ -124,6 +124,9 @@ def test_missing_program_and_timeout():
         runner.run(["not-a-tool-here", "--version"])
     with pytest.raises(OperationFailed, match="did not finish within 0s"):
         runner.run([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.2)
+    # An attached process that never ends (`docker service logs`, moby/moby#38640).
+    with pytest.raises(OperationFailed, match="did not finish within 0s"):
+        runner.attach([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.2)
 
 
 def test_secret_values_travel_in_the_environment_not_argv():

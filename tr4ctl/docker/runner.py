@@ -132,13 +132,15 @@ class Runner:
         if code != 0:
             self._raise_for(argv, code, stderr, None, check=True)
 
-    def attach(self, argv: list[str]) -> int:
+    def attach(self, argv: list[str], *, timeout: float | None = None) -> int:
         """The process writes straight to this terminal (logs --follow); its exit code."""
         self._show(argv)
         try:
-            return subprocess.run(argv).returncode
+            return subprocess.run(argv, timeout=timeout).returncode
         except FileNotFoundError:
             raise missing_program(argv) from None
+        except subprocess.TimeoutExpired:
+            raise timed_out(argv, timeout or 0) from None
 
     @staticmethod
     def _raise_for(argv: list[str], code: int, stderr: str | None, stdout: str | None, *,

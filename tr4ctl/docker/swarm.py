@@ -31,6 +31,7 @@ from tr4ctl.plan.services import ServiceState, absent, state_from_inspect
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
 LOG_TAIL_SECONDS = 20
+LOGS_SECONDS = 120  # `tr4ctl logs` without --follow
 
 
 class SwarmEngine(Engine):
@@ -241,8 +242,16 @@ class SwarmEngine(Engine):
              timestamps: bool = False) -> int:
         code = 0
         for service in services or self._stack_services():
-            code = self.runner.attach(self.stack.logs(service, follow=follow, tail=tail,
-                                                      timestamps=timestamps)) or code
+            argv = self.stack.logs(service, follow=follow, tail=tail, timestamps=timestamps)
+            try:
+                code = self.runner.attach(argv, timeout=None if follow else LOGS_SECONDS) or code
+            except OperationFailed as exc:
+                raise OperationFailed(
+                    f"{exc.message}: `docker service logs` can stop answering after the last "
+                    "line (moby/moby#38640)",
+                    f"what it printed is all there is; `docker logs` of a task's container "
+                    f"(`docker ps --filter name={self.stack.service(service)}`) reads one "
+                    "replica") from None
         return code
 
     def log_lines(self, services: list[str], *, follow: bool, tail: str | None,
