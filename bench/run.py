@@ -39,6 +39,7 @@ per-round ratios. Sections (all by default):
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -406,7 +407,6 @@ def measure_database(bench: Bench, samples: int) -> dict:
 
 
 def targets(result: dict) -> dict:
-    got = result.get
     out = {}
     result = {k: v for k, v in result.items() if not (isinstance(v, dict) and "error" in v)}
     got = result.get
@@ -423,8 +423,9 @@ def targets(result: dict) -> dict:
         out["verify_without_restart_s"] = verdict(result["reads"]["verify_s"]["median"], 8.0)
     if got("backend"):
         ratios = result["backend"].get("ratios", {})
-        out["backend_rps_vs_bare"] = verdict(ratios.get("rps"), 0.8, at_most=False)
-        out["backend_p50_vs_bare"] = verdict(ratios.get("p50"), 1.25)
+        out["backend_rps_vs_bare"] = verdict(ratios.get("rps_backend_to_bare"), 0.8,
+                                             at_most=False)
+        out["backend_p50_vs_bare"] = verdict(ratios.get("p50_backend_to_bare"), 1.25)
     if got("deploy"):
         out["deploy_build_s"] = verdict(result["deploy"]["seconds"]["median"], 15.0)
         out["deploy_failed_requests"] = verdict(result["deploy"]["requests"]["failed"], 0)
@@ -448,6 +449,9 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; use {', '.join(SECTIONS)}")
 
+    # What is measured is the tool as installed (a wheel carries bytecode), not the
+    # compile of its sources on every start when PYTHONDONTWRITEBYTECODE is set.
+    compileall.compile_dir(CHECKOUT / "tr4ctl", quiet=1)
     load_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="tr4ctl-bench-"))
     bench = Bench(workdir)

@@ -137,3 +137,26 @@ def test_log_lines_become_records():
         "service": "backend", "container": "backend-1", "time": None,
         "message": "{\"msg\": \"a | b\"}"}
     assert log_record("no prefix", timestamps=False)["service"] is None
+
+
+def test_every_top_level_command_is_in_the_lazy_registry():
+    from tr4ctl.cli.app import COMMAND_MODULES
+
+    assert {path[0] for path, _ in leaf_commands()} == set(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("argv, loaded", [
+    (["status"], {"stack"}),
+    (["--project-dir", "backup", "--json", "status"], {"stack"}),  # a dir named backup
+    (["backup", "list"], {"backup"}),
+    (["--help"], None),
+    (["upp"], None),  # a typo: every command, for the closest-name suggestion
+])
+def test_a_command_line_loads_only_its_commands_module(argv, loaded):
+    code = ("import sys; from tr4ctl.cli import app; app.load_commands(sys.argv[1:]); "
+            "print(','.join(sorted(app._loaded)))")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                         check=True).stdout.split()
+    from tr4ctl.cli.app import COMMAND_MODULES
+
+    assert set(out[0].split(",")) == (loaded or set(COMMAND_MODULES.values()))

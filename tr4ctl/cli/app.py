@@ -4,26 +4,15 @@ errors become messages and exit codes (the rule is in errors.py and the README).
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
+import os
 import sys
 from pathlib import Path
 
 import typer
 
 from tr4ctl import __version__
-from tr4ctl.cli import (
-    backup,
-    cert,
-    config,
-    db,
-    deploy,
-    doctor,
-    health,
-    images,
-    nginx,
-    stack,
-    users,
-)
 from tr4ctl.cli.common import examples
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.output import Output
@@ -40,17 +29,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-stack.register(app)
-doctor.register(app)
-health.register(app)
-deploy.register(app)
-app.add_typer(config.app, name="config")
-app.add_typer(db.app, name="db")
-app.add_typer(nginx.app, name="nginx")
-app.add_typer(cert.app, name="cert")
-app.add_typer(users.app, name="users")
-app.add_typer(images.app, name="images")
-app.add_typer(backup.app, name="backup")
+# The module of each top-level command, in the order help lists them. A command line
+# that names one loads that module only: typer builds a click command from every
+# registered function's signature, and each module imports its actions, tens of
+# milliseconds a `tr4ctl status` would pay for commands it does not run.
+COMMAND_MODULES = {
+    "init": "stack", "up": "stack", "down": "stack", "status": "stack", "logs": "stack",
+    "doctor": "doctor",
+    "health": "health", "bench": "health", "verify": "health",
+    "deploy": "deploy", "rollback": "deploy", "releases": "deploy",
+    "config": "config", "db": "db", "nginx": "nginx", "cert": "cert", "users": "users",
+    "images": "images", "backup": "backup",
+}
+# Global options that take a value (the command is the first word after them).
+VALUE_OPTIONS = ("--project-dir", "--project-name")
+COMPLETION_VARIABLE = "_TR4CTL_COMPLETE"
+_loaded: set[str] = set()
 
 _session: dict[str, Runtime] = {}
 
@@ -93,8 +87,37 @@ def _click_exceptions():
     return exceptions
 
 
-def build_command():
-    """The click command tree, finished the same way for every command (see _finish)."""
+def load_commands(args: list[str] | None = None) -> None:
+    """Register the module of the command `args` names, or every module when they name
+    none (help, a typo, completion)."""
+    named = None if COMPLETION_VARIABLE in os.environ else _command_word(args or [])
+    wanted = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else dict.fromkeys(
+        COMMAND_MODULES.values())
+    for name in wanted:
+        if name in _loaded:
+            continue
+        module = importlib.import_module(f"tr4ctl.cli.{name}")
+        if hasattr(module, "register"):
+            module.register(app)
+        else:
+            app.add_typer(module.app, name=name)
+        _loaded.add(name)
+
+
+def _command_word(args: list[str]) -> str | None:
+    words = iter(args)
+    for arg in words:
+        if arg in VALUE_OPTIONS:
+            next(words, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_command(args: list[str] | None = None):
+    """The click command tree (only the named command's part when args name one),
+    finished the same way for every command (see _finish)."""
+    load_commands(args)
     command = typer.main.get_command(app)
     _finish(command)
     return command
@@ -104,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     click_errors = _click_exceptions()
 
     args = sys.argv[1:] if argv is None else argv
-    command = build_command()
+    command = build_command(args)
     try:
         result = command.main(args=args, prog_name="tr4ctl", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
@@ -163,6 +186,7 @@ def _fail(message: str, hint: str | None, code: int, details: str | None = None,
 
 def _command_path(args: list[str]) -> str:
     """`nginx use` from the argv, skipping global options and their values."""
+    load_commands(args)
     group = typer.main.get_command(app)
     path: list[str] = []
     for arg in args:

@@ -53,8 +53,10 @@ class Engine:
             raise MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)
         return version
 
-    def require_engine(self) -> str:
-        return self.server_version
+    def require_engine(self) -> None:
+        """MissingPrerequisite when no engine answers."""
+        if self.api is None or not self.api.ping():
+            _ = self.server_version
 
     @cached_property
     def compose_version(self) -> str | None:
