@@ -249,7 +249,7 @@ class SwarmEngine(Engine):
                 raise OperationFailed(
                     f"{exc.message}: `docker service logs` can stop answering after the last "
                     "line (moby/moby#38640)",
-                    f"what it printed is all there is; `docker logs` of a task's container "
+                    "what it printed is all there is; `docker logs` of a task's container "
                     f"(`docker ps --filter name={self.stack.service(service)}`) reads one "
                     "replica") from None
         return code
