@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 import warnings
@@ -54,11 +55,13 @@ class RequestLoad:
     switch. Each answer that is not 2xx, and each connection error, is a failure."""
 
     def __init__(self, url: Callable[[str], str], login: dict[str, str] | None = None,
-                 threads: int = 3, verify: bool | str = True, headers: dict | None = None):
+                 threads: int = 3, verify: bool | str | ssl.SSLContext = True,
+                 headers: dict | None = None, extensions: dict | None = None):
         self.url = url
         self.login = login
         self.verify = verify
         self.headers = headers or {}
+        self.extensions = extensions or {}  # {"sni_hostname": ...} for HTTPS to 127.0.0.1
         self.failures: list[str] = []
         self.done = 0
         self.logins = 0
@@ -70,12 +73,12 @@ class RequestLoad:
         while not self._stop.is_set():
             login = index == 0 and self.login is not None
             try:
-                if login:
-                    response = httpx.post(self.url("/api/auth/login"), json=self.login,
-                                          timeout=30, verify=self.verify, headers=self.headers)
-                else:
-                    response = httpx.get(self.url("/health"), timeout=30, verify=self.verify,
-                                         headers=self.headers)
+                with httpx.Client(verify=self.verify, timeout=30, headers=self.headers) as client:
+                    if login:
+                        response = client.post(self.url("/api/auth/login"), json=self.login,
+                                               extensions=self.extensions)
+                    else:
+                        response = client.get(self.url("/health"), extensions=self.extensions)
                 if not 200 <= response.status_code < 300:
                     self.failures.append(f"{response.status_code} {response.text[:80]}")
             except Exception as exc:  # noqa: BLE001 - every failure counts

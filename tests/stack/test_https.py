@@ -19,6 +19,7 @@ import httpx
 import pebble
 import pytest
 from conftest import new_stack
+from load import RequestLoad
 from pebble import (
     PEBBLE_DIR_URL,
     save_pebble_root,
@@ -263,3 +264,32 @@ def test_up_prod_with_a_certificate_serves_https(https, pebble_root):
     assert stack.json("up", "--env", "prod")["data"]["nginx_mode"] == "prod"
     assert https_get(stack, pebble_root, "/health").json() == {"status": "healthy"}
     assert served_serial(stack, pebble_root) == disk_serial(stack)
+
+
+# -- and a deploy in prod: the switch under HTTPS load fails no request ---------------------------
+def test_deploy_in_prod_fails_no_https_request(https, pebble_root):
+    stack, _ = https
+    password = "https-deploy-password-1"
+    stack.tr4ctl("users", "seed", "--admin-email", f"admin@{DOMAIN}", "--founder-email",
+                 f"founder@{DOMAIN}", "--password-stdin", input=f"{password}\n{password}\n")
+    before = backend_ids(stack)
+    load = RequestLoad(lambda path: f"https://127.0.0.1:{stack.https_port}{path}",
+                       login={"email": f"admin@{DOMAIN}", "password": password},
+                       verify=pebble.tls_context(pebble_root), headers={"Host": DOMAIN},
+                       extensions={"sni_hostname": DOMAIN})
+    with load:
+        report = stack.json("deploy")["data"]  # nothing changed: a rolling restart
+    assert load.failures == [], load.failures[:5]
+    assert load.done > 20 and load.logins > 2
+    assert report["release"]["result"] == "succeeded"
+    assert stack.json("releases")["data"]["current"] == report["release"]["id"]
+    after = backend_ids(stack)
+    assert len(after) == 1 and after != before
+    assert https_get(stack, pebble_root, "/health").json() == {"status": "healthy"}
+
+
+def backend_ids(stack) -> list[str]:
+    return subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}",
+         "--filter", "label=com.docker.compose.service=backend"],
+        capture_output=True, text=True, check=True).stdout.split()
