@@ -160,3 +160,10 @@ def test_a_command_line_loads_only_its_commands_module(argv, loaded):
     from tr4ctl.cli.app import COMMAND_MODULES
 
     assert set(out[0].split(",")) == (loaded or set(COMMAND_MODULES.values()))
+
+
+@pytest.mark.parametrize("group", [[], ["db"], ["nginx"]])
+def test_a_group_without_its_command_prints_its_help_once(group):
+    result = tr4ctl(*group)
+    assert result.returncode == 2
+    assert result.stdout.count("Usage:") == 1, result.stdout

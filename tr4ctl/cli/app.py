@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
             code = _fail("no command given", "see `tr4ctl --help`", ExitCode.BAD_INPUT,
                          args=args)
         else:
-            print(exc.ctx.get_help())
+            # Typer's Rich help prints itself while the error is made (its text is then
+            # empty); plain click help is only the text.
+            if help_text := exc.format_message():
+                print(help_text)
             code = ExitCode.BAD_INPUT
     except click_errors.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "tr4ctl"
