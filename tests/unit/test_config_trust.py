@@ -221,3 +221,18 @@ def test_the_database_setting_and_the_url_agree(project):
         env.write("DATABASE_URL=postgresql+psycopg://tr4ction@postgres:5432/tr4ction\n")
     refused(tr4ctl(project, "config", "show"), "DATABASE_URL is a postgres database",
             "tr4ctl db use")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["up", "--target", ""], ["TR4CTL_TARGET", "--target"]),
+    (["--project-name", "", "status"], ["TR4CTL_PROJECT_NAME", "--project-name"]),
+    (["deploy", "--image", ""], ["--image", "not an image reference"]),
+    (["deploy", "--image", "bad ref!"], ["--image", "not an image reference"]),
+    (["deploy", "--image", "tr4ction/backend:2", "--build"], ["--build and --image"]),
+])
+def test_an_empty_or_malformed_option_is_refused_before_the_engine(project, args, words):
+    """Given as '' is given: not a fallback to the default (no engine here, so the refusal
+    comes before any docker call)."""
+    env_before = (project / ".env").read_bytes()
+    refused(tr4ctl(project, *args), *words)
+    assert (project / ".env").read_bytes() == env_before

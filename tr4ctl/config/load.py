@@ -88,9 +88,10 @@ def resolve(file: EnvFile, environ: Mapping[str, str],
 
 def _given(name: str, file: EnvFile, environ: Mapping[str, str],
            options: Mapping[str, str | None]) -> list[tuple[str, str]]:
-    """Every non-empty value given for a key, the winning one first."""
+    """Every value given for a key, the winning one first: an option even when empty
+    (`--target ''` is a mistake to name, not a default to fall back to)."""
     given = []
-    if options.get(name):
+    if options.get(name) is not None:
         given.append((options[name], option_name(name)))
     if environ.get(name):
         given.append((environ[name], ENVIRONMENT))
