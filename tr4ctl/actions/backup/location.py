@@ -23,7 +23,7 @@ def backup_dir(rt: Runtime, given: Path | None) -> Path:
     return rt.project_dir / DEFAULT_DIR_NAME
 
 
-def prepare_dir(directory: Path, option: str = "--output") -> None:
+def prepare_dir(directory: Path, option: str = "--dir") -> None:
     """A folder archives can be written in, created (0700) if missing; BadInput before
     any work otherwise."""
     if directory.exists() and not directory.is_dir():

@@ -62,6 +62,10 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     rt.engine.require_compose_v2()  # on a swarm too: it builds the backend's image
     if config.target == SWARM:
         require_swarm(rt)
+    elif config.backend_replicas > 1:
+        rt.out.warn(f"TR4CTL_BACKEND_REPLICAS={config.backend_replicas} applies on a swarm "
+                    "(`--target swarm`); on compose the backend is one container "
+                    "(TR4CTL_GUNICORN_WORKERS gives it more workers)")
     if env is Environment.PROD and not config.domain:
         raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
     # The backend would refuse to start with a bad secret: say so before anything changes.
