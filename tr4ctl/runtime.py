@@ -27,6 +27,10 @@ TARGET_KEY = "TR4CTL_TARGET"
 
 # Commands that may start a project in a folder that does not exist yet.
 CREATE_PROJECT_DIR = frozenset({"init", "up", "config set", "images build-local"})
+# The changing commands that may run in a folder with no project yet: they make one, or
+# bring one back from an archive. Any other (down --volumes above all) run from the wrong
+# folder would act on the default project's containers and volumes.
+START_PROJECT = CREATE_PROJECT_DIR | {"backup restore"}
 
 
 @dataclass
@@ -160,6 +164,8 @@ class Runtime:
         from tr4ctl.project.journal import refuse_if_restore_interrupted
 
         self.ensure_project_dir(create=command in CREATE_PROJECT_DIR)
+        if command not in START_PROJECT and not self.has_project:
+            raise self.no_project()
         with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
                         on_wait=self.out.warn):
             refuse_if_restore_interrupted(self.paths, command)

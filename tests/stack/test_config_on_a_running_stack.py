@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,14 +93,22 @@ def test_a_folder_without_a_project_says_so(stack, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     command = [sys.executable, "-m", "tr4ctl", "--project-dir", str(empty)]
-    for args in (["status"], ["logs"], ["health"], ["verify"]):
+    # Changing commands too: from the wrong folder, `down --volumes` would otherwise act
+    # on the default project's volumes.
+    for args in (["status"], ["logs"], ["health"], ["verify"], ["down", "--volumes", "--yes"],
+                 ["deploy"], ["nginx", "use", "dev"], ["backup", "create"]):
         result = subprocess.run([*command, *args], capture_output=True, text=True,
                                 env=own_environment(), timeout=120)
         assert result.returncode == 3, result.stderr
         assert "no tr4ctl project there" in result.stderr
-    # A typo'd project name removes nothing, and says so.
-    result = subprocess.run([*command, "--project-name", "t4t-no-such-project", "down",
-                             "--volumes", "--yes"], capture_output=True, text=True,
+    assert list(empty.iterdir()) == []  # nothing made there either
+    # A project whose name is mistyped removes nothing, and says so.
+    configured = tmp_path / "configured"
+    configured.mkdir()
+    shutil.copy(stack.project_dir / ".env", configured / ".env")
+    result = subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(configured),
+                             "--project-name", "t4t-no-such-project", "down", "--volumes",
+                             "--yes"], capture_output=True, text=True,
                             env=own_environment(), timeout=120)
     one_line_refusal(result, "t4t-no-such-project has no volumes", "nothing to remove")
 
