@@ -150,6 +150,8 @@ def test_every_top_level_command_is_in_the_lazy_registry():
     (["--project-dir", "backup", "--json", "status"], {"stack"}),  # a dir named backup
     (["backup", "list"], {"backup"}),
     (["--help"], None),
+    (["--help", "status"], None),  # the root's help: every command listed
+    (["status", "--help"], {"stack"}),
     (["upp"], None),  # a typo: every command, for the closest-name suggestion
 ])
 def test_a_command_line_loads_only_its_commands_module(argv, loaded):

@@ -109,6 +109,8 @@ def _command_word(args: list[str]) -> str | None:
     for arg in words:
         if arg in VALUE_OPTIONS:
             next(words, None)
+        elif arg in ("--help", "-h"):
+            return None  # the root's help, listing every command, whatever follows
         elif not arg.startswith("-"):
             return arg
     return None
