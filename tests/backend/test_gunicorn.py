@@ -7,12 +7,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+import uvicorn_worker  # noqa: F401 - the image's worker class: a missing one fails, not skips
 from app.migrate import code_revisions
 from backend_helpers import start_gunicorn, wait_for_health
-
-pytest.importorskip(
-    "uvicorn_worker", reason="uvicorn-worker (the image's gunicorn worker class) not installed"
-)
 
 
 @pytest.mark.each_database

@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from conftest import docker, wait_for
 
 NODE_IMAGE = "tr4ctl-test/swarm-node:bookworm"
@@ -20,30 +21,32 @@ def swarm_state() -> dict:
     return json.loads(docker("info", "--format", "{{json .Swarm}}"))
 
 
+def require_no_swarm() -> None:
+    """The swarm tests make and leave their own swarm: an engine already in one (a
+    developer's; a killed run's is left by the conftest sweep) is a set-up to fix, not a
+    reason to prove less."""
+    if swarm_state().get("LocalNodeState") == "active":
+        pytest.fail("this engine is in a swarm the tests did not make: leave it first "
+                    "(`docker swarm leave --force`), then run the swarm tests again")
+
+
 class Swarm:
     """`docker swarm init` advertised on a bridge network of the test's own, the address
-    a node in a container reaches; left (and its network removed) at the end, unless the
-    engine was in a swarm before (a developer's: then it is used as it is)."""
+    a node in a container reaches; left (and its network removed) at the end."""
 
     def __init__(self):
         self.network = f"t4t-swarmnet-{os.getpid()}"
-        self.created = False
         self.address: str | None = None
 
     def start(self) -> Swarm:
-        if swarm_state().get("LocalNodeState") == "active":
-            self.address = swarm_state().get("NodeAddr")
-            return self
+        require_no_swarm()
         docker("network", "create", self.network)
         gateway = json.loads(docker("network", "inspect", self.network))[0]["IPAM"]["Config"][0]
         self.address = gateway.get("Gateway") or gateway["Subnet"].rsplit(".", 1)[0] + ".1"
         docker("swarm", "init", "--advertise-addr", self.address)
-        self.created = True
         return self
 
     def stop(self) -> None:
-        if not self.created:
-            return
         docker("swarm", "leave", "--force", check=False)
         docker("network", "rm", self.network, check=False)
         docker("network", "rm", "docker_gwbridge", check=False)  # swarm leaves it behind

@@ -15,7 +15,7 @@ import pytest
 from backend_images import build_context, build_image, derived_image, releases, served_version
 from conftest import docker, new_stack, wait_for
 from load import AccountLoad, RequestLoad
-from swarm_nodes import Node, Swarm, swarm_state
+from swarm_nodes import Node, Swarm, require_no_swarm
 
 ADMIN, FOUNDER = "admin@swarm.test", "founder@swarm.test"
 PASSWORD = "swarm-test-password-1"
@@ -55,9 +55,7 @@ def Load(stack) -> RequestLoad:
 
 # -- before any swarm: the refusal a plain engine gets ------------------------------------
 def test_an_engine_that_is_no_swarm_manager_is_exit_3(docker_engine, tmp_path_factory):
-    if swarm_state().get("LocalNodeState") == "active":
-        pytest.skip("this engine is in a swarm already (a developer's): cannot show a "
-                    "non-manager here")
+    require_no_swarm()
     stack = new_stack(tmp_path_factory, "noswarm", settings=SWARM_SETTINGS)
     result = stack.tr4ctl("up", "--target", "swarm", check=False)
     assert result.returncode == 3, result.stderr
@@ -201,8 +199,6 @@ def test_a_backup_restores_every_account_into_a_fresh_swarm_stack(stack):
 # -- two nodes ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def worker(swarm, stack):
-    if not swarm.created:
-        pytest.skip("the engine's swarm is a developer's: no node is joined to it")
     node = Node(swarm, f"t4t-node-{os.getpid()}").start()
     try:
         node.load(services(stack)["backend"]["image"])
