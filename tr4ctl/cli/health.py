@@ -90,8 +90,8 @@ def health(
         lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]],
         wrap=("measured", "baseline"))
     rt.out.say(f"[dim]tolerance: {chosen.tolerance.describe()}; "
-                         f"in-network client: {report.probe_client or '-'}; "
-                         f"{report.seconds:.2f}s[/dim]")
+               f"in-network client: {report.probe_client or '-'}; "
+               f"{report.seconds:.2f}s[/dim]")
     if save_baseline is not None:
         rt.out.success(f"baseline saved to {save_baseline}")
     _finish_document(rt, "health", report.checks, data)

@@ -116,7 +116,6 @@ class Engine:
         if completed.returncode != 0:
             self.runner.run(cmd.network_remove(name))  # the error, mapped as any other
 
-
     def foreign_endpoints(self, network: str) -> list[str]:
         """Names of the containers attached to the network that are not this project's
         (none when the network does not exist)."""

@@ -31,6 +31,7 @@ from tr4ctl.plan.services import ServiceState, absent, state_from_inspect
 STACK_LABEL = "com.docker.stack.namespace"
 SERVICE_LABEL = "com.docker.swarm.service.name"
 LOG_TAIL_SECONDS = 20
+STACK_RM_SECONDS = 120
 LOGS_SECONDS = 120  # `tr4ctl logs` without --follow
 
 
@@ -174,11 +175,7 @@ class SwarmEngine(Engine):
         self.runner.run(self.stack.deploy(), what="docker stack deploy")
 
     def compose_down(self, timeout: int | None = None) -> None:
-        """`docker stack rm` returns at once; the containers go over the next seconds,
-        and the volumes and network cannot be removed before they are gone."""
-        self.runner.run(self.stack.remove(), what="docker stack rm")
-        self._wait(lambda: not self.labelled_container_ids(f"{STACK_LABEL}={self.project_name}"),
-                   "the stack's containers to stop", 120)
+        remove_stack(self, self.stack)
 
     def compose_stop(self, services: list[str]) -> None:
         """Scaled to 0 (their replica counts remembered for `compose_start`), waited for."""
@@ -228,16 +225,6 @@ class SwarmEngine(Engine):
     def service_document(self, service: str) -> dict[str, Any] | None:
         return self._service(service)
 
-    @staticmethod
-    def _wait(done, what: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                raise OperationFailed(f"timed out after {timeout:.0f}s waiting for {what}",
-                                      "`docker stack ps` shows what is left; run the command "
-                                      "again")
-            time.sleep(0.5)
-
     def logs(self, services: list[str], *, follow: bool, tail: str | None,
              timestamps: bool = False) -> int:
         code = 0
@@ -286,6 +273,20 @@ class SwarmEngine(Engine):
         raise call_failure(argv, completed.returncode, completed.stderr, completed.stdout,
                            what="validating the rendered stack file",
                            hint="check the templates and .env; nothing was deployed")
+
+
+def remove_stack(engine: Engine, stack: SwarmStack) -> None:
+    """`docker stack rm` returns at once; the containers go over the next seconds, and
+    the volumes and network cannot be removed before they are gone: waited for. Any
+    engine will do (a compose project leaving the swarm target has a plain one)."""
+    engine.runner.run(stack.remove(), what="docker stack rm")
+    deadline = time.monotonic() + STACK_RM_SECONDS
+    while engine.labelled_container_ids(f"{STACK_LABEL}={stack.name}"):
+        if time.monotonic() > deadline:
+            raise OperationFailed(f"timed out after {STACK_RM_SECONDS}s waiting for the swarm "
+                                  "stack's containers to stop",
+                                  "`docker stack ps` shows what is left; run the command again")
+        time.sleep(0.5)
 
 
 def _both_streams(completed: Completed[str]) -> str:

@@ -6,7 +6,7 @@ overlay on a swarm). A brief outage, said before it happens."""
 from __future__ import annotations
 
 from tr4ctl.docker import commands as cmd
-from tr4ctl.docker.swarm import STACK_LABEL
+from tr4ctl.docker.swarm import STACK_LABEL, remove_stack
 from tr4ctl.facts import SWARM
 from tr4ctl.runtime import Runtime
 
@@ -29,12 +29,7 @@ def leave_other_target(rt: Runtime, other: str) -> None:
     rt.out.warn(f"project {name} runs on {other}: taking it down there first (its data "
                 f"volumes are kept and used on {rt.config.target})")
     if other == SWARM:
-        engine.runner.run(cmd.SwarmStack(name, rt.paths.compose_file).remove(),
-                          what="docker stack rm")
-        from tr4ctl.docker.swarm import SwarmEngine
-
-        SwarmEngine._wait(lambda: not engine.labelled_container_ids(f"{STACK_LABEL}={name}"),
-                          "the swarm stack's containers to stop", 120)
+        remove_stack(engine, cmd.SwarmStack(name, rt.paths.compose_file))
     else:
         # By its project label alone: the compose file on disk is the swarm's now.
         engine.runner.run(cmd.ComposeProject(name, ()).down(timeout=10),
