@@ -67,9 +67,20 @@ def load_templates(override_dir: Path | None) -> dict[str, str]:
             if not directory.is_dir():
                 continue
             for path in sorted(directory.iterdir()):
-                if path.is_file():
-                    templates[f"{folder}/{path.name}"] = path.read_text(encoding="utf-8")
+                if not path.is_dir():  # a FIFO or a device is refused, never read
+                    templates[f"{folder}/{path.name}"] = _read_template(path)
     return templates
+
+
+def _read_template(path: Path) -> str:
+    from tr4ctl.errors import BadInput
+    from tr4ctl.files import read_regular_text
+
+    hint = "keep only template files in TR4CTL_TEMPLATES_DIR's compose/ and nginx/ folders"
+    try:
+        return read_regular_text(path, "template", hint=hint)
+    except FileNotFoundError:
+        raise BadInput(f"template {path} is a link to nothing", hint) from None
 
 
 def _require_template_dir(directory: Path) -> None:

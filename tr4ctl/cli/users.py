@@ -16,6 +16,8 @@ app = typer.Typer(help="Operator accounts: seed the admin and founder, list acco
                   no_args_is_help=True)
 
 PROMPT_ATTEMPTS = 3
+# One password a line: a megabyte is far more than any account list needs.
+STDIN_LIMIT = 1024 * 1024
 
 SEED_HELP = """Create or update accounts: by default an admin and a founder (emails
 from --admin-email/--founder-email or TR4CTL_ADMIN_EMAIL/TR4CTL_FOUNDER_EMAIL), or every
@@ -77,7 +79,7 @@ def seed(
     check_seed_flags(file, admin_email, founder_email, password_stdin, generate, output,
                      terminal=os.isatty(sys.stderr.fileno()))
     accounts = accounts_to_seed(rt, file, admin_email, founder_email, only or [],
-                                password_lines=sys.stdin.read() if password_stdin else None)
+                                password_lines=_stdin_passwords() if password_stdin else None)
     ask = generated_passwords if generate else _prompted_passwords(rt)
     prepared = prepare_seed(rt, accounts, reset_password=reset_password, ask_passwords=ask,
                             generated=generate, output_file=output)
@@ -124,6 +126,15 @@ def list_(ctx: typer.Context) -> None:
                       [[u["email"], u["role"], u["name"] or "-",
                         str(u["created_at"] or "")[:10]] for u in users])
     rt.out.emit("users list", {"users": users})
+
+
+def _stdin_passwords() -> str:
+    """Standard input, read to at most STDIN_LIMIT (`< /dev/zero` must not eat memory)."""
+    text = sys.stdin.read(STDIN_LIMIT + 1)
+    if len(text) > STDIN_LIMIT:
+        raise BadInput(f"--password-stdin got more than {STDIN_LIMIT // 1024} KiB",
+                       "give one password a line, a line for each account")
+    return text
 
 
 def _prompted_passwords(rt: Runtime):

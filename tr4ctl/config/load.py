@@ -15,6 +15,9 @@ from tr4ctl.config.model import DEFAULT, ENV_FILE, ENVIRONMENT, Config
 from tr4ctl.config.values import control_character
 from tr4ctl.errors import BadInput
 
+# A .env is a few KiB; a megabyte is already far more than any real one.
+ENV_LIMIT = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class EnvFile:
@@ -29,12 +32,20 @@ def read_env_file(env_file: Path) -> EnvFile:
     """BadInput for a file that cannot be read, or a line python-dotenv would silently
     half-read."""
     try:
-        text = env_file.read_text(encoding="utf-8")
+        text = read_env_text(env_file)
     except FileNotFoundError:
         return EnvFile(env_file, {}, {})
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read {env_file}: {exc}", "fix or remove the file") from None
     return parse_env_text(text, env_file)
+
+
+def read_env_text(env_file: Path) -> str:
+    """.env's text: a regular file of a bounded size (a FIFO or a directory there is
+    refused, never waited on or read without end). FileNotFoundError when missing."""
+    from tr4ctl.files import read_regular_text
+
+    return read_regular_text(env_file, "the settings file", limit=ENV_LIMIT,
+                             hint=f"make {env_file} a regular file (`tr4ctl init` writes one "
+                                  "when none is there)")
 
 
 def parse_env_text(text: str, env_file: Path) -> EnvFile:

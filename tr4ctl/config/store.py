@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tr4ctl.config.envfile import with_values
-from tr4ctl.config.load import parse_env_text, resolve
+from tr4ctl.config.load import parse_env_text, read_env_text, resolve
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.files import write_private
@@ -19,7 +19,7 @@ def save_env_values(env_file: Path, updates: Mapping[str, str], *,
                     check: Callable[[Config], None] | None = None) -> bool:
     """True when .env changed. A value that breaks the configuration, or that `check`
     refuses in the resulting configuration, changes nothing."""
-    text = env_file.read_text(encoding="utf-8")
+    text = read_env_text(env_file)
     try:
         new_text = with_values(text, dict(updates))
     except ValueError as exc:

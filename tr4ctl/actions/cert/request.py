@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
+from tr4ctl.files import read_regular_file
 from tr4ctl.plan.certificates import (
     IssueRequest,
     pem_certificates,
@@ -77,17 +78,14 @@ def validate_ca_bundle_path(path: Path, *, setting: str | None = None) -> Path:
     `setting` names where a bad value came from, so the message says what to change."""
     where = f"{setting}: " if setting else ""
     resolved = Path(path).expanduser().resolve()
-    if not resolved.is_file():
-        raise BadInput(f"{where}CA bundle {path} does not exist or is not a file",
-                       "give the PEM file of the CA that signs the ACME server's TLS certificate")
+    hint = "give the PEM file of the CA that signs the ACME server's TLS certificate"
     if ":" in str(resolved):
         raise BadInput(f"{where}CA bundle path {resolved} contains ':'",
                        "copy the file to a path without ':' (docker -v splits on it)")
     try:
-        text = resolved.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"{where}cannot read CA bundle {resolved}: {exc.strerror}",
-                       "check the file's permissions") from None
+        text = read_regular_file(resolved, f"{where}CA bundle", hint=hint)
+    except FileNotFoundError:
+        raise BadInput(f"{where}CA bundle {path} does not exist", hint) from None
     if not pem_certificates(text):
         raise BadInput(f"{where}CA bundle {resolved} holds no PEM certificate",
                        "give a file with -----BEGIN CERTIFICATE----- blocks")

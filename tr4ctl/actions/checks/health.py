@@ -70,13 +70,13 @@ class HealthReport:
 
 
 def load_baseline(path: Path) -> Baseline:
+    from tr4ctl.files import read_regular_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path, "baseline")
     except FileNotFoundError:
         raise BadInput(f"baseline {path} does not exist",
                        "record one with `tr4ctl health --save-baseline FILE`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read baseline {path}: {exc}", "check the path") from None
     return parse_baseline(text, str(path))
 
 

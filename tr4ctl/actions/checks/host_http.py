@@ -56,11 +56,15 @@ def tls_context(target: HostTarget) -> ssl.SSLContext:
 
     if target.ca_bundle is None:
         return ssl.create_default_context()
-    if not target.ca_bundle.is_file():
-        raise BadInput(f"CA bundle {target.ca_bundle} does not exist",
-                       "fix TR4CTL_CA_BUNDLE in .env, or unset it to use the system's trust")
+    from tr4ctl.files import read_regular_text
+
+    hint = "fix TR4CTL_CA_BUNDLE in .env, or unset it to use the system's trust"
     try:
-        return ssl.create_default_context(cafile=str(target.ca_bundle))
+        pem = read_regular_text(target.ca_bundle, "CA bundle", hint=hint)
+    except FileNotFoundError:
+        raise BadInput(f"CA bundle {target.ca_bundle} does not exist", hint) from None
+    try:
+        return ssl.create_default_context(cadata=pem)
     except ssl.SSLError as exc:
         raise BadInput(f"CA bundle {target.ca_bundle} is not PEM certificates: {exc.reason}",
                        "point TR4CTL_CA_BUNDLE at a PEM file") from None

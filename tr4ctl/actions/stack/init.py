@@ -11,6 +11,7 @@ from pathlib import Path
 from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.assets import env_example
 from tr4ctl.config.envfile import with_jwt_secret
+from tr4ctl.config.load import read_env_text
 from tr4ctl.config.model import DEFAULT
 from tr4ctl.config.store import save_env_values
 from tr4ctl.files import is_private, make_private, write_atomic, write_private
@@ -23,6 +24,8 @@ PROJECT_NAME_KEY = "TR4CTL_PROJECT_NAME"
 def ensure_env_file(rt: Runtime, report: InitReport) -> None:
     env_file = rt.paths.env_file
     if env_file.exists():
+        # Read first: a FIFO or a directory there is refused before its mode is touched.
+        read_env_text(env_file)
         if not is_private(env_file):
             make_private(env_file)
             report.add("file", str(env_file), "permissions fixed to 0600")

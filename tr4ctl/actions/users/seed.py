@@ -14,6 +14,7 @@ from pathlib import Path
 from tr4ctl.actions.users.list import list_accounts
 from tr4ctl.actions.users.manage import require_backend_running, run_manage
 from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.files import read_regular_text
 from tr4ctl.plan.accounts import (
     Account,
     SeedPlan,
@@ -31,6 +32,9 @@ from tr4ctl.plan.accounts import (
     with_passwords,
 )
 from tr4ctl.runtime import Runtime
+
+# A JSON list of accounts; a megabyte is thousands of them.
+ACCOUNTS_FILE_LIMIT = 1024 * 1024
 
 
 @dataclass
@@ -86,12 +90,10 @@ def accounts_to_seed(rt: Runtime, file: Path | None, admin_email: str | None,
 
 def _from_file(file: Path) -> list[Account]:
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_regular_text(file, "--file", limit=ACCOUNTS_FILE_LIMIT)
         mode = file.stat().st_mode
     except FileNotFoundError:
-        raise BadInput(f"--file {file} does not exist", None) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read --file {file}: {exc}", None) from None
+        raise BadInput(f"--file {file} does not exist", "check the path") from None
     accounts = parse_accounts_file(text, str(file))
     if holds_passwords(accounts):
         require_private_file(mode, str(file))
