@@ -57,7 +57,7 @@ def load_templates(override_dir: Path | None) -> dict[str, str]:
     """Every shipped template by "<folder>/<file>", the operator's overriding ones
     (TR4CTL_TEMPLATES_DIR) laid over them."""
     if override_dir is not None:
-        _require_template_dir(override_dir)
+        require_template_dir(override_dir)
     templates: dict[str, str] = {}
     for folder in TEMPLATE_FOLDERS:
         directories = [asset_dir(folder)]
@@ -83,11 +83,16 @@ def _read_template(path: Path) -> str:
         raise BadInput(f"template {path} is a link to nothing", hint) from None
 
 
-def _require_template_dir(directory: Path) -> None:
+def require_template_dir(directory: Path) -> None:
     from tr4ctl.errors import BadInput
 
     hint = "point TR4CTL_TEMPLATES_DIR at a folder with compose/ and/or nginx/ templates, or unset it"
     if not directory.is_dir():
-        raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} is not a folder", hint)
+        import os
+
+        from tr4ctl.files import kind_of
+
+        what = kind_of(os.stat(directory).st_mode) if directory.exists() else "not there"
+        raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} is {what}, not a folder", hint)
     if not any((directory / folder).is_dir() for folder in TEMPLATE_FOLDERS):
         raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} has no compose/ or nginx/ folder", hint)

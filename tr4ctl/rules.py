@@ -58,5 +58,7 @@ integer_problem = _backend.integer_problem
 cors_origins = _backend.cors_origins
 cors_origin_problem = _backend.cors_origin_problem
 host_problem = _backend.host_problem
+host_name_problem = _backend.host_name_problem
+MAX_URL_CHARS = _backend.MAX_URL_CHARS
 database_url_problem = _backend.database_url_problem
 url_password = _backend.url_password

@@ -143,7 +143,10 @@ INTEGER_LIMITS: dict[str, tuple[int, int | None]] = {
     "WEB_CONCURRENCY": (1, 64),
 }
 CHROMA_TIMEOUT_MAX_SECONDS = 10.0
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+)(?::(\d{1,5}))?$")
+MAX_HOST_CHARS = 253
+MAX_LABEL_CHARS = 63
+MAX_URL_CHARS = 2048
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9.-]{1,253}(?<!-)$")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 # Every PostgreSQL URL is served by psycopg 3 (the one driver the image ships): the bare
@@ -178,23 +181,59 @@ def cors_origins(text: str) -> list[str]:
     return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
 
 
+def host_name_problem(host: str) -> str | None:
+    """DNS's limits: a name of at most 253 characters, labels of 1 to 63 (RFC 1035); a
+    longer one is accepted by a regex and fails later, in a resolver or a TLS library."""
+    if len(host) > MAX_HOST_CHARS:
+        return f"its host name is {len(host)} characters, more than DNS's {MAX_HOST_CHARS}"
+    for label in host.removesuffix(".").split("."):
+        if not label:
+            return "its host name has an empty label (two dots in a row)"
+        if len(label) > MAX_LABEL_CHARS:
+            return (f"its host name has a label of {len(label)} characters, more than DNS's "
+                    f"{MAX_LABEL_CHARS}")
+    return None
+
+
+def _port_problem(port: int | None) -> str | None:
+    return None if port is None or 0 < port <= 65535 else "its port is not 1-65535"
+
+
 def cors_origin_problem(origin: str) -> str | None:
     """An origin is scheme://host[:port]; "*" would let every site call the API."""
     if origin == "*":
         return "'*' would allow every site: list the allowed origins"
-    if not _ORIGIN.match(origin):
+    match = _ORIGIN.match(origin)
+    if not match:
         return f"{origin!r} is not scheme://host[:port] (http or https, no path)"
-    return None
+    problem = host_name_problem(match.group(1)) or _port_problem(
+        int(match.group(2)) if match.group(2) else None)
+    return f"{origin[:80]!r}: {problem}" if problem else None
 
 
 def host_problem(text: str) -> str | None:
-    return None if _HOST.match(text.strip()) else "must be a host name"
+    if not _HOST.match(text.strip()):
+        return "must be a host name"
+    return host_name_problem(text.strip())
 
 
 def database_url_problem(url: str) -> str | None:
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in DATABASE_SCHEMES:
         return f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}"
+    if len(url) > MAX_URL_CHARS:
+        return f"is {len(url)} characters, more than {MAX_URL_CHARS}"
+    if scheme != "sqlite":
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:
+            return f"is not a URL: {exc}"
+        problem = (host_name_problem(host) if host else None) or _port_problem(port)
+        if problem:
+            return problem
     return None
 
 

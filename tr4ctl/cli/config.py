@@ -76,9 +76,12 @@ def set_values(
     for key, by in report.set_by_stack.items():
         out.warn(f"{key} is set for the backend's container by {by}: the value in .env is "
                  "not used by the stack")
+    for key, why in report.unused_here.items():
+        out.warn(f"{key} {why}")
     if report.to_recreate:
         out.info(f"running with the old values: {', '.join(report.to_recreate)}; "
                  f"`{report.apply_with}` applies the change")
     out.emit("config set", {"set": report.written, "to_recreate": report.to_recreate,
                             "apply_with": report.apply_with, "overridden": report.overridden,
-                            "set_by_stack": report.set_by_stack})
+                            "set_by_stack": report.set_by_stack,
+                            "unused_here": report.unused_here})

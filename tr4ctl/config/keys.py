@@ -79,7 +79,7 @@ TR4CTL_KEYS = (
     Key("TR4CTL_LOCK_TIMEOUT", v.seconds(0), 120.0,
         "seconds a changing command waits for another one on the same stack"),
     Key("TR4CTL_HEALTHCHECK_INTERVAL", v.duration, "1s",
-        "healthcheck interval of the long-running services", applies_to=ALL),
+        "healthcheck interval of the long-running services (100ms to 60s)", applies_to=ALL),
     Key("TR4CTL_TEMPLATES_DIR", v.path, None,
         "folder with compose/ and nginx/ templates overriding the shipped ones", applies_to=ALL),
     Key("TR4CTL_CA_BUNDLE", v.path, None,

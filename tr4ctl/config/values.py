@@ -12,10 +12,10 @@ from typing import Any
 Parser = Callable[[str], Any]
 
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
-_DURATION = re.compile(r"^\d+(ms|s|m)$")
+_DURATION = re.compile(r"^(\d{1,9})(ms|s|m)$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
-_URL = re.compile(r"^https?://[^\s/:@]+(:\d{1,5})?(/\S*)?$")
+_URL = re.compile(r"^https?://([^\s/:@]+)(?::(\d{1,5}))?(/\S*)?$")
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
 
 
@@ -57,10 +57,22 @@ def seconds(low: float) -> Parser:
     return parse
 
 
+# Docker reads an interval of 0 as its default, 30 s, and refuses one under 1 ms; the
+# stack's `up` waits for healthy (30 retries): 100 ms to 60 s keeps both meaningful.
+HEALTHCHECK_MS = (100, 60_000)
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000}
+
+
 def duration(value: str) -> str:
-    if not _DURATION.match(value):
+    match = _DURATION.match(value.strip())
+    if not match:
         raise ValueError("use a duration such as 1s or 500ms")
-    return value
+    low, high = HEALTHCHECK_MS
+    number = int(match.group(1))
+    if not low <= number * _UNIT_MS[match.group(2)] <= high:
+        raise ValueError(f"must be from {low}ms to {high // 1000}s (Docker takes 0 as 30s "
+                         "and refuses less than 1ms)")
+    return value.strip()
 
 
 def path(value: str) -> Path:
@@ -123,9 +135,17 @@ def email(value: str) -> str:
 
 
 def url_problem(url: str) -> str | None:
-    if not _URL.match(url):
+    from tr4ctl import rules
+
+    match = _URL.match(url)
+    if not match:
         return "not an http(s) URL"
-    return None
+    if len(url) > rules.MAX_URL_CHARS:
+        return f"a URL of {len(url)} characters, more than {rules.MAX_URL_CHARS}"
+    port = match.group(2)
+    if port and not 0 < int(port) <= 65535:
+        return "its port is not 1-65535"
+    return rules.host_name_problem(match.group(1))
 
 
 def url(value: str) -> str:

@@ -53,8 +53,8 @@ def validate_email(value: str) -> str:
 
 def validate_server(value: str) -> str:
     server = value.strip()
-    if url_problem(server):
-        raise BadInput(f"invalid ACME server URL {value!r}",
+    if problem := url_problem(server):
+        raise BadInput(f"invalid ACME server URL {value[:80]!r}: {problem}",
                        "give the CA's directory URL, e.g. --server https://ca.internal/directory")
     if not server.lower().startswith("https://"):
         # RFC 8555 §6.1: ACME runs over HTTPS only; a plain-HTTP URL fails later and obscurely.

@@ -8,6 +8,7 @@ from typing import Any
 from tr4ctl.config.model import Config
 from tr4ctl.errors import BadInput
 from tr4ctl.facts import SQLITE
+from tr4ctl.plan.readiness import replicas_refusal
 
 EVERY_INTERFACE = ("0.0.0.0", "::", "[::]")
 
@@ -28,11 +29,8 @@ def swarm_refusal(config: Config, node_count: int) -> BadInput | None:
                         "host's firewall), or stay on TR4CTL_TARGET=compose")
     if config.database != SQLITE:
         return None
-    if config.backend_replicas > 1:
-        return BadInput(f"TR4CTL_BACKEND_REPLICAS={config.backend_replicas} needs a database "
-                        "every replica reaches; SQLite is a file in one volume",
-                        "run `tr4ctl db use postgres` (or set TR4CTL_DATABASE=postgres), or "
-                        "set TR4CTL_BACKEND_REPLICAS=1")
+    if refusal := replicas_refusal(config):
+        return refusal
     if node_count > 1:
         return BadInput(f"this swarm has {node_count} nodes and the backend could be placed on "
                         "any of them, away from its SQLite file",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tr4ctl.actions.backup.archive import read_manifest
 from tr4ctl.actions.backup.location import backup_dir, existing_dir
+from tr4ctl.actions.config.paths import require_backup_dir_setting
 from tr4ctl.errors import Tr4ctlError
 from tr4ctl.plan.backup import ARCHIVE_SUFFIX
 from tr4ctl.runtime import Runtime
@@ -28,7 +29,13 @@ class ListedArchive:
 def list_backups(rt: Runtime, given: Path | None) -> tuple[Path, list[ListedArchive]]:
     """The directory listed (--dir must exist; the default one may not exist yet) and
     its archives."""
-    directory = existing_dir(backup_dir(rt, given), "--dir") if given else backup_dir(rt, None)
+    if given:
+        directory = existing_dir(backup_dir(rt, given), "--dir")
+    else:
+        # TR4CTL_BACKUP_DIR may not exist yet (no backup made), but a file there is a
+        # mistake to name, not "0 archives".
+        directory = backup_dir(rt, None)
+        require_backup_dir_setting(directory, rt.project_dir)
     return directory, archives_in(directory)
 
 

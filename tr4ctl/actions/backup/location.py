@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.files import kind_of
 from tr4ctl.plan.backup import space_problem
 from tr4ctl.runtime import Runtime
 
@@ -42,7 +43,8 @@ def prepare_dir(directory: Path, option: str = "--dir") -> None:
 def existing_dir(directory: Path, option: str) -> Path:
     """A folder to read archives from: a typo must not read as "no archives"."""
     if not directory.is_dir():
-        raise BadInput(f"{directory} is not a directory", f"check {option}")
+        what = kind_of(os.stat(directory).st_mode) if directory.exists() else "not there"
+        raise BadInput(f"{directory} is {what}, not a directory", f"check {option}")
     return directory
 
 
@@ -53,10 +55,8 @@ def free_bytes(directory: Path) -> int:
     return shutil.disk_usage(probe).free
 
 
-def check_space(directory: Path, estimate: int, what: str) -> None:
+def check_space(directory: Path, estimate: int, what: str, option: str = "--dir") -> None:
     problem = space_problem(str(directory), what, estimate, free_bytes(directory))
     if problem:
-        raise OperationFailed(problem,
-                              "free space there or choose another directory with "
-                              f"{'--safety-dir' if what == 'safety backup' else '--output'}; "
-                              "nothing was changed")
+        raise OperationFailed(problem, "free space there or choose another directory with "
+                                       f"{option}; nothing was changed")

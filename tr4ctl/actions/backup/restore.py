@@ -93,7 +93,7 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
     if not interrupted:
         # An interrupted restore's volumes are a mix: its safety backup is the way back,
         # and a new one would only save the mix.
-        prepare_dir(safety_dir, "--safety-dir")
+        prepare_dir(safety_dir)
         check_space(safety_dir, estimated_bytes(rt, streams, present), "safety backup")
     if not confirm(manifest):
         raise BadInput("restore not confirmed", "nothing was changed")
@@ -156,7 +156,7 @@ def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir:
     engine = rt.engine
     engine.require_engine()
     streams = VolumeStreams(engine, helper_image(rt))
-    prepare_dir(safety_dir, "--safety-dir")
+    prepare_dir(safety_dir)
     if not confirm(manifest):
         raise BadInput("restore not confirmed", "nothing was changed")
     report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from tr4ctl.actions.config.paths import PATH_KEYS, check_path_settings
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import ensure_env_file
 from tr4ctl.actions.stack.init_report import InitReport
@@ -20,11 +21,15 @@ from tr4ctl.config.model import Config
 from tr4ctl.config.store import save_env_values
 from tr4ctl.config.values import control_character
 from tr4ctl.errors import BadInput, Tr4ctlError
+from tr4ctl.facts import SWARM
 from tr4ctl.plan.masking import is_secret_key, secret_in_value
+from tr4ctl.plan.readiness import REPLICAS_KEY, replicas_refusal
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import backend_settings
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
+
+DATABASE_KEY = "TR4CTL_DATABASE"
 
 
 @dataclass
@@ -37,6 +42,8 @@ class SetReport:
     overridden: list[str] = field(default_factory=list)
     # Backend keys the stack itself sets for the container (the written value is unused).
     set_by_stack: dict[str, str] = field(default_factory=dict)
+    # Keys written that the current target does not use, and what happens instead.
+    unused_here: dict[str, str] = field(default_factory=dict)
 
 
 def parse_assignments(assignments: list[str], env_file: str) -> dict[str, str]:
@@ -97,13 +104,17 @@ def set_values(rt: Runtime, assignments: list[str], *, if_unset: bool) -> SetRep
     nginx = _running_nginx(rt)
     publishing = {"TR4CTL_BIND_ADDRESS", "TR4CTL_HTTP_PORT", "TR4CTL_HTTPS_PORT"} & set(updates)
 
-    def publishable(config: Config) -> None:
-        # A bind address that is not this host's, or a busy port, is refused now, not
-        # when `up` has already removed the running nginx.
+    def usable(config: Config) -> None:
+        # Refused now what a later command would trip over: a path that is not there or
+        # not of its kind, replicas SQLite cannot serve, and (before `up` has removed the
+        # running nginx) a bind address that is not this host's, or a busy port.
+        check_path_settings(config, rt.project_dir, [k for k in updates if k in PATH_KEYS])
+        if {REPLICAS_KEY, DATABASE_KEY} & set(updates) and (refusal := replicas_refusal(config)):
+            raise refusal
         if publishing:
             require_ports(config, nginx)
 
-    if not save_env_values(env_file, updates, options=rt.config_options, check=publishable):
+    if not save_env_values(env_file, updates, options=rt.config_options, check=usable):
         return SetReport(sorted(updates))
     rt.reload_config()
     return _report(rt, sorted(updates), changed=[k for k in updates if current.get(k) != updates[k]])
@@ -143,6 +154,12 @@ def _report(rt: Runtime, written: list[str], *, changed: list[str]) -> SetReport
     env = last_environment(rt.paths)
     fixed = backend_settings(rt.config, env)
     report.set_by_stack = {k: by for k, (_, by) in fixed.items() if k in written}
+    if REPLICAS_KEY in written and rt.config.target != SWARM:
+        # The compose file has one backend whatever the number: `up` would not apply it.
+        report.unused_here[REPLICAS_KEY] = (
+            "applies on a swarm only (TR4CTL_TARGET=swarm); on compose the backend stays one "
+            "container (TR4CTL_GUNICORN_WORKERS gives it more workers)")
+        changed = [k for k in changed if k != REPLICAS_KEY]
     reached = sorted({service for k in changed for service in KEYS[k].applies_to})
     if not reached or not rt.paths.compose_file.exists():
         return report

@@ -26,10 +26,11 @@ from tr4ctl.actions.stack.target_switch import (
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.config.load import read_env_file
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
-from tr4ctl.errors import BadInput, Interrupted
+from tr4ctl.errors import Interrupted
 from tr4ctl.facts import SWARM, stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
+from tr4ctl.plan.readiness import settings_refusal
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
 from tr4ctl.plan.swarm import swarm_refusal
@@ -57,7 +58,7 @@ class UpReport:
 def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
     """Everything that can refuse `up` before anything changes; returns the services' states."""
     config = rt.config
-    require_acme_ca_bundle_setting(config)  # mounted into certbot-renew
+    require_settings(rt, env)
     rt.engine.require_engine()
     rt.engine.require_compose_v2()  # on a swarm too: it builds the backend's image
     if config.target == SWARM:
@@ -66,19 +67,24 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
         rt.out.warn(f"TR4CTL_BACKEND_REPLICAS={config.backend_replicas} applies on a swarm "
                     "(`--target swarm`); on compose the backend is one container "
                     "(TR4CTL_GUNICORN_WORKERS gives it more workers)")
-    if env is Environment.PROD and not config.domain:
-        raise BadInput("--env prod needs the site's domain", "set TR4CTL_DOMAIN in .env")
-    # The backend would refuse to start with a bad secret: say so before anything changes.
-    problem = secret_problem(config.backend_values.get(SECRET_KEY)) \
-        if env is Environment.PROD and rt.paths.env_file.exists() else None
-    if problem:
-        raise BadInput(f"--env prod needs a real secret: {problem}",
-                       f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
-                       "`openssl rand -hex 32`")
     states = rt.engine.service_states(stack_services(config.database))
     if other_target_running(rt) is None:
         require_ports(config, states["nginx"])
     return states
+
+
+def require_settings(rt: Runtime, env: Environment) -> None:
+    """The settings `up --env <env>` needs, without the engine (`config validate` asks
+    the same): the one rule of plan/readiness.py, and the ACME CA bundle certbot-renew
+    mounts."""
+    config = rt.config
+    require_acme_ca_bundle_setting(config)
+    # The backend would refuse to start with a bad secret: say so before anything changes.
+    problem = secret_problem(config.backend_values.get(SECRET_KEY)) \
+        if env is Environment.PROD and rt.paths.env_file.exists() else None
+    refusal = settings_refusal(config, env, secret_problem=problem)
+    if refusal is not None:
+        raise refusal
 
 
 def require_swarm(rt: Runtime) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from tr4ctl.actions.users.list import list_accounts
 from tr4ctl.actions.users.manage import require_backend_running, run_manage
 from tr4ctl.errors import BadInput, OperationFailed
-from tr4ctl.files import read_regular_text
+from tr4ctl.files import fsync_dir, read_regular_text, write_private
 from tr4ctl.plan.accounts import (
     Account,
     SeedPlan,
@@ -127,26 +127,33 @@ def prepare_seed(rt: Runtime, accounts: list[Account], *, reset_password: bool,
 
 
 def apply_seed(rt: Runtime, prepared: PreparedSeed) -> SeedReport:
-    """One seed call (one transaction in the backend); the caller holds the lock."""
-    reserved = _reserve_private_file(prepared.output_file) if prepared.output_file else None
+    """One seed call (one transaction in the backend); the caller holds the lock.
+
+    With --output the generated passwords are written (and synced) first: an account
+    is never created with a password that exists nowhere. A full disk or a read-only
+    folder refuses before any account exists."""
+    plan = prepared.plan
+    asked = [a for a in plan.accounts if a.email in prepared.asked]
+    written = _write_new_private_file(prepared.output_file, generated_file_text(asked)) \
+        if prepared.output_file and asked else None
     try:
-        summary = _run_seed(rt, prepared.plan)
+        summary = _run_seed(rt, plan)
     except BaseException:
-        if reserved:
-            reserved.unlink(missing_ok=True)
+        if written:  # one transaction: no password of that file took effect
+            written.unlink(missing_ok=True)
         raise
-    reset = prepared.plan.reset_password
-    took_effect = set(summary.created) | (set(summary.updated) if reset else set())
+    took_effect = set(summary.created) | (set(summary.updated) if plan.reset_password else set())
     report = SeedReport(summary, passwords_not_applied=sorted(
         e for e in prepared.given if e not in took_effect))
     if prepared.generated:
-        report.generated = [a for a in prepared.plan.accounts
-                            if a.email in prepared.asked and a.email in took_effect]
-        if reserved and report.generated:
-            _write_reserved(reserved, generated_file_text(report.generated), report.generated)
-            report.output_file = reserved
-        elif reserved:
-            reserved.unlink(missing_ok=True)
+        report.generated = [a for a in asked if a.email in took_effect]
+    if written and not report.generated:
+        written.unlink(missing_ok=True)
+    elif written:
+        report.output_file = written
+        if len(report.generated) < len(asked):
+            # Another seed created some of them meanwhile: keep only passwords that apply.
+            _rewrite(written, generated_file_text(report.generated), rt)
     return report
 
 
@@ -162,31 +169,42 @@ def _run_seed(rt: Runtime, plan: SeedPlan) -> SeedSummary:
                               "check with `tr4ctl users list`") from None
 
 
-def _reserve_private_file(path: Path) -> Path:
-    """Create the --output file now (0600, never over an existing file), before any change."""
+def _write_new_private_file(path: Path, text: str) -> Path:
+    """Create `path` (0600, never over an existing file) holding `text`, synced to disk;
+    BadInput naming the path when it cannot be (ENOSPC, EROFS...), with nothing left."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise _output_exists(path) from None
     except OSError as exc:
-        raise BadInput(f"cannot create --output {path}: {exc.strerror}", None) from None
-    os.close(fd)
+        raise _cannot_write(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        fsync_dir(path.parent)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from None
     return path
 
 
-def _write_reserved(path: Path, text: str, accounts: list[Account]) -> None:
+def _cannot_write(path: Path, exc: OSError) -> BadInput:
+    return BadInput(f"cannot write the generated passwords to --output {path}: "
+                    f"{exc.strerror or exc}",
+                    "no account was created or changed; free space there or name a file in a "
+                    "writable folder")
+
+
+def _rewrite(path: Path, text: str, rt: Runtime) -> None:
+    """Replace the file with the passwords that took effect; atomically, so that when it
+    cannot be (a full disk) the first file, a superset, is still there."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_private(path, text)
     except OSError as exc:
-        emails = " ".join(f"--only {a.email}" for a in accounts)
-        raise OperationFailed(
-            f"accounts seeded but their generated passwords could not be written to {path}: "
-            f"{exc.strerror}",
-            f"set new ones: `tr4ctl users seed --reset-password --generate {emails}`") from None
+        rt.out.warn(f"{path} also lists accounts another seed created meanwhile (their "
+                    f"passwords did not apply); it could not be rewritten: {exc.strerror}")
 
 
 def _output_exists(path: Path) -> BadInput:
