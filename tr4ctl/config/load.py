@@ -174,4 +174,8 @@ def where_to_fix(name: str, source: str, env_file: Path) -> str:
         return f"fix or unset {name} in the environment"
     if source.startswith("--"):
         return f"fix the {source} option"
+    from tr4ctl.plan.masking import is_secret_key
+
+    if is_secret_key(name):  # `config set` refuses secrets: argv is visible to all
+        return f"fix it in {env_file} (kept 0600)"
     return f"fix it in {env_file} (or `tr4ctl config set {name}=...`)"

@@ -8,6 +8,9 @@ from tr4ctl.errors import MissingPrerequisite, OperationFailed, Tr4ctlError
 
 ENGINE_HINT = ("start the Docker engine (`systemctl start docker`, or run `dockerd`); "
                "`tr4ctl doctor` checks it")
+DOCKER_INSTALL_HINT = ("install Docker (Debian: `apt-get install -y docker.io`, or "
+                       "scripts/provision-docker.sh) so that `docker version` answers; "
+                       "`tr4ctl doctor` checks it")
 COMPOSE_HINT = ("install the docker compose v2 plugin so that `docker compose version` "
                 "answers")
 # Go's exec wrappers end with these; they say nothing about why.
@@ -101,7 +104,8 @@ def _hint_for(lowered: str) -> str | None:
 def missing_program(argv: list[str]) -> MissingPrerequisite:
     program = argv[0] if argv else "?"
     if program == "docker":
-        return MissingPrerequisite("the docker command is not installed", ENGINE_HINT)
+        # Nothing to start: the client itself is missing.
+        return MissingPrerequisite("the docker command is not installed", DOCKER_INSTALL_HINT)
     return MissingPrerequisite(f"{program} is not installed",
                                f"install it (Debian: apt-get install -y {program})")
 

@@ -4,6 +4,7 @@ changes anything."""
 from __future__ import annotations
 
 import shutil
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,7 +12,6 @@ from tr4ctl.actions.preflight import check_ports
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.facts import POSTGRES
-from tr4ctl.files import is_private
 from tr4ctl.runtime import Runtime
 
 MIN_FREE_BYTES = 3 * 1024**3
@@ -127,11 +127,16 @@ def check_env_file(rt: Runtime) -> Check:
     env_file = rt.paths.env_file
     if not env_file.exists():
         return Check(".env", False, f"{env_file} is missing", "run `tr4ctl init`")
-    if not is_private(env_file):
-        return Check(".env", False, "readable by group or others",
+    mode = stat.S_IMODE(env_file.stat().st_mode)
+    if mode & 0o077:
+        return Check(".env", False, f"mode {mode:04o}: readable by group or others",
                      f"chmod 600 {env_file} (or run `tr4ctl init`)")
+    if mode & 0o600 != 0o600:
+        # Only root reads it then: tr4ctl run as its owner, and compose, would not.
+        return Check(".env", False, f"mode {mode:04o}: not readable and writable by its owner",
+                     f"chmod 600 {env_file}")
     problem = secret_problem(rt.config.backend_values.get(SECRET_KEY))
     if problem:
         return Check(".env", False, problem,
                      f"set {SECRET_KEY} to the output of `openssl rand -hex 32`")
-    return Check(".env", True, "present, 0600, real JWT secret")
+    return Check(".env", True, f"present, mode {mode:04o}, real JWT secret")
