@@ -52,7 +52,7 @@ def read_only(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["full_disk", "read_only", "missing"])
-@pytest.mark.parametrize("accounts", [ACCOUNTS, ACCOUNTS[:2]])
+@pytest.mark.parametrize("accounts", [ACCOUNTS, (*ACCOUNTS, "--only", "admin@full-disk.test")])
 def test_no_account_is_created_when_the_passwords_cannot_be_kept(dev_stack, request, tmp_path,
                                                                  where, accounts):
     directory = tmp_path / "not-there" if where == "missing" else request.getfixturevalue(where)

@@ -179,3 +179,64 @@ def test_every_option_a_message_names_exists():
                 wrong.append(f"{module}:{line}: {option} is not an option of "
                              f"{'/'.join(groups)} in {text[:80]!r}")
     assert wrong == []
+
+
+# -- the hints issue 19 found, through the real CLI (no engine) ----------------------------
+def run(project: Path, *args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
+    return subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(project), *args],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env={**base, "DOCKER_HOST": "unix:///nonexistent/docker.sock", **env})
+
+
+def one_line(result, code: int) -> str:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [["up"], ["status"], ["config", "validate"]])
+def test_a_missing_docker_command_is_named_as_missing_not_stopped(tmp_path, args):
+    (tmp_path / ".env").write_text("TR4CTL_HTTP_PORT=18080\nTR4CTL_HTTPS_PORT=18443\n")
+    line = one_line(run(tmp_path, *args, PATH=str(tmp_path / "no-bin")), 3)
+    assert "docker command is not installed" in line and "install Docker" in line
+    assert "start the" not in line
+
+
+@pytest.mark.parametrize("mode, ok, words", [
+    (0o000, False, "mode 0000: not readable by its owner"),
+    (0o200, False, "mode 0200: not readable by its owner"),
+    (0o640, False, "mode 0640: readable by group or others"),
+    (0o604, False, "mode 0604: readable by group or others"),
+    (0o400, True, "present, mode 0400"),
+    (0o600, True, "present, mode 0600"),
+])
+def test_doctor_states_the_real_mode_of_env(tmp_path, mode, ok, words):
+    import json
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("JWT_SECRET_KEY=0f3b8c2d9e4a7b1c6d5e8f2a3b4c9d0e1f7a6b5c4d3e2f1a0b9c8d7e"
+                        "6f5a4b3c\nTR4CTL_HTTP_PORT=18080\nTR4CTL_HTTPS_PORT=18443\n")
+    env_file.chmod(mode)
+    checks = json.loads(run(tmp_path, "--json", "doctor").stdout)["data"]["checks"]
+    check = next(c for c in checks if c["name"] == ".env")
+    assert check["ok"] is ok and words in check["detail"], check
+
+
+@pytest.mark.parametrize("key", ["TR4CTL_DATABASE_PASSWORD", "JWT_SECRET_KEY"])
+@pytest.mark.parametrize("value", ["ab\x01cdefghijklmnop", "x\x7fyz0123456789abcdef"])
+def test_a_bad_secret_is_not_sent_to_config_set(tmp_path, key, value):
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(f"TR4CTL_HTTP_PORT=18080\n{key}={value}\n".encode())
+    env_file.chmod(0o600)
+    before = env_file.read_bytes()
+    line = one_line(run(tmp_path, "config", "show"), 2)
+    assert key in line and "config set" not in line and str(env_file) in line
+    # What the old hint proposed is indeed refused: config set takes no secret.
+    assert "secret" in one_line(run(tmp_path, "config", "set", f"{key}=abcdefghijklmnop1"), 2)
+    assert env_file.read_bytes() == before

@@ -131,9 +131,9 @@ def check_env_file(rt: Runtime) -> Check:
     if mode & 0o077:
         return Check(".env", False, f"mode {mode:04o}: readable by group or others",
                      f"chmod 600 {env_file} (or run `tr4ctl init`)")
-    if mode & 0o600 != 0o600:
+    if not mode & 0o400:
         # Only root reads it then: tr4ctl run as its owner, and compose, would not.
-        return Check(".env", False, f"mode {mode:04o}: not readable and writable by its owner",
+        return Check(".env", False, f"mode {mode:04o}: not readable by its owner",
                      f"chmod 600 {env_file}")
     problem = secret_problem(rt.config.backend_values.get(SECRET_KEY))
     if problem:
