@@ -146,3 +146,14 @@ def test_a_template_must_be_a_regular_file(project, tmp_path, kind):
     words = make_special(templates / "nginx" / "site.conf.j2", kind)
     env = clean_env(TR4CTL_TEMPLATES_DIR=str(templates))
     refused(tr4ctl(project, "config", "show", env=env), "template", words)
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("command", [["backup", "verify"], ["backup", "restore", "--yes"]])
+def test_a_backup_archive_path_must_be_a_regular_file(project, tmp_path, kind, command):
+    before = (project / ".env").read_bytes()
+    archive = tmp_path / "tr4ction-backup-20250101T000000Z.tar.gz"
+    make_special(archive, kind)
+    result = tr4ctl(project, *command[:2], str(archive), *command[2:])
+    refused(result, str(archive))
+    assert (project / ".env").read_bytes() == before
