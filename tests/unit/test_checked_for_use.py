@@ -148,6 +148,24 @@ def test_host_names_beyond_dns_limits_are_refused(project, assignment, words):
     assert len(line) < 400  # the value is named, not echoed whole
 
 
+@pytest.mark.parametrize("assignment, words", [
+    (f"TR4CTL_NGINX_IMAGE={LONG_HOST}/nginx:1", ["TR4CTL_NGINX_IMAGE", "more than"]),
+    (f"TR4CTL_NGINX_IMAGE={LONG_LABEL}/nginx:1", ["TR4CTL_NGINX_IMAGE", "63"]),
+    ("TR4CTL_CHROMA_IMAGE=chroma:" + "t" * 129, ["TR4CTL_CHROMA_IMAGE", "128"]),
+    ("TR4CTL_BACKEND_BASE_IMAGE=" + "/".join(["python"] * 40), ["TR4CTL_BACKEND_BASE_IMAGE",
+                                                                 "255"]),
+])
+def test_image_references_beyond_dockers_limits_are_refused(project, assignment, words):
+    line = set_refused(project, assignment, *words)
+    assert len(line) < 400
+
+
+@pytest.mark.parametrize("assignment", ["TR4CTL_NGINX_IMAGE=localhost:5000/web/nginx:1.27",
+                                        "TR4CTL_CHROMA_IMAGE=registry.example.org/chroma:1.5.9"])
+def test_image_references_within_limits_are_written(project, assignment):
+    set_accepted(project, assignment)
+
+
 def test_cert_issue_server_beyond_dns_limits_is_refused(project):
     refused(tr4ctl(project, "cert", "issue", "--domain", "site.example.org", "--email",
                    "ops@example.org", "--server", f"https://{LONG_HOST}/dir"),

@@ -155,10 +155,32 @@ def url(value: str) -> str:
     return value.strip()
 
 
+# Docker's own limits on a reference (distribution/reference): a name of 255 characters,
+# a tag of 128; a registry host is a host name (DNS's limits).
+MAX_IMAGE_NAME_CHARS = 255
+MAX_TAG_CHARS = 128
+
+
 def image(value: str) -> str:
-    if not _IMAGE.match(value.strip()):
+    from tr4ctl import rules
+
+    reference = value.strip()
+    if not _IMAGE.match(reference):
         raise ValueError("not an image reference (name[:tag])")
-    return value.strip()
+    name = reference.partition("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else ""
+    name = name[: len(name) - len(tag) - 1] if tag else name
+    if len(name) > MAX_IMAGE_NAME_CHARS:
+        raise ValueError(f"an image name of {len(name)} characters, more than Docker's "
+                         f"{MAX_IMAGE_NAME_CHARS}")
+    if len(tag) > MAX_TAG_CHARS:
+        raise ValueError(f"a tag of {len(tag)} characters, more than Docker's {MAX_TAG_CHARS}")
+    first = name.split("/", 1)[0]
+    registry = "/" in name and ("." in first or ":" in first or first == "localhost")
+    if registry and (problem := rules.host_name_problem(first.split(":", 1)[0])):
+        raise ValueError(f"its registry: {problem.removeprefix('its ')}")
+    return reference
 
 
 # -- the backend's settings: the backend's own rules (backend/app/rules.py) ------------
