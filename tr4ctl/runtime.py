@@ -160,6 +160,7 @@ class Runtime:
         """Hold the stack's lock while a command changes it (read-only commands never
         wait); refuse while a restore is half done, unless the command may run then."""
         from tr4ctl.errors import Interrupted
+        from tr4ctl.interrupts import signal_name
         from tr4ctl.lock import stack_lock
         from tr4ctl.project.journal import refuse_if_restore_interrupted
 
@@ -174,7 +175,7 @@ class Runtime:
             except KeyboardInterrupt:
                 # Said while the lock is released on the way out; a flow that knows its
                 # step (up) raises a more precise Interrupted itself.
-                raise Interrupted(f"`tr4ctl {command}` interrupted part way",
+                raise Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) part way",
                                   "`tr4ctl status` shows the stack; run the command again "
                                   "to finish") from None
 
