@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _received: list[int] = []  # every SIGINT/SIGTERM this process got, in order
-_deferring: list[bool] = []  # inside deferred(): signals are noted, raised after
+_deferring: list[str] = []  # inside deferred(what): signals are noted, raised after
 
 
 class Terminated(KeyboardInterrupt):
@@ -51,23 +51,24 @@ def interruption(signum: int | None = None) -> KeyboardInterrupt:
 def _on_signal(signum: int, _frame) -> None:
     _received.append(signum)
     if _deferring:
-        print("tr4ctl: still putting things back; it ends by itself (kill -9 stops it "
-              "half way)", file=sys.stderr, flush=True)
+        print(f"tr4ctl: {_deferring[-1]} first; it ends by itself (kill -9 stops it half "
+              "way)", file=sys.stderr, flush=True)
         return
     raise interruption(signum)
 
 
 @contextmanager
-def deferred() -> Iterator[None]:
-    """Signals are noted, not raised, while an undo runs; one that came meanwhile is
-    raised when it ends (unless an exception is already on its way out)."""
+def deferred(what: str, *, raise_after: bool = True) -> Iterator[None]:
+    """Signals are noted, not raised, while `what` (an undo, a last step) runs; one that
+    came meanwhile is raised when it ends, when `raise_after` (an except block that
+    raises its own error after it passes False)."""
     before = len(_received)
-    _deferring.append(True)
+    _deferring.append(what)
     try:
         yield
     finally:
         _deferring.pop()
-    if len(_received) > before and not _deferring:
+    if raise_after and len(_received) > before and not _deferring:
         raise interruption(_received[-1])
 
 
