@@ -6,7 +6,8 @@
 
 It brings up its own throwaway stack through the real CLI (project bench-<pid> in a
 temporary directory, free ports on 127.0.0.1, local images), measures, and removes it
-with its volumes and network at the end, also when interrupted. Progress goes to stderr.
+with its volumes and network at the end, also when interrupted: Ctrl-C (exit 130) or
+SIGTERM, what `timeout`, systemd and CI send (exit 143). Progress goes to stderr.
 The project dir and name are always passed explicitly and TR4CTL_* is removed from
 every child's environment: an operator's exported settings never point it elsewhere.
 The tr4ctl measured is the one of the checkout this file is in (PYTHONPATH), whatever
@@ -40,9 +41,11 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -138,10 +141,13 @@ class Bench:
                         "-f", str(project_dir / ".tr4ctl" / "docker-compose.yml")]
 
     def run(self, argv: list[str], *, check: bool = True, timeout: float = 900,
-            input: str | None = None) -> tuple[subprocess.CompletedProcess, float]:
+            input: str | None = None, detached: bool = False,
+            ) -> tuple[subprocess.CompletedProcess, float]:
         started = time.perf_counter()
+        # detached: in its own session, so a second Ctrl-C at the terminal cannot reach it.
         completed = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                   check=False, env=own_environment(), input=input)
+                                   check=False, env=own_environment(), input=input,
+                                   start_new_session=detached)
         seconds = time.perf_counter() - started
         if check and completed.returncode != 0:
             raise CommandFailed(f"{' '.join(argv)} failed:\n"
@@ -153,8 +159,17 @@ class Bench:
         return [*tr4ctl_argv(), "--project-dir", str(self.dir), "--project-name", self.name,
                 *args]
 
-    def tr4ctl(self, *args: str, check: bool = True, input: str | None = None):
-        return self.run(self.argv(*args), check=check, input=input)
+    def tr4ctl(self, *args: str, check: bool = True, input: str | None = None,
+               detached: bool = False):
+        return self.run(self.argv(*args), check=check, input=input, detached=detached)
+
+    def tear_down(self) -> None:
+        """The throwaway stack, its volumes and network removed; no signal cuts it short
+        (a stack left behind by a timed-out run would hold its ports and volumes)."""
+        log("tearing down")
+        with signals_held():
+            self.tr4ctl("down", "--volumes", "--yes", check=False, detached=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def json(self, *args: str) -> tuple[dict, float]:
         """`tr4ctl --json ARGS`: its data and its wall seconds."""
@@ -432,6 +447,28 @@ def targets(result: dict) -> dict:
     return out
 
 
+terminated: list[int] = []
+
+
+def _on_sigterm(signum, _frame) -> None:
+    terminated.append(signum)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGINT and SIGTERM ignored while the stack is torn down (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -452,6 +489,8 @@ def main() -> int:
     # What is measured is the tool as installed (a wheel carries bytecode), not the
     # compile of its sources on every start when PYTHONDONTWRITEBYTECODE is set.
     compileall.compile_dir(CHECKOUT / "tr4ctl", quiet=1)
+    # SIGTERM (timeout, systemd, CI) takes Ctrl-C's path: the stack is torn down, exit 143.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     load_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="tr4ctl-bench-"))
     bench = Bench(workdir)
@@ -488,10 +527,11 @@ def main() -> int:
                     result[name] = {"error": f"{type(exc).__name__}: {exc}"}
     except CommandFailed as exc:
         raise SystemExit(f"bench: {exc}") from None
+    except KeyboardInterrupt:
+        log(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: no result")
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
-        log("tearing down")
-        bench.tr4ctl("down", "--volumes", "--yes", check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench.tear_down()
     result["targets"] = targets(result)
     result["machine"]["load_avg_1m"] = {"start": round(load_start, 2),
                                         "end": round(os.getloadavg()[0], 2)}

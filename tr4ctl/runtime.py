@@ -126,15 +126,24 @@ class Runtime:
 
     @property
     def has_project(self) -> bool:
-        """tr4ctl has set up this project dir (a .env, or rendered files)."""
-        return self.paths.env_file.exists() or self.paths.rendered_dir.is_dir()
+        """tr4ctl has set up this project dir: a .env, or rendered files (a lock file
+        left by a refused command alone is no project)."""
+        rendered = self.paths.rendered_dir
+        return self.paths.env_file.exists() or (rendered.is_dir() and any(
+            entry.name != "lock" for entry in rendered.iterdir()))
+
+    @property
+    def project_named(self) -> bool:
+        """The operator named the project (--project-name or TR4CTL_PROJECT_NAME): then
+        a folder with no project may still read that project's containers."""
+        return bool(self.project_name_option or os.environ.get("TR4CTL_PROJECT_NAME"))
 
     def no_project(self) -> MissingPrerequisite:
         # Exit 3, like every command whose stack is not there (errors.ExitCode).
         return MissingPrerequisite(
             f"the stack is not running: no stack yet in {self.project_dir} (no tr4ctl project "
             "there)", "pass the project's folder with --project-dir (or TR4CTL_PROJECT_DIR), or "
-            "start one there with `tr4ctl up`")
+            "start one there with `tr4ctl init` or `tr4ctl up`")
 
     def ensure_project_dir(self, *, create: bool) -> None:
         """The project dir is a folder tr4ctl can write in (created when `create`)."""
@@ -160,6 +169,7 @@ class Runtime:
         """Hold the stack's lock while a command changes it (read-only commands never
         wait); refuse while a restore is half done, unless the command may run then."""
         from tr4ctl.errors import Interrupted
+        from tr4ctl.interrupts import signal_name
         from tr4ctl.lock import stack_lock
         from tr4ctl.project.journal import refuse_if_restore_interrupted
 
@@ -174,7 +184,7 @@ class Runtime:
             except KeyboardInterrupt:
                 # Said while the lock is released on the way out; a flow that knows its
                 # step (up) raises a more precise Interrupted itself.
-                raise Interrupted(f"`tr4ctl {command}` interrupted part way",
+                raise Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) part way",
                                   "`tr4ctl status` shows the stack; run the command again "
                                   "to finish") from None
 

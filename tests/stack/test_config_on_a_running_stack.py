@@ -102,6 +102,17 @@ def test_a_folder_without_a_project_says_so(stack, tmp_path):
         assert result.returncode == 3, result.stderr
         assert "no tr4ctl project there" in result.stderr
     assert list(empty.iterdir()) == []  # nothing made there either
+    # Whatever runs under the default name: the folder decides, not the engine. Only a
+    # project named explicitly is read without its folder (README, exit codes).
+    named = subprocess.run([*command, "--project-name", stack.name, "--json", "status"],
+                           capture_output=True, text=True, env=own_environment(), timeout=120)
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout)["data"]["project"] == stack.name
+    by_variable = subprocess.run([*command, "status", "--check"], capture_output=True, text=True,
+                                 env={**own_environment(), "TR4CTL_PROJECT_NAME": stack.name},
+                                 timeout=120)
+    assert by_variable.returncode == 0, by_variable.stderr
+    assert list(empty.iterdir()) == []
     # A project whose name is mistyped removes nothing, and says so.
     configured = tmp_path / "configured"
     configured.mkdir()

@@ -125,7 +125,7 @@ def test_a_broken_release_leaves_the_old_one_serving(stack, tmp_path, kind):
 def test_a_missing_image_is_refused_before_anything(stack):
     count = len(releases(stack)["releases"])
     result = stack.tr4ctl("deploy", "--image", "t4t-no-such-image:1", check=False)
-    assert result.returncode == 1 and "does not exist on this host" in result.stderr
+    assert result.returncode == 3 and "does not exist on this host" in result.stderr
     assert len(releases(stack)["releases"]) == count
 
 

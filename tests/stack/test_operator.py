@@ -47,12 +47,18 @@ def services(stack) -> dict[str, dict]:
     return {s["service"]: s for s in stack.json("status")["data"]["services"]}
 
 
-def start_up(stack) -> subprocess.Popen:
+def start_up(stack, env: dict | None = None) -> subprocess.Popen:
     """`tr4ctl up` in its own process group, as a terminal runs it (Ctrl-C goes to all)."""
     return subprocess.Popen(
         [sys.executable, "-m", "tr4ctl", "--project-dir", str(stack.project_dir), "up",
          "--env", "dev"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True, env={**os.environ, **(env or {})})
+
+
+# Ctrl-C at a terminal reaches the whole process group; SIGTERM (timeout, systemd, CI)
+# only the process it is sent to. Both take the same path: 130 and 143.
+SIGNALS = {"ctrl-c": (signal.SIGINT, os.killpg, 130, "Ctrl-C"),
+           "sigterm": (signal.SIGTERM, os.kill, 143, "SIGTERM")}
 
 
 def when_up_reaches(stack, process: subprocess.Popen, step: str) -> None:
@@ -111,14 +117,21 @@ def test_logs_json_is_one_object_per_line(dev_stack):
     assert result.stderr == ""  # tr4ctl adds nothing of its own to the stream
 
 
-def test_ctrl_c_ends_logs_follow_quietly(dev_stack):
+@pytest.mark.parametrize("how", SIGNALS)
+@pytest.mark.parametrize("as_json", [True, False])
+def test_ctrl_c_ends_logs_follow_quietly(dev_stack, how, as_json):
+    """Ctrl-C or SIGTERM is how one stops following: exit 0, nothing on stderr, even
+    when compose's own `logs` ends of the same Ctrl-C first."""
+    signum, send, _, _ = SIGNALS[how]
     follow = subprocess.Popen(
         [sys.executable, "-m", "tr4ctl", "--project-dir", str(dev_stack.project_dir), "logs",
-         "-f", "--json", "--tail", "1", "backend"], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
-    first = follow.stdout.readline()  # following: the tail has come
-    assert json.loads(first)["service"] == "backend"
-    os.killpg(follow.pid, signal.SIGINT)
+         "-f", *(["--json"] if as_json else []), "--tail", "1", "backend"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = follow.stdout.readline()  # the event: following, the tail has come
+    assert first.strip(), follow.stderr.read() if follow.poll() is not None else first
+    if as_json:
+        assert json.loads(first)["service"] == "backend"
+    send(follow.pid, signum)
     _, err = follow.communicate(timeout=60)
     assert follow.returncode == 0 and err == "", err
 
@@ -232,16 +245,22 @@ def test_with_the_stack_down_every_command_that_needs_it_exits_3(ops):
     assert json.loads(checked.stdout)["data"]["condition"] == "stopped"
 
 
-def test_ctrl_c_during_up_says_where_it_stopped_and_the_next_up_finishes(ops):
-    assert services(ops)["nginx"]["state"] == "absent"  # down, from the test above
-    process = start_up(ops)
-    when_up_reaches(ops, process, "starting the containers")
-    os.killpg(process.pid, signal.SIGINT)
+@pytest.mark.parametrize("how", SIGNALS)
+def test_ctrl_c_during_up_says_where_it_stopped_and_the_next_up_finishes(ops, how):
+    signum, send, code, name = SIGNALS[how]
+    if services(ops)["nginx"]["state"] != "absent":
+        ops.tr4ctl("down")
+    # Healthchecks every 30 s for this `up` only: the step waited for is still under way
+    # when the signal lands (with 1 s, `up` could finish first).
+    process = start_up(ops, env={"TR4CTL_HEALTHCHECK_INTERVAL": "30s"})
+    step = "waiting for the services to be healthy"
+    when_up_reaches(ops, process, step)
+    send(process.pid, signum)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    step = state_file(ops)["up_in_progress"]["step"]
+    assert process.returncode == code, err
+    assert state_file(ops)["up_in_progress"]["step"] == step
     error = lines_of(err)
-    assert len(error) == 1 and f"`up` interrupted while {step}" in error[0], err
+    assert len(error) == 1 and f"`up` interrupted ({name}) while {step}" in error[0], err
     assert "tr4ctl up --env dev" in error[0] and "Traceback" not in err
     assert out == ""
     assert lock_is_free(ops)

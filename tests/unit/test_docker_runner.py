@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from tr4ctl.docker.failures import call_failure, describe_call, engine_reason
+from tr4ctl.docker.failures import api_failure, call_failure, describe_call, engine_reason
 from tr4ctl.docker.runner import Runner
-from tr4ctl.errors import ExitCode, MissingPrerequisite, OperationFailed
+from tr4ctl.errors import BadInput, ExitCode, MissingPrerequisite, OperationFailed
 
 COMPOSE_UP = ["docker", "compose", "-p", "acme", "-f", "/p/c.yml", "up", "--detach"]
 
@@ -149,3 +149,76 @@ def test_streams_to_a_file_and_from_a_source(tmp_path):
     assert sink.read_bytes() == b"y" * 3_000_000
     with pytest.raises(OperationFailed, match="restoring volume v failed: disk full"):
         runner.run_from_stream(fake("disk full\n"), io.BytesIO(b"z"), what="restoring volume v")
+
+
+# -- the exit-code class of an engine's refusal, several wordings each ----------------------
+MISSING_IMAGES = [
+    "Error response from daemon: No such image: t4t-gone:1",
+    ("Error response from daemon: pull access denied for t4t-gone, repository does not exist "
+    "or may require 'docker login'"),
+    "Error response from daemon: manifest for tr4ction/backend:9 not found: manifest unknown",
+    ('Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+     "registry-1.docker.io on 10.0.0.53:53: no such host"),
+    "failed to solve: failed to resolve reference \"docker.io/library/python:3.11\"",
+]
+MALFORMED_REFERENCES = [
+    "docker: invalid reference format: repository name (library/UPPER) must be lowercase",
+    "Error response from daemon: invalid reference format",
+    "Error response from daemon: no such image: a::b: invalid reference format",
+]
+BAD_ENDPOINTS = [
+    ("Failed to initialize: unable to resolve docker endpoint: invalid bind address format: "
+    "garbage://x"),
+    "Failed to initialize: ssh host connection is not valid: invalid SSH URL: hostname is empty",
+    ('unable to resolve docker endpoint: parse "tcp://h:abc": invalid port ":abc" after host'),
+]
+
+
+@pytest.mark.parametrize("argv", [COMPOSE_UP, ["docker", "run", "--rm", "x"],
+                                  ["docker", "image", "inspect", "x"]])
+@pytest.mark.parametrize("stderr", MISSING_IMAGES)
+def test_a_missing_image_is_a_missing_prerequisite(argv, stderr):
+    error = call_failure(argv, 1, stderr)
+    assert isinstance(error, MissingPrerequisite) and error.exit_code == ExitCode.PREREQUISITE
+    assert "tr4ctl images build-local" in error.hint
+
+
+@pytest.mark.parametrize("stderr", MALFORMED_REFERENCES)
+def test_a_malformed_reference_is_bad_input(stderr):
+    error = call_failure(["docker", "run", "--rm", "x"], 125, stderr)
+    assert isinstance(error, BadInput) and error.exit_code == ExitCode.BAD_INPUT
+    assert "lower case" in error.hint
+
+
+@pytest.mark.parametrize("stderr", BAD_ENDPOINTS)
+def test_an_unparsable_docker_host_is_bad_input(stderr):
+    error = call_failure(["docker", "version"], 1, stderr)
+    assert isinstance(error, BadInput) and "DOCKER_HOST" in error.hint
+    assert error.message.startswith("the Docker engine's address is not valid: ")
+
+
+@pytest.mark.parametrize("stderr, kind", [
+    (MALFORMED_REFERENCES[1], BadInput), (BAD_ENDPOINTS[0], BadInput),
+    ("Cannot connect to the Docker daemon at tcp://127.0.0.1:1. Is the docker daemon running?",
+     MissingPrerequisite),
+])
+def test_unchecked_calls_still_raise_what_is_no_answer(stderr, kind):
+    with pytest.raises(kind):
+        Runner(Trace()).run(fake(stderr), check=False)
+
+
+@pytest.mark.parametrize("stderr", MISSING_IMAGES[:2] + ["nginx: [emerg] unknown directive"])
+def test_unchecked_calls_return_an_answer(stderr):
+    assert Runner(Trace()).run(fake(stderr), check=False).returncode == 1
+
+
+@pytest.mark.parametrize("status, message, kind", [
+    (404, "no such image: t4t-gone:1: No such image: t4t-gone:1", MissingPrerequisite),
+    (400, "no such image: UPPER:x: invalid reference format: repository name must be lowercase",
+     BadInput),
+    (400, "no such image: a::b: invalid reference format", BadInput),
+    (500, "something broke", OperationFailed),
+])
+def test_engine_api_refusals_are_classed_like_cli_ones(status, message, kind):
+    error = api_failure("GET", "/images/x/json", status, message)
+    assert type(error) is kind and message in error.message

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl import __version__
+from tr4ctl import __version__, interrupts
 from tr4ctl.cli.common import examples
-from tr4ctl.errors import ExitCode, Tr4ctlError
+from tr4ctl.errors import ExitCode, Tr4ctlError, from_os_error
 from tr4ctl.output import Output
 from tr4ctl.runtime import Runtime
 
@@ -126,16 +126,26 @@ def build_command(args: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> None:
-    click_errors = _click_exceptions()
-
+    # Ctrl-C and SIGTERM alike: the flows' clean-up runs, then 130 or 143 (interrupts.py).
+    interrupts.install()
     args = sys.argv[1:] if argv is None else argv
-    command = build_command(args)
     try:
+        code = _run(args)
+    except KeyboardInterrupt:  # while an error was being shown
+        code = _interrupted_code()
+    sys.exit(int(code))
+
+
+def _run(args: list[str]) -> int:
+    click_errors = _click_exceptions()
+    try:
+        command = build_command(args)
         result = command.main(args=args, prog_name="tr4ctl", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
         if code == ExitCode.INTERRUPTED:
-            # typer turns Ctrl-C outside a changing step into a silent exit 130.
-            code = _fail("interrupted", "`tr4ctl status` shows the stack", code, args=args)
+            # typer turns a signal outside a changing step into a silent exit 130.
+            code = _fail(_interrupted_message(), "`tr4ctl status` shows the stack",
+                         _interrupted_code(), args=args)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
@@ -159,16 +169,38 @@ def main(argv: list[str] | None = None) -> None:
     except Tr4ctlError as exc:
         if _debugging():
             raise
-        code = _fail(exc.message, exc.hint, exc.exit_code, exc.details, args=args)
+        code = exc.exit_code
+        if code == ExitCode.INTERRUPTED:
+            code = _interrupted_code()
+        code = _fail(exc.message, exc.hint, code, exc.details, args=args)
     except KeyboardInterrupt:
-        code = _fail("interrupted", "`tr4ctl status` shows the stack", ExitCode.INTERRUPTED,
-                     args=args)
+        code = _fail(_interrupted_message(), "`tr4ctl status` shows the stack",
+                     _interrupted_code(), args=args)
+    except OSError as exc:  # a path the host refuses (permission, read-only, no space)
+        if _debugging():
+            raise
+        error = from_os_error(exc)
+        code = (_fail(error.message, error.hint, error.exit_code, args=args) if error
+                else _unexpected(exc, args))
     except Exception as exc:  # a bug or an unforeseen failure: still one line, no traceback
         if _debugging():
             raise
-        code = _fail(f"unexpected {type(exc).__name__}: {exc}", "rerun with --debug for the traceback",
-                     ExitCode.FAILED, args=args)
-    sys.exit(int(code))
+        code = _unexpected(exc, args)
+    return int(code)
+
+
+def _unexpected(exc: Exception, args: list[str]) -> int:
+    return _fail(f"unexpected {type(exc).__name__}: {exc}",
+                 "rerun with --debug for the traceback", ExitCode.FAILED, args=args)
+
+
+def _interrupted_message() -> str:
+    return "terminated (SIGTERM)" if interrupts.terminated() else "interrupted"
+
+
+def _interrupted_code() -> ExitCode:
+    """130 for Ctrl-C (SIGINT), 143 for SIGTERM: the signal this process received."""
+    return ExitCode.TERMINATED if interrupts.terminated() else ExitCode.INTERRUPTED
 
 
 def _debugging() -> bool:

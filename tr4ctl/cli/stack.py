@@ -137,6 +137,8 @@ def status(
         out.warn(summary)
     if report.changing_now:
         out.warn(f"{report.changing_now} is changing the stack now")
+    if report.interrupted:
+        out.warn(report.interrupted.describe())
     if https_pending(report.nginx_config):
         out.warn(HTTPS_PENDING_ADVICE)
     if report.release:

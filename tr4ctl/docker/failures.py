@@ -4,7 +4,7 @@ engine's own reason and a hint. Pure, so every mapping is unit-tested without Do
 
 from __future__ import annotations
 
-from tr4ctl.errors import MissingPrerequisite, OperationFailed, Tr4ctlError
+from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
 
 ENGINE_HINT = ("start the Docker engine (`systemctl start docker`, or run `dockerd`); "
                "`tr4ctl doctor` checks it")
@@ -13,6 +13,20 @@ DOCKER_INSTALL_HINT = ("install Docker (Debian: `apt-get install -y docker.io`, 
                        "`tr4ctl doctor` checks it")
 COMPOSE_HINT = ("install the docker compose v2 plugin so that `docker compose version` "
                 "answers")
+DOCKER_HOST_HINT = ("set DOCKER_HOST to unix:///var/run/docker.sock, tcp://HOST:PORT or "
+                    "ssh://USER@HOST (or unset it, and DOCKER_CONTEXT)")
+IMAGE_HINT = ("an image is missing and cannot be pulled: run `tr4ctl images build-local` "
+              "(it sets the images to local ones)")
+REFERENCE_HINT = ("an image reference is NAME[:TAG] in lower case (e.g. "
+                  "tr4ction/backend:1.2); check the image given or the TR4CTL_*_IMAGE settings")
+ENGINE_MESSAGE = "no Docker engine is reachable"
+COMPOSE_MESSAGE = "the docker compose v2 plugin is missing"
+ENDPOINT_MESSAGE = "the Docker engine's address is not valid"
+# What the docker CLI says when DOCKER_HOST (or the context) cannot even be parsed.
+_BAD_ENDPOINT = ("unable to resolve docker endpoint", "invalid bind address format",
+                 "unable to parse docker host", "ssh host connection is not valid")
+_MISSING_IMAGE = ("pull access denied", "failed to resolve reference", "manifest unknown",
+                  "no such image", "repository does not exist")
 # Go's exec wrappers end with these; they say nothing about why.
 _EMPTY_REASONS = ("exit status", "exited with code")
 _DAEMON_PREFIX = "error response from daemon:"
@@ -69,26 +83,62 @@ def call_failure(argv: list[str], returncode: int, stderr: str | None,
     text = f"{stderr or ''}\n{stdout or ''}"
     lowered = text.lower()
     if "cannot connect to the docker daemon" in lowered or "is the docker daemon running" in lowered:
-        return MissingPrerequisite("no Docker engine is reachable", ENGINE_HINT)
+        return MissingPrerequisite(ENGINE_MESSAGE, ENGINE_HINT)
     if argv[:2] == ["docker", "compose"] and ("'compose' is not a docker command" in lowered
                                               or "unknown command: docker compose" in lowered):
-        return MissingPrerequisite("the docker compose v2 plugin is missing", COMPOSE_HINT)
+        return MissingPrerequisite(COMPOSE_MESSAGE, COMPOSE_HINT)
     reason = engine_reason(stderr, stdout) or f"exit code {returncode}, no message"
-    return OperationFailed(f"{what or describe_call(argv)} failed: {reason}",
-                           _hint_for(lowered) or hint or GENERIC_HINT)
+    if any(words in lowered for words in _BAD_ENDPOINT) or any(
+            line.strip().startswith("failed to initialize:") for line in lowered.splitlines()):
+        return BadInput(f"{ENDPOINT_MESSAGE}: {reason}", DOCKER_HOST_HINT)
+    message = f"{what or describe_call(argv)} failed: {reason}"
+    kind = classify(lowered)
+    if kind is not None:
+        return kind(message, _hint_for(lowered))
+    return OperationFailed(message, _hint_for(lowered) or hint or GENERIC_HINT)
+
+
+def fails_even_unchecked(argv: list[str], stderr: str | None,
+                         stdout: str | None = None) -> bool:
+    """A call made with check=False still fails loudly when the engine itself is not
+    usable (no engine, no plugin, an unparsable DOCKER_HOST) or the reference it was
+    given is malformed: none of those is the answer the caller asked about."""
+    error = call_failure(argv, 1, stderr, stdout)
+    lowered = f"{stderr or ''}\n{stdout or ''}".lower()
+    return (error.message in (ENGINE_MESSAGE, COMPOSE_MESSAGE)
+            or error.message.startswith(ENDPOINT_MESSAGE)
+            or "invalid reference format" in lowered)
+
+
+def classify(lowered: str) -> type[Tr4ctlError] | None:
+    """The exit-code class of an engine's refusal, when it is not an operation failing:
+    a malformed reference is bad input (2); a missing image, or one that cannot be
+    pulled, a missing prerequisite (3); no room on the host, bad input (2)."""
+    if "invalid reference format" in lowered:
+        return BadInput
+    if _missing_image(lowered):
+        return MissingPrerequisite
+    if "no space left on device" in lowered:
+        return BadInput
+    return None
+
+
+def _missing_image(lowered: str) -> bool:
+    return (any(words in lowered for words in _MISSING_IMAGE)
+            or ("not found" in lowered and "manifest" in lowered)
+            # A pull or build whose image is on a registry this host cannot reach.
+            or (("failed to do request" in lowered or "registry" in lowered)
+                and "no such host" in lowered))
 
 
 GENERIC_HINT = "see `tr4ctl status` and `tr4ctl logs`; rerun with --verbose for the commands"
 
 
 def _hint_for(lowered: str) -> str | None:
-    if ("pull access denied" in lowered or "failed to resolve reference" in lowered
-            or "manifest unknown" in lowered or ("not found" in lowered and "manifest" in lowered)
-            or "no such image" in lowered
-            # A build whose base image is on a registry this host cannot reach.
-            or ("failed to do request" in lowered and "no such host" in lowered)):
-        return ("an image is missing and cannot be pulled: run `tr4ctl images build-local` "
-                "(it sets the images to local ones)")
+    if "invalid reference format" in lowered:
+        return REFERENCE_HINT
+    if _missing_image(lowered):
+        return IMAGE_HINT
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return "free the port, or set TR4CTL_HTTP_PORT / TR4CTL_HTTPS_PORT to free ones"
     if "cannot assign requested address" in lowered:
@@ -115,10 +165,14 @@ def timed_out(argv: list[str], seconds: float) -> OperationFailed:
                            "check `tr4ctl status` and `tr4ctl logs`")
 
 
-def api_failure(method: str, path: str, status: int, message: str) -> OperationFailed:
-    """A refused Engine API read, in the engine's own words."""
-    return OperationFailed(f"docker engine API {method} {path} failed: "
-                           f"{message or f'HTTP {status}'}", GENERIC_HINT)
+def api_failure(method: str, path: str, status: int, message: str) -> Tr4ctlError:
+    """A refused Engine API read, in the engine's own words (classed as a CLI call's)."""
+    text = f"docker engine API {method} {path} failed: {message or f'HTTP {status}'}"
+    lowered = (message or "").lower()
+    kind = classify(lowered)
+    if kind is not None:
+        return kind(text, _hint_for(lowered))
+    return OperationFailed(text, GENERIC_HINT)
 
 
 def unreachable(socket_path: str, exc: BaseException) -> MissingPrerequisite:

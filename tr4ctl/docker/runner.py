@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from tr4ctl.docker.failures import call_failure, missing_program, timed_out
-from tr4ctl.errors import MissingPrerequisite
+from tr4ctl import interrupts
+from tr4ctl.docker.failures import (
+    call_failure,
+    fails_even_unchecked,
+    missing_program,
+    timed_out,
+)
 
 Completed = subprocess.CompletedProcess
+# A child ended by SIGINT or SIGTERM: -N from Python, 128+N from a shell or docker.
+ENDED_BY_SIGNAL = frozenset({-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT,
+                             128 + signal.SIGTERM})
 
 
 class Trace(Protocol):
@@ -136,15 +145,22 @@ class Runner:
         """The process writes straight to this terminal (logs --follow); its exit code."""
         self._show(argv)
         try:
-            return subprocess.run(argv, timeout=timeout).returncode
+            code = subprocess.run(argv, timeout=timeout).returncode
         except FileNotFoundError:
             raise missing_program(argv) from None
         except subprocess.TimeoutExpired:
             raise timed_out(argv, timeout or 0) from None
+        if code in ENDED_BY_SIGNAL and interrupts.received() and not interrupts.deferring():
+            raise interrupts.interruption()  # as in _raise_for: the signal is the news
+        return code
 
     @staticmethod
     def _raise_for(argv: list[str], code: int, stderr: str | None, stdout: str | None, *,
                    check: bool, what: str | None = None, hint: str | None = None) -> None:
+        if code in ENDED_BY_SIGNAL and interrupts.received() and not interrupts.deferring():
+            # Ctrl-C reaches the whole process group: the child may end of it before
+            # this process's own handler runs. The interruption is the news, not its exit.
+            raise interrupts.interruption()
         error = call_failure(argv, code, stderr, stdout, what, hint)
-        if check or isinstance(error, MissingPrerequisite):
+        if check or fails_even_unchecked(argv, stderr, stdout):
             raise error

@@ -77,3 +77,63 @@ def unfinished_up(paths: ProjectPaths) -> UnfinishedUp | None:
         return None
     return UnfinishedUp(str(recorded.get("env", "dev")), str(recorded.get("step", "?")),
                         str(recorded.get("started", "?")))
+
+
+# deploy, rollback, db use and backup restore: the step under way (written before each
+# step, so a kill -9 leaves it), and the last one a signal interrupted (after the flow
+# put the old state back), both named by `status`.
+STEP_KEY = "step_in_progress"
+INTERRUPTED_KEY = "last_interrupted"
+
+
+@dataclass(frozen=True)
+class CommandStep:
+    command: str
+    step: str
+    started: str
+    signal: str | None = None  # for an interrupted one: Ctrl-C or SIGTERM
+    outcome: str | None = None  # what serves after the put-back
+
+    def describe(self) -> str:
+        if self.signal:
+            return (f"the last `tr4ctl {self.command}` (started {self.started}) was "
+                    f"interrupted ({self.signal}) at {self.step}: {self.outcome}")
+        return f"`tr4ctl {self.command}` (started {self.started}) stopped while {self.step}"
+
+
+def record_step(paths: ProjectPaths, command: str, step: str, started: str) -> None:
+    state = read_state(paths)
+    values = {k: v for k, v in state.items()
+              if not (k == INTERRUPTED_KEY and (v or {}).get("command") == command)}
+    values[STEP_KEY] = {"command": command, "step": step, "started": started}
+    if values != state:
+        write_json(paths.state_file, values)
+
+
+def steps_ended(paths: ProjectPaths, command: str, *, interrupted_by: str | None = None,
+                outcome: str | None = None) -> None:
+    """The command ended (put back, failed or done); when a signal ended it, that is
+    kept for `status` until the command runs again."""
+    state = read_state(paths)
+    current = state.get(STEP_KEY) or {}
+    values = {k: v for k, v in state.items() if k != STEP_KEY}
+    if interrupted_by and current.get("command") == command:
+        values[INTERRUPTED_KEY] = {**current, "signal": interrupted_by, "outcome": outcome}
+    if values != state:
+        write_json(paths.state_file, values)
+
+
+def _command_step(recorded: object) -> CommandStep | None:
+    if not isinstance(recorded, dict) or not recorded.get("command"):
+        return None
+    return CommandStep(str(recorded["command"]), str(recorded.get("step", "?")),
+                       str(recorded.get("started", "?")), recorded.get("signal"),
+                       recorded.get("outcome"))
+
+
+def unfinished_step(paths: ProjectPaths) -> CommandStep | None:
+    return _command_step(read_state(paths).get(STEP_KEY))
+
+
+def last_interrupted(paths: ProjectPaths) -> CommandStep | None:
+    return _command_step(read_state(paths).get(INTERRUPTED_KEY))

@@ -31,14 +31,16 @@ from tr4ctl.actions.backup.create import (
 from tr4ctl.actions.backup.location import check_space, prepare_dir
 from tr4ctl.actions.backup.verify import check_archive
 from tr4ctl.actions.db.postgres import recreate_database, restore_dump, set_password, start_postgres
+from tr4ctl.actions.deploy.ship import step_recorder, steps_ended
 from tr4ctl.actions.stack.init import ensure_volumes_and_network
 from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.actions.stack.private_files import write_private_files
 from tr4ctl.actions.stack.up import bring_up
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
-from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
+from tr4ctl.errors import BadInput, Interrupted, OperationFailed, Tr4ctlError
 from tr4ctl.files import PRIVATE, write_atomic, write_atomic_chunks
+from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import (
     KIND_SAFETY,
     SCOPE_DATABASE,
@@ -101,29 +103,73 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
     # -- from here on, things change ---------------------------------------------------
     report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,
                            resumed=interrupted)
+    record = step_recorder(rt, COMMAND)
     was_running = any(s.state == "running" for name, s in
                       engine.service_states(rt.services).items())
-    if rt.paths.compose_file.exists():
-        engine.compose_down(timeout=10)
-    streams.remove_leftover_helpers()
-    if interrupted:
-        report.safety_backup = journal.safety_backup if journal else None
-        rt.out.warn("finishing an interrupted restore: no new safety backup (the volumes "
-                     "may be a mix)")
-    else:
-        try:
+    try:
+        record("stop")
+        if rt.paths.compose_file.exists():
+            engine.compose_down(timeout=10)
+        streams.remove_leftover_helpers()
+        if interrupted:
+            report.safety_backup = journal.safety_backup if journal else None
+            rt.out.warn("finishing an interrupted restore: no new safety backup (the volumes "
+                        "may be a mix)")
+        else:
+            record("safety")
             safety = take_backup(rt, streams, safety_dir, KIND_SAFETY, present)
-        except BaseException:
+            report.safety_backup = str(safety.path)
+            if on_safety:
+                on_safety(safety)
+    except BaseException as exc:  # noqa: BLE001 - Ctrl-C, SIGTERM too start it again
+        # Nothing was replaced yet: the stack as it was, started again.
+        outcome = ("nothing was replaced; the stack runs as before" if was_running
+                   else "nothing was replaced")
+        with deferred("starting the stack again", raise_after=False):
             if was_running:
                 _bring_back(rt, timeout)
-            raise
-        report.safety_backup = str(safety.path)
-        if on_safety:
-            on_safety(safety)
+            steps_ended(rt.paths, COMMAND, exc, outcome)
+        raise _interrupted(exc, outcome) from None
 
+    record("replace")
     write_journal(rt.paths, RestoreJournal(
         archive=str(archive.resolve()), safety_backup=report.safety_backup,
         started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
+    try:
+        _replace_all(rt, streams, archive, manifest, report)
+    except KeyboardInterrupt as exc:
+        # Asked to stop half way: the volumes are a mix. The safety backup (taken a moment
+        # ago, of exactly this stack) goes back in, and the stack as it was starts again.
+        with deferred("putting the safety backup back", raise_after=False):
+            outcome = _put_safety_back(rt, streams, report.safety_backup, timeout)
+            steps_ended(rt.paths, COMMAND, exc, outcome)
+        raise _interrupted(exc, outcome) from None
+    except Exception:
+        steps_ended(rt.paths, COMMAND)  # the journal, kept, names the way out
+        raise
+
+    # Every part is in place: the state is the archive's, whatever happens next.
+    rt.reload_config()
+    steps_ended(rt.paths, COMMAND)
+    try:
+        report.up = bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
+    except Interrupted:
+        raise  # `up` names its own step; the archive's data is in place
+    except Tr4ctlError as exc:
+        # The data was restored; only starting it failed (a missing image stays 3).
+        kind = OperationFailed if isinstance(exc, BadInput) else type(exc)
+        raise kind(f"the archive was restored, but the stack did not come up: "
+                   f"{exc.message}", exc.hint, details=exc.details) from None
+    return report
+
+
+COMMAND = "backup restore"
+
+
+def _replace_all(rt: Runtime, streams: VolumeStreams, archive: Path, manifest: Manifest,
+                 report: RestoreReport) -> None:
+    """Every part of the archive in place (the journal is written), then the journal
+    removed."""
     ensure_volumes_and_network(rt, InitReport())
     names = rt.names
     for part in manifest.parts:
@@ -135,15 +181,32 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
         report.restored.append(part.name)
     clear_journal(rt.paths)
 
-    # Every part is in place: the state is the archive's, whatever happens next.
-    rt.reload_config()
+
+def _put_safety_back(rt: Runtime, streams: VolumeStreams, safety_backup: str | None,
+                     timeout: float) -> str:
+    """After an interruption half way: the safety backup in place, the stack started;
+    what serves now, in a few words. On failure the journal stays, and says the way out."""
+    if not safety_backup:
+        return "the volumes may be a mix: run the restore again (the journal says so)"
     try:
-        report.up = bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
-    except Tr4ctlError as exc:
-        # Not bad input any more: the data was restored; only starting it failed.
-        raise OperationFailed(f"the archive was restored, but the stack did not come up: "
-                              f"{exc.message}", exc.hint, details=exc.details) from None
-    return report
+        streams.remove_leftover_helpers()  # the one the signal stopped may still write
+        safety = Path(safety_backup)
+        _replace_all(rt, streams, safety, check_archive(safety),
+                     RestoreReport(safety, check_archive(safety), None, resumed=True))
+        rt.reload_config()
+        bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - the interruption is what is reported
+        rt.out.warn(f"could not put the safety backup back: {exc}")
+        return (f"the volumes may be a mix: restore the safety backup {safety_backup} "
+                "(the journal says so)")
+    return "the safety backup is back in place and the stack runs as before"
+
+
+def _interrupted(exc: BaseException, outcome: str) -> BaseException:
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(f"`{COMMAND}` interrupted ({signal_name()}): {outcome}",
+                           "`tr4ctl status` shows the stack")
+    return exc
 
 
 def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: Path, *,
@@ -161,16 +224,36 @@ def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir:
         raise BadInput("restore not confirmed", "nothing was changed")
     report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,
                            resumed=False)
-    safety = take_database_backup(rt, safety_dir, KIND_SAFETY)
+    record = step_recorder(rt, COMMAND)
+    try:
+        record("safety")
+        safety = take_database_backup(rt, safety_dir, KIND_SAFETY)
+    except BaseException as exc:  # noqa: BLE001 - the record cleared whatever ended it
+        steps_ended(rt.paths, COMMAND, exc, "nothing was replaced")
+        raise _interrupted(exc, "nothing was replaced") from None
     report.safety_backup = str(safety.path)
     if on_safety:
         on_safety(safety)
+    record("replace")
     engine.compose_stop(["backend"])
+    outcome = None
     try:
         report.restored = put_database_back(rt, streams, archive)
+    except KeyboardInterrupt as exc:
+        with deferred("putting the safety backup back", raise_after=False):
+            try:
+                put_database_back(rt, streams, safety.path)
+                outcome = "the database as it was is back in place"
+            except Exception as undo:  # noqa: BLE001 - the interruption is reported
+                rt.out.warn(f"could not put the database back: {undo}")
+                outcome = f"the database may be half restored: restore {safety.path}"
+        raise _interrupted(exc, outcome) from None
     finally:
-        engine.compose_start(["backend"])
-        wait_healthy(engine, ("backend",), timeout=timeout)
+        with deferred("starting the backend again", raise_after=outcome is None):
+            engine.compose_start(["backend"])
+            wait_healthy(engine, ("backend",), timeout=timeout)
+            steps_ended(rt.paths, COMMAND, None if outcome is None else KeyboardInterrupt(),
+                        outcome)
     return report
 
 

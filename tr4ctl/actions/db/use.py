@@ -33,6 +33,8 @@ from tr4ctl.actions.deploy.ship import (
     Progress,
     put_back,
     retire,
+    step_recorder,
+    steps_ended,
     the_new_container,
     wait_ready,
 )
@@ -43,9 +45,16 @@ from tr4ctl.actions.stack.private_files import ensure_database_password, write_p
 from tr4ctl.config.store import save_env_values
 from tr4ctl.docker import commands as cmd
 from tr4ctl.docker.health import wait_healthy
-from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
+from tr4ctl.errors import (
+    BadInput,
+    Interrupted,
+    MissingPrerequisite,
+    OperationFailed,
+    Tr4ctlError,
+)
 from tr4ctl.facts import BACKEND_DATA_DIR, DB_PASSWORD_SECRET, POSTGRES, SQLITE
 from tr4ctl.files import write_atomic, write_private
+from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import KIND_SAFETY
 from tr4ctl.plan.database import current_url, postgres_url
 from tr4ctl.plan.environments import NginxMode
@@ -56,6 +65,7 @@ from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
 
 BACKEND = "backend"
+COMMAND = "db use"
 MANAGE = ["python3", "-m", "app.manage"]
 COPY_TIMEOUT = 1800.0
 
@@ -100,7 +110,7 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
     old_nginx = paths.nginx_conf.read_text(encoding="utf-8")
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     report = MoveReport(source, target, source_url, target_url="", moved=True)
-    progress = Progress(rt.out.info)
+    progress = Progress(rt.out.info, step_recorder(rt, COMMAND))
     new: ServiceState | None = None
     paused_at: float | None = None
     started_postgres = False
@@ -138,22 +148,41 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
         apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs,
                                             upstream=new.name))
         report.write_pause_seconds = round(time.monotonic() - paused_at, 2)
-    except BaseException as exc:  # noqa: BLE001 - Ctrl-C too must put the old database back
-        failure = _failure(rt, progress.step, exc, new, source)
-        _put_back_everything(rt, new, old, env_text, old_compose, old_nginx, started_postgres,
-                             timeout)
-        append_audit(paths, "db use", datetime.now(UTC), source=source, target=target,
-                     result="failed", step=progress.step,
-                     reason=failure.message if isinstance(failure, Tr4ctlError) else None)
+    except BaseException as exc:  # noqa: BLE001 - Ctrl-C, SIGTERM too put the old database back
+        with deferred("putting the old database back", raise_after=False):
+            failure = _failure(rt, progress.step, exc, new, source)
+            _put_back_everything(rt, new, old, env_text, old_compose, old_nginx,
+                                 started_postgres, timeout)
+            append_audit(paths, COMMAND, datetime.now(UTC), source=source, target=target,
+                         result="failed", step=progress.step,
+                         reason=failure.message if isinstance(failure, Tr4ctlError) else None)
+            steps_ended(paths, COMMAND, exc, _unchanged(source))
         raise failure from None
-    retire(rt, old, mode, progress)
-    report.moved = True
-    report.steps = progress.done()
-    append_audit(paths, "db use", datetime.now(UTC), source=source, target=target,
-                 result="succeeded", source_url=source_url, target_url=report.target_url,
-                 write_pause_seconds=report.write_pause_seconds, backup=report.backup,
-                 tables={name: t.get("rows") for name, t in report.tables.items()})
+    # nginx serves the new database: retiring the old container is not cut short by a
+    # signal (it would leave a stopped backend behind), it is raised after.
+    try:
+        with deferred("retiring the old backend"):
+            try:
+                retire(rt, old, mode, progress)
+                report.moved = True
+                report.steps = progress.done()
+                append_audit(paths, COMMAND, datetime.now(UTC), source=source, target=target,
+                             result="succeeded", source_url=source_url,
+                             target_url=report.target_url,
+                             write_pause_seconds=report.write_pause_seconds,
+                             backup=report.backup,
+                             tables={name: t.get("rows") for name, t in report.tables.items()})
+            finally:
+                steps_ended(paths, COMMAND)
+    except KeyboardInterrupt:
+        raise Interrupted(f"`{COMMAND}` interrupted ({signal_name()}) after the switch: the "
+                          f"{target} database serves, the old backend is retired",
+                          "`tr4ctl status` shows it") from None
     return report
+
+
+def _unchanged(source: str) -> str:
+    return f"the {source} database is still the current one, unchanged"
 
 
 SOURCE_KEYS = ["DATABASE_URL", "DATABASE_PASSWORD_FILE"]
@@ -210,7 +239,7 @@ def _put_back_everything(rt: Runtime, new: ServiceState | None, old: list[Servic
         lambda: write_private(rt.paths.env_file, env_text),
         lambda: rt.reload_config(),
         lambda: write_private_files(rt, InitReport()),
-        lambda: put_back(rt, new, old_compose, old_nginx),
+        lambda: put_back(rt, new, old_compose, old_nginx, {c.container_id for c in old}),
         lambda: [rt.engine.start_container(c.container_id) for c in old],
         lambda: wait_healthy(rt.engine, (BACKEND,), timeout=timeout),
         lambda: rt.engine.compose_stop([POSTGRES]) if started_postgres else None,
@@ -224,12 +253,13 @@ def _put_back_everything(rt: Runtime, new: ServiceState | None, old: list[Servic
 
 def _failure(rt: Runtime, step: str, exc: BaseException, new: ServiceState | None,
              source: str) -> BaseException:
+    """The error once the old database is back, with its cause's own exit code."""
     if isinstance(exc, KeyboardInterrupt):
-        return exc
+        return Interrupted(f"`{COMMAND}` interrupted ({signal_name()}) at {step}",
+                           _unchanged(source))
     reason = exc.message if isinstance(exc, Tr4ctlError) else f"{type(exc).__name__}: {exc}"
     details = exc.details if isinstance(exc, Tr4ctlError) else None
     if new is not None and not details:
         details = rt.engine.container_logs(new.container_id, 20) or None
-    return OperationFailed(f"db use failed at {step}: {reason}",
-                           f"the {source} database is still the current one, unchanged",
-                           details=details)
+    kind = type(exc) if isinstance(exc, Tr4ctlError) else OperationFailed
+    return kind(f"db use failed at {step}: {reason}", _unchanged(source), details=details)

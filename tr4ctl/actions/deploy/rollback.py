@@ -25,8 +25,9 @@ from tr4ctl.actions.deploy.ship import ShipReport
 from tr4ctl.actions.nginx.apply import reload_nginx
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
-from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.errors import BadInput, Interrupted, MissingPrerequisite
 from tr4ctl.files import write_atomic
+from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import KIND_SAFETY
 from tr4ctl.plan.releases import ROLLBACK, SUCCEEDED, History, Release, rollback_refusal, utc_text
 from tr4ctl.plan.stack import render_compose
@@ -70,6 +71,8 @@ def plan_rollback(rt: Runtime, release_id: str | None, *, restore_data: bool) ->
     if restore_data and backup is None:
         raise BadInput(f"no database backup taken when {target.id} was replaced",
                        "restore one by hand with `tr4ctl backup restore`")
+    if backup is not None:
+        _path(backup)  # still there: refused before the lock, nothing changed
     return RollbackPlan(target, history, backup)
 
 
@@ -108,11 +111,24 @@ def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> Shi
     inputs = replace(rt.stack_inputs, backend_image=plan.target.image)
     compose = render_compose(rt.config, last_environment(paths), paths, inputs)
     streams = VolumeStreams(engine, helper_image(rt))
+    old_compose = paths.compose_file.read_text(encoding="utf-8")
     engine.compose_stop(["backend"])
-    put_database_back(rt, streams, _path(plan.data_backup))
-    write_atomic(paths.compose_file, compose)
-    engine.compose_up(["backend"])
-    wait_healthy(engine, ("backend",), timeout=timeout)
+    try:
+        put_database_back(rt, streams, _path(plan.data_backup))
+        write_atomic(paths.compose_file, compose)
+        engine.compose_up(["backend"])
+        wait_healthy(engine, ("backend",), timeout=timeout)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: today's database and release back, the backend started.
+        with deferred("putting today's database back", raise_after=False):
+            put_database_back(rt, streams, safety.path)
+            write_atomic(paths.compose_file, old_compose)
+            engine.compose_up(["backend"])
+            wait_healthy(engine, ("backend",), timeout=timeout)
+            reload_nginx(rt)
+        raise Interrupted(f"`rollback` interrupted ({signal_name()}) while the database was "
+                          "put back: today's database and release are back",
+                          "`tr4ctl status` shows the stack") from None
     reload_nginx(rt)  # the recreated backend may have a new address
     release = replace(plan.target, id=plan.history.next_id(), kind=ROLLBACK,
                       time=utc_text(datetime.now(UTC)), by=operator(), result=SUCCEEDED,
@@ -130,6 +146,7 @@ def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> Shi
 def _path(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
-        raise OperationFailed(f"the database backup {path} is gone",
-                              "restore another one with `tr4ctl backup restore`")
+        raise MissingPrerequisite(f"the database backup {path} is gone",
+                                  "restore another one with `tr4ctl backup restore`; nothing "
+                                  "was changed")
     return path

@@ -30,16 +30,18 @@ from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
 from tr4ctl.actions.preflight import require_running, require_stack
 from tr4ctl.docker.health import wait_healthy
-from tr4ctl.errors import MissingPrerequisite, OperationFailed, Tr4ctlError
+from tr4ctl.errors import Interrupted, MissingPrerequisite, OperationFailed, Tr4ctlError
 from tr4ctl.facts import BACKEND_PORT
 from tr4ctl.files import write_atomic
+from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import KIND_DEPLOY
 from tr4ctl.plan.environments import NginxMode
-from tr4ctl.plan.releases import FAILED, SUCCEEDED, UP, History, Release, utc_text
+from tr4ctl.plan.releases import FAILED, ROLLBACK, SUCCEEDED, UP, History, Release, utc_text
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
 from tr4ctl.project.releases import append_audit, operator, read_history, write_history
-from tr4ctl.project.state import last_environment
+from tr4ctl.project.state import last_environment, now_text, record_step
+from tr4ctl.project.state import steps_ended as end_steps
 from tr4ctl.runtime import Runtime
 
 BACKEND = "backend"
@@ -68,10 +70,12 @@ class ShipReport:
 
 
 class Progress:
-    """Times each step and says it (a deploy is seconds of waiting: show where)."""
+    """Times each step, records it in state.json before it starts (a kill at any point
+    leaves it for `status`) and says it (a deploy is seconds of waiting: show where)."""
 
-    def __init__(self, say: Callable[[str], None]):
+    def __init__(self, say: Callable[[str], None], record: Callable[[str], None] | None = None):
         self.say = say
+        self.record = record
         self.step = "pre-flight"
         self.steps: dict[str, float] = {}
         self._began = time.monotonic()
@@ -79,6 +83,8 @@ class Progress:
     def __call__(self, step: str, what: str) -> None:
         self._close()
         self.step = step
+        if self.record:
+            self.record(step)
         self.say(f"{step}: {what}")
 
     def _close(self) -> None:
@@ -105,9 +111,9 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
         raise MissingPrerequisite("the backend is not running: there is nothing to replace",
                                   hint)
     if not build and not engine.image_exists(image):
-        raise OperationFailed(f"image {image} does not exist on this host",
-                              "build it (`tr4ctl deploy --build`) or load it (`docker load`); "
-                              "the running release was not touched")
+        raise MissingPrerequisite(f"image {image} does not exist on this host",
+                                  "build it (`tr4ctl deploy --build`) or load it (`docker "
+                                  "load`); the running release was not touched")
     env = last_environment(paths)
     mode = NginxMode(active_nginx_mode(rt) or env.value)
     inputs = replace(rt.stack_inputs, backend_image=image)
@@ -120,7 +126,8 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,
                       by=operator(), rolled_back_to=rolled_back_to)
-    progress = Progress(rt.out.info)
+    command = kind if kind == ROLLBACK else "deploy"
+    progress = Progress(rt.out.info, step_recorder(rt, command))
     began = time.monotonic()
     new: ServiceState | None = None
     try:
@@ -138,18 +145,50 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
         record_code(rt, release, new)
         progress("switch", f"nginx to {new.name} (tested, graceful reload)")
         apply_nginx_config(rt, render_nginx(rt.config, mode, rt.stack_inputs, upstream=new.name))
-    except BaseException as exc:  # noqa: BLE001 - Ctrl-C too must put the old release back
-        failure = failure_for(rt, progress.step, exc, new, previous)  # reads the new logs
-        put_back(rt, new, old_compose, old_nginx)
-        record_release(rt, history, release, began, progress, failure=exc)
+    except BaseException as exc:  # noqa: BLE001 - Ctrl-C, SIGTERM too put the old release back
+        with deferred("putting the old release back", raise_after=False):
+            failure = failure_for(rt, command, progress.step, exc, new, previous)
+            put_back(rt, new, old_compose, old_nginx, {c.container_id for c in old})
+            record_release(rt, history, release, began, progress, failure=exc)
+            steps_ended(rt.paths, command, exc, still_serving(previous))
         raise failure from None
     # The new release serves every new request from here on: what follows only retires
-    # the old one, and a failure there is reported but changes nothing for clients.
-    retire(rt, old, mode, progress)
-    release.result = SUCCEEDED
-    record_release(rt, history, release, began, progress)
+    # the old one, and a failure there is reported but changes nothing for clients. A
+    # signal now waits for it (a retire cut short would leave two backends behind nginx).
+    try:
+        with deferred("retiring the old release"):
+            try:
+                retire(rt, old, mode, progress)
+                release.result = SUCCEEDED
+                record_release(rt, history, release, began, progress)
+            finally:
+                steps_ended(rt.paths, command)
+    except KeyboardInterrupt:
+        raise Interrupted(f"`{command}` interrupted ({signal_name()}) after the switch: "
+                          f"release {release.id} ({image}) serves, the old one is retired",
+                          "`tr4ctl status` shows it") from None
     prune_old_images(rt, history)
     return ShipReport(release, previous, progress.done())
+
+
+def step_recorder(rt: Runtime, command: str) -> Callable[[str], None]:
+    started = now_text()
+    return lambda step: record_step(rt.paths, command, step, started)
+
+
+def steps_ended(paths, command: str, exc: BaseException | None = None,
+                outcome: str | None = None) -> None:
+    """The step record cleared; a signal's interruption kept for `status`."""
+    try:
+        end_steps(paths, command, outcome=outcome,
+                  interrupted_by=signal_name() if isinstance(exc, KeyboardInterrupt) else None)
+    except OSError:
+        pass  # the error on its way out matters more than the record
+
+
+def still_serving(previous: Release | None) -> str:
+    return (f"release {previous.id} ({previous.image}) still serves, unchanged" if previous
+            else "the previous backend still serves, unchanged")
 
 
 def prune_old_images(rt: Runtime, history: History) -> None:
@@ -246,10 +285,20 @@ def wait_nginx_drained(rt: Runtime) -> None:
         time.sleep(0.2)
 
 
-def put_back(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx: str) -> None:
-    """Back to exactly what served before; every step tried, whatever failed first."""
-    for undo in (lambda: apply_nginx_config(rt, old_nginx),
-                 lambda: rt.engine.remove_containers([new.container_id]) if new else None,
+def put_back(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx: str,
+             old_ids: set[str] | None = None) -> None:
+    """Back to exactly what served before; every step tried, whatever failed first. A
+    signal during `start` may come before the new container is known: then every
+    backend container but the old ones goes."""
+    def remove_new() -> None:
+        if new is not None:
+            rt.engine.remove_containers([new.container_id])
+        elif old_ids is not None:
+            rt.engine.remove_containers([c.container_id for c in
+                                         rt.engine.service_containers(BACKEND)
+                                         if c.container_id not in old_ids])
+
+    for undo in (lambda: apply_nginx_config(rt, old_nginx), remove_new,
                  lambda: write_atomic(rt.paths.compose_file, old_compose)):
         try:
             undo()
@@ -273,16 +322,18 @@ def record_release(rt: Runtime, history, release: Release, began: float, progres
                  rolled_back_to=release.rolled_back_to, backup=release.backup)
 
 
-def failure_for(rt: Runtime, step: str, exc: BaseException, new: ServiceState | None,
-             previous: Release | None) -> BaseException:
+def failure_for(rt: Runtime, command: str, step: str, exc: BaseException,
+                new: ServiceState | None, previous: Release | None) -> BaseException:
+    """The error to report once the old release is back: the step, the cause, and the
+    cause's own exit code (a missing image stays 3, a malformed reference 2)."""
+    still = still_serving(previous)
     if isinstance(exc, KeyboardInterrupt):
-        return exc
+        return Interrupted(f"`{command}` interrupted ({signal_name()}) at {step}", still)
     reason = exc.message if isinstance(exc, Tr4ctlError) else f"{type(exc).__name__}: {exc}"
-    still = f"release {previous.id} ({previous.image})" if previous else "the previous backend"
     details = exc.details if isinstance(exc, Tr4ctlError) else None
     if new is not None and not details:
         details = rt.engine.container_logs(new.container_id, LOG_LINES) or None
-    return OperationFailed(f"deploy failed at {step}: {reason}",
-                           f"{still} still serves, unchanged; the new container's last log "
-                           "lines are below" if details else f"{still} still serves, unchanged",
-                           details=details)
+    kind = type(exc) if isinstance(exc, Tr4ctlError) else OperationFailed
+    return kind(f"{command} failed at {step}: {reason}",
+                f"{still}; the new container's last log lines are below" if details else still,
+                details=details)

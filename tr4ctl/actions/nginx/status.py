@@ -23,6 +23,8 @@ class NginxStatus:
 
 
 def nginx_status(rt: Runtime) -> NginxStatus:
+    if not rt.has_project:  # a mistyped --project-dir is not an nginx "absent"
+        raise rt.no_project()
     conf = rt.paths.nginx_conf
     text = conf.read_text(encoding="utf-8") if conf.exists() else ""
     state = "absent"

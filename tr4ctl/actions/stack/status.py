@@ -13,7 +13,13 @@ from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
 from tr4ctl.plan.services import stack_condition
 from tr4ctl.project.releases import read_history
-from tr4ctl.project.state import UnfinishedUp, unfinished_up
+from tr4ctl.project.state import (
+    CommandStep,
+    UnfinishedUp,
+    last_interrupted,
+    unfinished_step,
+    unfinished_up,
+)
 from tr4ctl.runtime import Runtime
 
 # `status --check`: what a monitor acts on (the README's exit-code rule).
@@ -31,6 +37,8 @@ class StackStatus:
     unfinished_up: UnfinishedUp | None = None
     changing_now: str | None = None  # who holds the stack's lock
     release: dict[str, Any] | None = None  # the current backend release (`tr4ctl deploy`)
+    unfinished_step: CommandStep | None = None  # a deploy/db use/restore killed part way
+    interrupted: CommandStep | None = None  # the last one a signal ended (put back)
 
     @property
     def check_exit_code(self) -> int:
@@ -40,11 +48,18 @@ class StackStatus:
         return {"project": self.project, "nginx_config": self.nginx_config,
                 "condition": self.condition, "problems": self.problems,
                 "unfinished_up": asdict(self.unfinished_up) if self.unfinished_up else None,
+                "unfinished_step": asdict(self.unfinished_step) if self.unfinished_step
+                else None,
+                "interrupted": asdict(self.interrupted) if self.interrupted else None,
                 "changing_now": self.changing_now, "https_pending": https_pending(self.nginx_config),
                 "release": self.release, "services": self.services}
 
 
 def stack_status(rt: Runtime) -> StackStatus:
+    # A folder with no project is no project, whatever runs on the engine under the
+    # default name; only a project named explicitly is looked up without its folder.
+    if not rt.has_project and not rt.project_named:
+        raise rt.no_project()
     rt.engine.require_engine()
     # Every service the stack runs (PostgreSQL's on postgres), then the certbot tool.
     states = rt.engine.service_states(tuple(dict.fromkeys((*rt.services, *ALL_SERVICES))))
@@ -53,8 +68,12 @@ def stack_status(rt: Runtime) -> StackStatus:
     holder = current_holder(rt.paths.rendered_dir / "lock")
     # While an `up` runs, its record is its progress, not something left half done.
     unfinished = unfinished_up(rt.paths) if holder is None else None
+    step = unfinished_step(rt.paths) if holder is None else None
     condition, problems = stack_condition(states, rt.services,
-                                          unfinished=unfinished is not None)
+                                          unfinished=unfinished is not None or step is not None)
+    if step is not None:
+        problems.append(f"the last {step.describe()} (killed?): check the stack, then run "
+                        "it again")
     # certbot is a tool run on demand: shown only while a run exists.
     services = [asdict(state) for name, state in states.items()
                 if not (name == "certbot" and state.state == "absent")]
@@ -62,4 +81,4 @@ def stack_status(rt: Runtime) -> StackStatus:
     return StackStatus(rt.config.project_name, active_nginx_mode(rt), services, condition,
                        problems, unfinished, holder,
                        {"id": current.id, "image": current.image, "time": current.time}
-                       if current else None)
+                       if current else None, step, last_interrupted(rt.paths))

@@ -29,6 +29,7 @@ from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import Interrupted
 from tr4ctl.facts import SWARM, stack_services
 from tr4ctl.files import write_atomic
+from tr4ctl.interrupts import signal_name
 from tr4ctl.plan.environments import Environment, nginx_mode_for
 from tr4ctl.plan.readiness import settings_refusal
 from tr4ctl.plan.services import ServiceState
@@ -116,7 +117,7 @@ def bring_up(rt: Runtime, env: Environment, *, build: bool, timeout: float) -> U
         _change(rt, env, steps, report, before, compose_text, build=build, timeout=timeout,
                 started=started)
     except KeyboardInterrupt:
-        raise Interrupted(f"`up` interrupted while {steps.current}",
+        raise Interrupted(f"`up` interrupted ({signal_name()}) while {steps.current}",
                           "the stack may be half up: `tr4ctl status` shows it, "
                           f"`tr4ctl up --env {env.value}` finishes it") from None
     up_finished(rt.paths)
