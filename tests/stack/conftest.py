@@ -66,17 +66,9 @@ def is_leftover(name: str, finishing_pid: int | None = None) -> bool:
 
 def remove_leftovers(finishing_pid: int | None = None) -> None:
     """Containers, volumes and networks of earlier, finished or killed, test runs
-    (and, at the end of a run, whatever this run itself left behind)."""
-    swarm_networks = [n for n in docker("network", "ls", "--format", "{{.Name}}",
-                                        check=False).split()
-                      if n.startswith(f"{TEST_PREFIX}swarmnet-") and is_leftover(n, finishing_pid)]
-    if swarm_networks:
-        # A swarm a killed test run made (advertised on its network): left first.
-        docker("swarm", "leave", "--force", check=False)
-    else:
-        for stack in docker("stack", "ls", "--format", "{{.Name}}", check=False).split():
-            if is_leftover(stack, finishing_pid):
-                docker("stack", "rm", stack, check=False)
+    (and, at the end of a run, whatever this run itself left behind). A swarm test's
+    nodes are containers labelled like a project (swarm_nodes.py): removing them removes
+    their swarm; nothing here touches the host engine's own swarm state."""
     listing = docker("ps", "-a", "--format",
                      '{{.ID}} {{.Label "com.docker.compose.project"}}', check=False)
     stale = [line.split()[0] for line in listing.splitlines()
@@ -168,13 +160,25 @@ def running_stack(tmp_path_factory, label: str, env: str = "dev", **options):
         stack.tr4ctl("down", "--volumes", "--yes", check=False)
 
 
+def host_swarm_state() -> str:
+    return docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         pytest.fail("stack tests need a Docker engine: run scripts/test.sh (it starts one)")
+    swarm_before = host_swarm_state()
     remove_leftovers()
     yield
     remove_leftovers(finishing_pid=os.getpid())
+    # Leaving a swarm breaks the embedded DNS of every other stack on this engine
+    # (docker-here.md §5): the suite must leave the host's swarm state as it found it.
+    swarm_after = host_swarm_state()
+    if swarm_after != swarm_before:
+        pytest.fail(f"the stack tests changed this engine's swarm state: {swarm_before} "
+                    f"before, {swarm_after} after (swarms belong on node engines, "
+                    "tests/stack/swarm_nodes.py)")
 
 
 @pytest.fixture(scope="session")

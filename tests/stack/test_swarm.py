@@ -1,27 +1,27 @@
-"""The stack on a real swarm (`TR4CTL_TARGET=swarm`): this machine's engine as the
-manager, PostgreSQL, three backend replicas behind nginx; then a second node (an engine
-in a container) joined as a worker, drained, and lost. Every change runs under a load
-loop through nginx that counts each failed request."""
+"""The stack on a real swarm (`TR4CTL_TARGET=swarm`): an engine in a container of the
+test's own as the manager (never the host's engine: see swarm_nodes.py), PostgreSQL,
+three backend replicas behind nginx; then a second node joined as a worker, drained, and
+lost. Every change runs under a load loop through nginx that counts each failed request."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 
 import httpx
 import pytest
 from backend_images import build_context, build_image, derived_image, releases, served_version
-from conftest import docker, new_stack, wait_for
+from conftest import wait_for
 from load import AccountLoad, RequestLoad
-from swarm_nodes import Node, Swarm, require_no_swarm
+from swarm_nodes import Manager, Node, load_stack_images, node_stack
 
 ADMIN, FOUNDER = "admin@swarm.test", "founder@swarm.test"
 PASSWORD = "swarm-test-password-1"
 REPLICAS = 3
 SWARM_SETTINGS = {"TR4CTL_DATABASE": "postgres", "TR4CTL_BACKEND_REPLICAS": str(REPLICAS),
-                  # Host-mode ports are on every interface; tests still only use 127.0.0.1.
+                  # Host-mode ports are on every interface: the manager node's, which
+                  # only the host and the test's own containers reach.
                   "TR4CTL_BIND_ADDRESS": "0.0.0.0"}
 
 
@@ -30,9 +30,9 @@ def services(stack) -> dict[str, dict]:
 
 
 def backend_tasks(stack) -> list[str]:
-    """This node's running backend containers."""
-    return docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name="
-                  f"{stack.name}_backend").split()
+    """The manager node's running backend containers."""
+    return stack.manager.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name="
+                                f"{stack.name}_backend").split()
 
 
 def converged(stack) -> bool:
@@ -53,10 +53,26 @@ def Load(stack) -> RequestLoad:
     return RequestLoad(stack.url, login={"email": ADMIN, "password": PASSWORD})
 
 
+def on_the_manager(stack, image: str) -> None:
+    """An image built on the host, loaded into the manager node (no registry)."""
+    stack.manager.load(image)
+    stack.manager.host_images.append(image)
+
+
+@pytest.fixture(scope="module")
+def manager(docker_engine, tmp_path_factory):
+    node = Manager(tmp_path_factory).start()
+    try:
+        yield node
+    finally:
+        node.remove()
+
+
 # -- before any swarm: the refusal a plain engine gets ------------------------------------
-def test_an_engine_that_is_no_swarm_manager_is_exit_3(docker_engine, tmp_path_factory):
-    require_no_swarm()
-    stack = new_stack(tmp_path_factory, "noswarm", settings=SWARM_SETTINGS)
+def test_an_engine_that_is_no_swarm_manager_is_exit_3(manager, tmp_path_factory):
+    if manager.swarm_state() != "inactive":
+        pytest.fail("run this test before the module's swarm is made (it comes first)")
+    stack = node_stack(tmp_path_factory, "noswarm", manager, settings=SWARM_SETTINGS)
     result = stack.tr4ctl("up", "--target", "swarm", check=False)
     assert result.returncode == 3, result.stderr
     assert "not a swarm manager" in result.stderr and "docker swarm init" in result.stderr
@@ -65,15 +81,15 @@ def test_an_engine_that_is_no_swarm_manager_is_exit_3(docker_engine, tmp_path_fa
 
 
 @pytest.fixture(scope="module")
-def swarm(docker_engine):
-    manager = Swarm().start()
-    yield manager
-    manager.stop()
+def swarm(manager):
+    manager.init_swarm()
+    return manager
 
 
 @pytest.fixture(scope="module")
 def stack(swarm, tmp_path_factory):
-    stack = new_stack(tmp_path_factory, "swarm", settings=SWARM_SETTINGS)
+    stack = node_stack(tmp_path_factory, "swarm", swarm, settings=SWARM_SETTINGS)
+    load_stack_images(stack)
     stack.tr4ctl("up", "--target", "swarm")
     stack.tr4ctl("users", "seed", "--admin-email", ADMIN, "--founder-email", FOUNDER,
                  "--password-stdin", input=f"{PASSWORD}\n{PASSWORD}\n")
@@ -82,13 +98,13 @@ def stack(swarm, tmp_path_factory):
 
 
 def test_sqlite_with_replicas_is_refused_with_nothing_done(swarm, tmp_path_factory):
-    stack = new_stack(tmp_path_factory, "swarmsqlite",
-                      settings={**SWARM_SETTINGS, "TR4CTL_DATABASE": "sqlite"})
+    stack = node_stack(tmp_path_factory, "swarmsqlite", swarm,
+                       settings={**SWARM_SETTINGS, "TR4CTL_DATABASE": "sqlite"})
     result = stack.tr4ctl("up", "--target", "swarm", check=False)
     assert result.returncode == 2, result.stderr
     assert "TR4CTL_DATABASE=postgres" in result.stderr
     assert "Traceback" not in result.stderr
-    assert docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
+    assert swarm.docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
 
 
 def test_three_replicas_on_postgres_serve_through_nginx(stack):
@@ -103,13 +119,13 @@ def test_three_replicas_on_postgres_serve_through_nginx(stack):
     assert "TR4CTL_TARGET=swarm" in (stack.project_dir / ".env").read_text()
     # The JWT key reaches the replicas as a swarm secret, not in their environment.
     for task in backend_tasks(stack):
-        env = json.loads(docker("inspect", task))[0]["Config"]["Env"]
+        env = json.loads(stack.manager.docker("inspect", task))[0]["Config"]["Env"]
         assert not any(line.startswith("JWT_SECRET_KEY=") for line in env)
     # More than one replica answers: each request's id is in one replica's log.
     ids = {httpx.get(stack.url("/version"), timeout=10).headers["x-request-id"]
            for _ in range(30)}
     answered = [task for task in backend_tasks(stack)
-                if any(i in docker("logs", task) for i in ids)]
+                if any(i in stack.manager.docker("logs", task) for i in ids)]
     assert len(answered) > 1, answered
 
 
@@ -124,6 +140,7 @@ def test_health_verify_logs_and_cert_status_work_on_a_swarm(stack):
 def test_deploy_is_a_rolling_update_with_no_failed_request(stack, tmp_path):
     with build_context(tmp_path, version="swarm-1") as context:
         image = build_image(stack, context, f"{stack.name}-backend:swarm-1", "swarm-1")
+    on_the_manager(stack, image)
     with Load(stack) as load:
         report = stack.json("deploy", "--image", image)["data"]
     assert load.failures == [], load.failures[:5]
@@ -139,6 +156,7 @@ def test_a_broken_image_is_rolled_back_by_the_swarm_with_no_failed_request(stack
     current = releases(stack)["current"]
     image = derived_image(stack, f"{stack.name}-broken:exits", 'CMD ["false"]',
                           tmp_path=tmp_path)
+    on_the_manager(stack, image)
     with Load(stack) as load:
         result = stack.tr4ctl("--json", "deploy", "--image", image, check=False)
     assert result.returncode == 1, result.stderr
@@ -149,7 +167,7 @@ def test_a_broken_image_is_rolled_back_by_the_swarm_with_no_failed_request(stack
     assert releases(stack)["current"] == current
     assert releases(stack)["releases"][-1]["result"] == "failed"
     wait_for(lambda: converged(stack), "the replicas back on the old image", 120)
-    assert {json.loads(docker("inspect", t))[0]["Config"]["Image"]
+    assert {json.loads(stack.manager.docker("inspect", t))[0]["Config"]["Image"]
             for t in backend_tasks(stack)} == {services(stack)["backend"]["image"]}
 
 
@@ -171,8 +189,8 @@ def test_a_replica_killed_is_replaced_with_no_data_lost(stack):
     try:
         wait_for(lambda: len(load.committed) >= 3, "accounts to be created")
         victim = backend_tasks(stack)[0]
-        os.kill(int(docker("inspect", "--format", "{{.State.Pid}}", victim).strip()),
-                signal.SIGKILL)
+        stack.manager.kill_process(
+            stack.manager.docker("inspect", "--format", "{{.State.Pid}}", victim).strip())
         wait_for(lambda: victim not in backend_tasks(stack) and converged(stack),
                  "the swarm to replace the replica", 180)
         killed_at = time.monotonic()
@@ -199,7 +217,7 @@ def test_a_backup_restores_every_account_into_a_fresh_swarm_stack(stack):
 # -- two nodes ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def worker(swarm, stack):
-    node = Node(swarm, f"t4t-node-{os.getpid()}").start()
+    node = Node(swarm, f"t4t-worker-{os.getpid()}").start()
     try:
         node.load(services(stack)["backend"]["image"])
         yield node
@@ -226,7 +244,7 @@ def test_replicas_spread_over_two_nodes_and_draining_one_fails_no_request(stack,
 
 
 def test_losing_the_worker_leaves_the_site_answering(stack, worker):
-    docker("node", "update", "--availability", "active", worker.node_id)
+    stack.manager.docker("node", "update", "--availability", "active", worker.node_id)
     stack.json("deploy")
     assert len(backend_nodes(stack)) == 2, backend_nodes(stack)
     with Load(stack) as load:
@@ -248,20 +266,20 @@ def test_losing_the_worker_leaves_the_site_answering(stack, worker):
 
 
 def test_to_compose_and_back_keeps_every_account(stack):
+    # TR4CTL_BIND_ADDRESS stays 0.0.0.0: on compose too the ports are the manager node's,
+    # reached on its address on the test's own network.
     before = emails(stack)
-    stack.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=127.0.0.1")
     result = stack.tr4ctl("up", "--target", "compose")
     assert "taking it down there first" in result.stderr
-    assert docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
+    assert stack.manager.docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
     status = stack.json("status")["data"]
     assert status["condition"] == "healthy"
     assert all(s["replicas"] is None for s in status["services"])
     assert emails(stack) == before
     assert login(stack).status_code == 200
 
-    stack.tr4ctl("config", "set", "TR4CTL_BIND_ADDRESS=0.0.0.0")
     result = stack.tr4ctl("up", "--target", "swarm")
     assert "taking it down there first" in result.stderr
-    assert not docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}")
+    assert not stack.manager.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}")
     assert services(stack)["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
     assert emails(stack) == before
