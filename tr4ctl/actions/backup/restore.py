@@ -30,6 +30,7 @@ from tr4ctl.actions.backup.create import (
 )
 from tr4ctl.actions.backup.location import check_space, prepare_dir
 from tr4ctl.actions.backup.verify import check_archive
+from tr4ctl.actions.db.identity import record_restored_database
 from tr4ctl.actions.db.postgres import recreate_database, restore_dump, set_password, start_postgres
 from tr4ctl.actions.stack.init import ensure_volumes_and_network
 from tr4ctl.actions.stack.init_report import InitReport
@@ -137,6 +138,7 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
 
     # Every part is in place: the state is the archive's, whatever happens next.
     rt.reload_config()
+    record_restored_database(rt)
     try:
         report.up = bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
     except Tr4ctlError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from tr4ctl.actions.db.identity import database_refusal, stack_database
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import ensure_env_file
 from tr4ctl.actions.stack.init_report import InitReport
@@ -20,11 +21,14 @@ from tr4ctl.config.model import Config
 from tr4ctl.config.store import save_env_values
 from tr4ctl.config.values import control_character
 from tr4ctl.errors import BadInput, Tr4ctlError
+from tr4ctl.facts import SWARM
 from tr4ctl.plan.masking import is_secret_key, secret_in_value
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import backend_settings
 from tr4ctl.project.state import last_environment
-from tr4ctl.runtime import Runtime
+from tr4ctl.runtime import TARGET_KEY, Runtime
+
+DATABASE_KEYS = {"TR4CTL_DATABASE", "DATABASE_URL"}
 
 
 @dataclass
@@ -97,11 +101,21 @@ def set_values(rt: Runtime, assignments: list[str], *, if_unset: bool) -> SetRep
     nginx = _running_nginx(rt)
     publishing = {"TR4CTL_BIND_ADDRESS", "TR4CTL_HTTP_PORT", "TR4CTL_HTTPS_PORT"} & set(updates)
 
+    # The stack's database is state (`tr4ctl db use` changes it): its data is looked up
+    # only when a database key is being set.
+    stack = stack_database(rt) if DATABASE_KEYS & set(updates) else None
+
     def publishable(config: Config) -> None:
         # A bind address that is not this host's, or a busy port, is refused now, not
         # when `up` has already removed the running nginx.
         if publishing:
             require_ports(config, nginx)
+        refusal = database_refusal(stack, config, str(env_file), setting=True)
+        if refusal is not None:
+            raise refusal
+        if updates.get(TARGET_KEY) == SWARM:
+            # Checked against the engine here, not at the next `status` or `up`.
+            rt.engine_for(config.replace(target=SWARM)).require_manager()
 
     if not save_env_values(env_file, updates, options=rt.config_options, check=publishable):
         return SetReport(sorted(updates))

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 
 from tr4ctl.actions.cert.lineages import certificate_present
 from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
+from tr4ctl.actions.db.identity import (
+    adopt_database,
+    require_database_as_recorded,
+    require_password_unchanged,
+)
 from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
@@ -75,6 +80,10 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
         raise BadInput(f"--env prod needs a real secret: {problem}",
                        f"set {SECRET_KEY} in {rt.paths.env_file} to the output of "
                        "`openssl rand -hex 32`")
+    # The data stays where it is: another database named in .env or the environment,
+    # or a password PostgreSQL does not have, is refused before anything changes.
+    require_database_as_recorded(rt)
+    require_password_unchanged(rt)
     states = rt.engine.service_states(stack_services(config.database))
     if other_target_running(rt) is None:
         require_ports(config, states["nginx"])
@@ -160,6 +169,7 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     remember_target(rt)
 
     services = stack_services(config.database)
+    adopt_database(rt)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
         rt.engine.compose_up(list(services), build=build)
