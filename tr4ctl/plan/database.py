@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tr4ctl.config.model import Config
 from tr4ctl.facts import (
+    BACKEND_APP_DIR,
     BACKEND_DATA_DIR,
     POSTGRES,
     POSTGRES_DB,
@@ -39,7 +41,13 @@ def same_url(a: str, b: str) -> bool:
 
 def _normal(url: str) -> str:
     scheme, sep, rest = url.strip().partition("://")
-    return scheme.split("+", 1)[0].lower() + sep + rest.split("?", 1)[0]
+    scheme = scheme.split("+", 1)[0].lower()
+    rest = rest.split("?", 1)[0]
+    if scheme == SQLITE and rest.startswith("/"):
+        # sqlite:///data/x.db is relative to the backend's working directory.
+        path = rest[1:]
+        rest = "/" + posixpath.normpath(posixpath.join(BACKEND_APP_DIR, path))
+    return scheme + sep + rest
 
 
 def engine_of(url: str) -> str:
