@@ -75,6 +75,26 @@ def test_config_set_cannot_move_a_postgres_stack_off_its_data(pg, assignment):
                        "db use")
 
 
+def set_server_password(stack, password: str) -> None:
+    literal = "'" + password.replace("'", "''") + "'"
+    stack.compose_exec("postgres", "psql", "-q", "-X", "-U", "tr4ction", "-d", "postgres",
+                       "-v", "ON_ERROR_STOP=1", "-f", "-",
+                       input=f"ALTER ROLE tr4ction PASSWORD {literal};")
+
+
+def test_up_never_calls_healthy_a_stack_whose_next_start_would_fail(pg):
+    """The server's password changed behind tr4ctl's back (as an earlier release left
+    it): the running backend still serves, but `up` tries a new login and fails."""
+    set_server_password(pg, "changed-behind-the-back-1")
+    try:
+        result = pg.tr4ctl("up", check=False)
+        assert result.returncode == 1, result.stderr
+        assert "new login to PostgreSQL" in result.stderr
+        assert pg.json("status", check=False)["data"]["condition"] != "healthy"
+    finally:
+        set_server_password(pg, secret_file(pg).read_text())
+
+
 def test_after_the_refusals_the_next_start_still_logs_in(pg):
     """The backend restarted (as after a reboot) connects with the secret file's password."""
     assert pg.tr4ctl("up").returncode == 0

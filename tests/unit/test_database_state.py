@@ -138,23 +138,28 @@ def test_a_configuration_of_the_data_s_own_database_passes(stack, env_text):
     assert database_refusal(stack, config_of(env_text), ".env") is None
 
 
-def tr4ctl(project: Path, *args: str) -> subprocess.CompletedProcess:
+def tr4ctl(project: Path, *args: str, **environ: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
     env["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"  # no engine: the files tell
+    env.update(environ)
     return subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(project),
                            *args], capture_output=True, text=True, timeout=60, env=env)
 
 
-@pytest.mark.parametrize("assignment", ["TR4CTL_DATABASE=postgres",
-                                        "DATABASE_URL=sqlite:////app/data/elsewhere.db"])
+@pytest.mark.parametrize("assignment, environ", [
+    ("TR4CTL_DATABASE=postgres", {}),
+    # What .env would say counts, even while the environment overrides it.
+    ("TR4CTL_DATABASE=postgres", {"TR4CTL_DATABASE": "sqlite"}),
+    ("DATABASE_URL=sqlite:////app/data/elsewhere.db", {}),
+])
 def test_config_set_on_a_project_of_the_previous_release_infers_its_database(
-        tmp_path, assignment):
+        tmp_path, assignment, environ):
     """A state.json with no database, the files the previous `up` rendered: SQLite."""
     (tmp_path / ".env").write_text("TR4CTL_HTTP_PORT=18080\nTR4CTL_HTTPS_PORT=18443\n")
     paths = paths_with_state(tmp_path, {"env": "dev"})
     paths.compose_file.write_text("services:\n  backend:\n    image: x\n")
     before = (tmp_path / ".env").read_bytes()
-    result = tr4ctl(tmp_path, "config", "set", assignment)
+    result = tr4ctl(tmp_path, "config", "set", assignment, **environ)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "data is in sqlite" in lines[0], result.stderr

@@ -110,7 +110,11 @@ def set_values(rt: Runtime, assignments: list[str], *, if_unset: bool) -> SetRep
         # when `up` has already removed the running nginx.
         if publishing:
             require_ports(config, nginx)
-        refusal = database_refusal(stack, config, str(env_file), setting=True)
+        # What .env will say, even where the environment overrides it today.
+        database = updates.get("TR4CTL_DATABASE")
+        written = config if database is None else \
+            config.replace(database=database or KEYS["TR4CTL_DATABASE"].default)
+        refusal = database_refusal(stack, written, str(env_file), setting=True)
         if refusal is not None:
             raise refusal
         if updates.get(TARGET_KEY) == SWARM:

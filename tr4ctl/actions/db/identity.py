@@ -63,8 +63,10 @@ def _backend_containers(rt: Runtime) -> list[dict]:
         containers = rt.engine.inspect_containers()
     except Tr4ctlError:  # no engine: the files still tell
         return []
-    return [c for c in containers
-            if ((c.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL) == "backend"]
+    backends = [c for c in containers
+                if ((c.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL) == "backend"]
+    # The one serving first (a stopped one may be an older container left behind).
+    return sorted(backends, key=lambda c: not (c.get("State") or {}).get("Running"))
 
 
 def database_refusal(stack: DatabaseRecord | None, config: Config, env_file_path: str, *,
@@ -78,10 +80,10 @@ def database_refusal(stack: DatabaseRecord | None, config: Config, env_file_path
         return None
     if wanted.engine != stack.engine:
         source = config.source(DATABASE_KEY)
-        where = ("in the environment" if source == ENVIRONMENT else "as set" if setting else
+        where = ("as set" if setting else "in the environment" if source == ENVIRONMENT else
                  f"in {env_file_path}" if source == ".env" else "by default")
-        back = (f"unset {DATABASE_KEY} in the environment" if source == ENVIRONMENT else
-                "nothing was changed" if setting else
+        back = ("nothing was changed" if setting else
+                f"unset {DATABASE_KEY} in the environment" if source == ENVIRONMENT else
                 f"`tr4ctl config set {DATABASE_KEY}={stack.engine}`")
         return BadInput(f"{DATABASE_KEY} is {wanted.engine} ({where}) but this stack's data is "
                         f"in {stack.engine}: the backend would start on an empty database",
@@ -155,3 +157,14 @@ def _cluster_made(rt: Runtime) -> bool:
             f"{rt.engine.OWN_LABEL}={rt.config.project_name}", f"{SERVICE_LABEL}={POSTGRES}"))
     except Tr4ctlError:
         return False
+
+
+def require_new_database_login(rt: Runtime) -> None:
+    """A running backend keeps the connections it opened: a PostgreSQL that no longer
+    takes the secret file's password shows only at the next start (a reboot). A new
+    process in the backend's container logs in now, as that start will."""
+    from tr4ctl.actions.users.manage import run_manage
+
+    run_manage(rt, ["revision"], what="a new login to PostgreSQL (as the backend's next start "
+               "makes)", hint=f"PostgreSQL must take the password in {rt.paths.db_password_file}"
+               "; `tr4ctl logs postgres` says why it refused")

@@ -11,6 +11,7 @@ from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
 from tr4ctl.actions.db.identity import (
     adopt_database,
     require_database_as_recorded,
+    require_new_database_login,
     require_password_unchanged,
 )
 from tr4ctl.actions.images.backend_build import build_backend_image
@@ -32,7 +33,7 @@ from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.config.load import read_env_file
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import BadInput, Interrupted
-from tr4ctl.facts import SWARM, stack_services
+from tr4ctl.facts import POSTGRES, SWARM, stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
 from tr4ctl.plan.services import ServiceState
@@ -178,6 +179,9 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
         report.services, after = wait_healthy(
             rt.engine, services, timeout=timeout, started=started,
             on_wait=lambda waiting: show(f"waiting for {', '.join(waiting)} to be healthy"))
+    if config.database == POSTGRES:
+        steps.enter("logging in to PostgreSQL as the backend's next start will")
+        require_new_database_login(rt)
     if not on_swarm and _backend_replaced_under_running_nginx(before, after):
         # nginx resolved `backend` at start; a new backend container may have a new address.
         steps.enter("reloading nginx")
