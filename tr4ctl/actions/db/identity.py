@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tr4ctl.config.load import read_env_file
 from tr4ctl.config.model import ENVIRONMENT, Config
+from tr4ctl.docker import commands as cmd
 from tr4ctl.errors import BadInput, Tr4ctlError
 from tr4ctl.facts import POSTGRES
 from tr4ctl.plan.database import (
@@ -26,7 +27,7 @@ from tr4ctl.runtime import Runtime
 
 DATABASE_KEY = "TR4CTL_DATABASE"
 PASSWORD_KEY = "TR4CTL_DATABASE_PASSWORD"
-SERVICE_LABEL = "com.docker.compose.service"
+SERVICE_LABEL = cmd.COMPOSE_SERVICE_LABEL
 
 
 def stack_database(rt: Runtime) -> DatabaseRecord | None:
@@ -38,9 +39,10 @@ def stack_database(rt: Runtime) -> DatabaseRecord | None:
 
 
 def inferred_database(rt: Runtime) -> DatabaseRecord | None:
-    for container in _backend_containers(rt):
+    backends = _backend_containers(rt)
+    if backends:
         env = dict(item.partition("=")[::2]
-                   for item in (container.get("Config") or {}).get("Env") or [])
+                   for item in (backends[0].get("Config") or {}).get("Env") or [])
         return database_of_environment(env)
     paths = rt.paths
     if not paths.compose_file.exists():
