@@ -83,21 +83,25 @@ class Runtime:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from tr4ctl.docker.commands import ComposeProject
-            from tr4ctl.docker.engine import Engine
-            from tr4ctl.docker.engine_api import engine_api
-            from tr4ctl.docker.runner import Runner
-            from tr4ctl.facts import SWARM
-
-            project = ComposeProject(self.config.project_name, (self.paths.compose_file,))
-            if self.config.target == SWARM:
-                from tr4ctl.docker.swarm import SwarmEngine
-
-                self._engine = SwarmEngine(Runner(self.out), project, engine_api(),
-                                           tool_image=self.config.certbot_image)
-            else:
-                self._engine = Engine(Runner(self.out), project, engine_api())
+            self._engine = self.engine_for(self.config)
         return self._engine
+
+    def engine_for(self, config: Config) -> Engine:
+        """The engine facade a configuration works with (`config set` checks a new
+        target against the engine before writing it)."""
+        from tr4ctl.docker.commands import ComposeProject
+        from tr4ctl.docker.engine import Engine
+        from tr4ctl.docker.engine_api import engine_api
+        from tr4ctl.docker.runner import Runner
+        from tr4ctl.facts import SWARM
+
+        project = ComposeProject(config.project_name, (self.paths.compose_file,))
+        if config.target == SWARM:
+            from tr4ctl.docker.swarm import SwarmEngine
+
+            return SwarmEngine(Runner(self.out), project, engine_api(),
+                               tool_image=config.certbot_image)
+        return Engine(Runner(self.out), project, engine_api())
 
     @property
     def stack_inputs(self) -> StackInputs:

@@ -74,6 +74,11 @@ def test_engine_object_calls():
     assert cmd.inspect(["a", "b"]) == ["docker", "inspect", "a", "b"]
     assert cmd.top("abc") == ["docker", "top", "abc", "-o", "uid,pid,ppid,args"]
     assert cmd.remove_containers(["a"]) == ["docker", "rm", "-f", "a"]
+    assert cmd.container_ids_using_volumes(["acme_a", "acme_b"]) == [
+        "docker", "ps", "-aq", "--no-trunc", "--filter", "volume=acme_a",
+        "--filter", "volume=acme_b"]
+    assert cmd.stop_containers(["a", "b"], timeout=10) == [
+        "docker", "stop", "--time", "10", "a", "b"]
     assert cmd.docker_root_dir() == ["docker", "info", "--format", "{{.DockerRootDir}}"]
 
 

@@ -98,6 +98,18 @@ def container_ids(*label_filters: str) -> list[str]:
     return argv
 
 
+def container_ids_using_volumes(volumes: Iterable[str]) -> list[str]:
+    """Every container, in any state, that mounts any of the volumes."""
+    argv = [DOCKER, "ps", "-aq", "--no-trunc"]
+    for volume in volumes:
+        argv += ["--filter", f"volume={volume}"]
+    return argv
+
+
+def stop_containers(ids: Iterable[str], *, timeout: int) -> list[str]:
+    return [DOCKER, "stop", "--time", str(timeout), *ids]
+
+
 def inspect(ids: Iterable[str]) -> list[str]:
     return [DOCKER, "inspect", *ids]
 

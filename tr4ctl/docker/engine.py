@@ -198,6 +198,29 @@ class Engine:
             return [container["Id"] for container in self.api.containers(*labels)]
         return self.runner.output(cmd.container_ids(*labels)).split()
 
+    def volume_users(self, volumes: list[str]) -> list[dict[str, Any]]:
+        """The containers (any state, any project) mounting any of the volumes: their
+        id, name and labels."""
+        if not volumes:
+            return []
+        if self.api is not None:
+            found = self.api.get("/containers/json",
+                                 {"all": "1", "filters": {"volume": list(volumes)}}) or []
+            return [{"id": c["Id"], "name": (c.get("Names") or [c["Id"][:12]])[0].lstrip("/"),
+                     "labels": c.get("Labels") or {}} for c in found]
+        ids = self.runner.output(cmd.container_ids_using_volumes(volumes)).split()
+        if not ids:
+            return []
+        inspected = self.runner.run(cmd.inspect(ids), check=False)
+        documents = json.loads(inspected.stdout) \
+            if inspected.stdout.lstrip().startswith("[") else []
+        return [{"id": d["Id"], "name": str(d.get("Name", "")).lstrip("/") or d["Id"][:12],
+                 "labels": (d.get("Config") or {}).get("Labels") or {}} for d in documents]
+
+    def stop_containers(self, ids: list[str], timeout: int) -> None:
+        if ids:
+            self.runner.run(cmd.stop_containers(ids, timeout=timeout), timeout=timeout + 60)
+
     def remove_containers(self, ids: list[str]) -> None:
         if ids:
             self.runner.run(cmd.remove_containers(ids))

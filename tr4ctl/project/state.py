@@ -1,9 +1,13 @@
 """<project-dir>/.tr4ctl/state.json: what tr4ctl remembers between commands (the last
-environment brought up, the digest of the last compose file docker validated, and an
-`up` that has not finished).
+environment brought up, the digest of the last compose file docker validated, an `up`
+that has not finished, and the database the stack's data lives in).
 
 Every key is optional: a state file written by an earlier version (only "env" and
-"validated_compose_sha256") reads the same, with no `up` under way.
+"validated_compose_sha256") reads the same, with no `up` under way. "format" says which
+version wrote it: from format 2 on it records the stack's database ("database": its
+engine and URL, or null while the stack has no data); a file without it (format 1, the
+previous release) records none, and the database is inferred from what exists
+(actions/db/identity.py).
 """
 
 from __future__ import annotations
@@ -11,11 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tr4ctl.errors import BadInput
+from tr4ctl.facts import DATABASES
 from tr4ctl.files import read_json, write_json
+from tr4ctl.plan.database import DatabaseRecord
 from tr4ctl.plan.environments import Environment
 from tr4ctl.plan.layout import ProjectPaths
 
 UP_KEY = "up_in_progress"
+FORMAT_KEY = "format"
+STATE_FORMAT = 2
+DATABASE_KEY = "database"
+# A PostgreSQL cluster was made in the postgres_data volume (with the password of the
+# secret file): from then on the password changes only on the server first.
+POSTGRES_CLUSTER_KEY = "postgres_cluster"
 
 
 def read_state(paths: ProjectPaths) -> dict:
@@ -137,3 +150,45 @@ def unfinished_step(paths: ProjectPaths) -> CommandStep | None:
 
 def last_interrupted(paths: ProjectPaths) -> CommandStep | None:
     return _command_step(read_state(paths).get(INTERRUPTED_KEY))
+
+
+def recorded_database(paths: ProjectPaths) -> tuple[bool, DatabaseRecord | None]:
+    """(recorded, the database): (False, None) for a state.json of the previous release
+    or none at all (the caller infers it); (True, None) for a stack with no data yet."""
+    state = read_state(paths)
+    version = state.get(FORMAT_KEY, 1)
+    if not isinstance(version, int) or version > STATE_FORMAT:
+        raise BadInput(f"{paths.state_file} has format {version!r}, newer than this tr4ctl "
+                       f"reads ({STATE_FORMAT})", "upgrade tr4ctl")
+    if version < 2 or DATABASE_KEY not in state:
+        return False, None
+    value = state[DATABASE_KEY]
+    if value is None:
+        return True, None
+    if not (isinstance(value, dict) and value.get("engine") in DATABASES
+            and isinstance(value.get("url"), str) and value["url"]):
+        raise BadInput(f"{paths.state_file}: the stack's database record is damaged",
+                       "put back the file from a backup, or remove its \"database\" entry "
+                       "(tr4ctl then infers it from the running backend)")
+    return True, DatabaseRecord(value["engine"], value["url"])
+
+
+def record_database(paths: ProjectPaths, record: DatabaseRecord | None) -> None:
+    """The database the stack's data lives in (None: no data). Written by `db use` when
+    it moves the data, by the first `up` of a stack (its data starts there), by a
+    restore (the archive's data and .env come together) and by `down --volumes`."""
+    values: dict[str, object] = {FORMAT_KEY: STATE_FORMAT,
+                                 DATABASE_KEY: record.as_dict() if record else None}
+    if record is not None and record.engine == "postgres":
+        values[POSTGRES_CLUSTER_KEY] = True
+    if record is None:
+        values[POSTGRES_CLUSTER_KEY] = False
+    update_state(paths, **values)
+
+
+def postgres_cluster_made(paths: ProjectPaths) -> bool:
+    return read_state(paths).get(POSTGRES_CLUSTER_KEY) is True
+
+
+def remember_postgres_cluster(paths: ProjectPaths) -> None:
+    update_state(paths, **{POSTGRES_CLUSTER_KEY: True})

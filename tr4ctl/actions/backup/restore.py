@@ -30,6 +30,7 @@ from tr4ctl.actions.backup.create import (
 )
 from tr4ctl.actions.backup.location import check_space, prepare_dir
 from tr4ctl.actions.backup.verify import check_archive
+from tr4ctl.actions.db.identity import record_restored_database
 from tr4ctl.actions.db.postgres import recreate_database, restore_dump, set_password, start_postgres
 from tr4ctl.actions.deploy.ship import step_recorder, steps_ended
 from tr4ctl.actions.stack.init import ensure_volumes_and_network
@@ -150,6 +151,7 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
 
     # Every part is in place: the state is the archive's, whatever happens next.
     rt.reload_config()
+    record_restored_database(rt)
     steps_ended(rt.paths, COMMAND)
     try:
         report.up = bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
@@ -194,6 +196,7 @@ def _put_safety_back(rt: Runtime, streams: VolumeStreams, safety_backup: str | N
         _replace_all(rt, streams, safety, check_archive(safety),
                      RestoreReport(safety, check_archive(safety), None, resumed=True))
         rt.reload_config()
+        record_restored_database(rt)
         bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - the interruption is what is reported
         rt.out.warn(f"could not put the safety backup back: {exc}")

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from tr4ctl.actions.config.paths import PATH_KEYS, check_path_settings
+from tr4ctl.actions.db.identity import database_refusal, stack_database
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import ensure_env_file
 from tr4ctl.actions.stack.init_report import InitReport
@@ -27,7 +28,9 @@ from tr4ctl.plan.readiness import REPLICAS_KEY, replicas_refusal
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import backend_settings
 from tr4ctl.project.state import last_environment
-from tr4ctl.runtime import Runtime
+from tr4ctl.runtime import TARGET_KEY, Runtime
+
+DATABASE_KEYS = {"TR4CTL_DATABASE", "DATABASE_URL"}
 
 DATABASE_KEY = "TR4CTL_DATABASE"
 
@@ -104,15 +107,29 @@ def set_values(rt: Runtime, assignments: list[str], *, if_unset: bool) -> SetRep
     nginx = _running_nginx(rt)
     publishing = {"TR4CTL_BIND_ADDRESS", "TR4CTL_HTTP_PORT", "TR4CTL_HTTPS_PORT"} & set(updates)
 
+    # The stack's database is state (`tr4ctl db use` changes it): its data is looked up
+    # only when a database key is being set.
+    stack = stack_database(rt) if DATABASE_KEYS & set(updates) else None
+
     def usable(config: Config) -> None:
-        # Refused now what a later command would trip over: a path that is not there or
-        # not of its kind, replicas SQLite cannot serve, and (before `up` has removed the
-        # running nginx) a bind address that is not this host's, or a busy port.
+        # Refused now what a later command would trip over: another database than the
+        # data's, a path that is not there or not of its kind, replicas SQLite cannot
+        # serve, a swarm target on an engine that is no manager, and (before `up` has
+        # removed the running nginx) a bind address that is not this host's, or a busy port.
+        # What .env will say, even where the environment overrides it today.
+        database = updates.get("TR4CTL_DATABASE")
+        written = config if database is None else \
+            config.replace(database=database or KEYS["TR4CTL_DATABASE"].default)
+        refusal = database_refusal(stack, written, str(env_file), setting=True)
+        if refusal is not None:
+            raise refusal
         check_path_settings(config, rt.project_dir, [k for k in updates if k in PATH_KEYS])
         if {REPLICAS_KEY, DATABASE_KEY} & set(updates) and (refusal := replicas_refusal(config)):
             raise refusal
         if publishing:
             require_ports(config, nginx)
+        if updates.get(TARGET_KEY) == SWARM:
+            rt.engine_for(config.replace(target=SWARM)).require_manager()
 
     if not save_env_values(env_file, updates, options=rt.config_options, check=usable):
         return SetReport(sorted(updates))

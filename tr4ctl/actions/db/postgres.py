@@ -7,6 +7,7 @@ from __future__ import annotations
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.runner import ByteSource
 from tr4ctl.facts import POSTGRES, POSTGRES_DB, POSTGRES_USER
+from tr4ctl.project.state import remember_postgres_cluster
 from tr4ctl.runtime import Runtime
 
 ADMIN_DATABASE = "postgres"
@@ -26,6 +27,8 @@ def start_postgres(rt: Runtime, timeout: float) -> bool:
         # Named explicitly, compose starts it although its profile is off on SQLite.
         rt.engine.compose_up([POSTGRES])
     wait_healthy(rt.engine, (POSTGRES,), timeout=timeout)
+    # Its cluster exists now, made with the secret file's password.
+    remember_postgres_cluster(rt.paths)
     return not running
 
 

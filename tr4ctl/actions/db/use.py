@@ -28,7 +28,8 @@ from pathlib import Path
 
 from tr4ctl.actions.backup.create import take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
-from tr4ctl.actions.db.postgres import fresh_database, start_postgres
+from tr4ctl.actions.db.identity import require_database_as_recorded, require_password_unchanged
+from tr4ctl.actions.db.postgres import fresh_database, set_password, start_postgres
 from tr4ctl.actions.deploy.ship import (
     Progress,
     put_back,
@@ -56,12 +57,12 @@ from tr4ctl.facts import BACKEND_DATA_DIR, DB_PASSWORD_SECRET, POSTGRES, SQLITE
 from tr4ctl.files import write_atomic, write_private
 from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import KIND_SAFETY
-from tr4ctl.plan.database import current_url, postgres_url
+from tr4ctl.plan.database import DatabaseRecord, current_url, postgres_url
 from tr4ctl.plan.environments import NginxMode
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
 from tr4ctl.project.releases import append_audit
-from tr4ctl.project.state import last_environment
+from tr4ctl.project.state import last_environment, record_database
 from tr4ctl.runtime import Runtime
 
 BACKEND = "backend"
@@ -89,12 +90,15 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
         raise BadInput(f"unknown database {target!r}", "use `tr4ctl db use sqlite` or "
                        "`tr4ctl db use postgres`")
     config, engine, paths = rt.config, rt.engine, rt.paths
+    # -- pre-flight: no impact yet ------------------------------------------------------
+    # The source is where the data is: a .env that says otherwise is refused, as by `up`.
+    require_database_as_recorded(rt)
     source, source_url = config.database, current_url(config)
     if target == source:
         return MoveReport(source, target, source_url, source_url, moved=False)
-    # -- pre-flight: no impact yet ------------------------------------------------------
     hint = "start the stack with `tr4ctl up`: the data moves while it serves"
     require_stack(rt, hint=hint)
+    require_password_unchanged(rt)
     require_running(rt, "nginx", message="nginx is {state}", hint=hint)
     old = [c for c in engine.service_containers(BACKEND) if c.state == "running"]
     if not old:
@@ -122,6 +126,9 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
             ensure_database_password(rt, InitReport())
             write_private_files(rt, InitReport())
             started_postgres = start_postgres(rt, timeout)
+            # A cluster made earlier may have another password than .env's (the local
+            # socket needs none): the new backend logs in with .env's.
+            set_password(rt, rt.config.database_password or "")
             report.target_url = postgres_url(fresh_database(rt, stamp))
         else:
             report.target_url = f"sqlite:///{BACKEND_DATA_DIR}/tr4ction-{stamp}.db"
@@ -162,6 +169,8 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
     # signal (it would leave a stopped backend behind), it is raised after.
     try:
         with deferred("retiring the old backend"):
+            # The data now lives in the target: the one place this record changes.
+            record_database(paths, DatabaseRecord(target, report.target_url))
             try:
                 retire(rt, old, mode, progress)
                 report.moved = True

@@ -3,6 +3,7 @@ on compose (ship.py), the swarm's rolling update on a swarm (rolling_update.py).
 
 from __future__ import annotations
 
+from tr4ctl.actions.db.identity import require_database_as_recorded
 from tr4ctl.actions.deploy.rolling_update import ship_rolling
 from tr4ctl.actions.deploy.ship import ShipReport, ship
 from tr4ctl.facts import SWARM
@@ -12,6 +13,8 @@ from tr4ctl.runtime import Runtime
 def release_backend(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
                     rolled_back_to: str | None = None) -> ShipReport:
     """The caller holds the stack's lock and chose the image."""
+    # A new backend on another database than the data's would serve an empty one.
+    require_database_as_recorded(rt)
     how = ship_rolling if rt.config.target == SWARM else ship
     return how(rt, image=image, kind=kind, build=build, timeout=timeout,
                rolled_back_to=rolled_back_to)

@@ -72,12 +72,15 @@ def write_if_changed(path: Path, text: str, report: InitReport) -> bool:
 
 def initialise(rt: Runtime) -> InitReport:
     """Idempotent: a second run reports everything as existing."""
+    from tr4ctl.actions.db.identity import require_password_unchanged
     from tr4ctl.actions.nginx.apply import apply_nginx_config
     from tr4ctl.actions.stack.private_files import ensure_database_password, write_private_files
     from tr4ctl.plan.environments import nginx_mode_for
     from tr4ctl.plan.stack import render_compose, render_nginx
 
     rt.engine.require_engine()
+    # The secret file is what PostgreSQL's role has: a changed .env is refused, not written.
+    require_password_unchanged(rt)
     report = InitReport()
     ensure_env_file(rt, report)
     ensure_database_password(rt, report)

@@ -8,7 +8,7 @@ from typing import Any
 
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.errors import ExitCode
-from tr4ctl.facts import ALL_SERVICES
+from tr4ctl.facts import ALL_SERVICES, SWARM
 from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
 from tr4ctl.plan.services import stack_condition
@@ -61,6 +61,9 @@ def stack_status(rt: Runtime) -> StackStatus:
     if not rt.has_project and not rt.project_named:
         raise rt.no_project()
     rt.engine.require_engine()
+    if rt.config.target == SWARM:
+        # One line naming `docker swarm init`, not the engine's own error about services.
+        rt.engine.require_manager()
     # Every service the stack runs (PostgreSQL's on postgres), then the certbot tool.
     states = rt.engine.service_states(tuple(dict.fromkeys((*rt.services, *ALL_SERVICES))))
     if not rt.has_project and all(state.state == "absent" for state in states.values()):

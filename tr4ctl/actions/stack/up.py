@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 
 from tr4ctl.actions.cert.lineages import certificate_present
 from tr4ctl.actions.cert.request import require_acme_ca_bundle_setting
+from tr4ctl.actions.db.identity import (
+    adopt_database,
+    require_database_as_recorded,
+    require_new_database_login,
+    require_password_unchanged,
+)
 from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
@@ -27,7 +33,7 @@ from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.config.load import read_env_file
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import Interrupted
-from tr4ctl.facts import SWARM, stack_services
+from tr4ctl.facts import POSTGRES, SWARM, stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.interrupts import signal_name
 from tr4ctl.plan.environments import Environment, nginx_mode_for
@@ -68,6 +74,10 @@ def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
         rt.out.warn(f"TR4CTL_BACKEND_REPLICAS={config.backend_replicas} applies on a swarm "
                     "(`--target swarm`); on compose the backend is one container "
                     "(TR4CTL_GUNICORN_WORKERS gives it more workers)")
+    # The data stays where it is: another database named in .env or the environment,
+    # or a password PostgreSQL does not have, is refused before anything changes.
+    require_database_as_recorded(rt)
+    require_password_unchanged(rt)
     states = rt.engine.service_states(stack_services(config.database))
     if other_target_running(rt) is None:
         require_ports(config, states["nginx"])
@@ -167,6 +177,7 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     remember_target(rt)
 
     services = stack_services(config.database)
+    adopt_database(rt)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
         rt.engine.compose_up(list(services), build=build)
@@ -175,6 +186,9 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
         report.services, after = wait_healthy(
             rt.engine, services, timeout=timeout, started=started,
             on_wait=lambda waiting: show(f"waiting for {', '.join(waiting)} to be healthy"))
+    if config.database == POSTGRES:
+        steps.enter("logging in to PostgreSQL as the backend's next start will")
+        require_new_database_login(rt)
     if not on_swarm and _backend_replaced_under_running_nginx(before, after):
         # nginx resolved `backend` at start; a new backend container may have a new address.
         steps.enter("reloading nginx")
