@@ -27,9 +27,10 @@ from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.config.load import read_env_file
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
 from tr4ctl.errors import BadInput, Interrupted
-from tr4ctl.facts import SWARM, stack_services
+from tr4ctl.facts import POSTGRES, SWARM, stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment, nginx_mode_for
+from tr4ctl.plan.healthchecks import healthcheck_timing
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
 from tr4ctl.plan.swarm import swarm_refusal
@@ -160,6 +161,13 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     remember_target(rt)
 
     services = stack_services(config.database)
+    if POSTGRES in services and not on_swarm and not _compose_waits_for_health(rt):
+        # The backend's migrations need PostgreSQL answering, and compose cannot tell
+        # within a second on this engine (plan/healthchecks.py): started and asked first.
+        steps.enter("starting PostgreSQL")
+        with rt.out.progress("starting PostgreSQL"):
+            rt.engine.compose_up([POSTGRES])
+            wait_healthy(rt.engine, (POSTGRES,), timeout=timeout, started=started)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
         rt.engine.compose_up(list(services), build=build)
@@ -172,6 +180,13 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
         # nginx resolved `backend` at start; a new backend container may have a new address.
         steps.enter("reloading nginx")
         reload_nginx(rt)
+
+
+def _compose_waits_for_health(rt: Runtime) -> bool:
+    inputs = rt.stack_inputs
+    return healthcheck_timing(rt.config.healthcheck_interval, swarm=False,
+                              engine_version=inputs.engine_version,
+                              compose_version=inputs.compose_version).compose_waits_for_health
 
 
 def remember_target(rt: Runtime) -> None:
