@@ -96,7 +96,10 @@ class Runtime:
                 self._engine = SwarmEngine(Runner(self.out), project, engine_api(),
                                            tool_image=self.config.certbot_image)
             else:
-                self._engine = Engine(Runner(self.out), project, engine_api())
+                from tr4ctl.project.state import seen_ready
+
+                self._engine = Engine(Runner(self.out), project, engine_api(),
+                                      recorded_ready=lambda: seen_ready(self.paths))
         return self._engine
 
     @property

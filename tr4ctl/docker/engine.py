@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from tr4ctl.plan.services import (
     project_states,
     project_summaries,
     state_from_inspect,
+    with_own_checks,
 )
 
 # A check that hangs longer than this failed (the templates' own timeout is 5 s).
@@ -37,10 +38,14 @@ class Engine:
     # The label on every container of this stack.
     OWN_LABEL = cmd.COMPOSE_PROJECT_LABEL
 
-    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None = None):
+    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None = None,
+                 recorded_ready: Callable[[], dict[str, str]] | None = None):
         self.runner = runner
         self.project = project
         self.api = api
+        # The project's record of containers earlier commands saw pass their own check
+        # (project/state.py), read only when a running service is still "starting".
+        self.recorded_ready = recorded_ready
         # Containers this command saw pass their own healthcheck (id -> UTC time), kept
         # in the project's state when the command ends (Runtime.changing).
         self.seen_ready: dict[str, str] = {}
@@ -174,7 +179,15 @@ class Engine:
         return json.loads(inspected.stdout) if inspected.stdout.lstrip().startswith("[") else []
 
     def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
-        return project_states(self.inspect_containers(), services)
+        """Health as the engine's last check says, or tr4ctl's own run of the same check
+        where that is newer (plan/healthchecks.py): every reader (status, verify, health,
+        the pre-flights) sees the same."""
+        states = project_states(self.inspect_containers(), services)
+        if any(state.state == "running" and state.health in ("starting", "unhealthy")
+               for state in states.values()):
+            recorded = self.recorded_ready() if self.recorded_ready is not None else {}
+            states = with_own_checks(states, {**recorded, **self.seen_ready})
+        return states
 
     def quick_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
         """State and health only, in one read: what a wait loop needs at each turn."""

@@ -21,7 +21,6 @@ from tr4ctl.plan.services import (
     ENDED_STATES,
     ServiceState,
     passed_own_check,
-    with_own_checks,
 )
 
 # One read of the engine's container list per turn: cheap enough to ask often.
@@ -73,8 +72,7 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
     startups = [ServiceStartup(name, states[name].state, states[name].health,
                                healthy_after.get(name)) for name in services]
     # The full picture (ports, restart counts) for the caller, read once at the end.
-    return startups, states if own_read else with_own_checks(engine.service_states(services),
-                                                             engine.seen_ready)
+    return startups, states if own_read else engine.service_states(services)
 
 
 def _ask_undecided(engine: Engine, services: tuple[str, ...], states: dict[str, ServiceState],

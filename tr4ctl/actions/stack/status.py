@@ -11,9 +11,9 @@ from tr4ctl.errors import ExitCode
 from tr4ctl.facts import ALL_SERVICES
 from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
-from tr4ctl.plan.services import ServiceState, stack_condition, with_own_checks
+from tr4ctl.plan.services import ServiceState, stack_condition
 from tr4ctl.project.releases import read_history
-from tr4ctl.project.state import UnfinishedUp, seen_ready, unfinished_up
+from tr4ctl.project.state import UnfinishedUp, unfinished_up
 from tr4ctl.runtime import Runtime
 
 # `status --check`: what a monitor acts on (the README's exit-code rule).
@@ -50,9 +50,6 @@ def stack_status(rt: Runtime) -> StackStatus:
     states = rt.engine.service_states(tuple(dict.fromkeys((*rt.services, *ALL_SERVICES))))
     if not rt.has_project and all(state.state == "absent" for state in states.values()):
         raise rt.no_project()
-    # A container a wait saw pass its own check, not checked by the engine since (its
-    # first check may be an interval after the start), is healthy: see plan/healthchecks.
-    states = with_own_checks(states, seen_ready(rt.paths))
     holder = current_holder(rt.paths.rendered_dir / "lock")
     # While an `up` runs, its record is its progress, not something left half done.
     unfinished = unfinished_up(rt.paths) if holder is None else None
