@@ -101,7 +101,10 @@ class Runtime:
 
             return SwarmEngine(Runner(self.out), project, engine_api(),
                                tool_image=config.certbot_image)
-        return Engine(Runner(self.out), project, engine_api())
+        from tr4ctl.project.state import seen_ready
+
+        return Engine(Runner(self.out), project, engine_api(),
+                      recorded_ready=lambda: seen_ready(self.paths))
 
     @property
     def stack_inputs(self) -> StackInputs:
@@ -125,8 +128,20 @@ class Runtime:
                 backend_image=current.image if current else backend_image(
                     config.backend_image, config.backend_base_image),
                 backend_context=str(backend_context()),
-                backend_version=backend_fingerprint(config.backend_base_image))
+                backend_version=backend_fingerprint(config.backend_base_image),
+                **self._tool_versions())
         return self._stack_inputs
+
+    def _tool_versions(self) -> dict[str, str | None]:
+        """The engine's and compose's versions, which decide the healthchecks' timing;
+        None each when not there (rendering does not need an engine: `config show`)."""
+        from tr4ctl.errors import Tr4ctlError
+
+        try:
+            return {"engine_version": self.engine.server_version,
+                    "compose_version": self.engine.compose_version}
+        except Tr4ctlError:
+            return {"engine_version": None, "compose_version": None}
 
     @property
     def has_project(self) -> bool:
@@ -191,6 +206,17 @@ class Runtime:
                 raise Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) part way",
                                   "`tr4ctl status` shows the stack; run the command again "
                                   "to finish") from None
+            finally:
+                self._remember_seen_ready()
+
+    def _remember_seen_ready(self) -> None:
+        """The containers this command's waits saw pass their own check, for `status`
+        (plan/healthchecks.py): kept under the lock, whatever the command's outcome."""
+        if self._engine is not None and self._engine.seen_ready:
+            from tr4ctl.project.state import remember_seen_ready
+
+            remember_seen_ready(self.paths, self._engine.seen_ready)
+            self._engine.seen_ready.clear()
 
     def _lock_timeout(self) -> float:
         """From the configuration; its default while the configuration does not load, so

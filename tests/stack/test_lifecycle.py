@@ -8,7 +8,7 @@ import sys
 from functools import partial
 
 import httpx
-from conftest import TEST_PREFIX, docker, new_stack, own_environment
+from conftest import TEST_PREFIX, docker, new_stack, own_environment, running_stack, wait_for
 
 from tr4ctl.facts import VOLUME_KEYS
 
@@ -107,3 +107,86 @@ def test_prod_without_domain_is_refused(docker_engine, tmp_path_factory):
     result = stack.tr4ctl("--json", "up", "--env", "prod", check=False)
     assert result.returncode == 2
     assert "TR4CTL_DOMAIN" in json.loads(result.stdout)["errors"][0]["hint"]
+
+
+# -- quiet idle: slow engine checks, and what status reads from them (issue 20) ----------
+def test_status_right_after_up_is_healthy_before_the_engines_first_check(dev_stack):
+    """On an engine without start_interval, the engine's first check of a new container
+    comes an interval (30 s) after its start: status trusts what `up` saw meanwhile."""
+    dev_stack.tr4ctl("down")
+    dev_stack.tr4ctl("up", "--env", "dev")
+    result = dev_stack.tr4ctl("--json", "status", "--check", check=False)
+    assert result.returncode == 0, result.stdout
+    for service in json.loads(result.stdout)["data"]["services"]:
+        assert service["health"] == "healthy", service
+        if service["health_by"] == "tr4ctl":  # the engine's own verdict is still to come
+            engine = docker("inspect", "-f", "{{.State.Health.Status}}",
+                            service["container_id"]).strip()
+            assert engine == "starting", service
+
+
+def stack_container(stack, service: str) -> str:
+    return docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}",
+                  "--filter", f"label=com.docker.compose.service={service}").strip()
+
+
+def status_check(stack) -> tuple[int, dict]:
+    result = stack.tr4ctl("--json", "status", "--check", check=False)
+    assert "Traceback" not in result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_status_check_names_a_backend_whose_chroma_is_unreachable(docker_engine,
+                                                                 tmp_path_factory):
+    # Checked every 2 s here, so that the engine's next check comes soon.
+    with running_stack(tmp_path_factory, "ready",
+                       settings={"TR4CTL_HEALTHCHECK_INTERVAL": "2s"}) as stack:
+        assert status_check(stack)[0] == 0
+        network = f"{stack.name}_network"
+        chroma = stack_container(stack, "chroma")
+        docker("network", "disconnect", network, chroma)
+        try:
+            # Chroma itself still runs and passes its own check: only the backend, whose
+            # /health still answers, says so.
+            def degraded():
+                code, doc = status_check(stack)
+                return (code, doc) if code != 0 else None
+
+            code, doc = wait_for(degraded, "status --check to see Chroma unreachable",
+                                 timeout=120)
+            assert code == 1 and doc["data"]["condition"] == "degraded"
+            problems = doc["errors"][0]["message"] + " ".join(doc["data"]["problems"])
+            assert "backend is not ready: chroma: unreachable" in problems
+            human = stack.tr4ctl("status", "--check", check=False)
+            assert human.returncode == 1 and "backend is not ready: chroma" in human.stderr
+        finally:
+            docker("network", "connect", "--alias", "chroma", network, chroma, check=False)
+        wait_for(lambda: status_check(stack)[0] == 0, "the stack healthy again", timeout=120)
+
+
+def test_doctor_names_a_stack_network_whose_dns_no_longer_answers(docker_engine,
+                                                                  tmp_path_factory):
+    with running_stack(tmp_path_factory, "dns") as stack:
+        result = stack.tr4ctl("--json", "doctor", check=False)
+        checks = {c["name"]: c for c in json.loads(result.stdout)["data"]["checks"]}
+        network = f"{stack.name}_network"
+        assert checks[f"network {network} DNS"]["ok"], checks
+        # Docker's resolver is reached through NAT rules in the container's own network
+        # namespace: without them, lookups in the backend get no answer.
+        pid = docker("inspect", "-f", "{{.State.Pid}}", stack_container(stack, "backend")).strip()
+        broken = subprocess.run(["nsenter", "-t", pid, "-n", "iptables", "-t", "nat", "-F",
+                                 "DOCKER_OUTPUT"], capture_output=True, text=True)
+        assert broken.returncode == 0, broken.stderr
+        result = stack.tr4ctl("--json", "doctor", check=False)
+        assert result.returncode == 1
+        dns = {c["name"]: c for c in json.loads(result.stdout)["data"]["checks"]}[
+            f"network {network} DNS"]
+        assert not dns["ok"] and "chroma" in dns["detail"]
+        assert dns["fix"].startswith("`tr4ctl down`") and f"docker network rm {network}" in \
+            dns["fix"] and dns["fix"].count("`tr4ctl up`") == 1
+        # The fix named works.
+        stack.tr4ctl("down")
+        docker("network", "rm", network)
+        stack.tr4ctl("up", "--env", "dev")
+        checks = {c["name"]: c for c in stack.json("doctor")["data"]["checks"]}
+        assert checks[f"network {network} DNS"]["ok"]

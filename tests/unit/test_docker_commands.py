@@ -117,6 +117,8 @@ def test_db_move_calls():
         "docker", "exec", "-i", "-e", "DATABASE_URL", "abc", "python3", "-m", "app.manage",
         "dump-tables"]
     assert cmd.start_container("abc") == ["docker", "start", "abc"]
+    assert cmd.run_check("abc", ["/bin/sh", "-c", "test -s /x"]) == [
+        "docker", "exec", "abc", "/bin/sh", "-c", "test -s /x"]
 
 
 # -- swarm ----------------------------------------------------------------------------------

@@ -18,15 +18,19 @@ from tr4ctl.plan.environments import (
 )
 from tr4ctl.plan.layout import ProjectPaths
 
+# This machine's engine (no start_interval) and one that has it.
+OLD_ENGINE = {"engine_version": "20.10.24+dfsg1", "compose_version": "2.40.3"}
+NEW_ENGINE = {"engine_version": "27.3.1", "compose_version": "2.40.3"}
 
-def load_stack_inputs(config):
+
+def load_stack_inputs(config, engine=None):
     return stack.StackInputs(load_templates(config.templates_dir),
                              backend_image(config.backend_image, config.backend_base_image),
-                             str(backend_context()))
+                             str(backend_context()), **(engine or OLD_ENGINE))
 
 
-def render_compose(config, env, paths):
-    return stack.render_compose(config, env, paths, load_stack_inputs(config))
+def render_compose(config, env, paths, engine=None):
+    return stack.render_compose(config, env, paths, load_stack_inputs(config, engine))
 
 
 def render_nginx(config, mode):
@@ -37,8 +41,10 @@ def settings(**values):
     return Config.defaults(**values)
 
 
-def compose(env=Environment.DEV, **values):
-    return yaml.safe_load(render_compose(settings(**values), env, ProjectPaths(__import__("pathlib").Path("/srv/p"))))
+def compose(env=Environment.DEV, engine=None, **values):
+    return yaml.safe_load(render_compose(settings(**values), env,
+                                         ProjectPaths(__import__("pathlib").Path("/srv/p")),
+                                         engine))
 
 
 def test_compose_services_volumes_network_named_after_project():
@@ -173,7 +179,11 @@ def test_postgres_is_internal_gets_its_password_as_a_file_and_starts_first():
     assert "profiles" not in postgres and "ports" not in postgres
     assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
-    assert backend["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # Without start_interval compose would wait an interval for PostgreSQL's first check:
+    # `up` starts it first and asks it itself.
+    assert backend["depends_on"]["postgres"]["condition"] == "service_started"
+    newer = compose(database="postgres", engine=NEW_ENGINE)["services"]["backend"]
+    assert newer["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert backend["environment"]["DATABASE_URL"] == \
         "postgresql+psycopg://tr4ction@postgres:5432/tr4ction"
     assert backend["environment"]["DATABASE_PASSWORD_FILE"] == "/run/secrets/db_password"
@@ -181,3 +191,43 @@ def test_postgres_is_internal_gets_its_password_as_a_file_and_starts_first():
     text = render_compose(settings(database="postgres", database_password="s3cr3t-pw-xyz"),
                           Environment.DEV, ProjectPaths(__import__("pathlib").Path("/srv/p")))
     assert "s3cr3t-pw-xyz" not in text
+
+
+LONG_RUNNING = ("backend", "nginx", "chroma", "certbot-renew")
+
+
+def test_healthchecks_on_an_engine_without_start_interval_are_slow_only():
+    doc = compose(engine=OLD_ENGINE, healthcheck_interval="30s")
+    for name in LONG_RUNNING:
+        check = doc["services"][name]["healthcheck"]
+        assert "start_interval" not in check, name  # Engine 20.10 refuses the key
+        assert (check["interval"], check["retries"], check["start_period"]) == ("30s", 3, "120s")
+    # No engine answered (`config show` without one): the variant every engine accepts.
+    unknown = compose(engine={"engine_version": None, "compose_version": None})
+    assert "start_interval" not in unknown["services"]["backend"]["healthcheck"]
+
+
+def test_healthchecks_on_engine_25_are_fast_while_starting_then_slow():
+    doc = compose(engine=NEW_ENGINE, healthcheck_interval="45s")
+    for name in LONG_RUNNING:
+        check = doc["services"][name]["healthcheck"]
+        assert (check["interval"], check["start_interval"]) == ("45s", "1s"), name
+    # A compose older than 2.20.2 does not know the key.
+    old_compose = compose(engine={"engine_version": "27.3.1", "compose_version": "2.19.0"})
+    assert "start_interval" not in old_compose["services"]["backend"]["healthcheck"]
+
+
+def test_swarm_healthchecks_stay_fast_whatever_the_engine():
+    # A swarm counts a task started (and puts it in DNS) only once healthy.
+    for engine in (OLD_ENGINE, NEW_ENGINE):
+        doc = compose(engine=engine, target="swarm", healthcheck_interval="30s")
+        check = doc["services"]["backend"]["healthcheck"]
+        assert (check["interval"], check["retries"]) == ("1s", 30)
+        assert "start_interval" not in check
+
+
+def test_backend_check_asks_ready_then_health_and_prints_which():
+    script = compose()["services"]["backend"]["healthcheck"]["test"]
+    assert script[:3] == ["CMD", "bash", "-c"]
+    assert script[3].rstrip().endswith("ask /ready 3 || ask /health 2")
+    assert "GET %s HTTP/1.0" in script[3]

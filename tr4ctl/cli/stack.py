@@ -106,8 +106,9 @@ def down(
 def status(
     ctx: typer.Context,
     check: bool = typer.Option(False, "--check", help="Exit 1 when the stack is degraded "
-                               "(a service not running or not healthy, an `up` that did not "
-                               "finish), 3 when it is stopped."),
+                               "(a service not running or not healthy, a backend that answers "
+                               "/health but not /ready, an `up` that did not finish), 3 when "
+                               "it is stopped."),
 ) -> None:
     """Services with state, health, published ports, image and env; the stack's condition.
 

@@ -78,8 +78,12 @@ TR4CTL_KEYS = (
         secret=True, applies_to=("backend", "postgres")),
     Key("TR4CTL_LOCK_TIMEOUT", v.seconds(0), 120.0,
         "seconds a changing command waits for another one on the same stack"),
-    Key("TR4CTL_HEALTHCHECK_INTERVAL", v.duration, "1s",
-        "healthcheck interval of the long-running services (100ms to 60s)", applies_to=ALL),
+    # Each check is a `docker exec`: every second, four of them kept a third of a core
+    # busy on an idle stack. Starting services are checked fast regardless
+    # (plan/healthchecks.py).
+    Key("TR4CTL_HEALTHCHECK_INTERVAL", v.duration, "30s",
+        "healthcheck interval of the long-running services once they are up, 100ms to 60s "
+        "(starting ones are checked every second; a swarm's always are)", applies_to=ALL),
     Key("TR4CTL_TEMPLATES_DIR", v.path, None,
         "folder with compose/ and nginx/ templates overriding the shipped ones", applies_to=ALL),
     Key("TR4CTL_CA_BUNDLE", v.path, None,

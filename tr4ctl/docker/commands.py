@@ -140,6 +140,11 @@ def exec_in_container(container_id: str, command: list[str],
     return [*argv, container_id, *command]
 
 
+def run_check(container_id: str, command: list[str]) -> list[str]:
+    """A container's healthcheck run by hand: no stdin, like the engine's own run."""
+    return [DOCKER, "exec", container_id, *command]
+
+
 def start_container(container_id: str) -> list[str]:
     return [DOCKER, "start", container_id]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,14 +16,19 @@ from tr4ctl.docker.commands import ComposeProject
 from tr4ctl.docker.engine_api import EngineAPI
 from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
 from tr4ctl.docker.runner import Completed, Runner
-from tr4ctl.errors import MissingPrerequisite
+from tr4ctl.errors import MissingPrerequisite, OperationFailed
+from tr4ctl.plan.healthchecks import check_command
 from tr4ctl.plan.services import (
     ServiceState,
     absent,
     project_states,
     project_summaries,
     state_from_inspect,
+    with_own_checks,
 )
+
+# A check that hangs longer than this failed (the templates' own timeout is 5 s).
+CHECK_SECONDS = 10
 
 
 class Engine:
@@ -33,10 +38,18 @@ class Engine:
     # The label on every container of this stack.
     OWN_LABEL = cmd.COMPOSE_PROJECT_LABEL
 
-    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None = None):
+    def __init__(self, runner: Runner, project: ComposeProject, api: EngineAPI | None = None,
+                 recorded_ready: Callable[[], dict[str, str]] | None = None):
         self.runner = runner
         self.project = project
         self.api = api
+        # The project's record of containers earlier commands saw pass their own check
+        # (project/state.py), read only when a running service is still "starting".
+        self.recorded_ready = recorded_ready
+        # Containers this command saw pass their own healthcheck (id -> UTC time), kept
+        # in the project's state when the command ends (Runtime.changing).
+        self.seen_ready: dict[str, str] = {}
+        self._check_commands: dict[str, list[str] | None] = {}
 
     @property
     def project_name(self) -> str:
@@ -166,7 +179,15 @@ class Engine:
         return json.loads(inspected.stdout) if inspected.stdout.lstrip().startswith("[") else []
 
     def service_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
-        return project_states(self.inspect_containers(), services)
+        """Health as the engine's last check says, or tr4ctl's own run of the same check
+        where that is newer (plan/healthchecks.py): every reader (status, verify, health,
+        the pre-flights) sees the same."""
+        states = project_states(self.inspect_containers(), services)
+        if any(state.state == "running" and state.health in ("starting", "unhealthy")
+               for state in states.values()):
+            recorded = self.recorded_ready() if self.recorded_ready is not None else {}
+            states = with_own_checks(states, {**recorded, **self.seen_ready})
+        return states
 
     def quick_states(self, services: tuple[str, ...]) -> dict[str, ServiceState]:
         """State and health only, in one read: what a wait loop needs at each turn."""
@@ -183,15 +204,34 @@ class Engine:
                 for container_id in self.labelled_container_ids(*labels)]
 
     def container_state(self, container_id: str, name: str) -> ServiceState:
-        if self.api is not None:
-            found = self.api.inspect_container(container_id)
-        else:
-            completed = self.runner.run(cmd.inspect([container_id]), check=False)
-            documents = json.loads(completed.stdout) if completed.returncode == 0 else []
-            found = documents[0] if documents else None
+        found = self.inspect_container(container_id)
         if found is None:
             return absent(name)
         return state_from_inspect(name, found)
+
+    def passes_own_check(self, container_id: str) -> bool:
+        """The container's healthcheck, run once now as the engine would run it (the
+        engine's own next check may be an interval away)."""
+        if container_id not in self._check_commands:
+            found = self.inspect_container(container_id)
+            test = (((found or {}).get("Config") or {}).get("Healthcheck") or {}).get("Test")
+            self._check_commands[container_id] = check_command(test)
+        command = self._check_commands[container_id]
+        if command is None:
+            return False
+        try:
+            completed = self.runner.run(cmd.run_check(container_id, command), check=False,
+                                        timeout=CHECK_SECONDS)
+        except OperationFailed:  # it hung: failed, as the engine would count it
+            return False
+        return completed.returncode == 0
+
+    def inspect_container(self, container_id: str) -> dict[str, Any] | None:
+        if self.api is not None:
+            return self.api.inspect_container(container_id)
+        completed = self.runner.run(cmd.inspect([container_id]), check=False)
+        documents = json.loads(completed.stdout) if completed.returncode == 0 else []
+        return documents[0] if documents else None
 
     def labelled_container_ids(self, *labels: str) -> list[str]:
         if self.api is not None:

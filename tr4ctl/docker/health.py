@@ -1,19 +1,34 @@
 """The one wait loop: until every named service is healthy (plan/services.is_healthy),
-or one of them ends, or time runs out. Used by up, backup, restore, verify, deploy."""
+or one of them ends, or time runs out. Used by up, backup, restore, verify, deploy.
+
+The engine's own checks are slow once a service is up (plan/healthchecks.py), and on an
+engine without start_interval its first check of a new container comes a whole interval
+after the start. So a running service the engine still calls "starting" (or whose
+"unhealthy" may be an interval old) is asked directly: its own healthcheck, run once in
+its container, at most every PROBE_SECONDS. A pass counts as healthy, and is remembered
+(engine.seen_ready) so that `status` agrees until the engine's own check catches up."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tr4ctl.docker.engine import Engine
 from tr4ctl.errors import OperationFailed
-from tr4ctl.plan.services import ENDED_STATES, ServiceState
+from tr4ctl.plan.services import (
+    ENDED_STATES,
+    ServiceState,
+    passed_own_check,
+)
 
 # One read of the engine's container list per turn: cheap enough to ask often.
 POLL_SECONDS = 0.05
 LOG_LINES_ON_FAILURE = 20
+# Between two runs of one service's check by the wait (each is a `docker exec`).
+PROBE_SECONDS = 0.2
+UNDECIDED = ("starting", "unhealthy")
 
 
 @dataclass
@@ -36,9 +51,11 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
     started = time.monotonic() if started is None else started
     deadline = time.monotonic() + timeout
     healthy_after: dict[str, float] = {}
+    next_probe: dict[str, float] = {}
     own_read = read is not None
     while True:
         states = read() if read is not None else engine.quick_states(services)
+        states = _ask_undecided(engine, services, states, healthy_after, next_probe)
         now = time.monotonic()
         for name in services:
             if states[name].healthy:
@@ -56,6 +73,34 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
                                healthy_after.get(name)) for name in services]
     # The full picture (ports, restart counts) for the caller, read once at the end.
     return startups, states if own_read else engine.service_states(services)
+
+
+def _ask_undecided(engine: Engine, services: tuple[str, ...], states: dict[str, ServiceState],
+                   healthy_after: dict[str, float], next_probe: dict[str, float]
+                   ) -> dict[str, ServiceState]:
+    """The states, with the undecided running services' own checks run (in parallel)."""
+    now = time.monotonic()
+    due = [name for name in services if name not in healthy_after
+           and states[name].state == "running" and states[name].health in UNDECIDED
+           and states[name].container_id and next_probe.get(name, 0.0) <= now]
+    if not due:
+        return states
+    if len(due) == 1:
+        passed = [engine.passes_own_check(states[due[0]].container_id or "")]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(due)) as pool:
+            passed = list(pool.map(lambda name: engine.passes_own_check(
+                states[name].container_id or ""), due))
+    states = dict(states)
+    seen_at = datetime.now(UTC).isoformat()
+    for name, ok in zip(due, passed, strict=True):
+        next_probe[name] = time.monotonic() + PROBE_SECONDS
+        if ok:
+            states[name] = passed_own_check(states[name])
+            engine.seen_ready[states[name].container_id or ""] = seen_at
+    return states
 
 
 def _not_healthy(engine: Engine, name: str, states: dict[str, ServiceState], timeout: float,

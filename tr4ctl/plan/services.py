@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from tr4ctl.plan.healthchecks import not_ready_reason, own_check_is_newer
 
 # A service whose container ended cannot become healthy by waiting.
 ENDED_STATES = ("exited", "dead")
@@ -25,6 +27,13 @@ class ServiceState:
     replicas: str | None = None  # on a swarm: running/desired tasks
     nodes: list[str] = field(default_factory=list)  # on a swarm: the nodes its tasks run on
     main_pid: int | None = None  # the container's first process, as the host sees it
+    # The engine's last healthcheck: when it ended and what it printed (the backend's
+    # says whether /ready answers). None before the engine's first check.
+    checked_at: str | None = None
+    check_output: str | None = None
+    # Whose check `health` comes from: the engine's, or tr4ctl's own run of the same
+    # check while the engine's first one was still due (plan/healthchecks.py).
+    health_by: str = "engine"
 
     @property
     def healthy(self) -> bool:
@@ -43,6 +52,8 @@ def absent(service: str) -> ServiceState:
 def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
     """One `docker inspect` document (the CLI's and the Engine API's are the same)."""
     state, config = container["State"], container["Config"]
+    health_log = (state.get("Health") or {}).get("Log") or []
+    last_check = health_log[-1] if health_log else {}
     ports = []
     for container_port, bindings in ((container.get("NetworkSettings") or {}).get("Ports")
                                      or {}).items():
@@ -61,7 +72,28 @@ def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
         user=config.get("User") or "root",
         name=str(container.get("Name", "")).lstrip("/") or None,
         main_pid=state.get("Pid") or None,
+        checked_at=last_check.get("End"),
+        check_output=last_check.get("Output"),
     )
+
+
+def passed_own_check(state: ServiceState) -> ServiceState:
+    """tr4ctl ran the container's own healthcheck just now and it passed."""
+    return replace(state, health="healthy", health_by="tr4ctl")
+
+
+def with_own_checks(states: dict[str, ServiceState], seen_ready: dict[str, str]
+                    ) -> dict[str, ServiceState]:
+    """The states with tr4ctl's record of containers it saw pass their check (container id
+    -> when) applied where it is newer than the engine's own last check."""
+    found = {}
+    for name, state in states.items():
+        seen = seen_ready.get(state.container_id or "")
+        if state.state == "running" and state.health in ("starting", "unhealthy") \
+                and own_check_is_newer(seen, state.started_at, state.checked_at):
+            state = passed_own_check(state)
+        found[name] = state
+    return found
 
 
 _SUMMARY_HEALTH = (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"),
@@ -131,6 +163,11 @@ def stack_condition(states: dict[str, ServiceState], services: tuple[str, ...],
     every service came up (its last step, an nginx reload, may be missing)."""
     problems = [f"{name} is {describe_state(states[name])}" for name in services
                 if not states[name].healthy]
+    # Live but not ready (its database or Chroma unreachable): the backend's own check
+    # says so in its output, which the engine keeps.
+    problems += [f"{name} is not ready: {reason}" for name in services
+                 if states[name].healthy and states[name].health_by == "engine"
+                 and (reason := not_ready_reason(states[name].check_output))]
     if not problems and not unfinished:
         return "healthy", []
     if unfinished or any(states[name].state == "running" for name in services):

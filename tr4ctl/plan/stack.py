@@ -23,6 +23,7 @@ from tr4ctl.facts import (
 )
 from tr4ctl.plan.database import postgres_url
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode, https_pending_body
+from tr4ctl.plan.healthchecks import healthcheck_timing
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
 
@@ -38,6 +39,10 @@ class StackInputs:
     backend_image: str  # the current release's, else the one built from the shipped code
     backend_context: str
     backend_version: str = "unknown"  # the shipped code's fingerprint (a build's identity)
+    # What the healthchecks may use (start_interval: Engine 25+, compose 2.20.2+); None
+    # when no engine answered (rendered for the older engines then).
+    engine_version: str | None = None
+    compose_version: str | None = None
 
 
 def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, str]]:
@@ -106,6 +111,10 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "backend_settings": {key: value for key, (value, _) in
                              backend_settings(config, env).items()},
         "swarm": config.target == SWARM,
+        "healthcheck": healthcheck_timing(config.healthcheck_interval,
+                                          swarm=config.target == SWARM,
+                                          engine_version=inputs.engine_version,
+                                          compose_version=inputs.compose_version),
         "jwt_secret_file": str(paths.jwt_secret_file),
         "secret_names": secret_names(config),
     }

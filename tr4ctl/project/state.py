@@ -192,3 +192,21 @@ def postgres_cluster_made(paths: ProjectPaths) -> bool:
 
 def remember_postgres_cluster(paths: ProjectPaths) -> None:
     update_state(paths, **{POSTGRES_CLUSTER_KEY: True})
+
+
+SEEN_READY_KEY = "seen_ready"
+SEEN_READY_KEPT = 32
+
+
+def seen_ready(paths: ProjectPaths) -> dict[str, str]:
+    """Containers a wait of tr4ctl saw pass their own healthcheck: id -> when (UTC)."""
+    recorded = read_state(paths).get(SEEN_READY_KEY)
+    return {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) else {}
+
+
+def remember_seen_ready(paths: ProjectPaths, seen: dict[str, str]) -> None:
+    """Kept for `status`: on an engine without start_interval its own first check of a new
+    container comes an interval after the start. Only the latest few are kept."""
+    merged = {**seen_ready(paths), **seen}
+    newest = sorted(merged.items(), key=lambda item: item[1])[-SEEN_READY_KEPT:]
+    update_state(paths, **{SEEN_READY_KEY: dict(newest)})

@@ -50,7 +50,40 @@ def run_checks(rt: Runtime) -> list[Check]:
     checks.append(check_disk(rt, engine_ok=engine.ok))
     checks.append(check_env_file(rt))
     checks.append(check_database(rt, engine_ok=engine.ok))
+    dns = check_network_dns(rt, engine_ok=engine.ok)
+    if dns is not None:
+        checks.append(dns)
     return checks
+
+
+# Run in a container of the stack: the names its resolver (Docker's, on the stack's
+# network) does not answer for, one a line. Each lookup bounded: a resolver that is gone
+# makes getent wait for its timeouts.
+DNS_PROBE = 'for name; do timeout 3 getent hosts "$name" >/dev/null 2>&1 || echo "$name"; done'
+
+
+def check_network_dns(rt: Runtime, *, engine_ok: bool) -> Check | None:
+    """The stack network's DNS answers, inside the backend, for every running service
+    (a stack whose containers no longer resolve each other serves 502s and not-ready)."""
+    if not engine_ok:
+        return None
+    states = rt.engine.service_states(rt.services)
+    running = [name for name in rt.services if states[name].state == "running"]
+    asker = states.get("backend")
+    if asker is None or asker.state != "running" or not asker.container_id:
+        return None  # nothing to ask from: `status` says what is not running
+    network = rt.names.network
+    name = f"network {network} DNS"
+    completed = rt.engine.exec_in_container(asker.container_id,
+                                            ["sh", "-c", DNS_PROBE, "sh", *running],
+                                            check=False, timeout=60)
+    unresolved = completed.stdout.split()
+    if completed.returncode != 0 or unresolved:
+        what = ", ".join(unresolved) if unresolved else (completed.stderr.strip() or "no answer")
+        return Check(name, False, f"the backend's lookups of {what} get no answer",
+                     f"`tr4ctl down`, then `docker network rm {network}`, then `tr4ctl up` "
+                     "(it makes the network anew, and new containers on it)")
+    return Check(name, True, f"answers for {', '.join(running)}")
 
 
 def check_database(rt: Runtime, *, engine_ok: bool) -> Check:

@@ -11,7 +11,7 @@ from tr4ctl.errors import ExitCode
 from tr4ctl.facts import ALL_SERVICES, SWARM
 from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
-from tr4ctl.plan.services import stack_condition
+from tr4ctl.plan.services import ServiceState, stack_condition
 from tr4ctl.project.releases import read_history
 from tr4ctl.project.state import (
     CommandStep,
@@ -78,10 +78,18 @@ def stack_status(rt: Runtime) -> StackStatus:
         problems.append(f"the last {step.describe()} (killed?): check the stack, then run "
                         "it again")
     # certbot is a tool run on demand: shown only while a run exists.
-    services = [asdict(state) for name, state in states.items()
+    services = [_shown(state) for name, state in states.items()
                 if not (name == "certbot" and state.state == "absent")]
     current = read_history(rt.paths).current
     return StackStatus(rt.config.project_name, active_nginx_mode(rt), services, condition,
                        problems, unfinished, holder,
                        {"id": current.id, "image": current.image, "time": current.time}
                        if current else None, step, last_interrupted(rt.paths))
+
+
+def _shown(state: ServiceState) -> dict[str, Any]:
+    """A service for the table and --json: the check's raw output stays out (its meaning,
+    a backend that is not ready, is among the problems)."""
+    shown = asdict(state)
+    shown.pop("check_output", None)
+    return shown

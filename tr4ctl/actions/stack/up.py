@@ -37,6 +37,7 @@ from tr4ctl.facts import POSTGRES, SWARM, stack_services
 from tr4ctl.files import write_atomic
 from tr4ctl.interrupts import signal_name
 from tr4ctl.plan.environments import Environment, nginx_mode_for
+from tr4ctl.plan.healthchecks import healthcheck_timing
 from tr4ctl.plan.readiness import settings_refusal
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
@@ -178,6 +179,13 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
 
     services = stack_services(config.database)
     adopt_database(rt)
+    if POSTGRES in services and not on_swarm and not _compose_waits_for_health(rt):
+        # The backend's migrations need PostgreSQL answering, and compose cannot tell
+        # within a second on this engine (plan/healthchecks.py): started and asked first.
+        steps.enter("starting PostgreSQL")
+        with rt.out.progress("starting PostgreSQL"):
+            rt.engine.compose_up([POSTGRES])
+            wait_healthy(rt.engine, (POSTGRES,), timeout=timeout, started=started)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
         rt.engine.compose_up(list(services), build=build)
@@ -193,6 +201,13 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
         # nginx resolved `backend` at start; a new backend container may have a new address.
         steps.enter("reloading nginx")
         reload_nginx(rt)
+
+
+def _compose_waits_for_health(rt: Runtime) -> bool:
+    inputs = rt.stack_inputs
+    return healthcheck_timing(rt.config.healthcheck_interval, swarm=False,
+                              engine_version=inputs.engine_version,
+                              compose_version=inputs.compose_version).compose_waits_for_health
 
 
 def remember_target(rt: Runtime) -> None:
