@@ -92,7 +92,8 @@ def require_template_dir(directory: Path) -> None:
 
         from tr4ctl.files import kind_of
 
-        what = kind_of(os.stat(directory).st_mode) if directory.exists() else "not there"
-        raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} is {what}, not a folder", hint)
+        what = f"it is {kind_of(os.stat(directory).st_mode)}" if directory.exists() \
+            else "it does not exist"
+        raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} is not a folder: {what}", hint)
     if not any((directory / folder).is_dir() for folder in TEMPLATE_FOLDERS):
         raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} has no compose/ or nginx/ folder", hint)

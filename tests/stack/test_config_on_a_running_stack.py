@@ -60,6 +60,25 @@ def test_refused_before_touching_a_running_stack(stack, env, args, words):
     assert answers(stack)
 
 
+@pytest.mark.parametrize("env, args, words", [
+    ({}, ["config", "set", "TR4CTL_HEALTHCHECK_INTERVAL=0s"], ["TR4CTL_HEALTHCHECK_INTERVAL"]),
+    ({"TR4CTL_HEALTHCHECK_INTERVAL": "0s"}, ["up"], ["TR4CTL_HEALTHCHECK_INTERVAL", "30s"]),
+    ({}, ["config", "set", "TR4CTL_TEMPLATES_DIR=/nonexistent"], ["TR4CTL_TEMPLATES_DIR"]),
+    ({"TR4CTL_TEMPLATES_DIR": "/nonexistent"}, ["up"], ["TR4CTL_TEMPLATES_DIR"]),
+    ({}, ["config", "set", "TR4CTL_BACKEND_REPLICAS=3"], ["SQLite"]),
+    ({"TR4CTL_BACKEND_REPLICAS": "2"}, ["up"], ["SQLite"]),
+    ({}, ["config", "set", "TR4CTL_ACME_SERVER=https://" + "a" * 10_000 + ".test/dir"],
+     ["TR4CTL_ACME_SERVER", "more than"]),
+    ({}, ["up", "--env", "prod"], ["--env prod needs the site's domain"]),
+])
+def test_issue_19_values_are_refused_before_touching_a_running_stack(stack, env, args, words):
+    before, env_bytes = containers(stack), (stack.project_dir / ".env").read_bytes()
+    one_line_refusal(stack.tr4ctl(*args, env=env, check=False), *words)
+    assert containers(stack) == before
+    assert (stack.project_dir / ".env").read_bytes() == env_bytes
+    assert answers(stack)
+
+
 def test_https_port_equal_to_http_port_is_refused_and_nothing_moves(stack):
     before = containers(stack)
     result = stack.tr4ctl("up", env={"TR4CTL_HTTPS_PORT": str(stack.http_port)}, check=False)

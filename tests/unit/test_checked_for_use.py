@@ -84,16 +84,16 @@ def places(tmp_path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("key, place, words", [
-    ("TR4CTL_TEMPLATES_DIR", "missing", ["TR4CTL_TEMPLATES_DIR", "not there"]),
-    ("TR4CTL_TEMPLATES_DIR", "file", ["TR4CTL_TEMPLATES_DIR", "regular file, not a folder"]),
+    ("TR4CTL_TEMPLATES_DIR", "missing", ["TR4CTL_TEMPLATES_DIR", "does not exist"]),
+    ("TR4CTL_TEMPLATES_DIR", "file", ["TR4CTL_TEMPLATES_DIR", "not a folder: it is a regular file"]),
     ("TR4CTL_TEMPLATES_DIR", "empty_dir", ["TR4CTL_TEMPLATES_DIR", "no compose/ or nginx/"]),
     ("TR4CTL_CA_BUNDLE", "missing", ["TR4CTL_CA_BUNDLE", "does not exist"]),
     ("TR4CTL_CA_BUNDLE", "empty_dir", ["TR4CTL_CA_BUNDLE", "directory"]),
     ("TR4CTL_CA_BUNDLE", "not_pem", ["TR4CTL_CA_BUNDLE", "no PEM certificate"]),
     ("TR4CTL_ACME_CA_BUNDLE", "missing", ["TR4CTL_ACME_CA_BUNDLE", "does not exist"]),
     ("TR4CTL_ACME_CA_BUNDLE", "not_pem", ["TR4CTL_ACME_CA_BUNDLE", "no PEM certificate"]),
-    ("TR4CTL_BACKUP_DIR", "file", ["TR4CTL_BACKUP_DIR", "regular file, not a folder"]),
-    ("TR4CTL_BACKUP_DIR", "under_file", ["TR4CTL_BACKUP_DIR", "regular file, not a folder"]),
+    ("TR4CTL_BACKUP_DIR", "file", ["TR4CTL_BACKUP_DIR", "not a folder: it is a regular file"]),
+    ("TR4CTL_BACKUP_DIR", "under_file", ["TR4CTL_BACKUP_DIR", "not a folder: it is a regular file"]),
 ])
 def test_a_path_setting_is_refused_when_it_cannot_serve(project, places, key, place, words):
     set_refused(project, f"{key}={places[place]}", *words)
@@ -120,7 +120,7 @@ def test_backup_list_names_a_backup_dir_that_is_a_file(project, places, place):
 def test_config_validate_names_a_templates_dir_deleted_since(project, places):
     with (project / ".env").open("a") as env:
         env.write(f"TR4CTL_TEMPLATES_DIR={places['missing']}\n")
-    refused(tr4ctl(project, "config", "validate"), "TR4CTL_TEMPLATES_DIR", "not there")
+    refused(tr4ctl(project, "config", "validate"), "TR4CTL_TEMPLATES_DIR", "does not exist")
 
 
 # -- host names and URLs within DNS's limits ----------------------------------------------

@@ -43,7 +43,8 @@ def show(ctx: typer.Context,
 def validate(ctx: typer.Context,
              env: str = env_option(None, "Validate for dev or prod (default: the last env "
                                          "used).")) -> None:
-    """Render the compose file and have docker compose validate it."""
+    """Refuse what `up --env` would refuse in the settings (the same rule) and path settings
+    this host cannot serve, then render the compose file and have docker compose validate it."""
     from tr4ctl.actions.config.validate import validate_config
 
     rt = runtime(ctx)

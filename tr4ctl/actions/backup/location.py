@@ -43,8 +43,9 @@ def prepare_dir(directory: Path, option: str = "--dir") -> None:
 def existing_dir(directory: Path, option: str) -> Path:
     """A folder to read archives from: a typo must not read as "no archives"."""
     if not directory.is_dir():
-        what = kind_of(os.stat(directory).st_mode) if directory.exists() else "not there"
-        raise BadInput(f"{directory} is {what}, not a directory", f"check {option}")
+        what = f"it is {kind_of(os.stat(directory).st_mode)}" if directory.exists() \
+            else "it does not exist"
+        raise BadInput(f"{directory} is not a directory: {what}", f"check {option}")
     return directory
 
 

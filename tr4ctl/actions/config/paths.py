@@ -54,5 +54,5 @@ def require_backup_dir_setting(directory: Path, project_dir: Path) -> None:
             raise BadInput(f"TR4CTL_BACKUP_DIR {path}: {probe} is a link to nothing", hint)
         probe = probe.parent
     if not probe.is_dir():
-        raise BadInput(f"TR4CTL_BACKUP_DIR {path}: {probe} is {kind_of(os.stat(probe).st_mode)}, "
-                       "not a folder", hint)
+        raise BadInput(f"TR4CTL_BACKUP_DIR {path}: {probe} is not a folder: it is "
+                       f"{kind_of(os.stat(probe).st_mode)}", hint)

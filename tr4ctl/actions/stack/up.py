@@ -29,6 +29,7 @@ from tr4ctl.actions.stack.target_switch import (
     network_fits_target,
     other_target_running,
 )
+from tr4ctl.assets import require_template_dir
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.config.load import read_env_file
 from tr4ctl.docker.health import ServiceStartup, wait_healthy
@@ -91,6 +92,8 @@ def require_settings(rt: Runtime, env: Environment) -> None:
     mounts."""
     config = rt.config
     require_acme_ca_bundle_setting(config)
+    if config.templates_dir is not None:  # before any file is written, not at rendering
+        require_template_dir(config.templates_dir)
     # The backend would refuse to start with a bad secret: say so before anything changes.
     problem = secret_problem(config.backend_values.get(SECRET_KEY)) \
         if env is Environment.PROD and rt.paths.env_file.exists() else None

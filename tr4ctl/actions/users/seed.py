@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tr4ctl.actions.users.list import list_accounts
 from tr4ctl.actions.users.manage import require_backend_running, run_manage
-from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.errors import BadInput, OperationFailed, Tr4ctlError
 from tr4ctl.files import fsync_dir, read_regular_text, write_private
 from tr4ctl.plan.accounts import (
     Account,
@@ -137,11 +137,13 @@ def apply_seed(rt: Runtime, prepared: PreparedSeed) -> SeedReport:
     written = _write_new_private_file(prepared.output_file, generated_file_text(asked)) \
         if prepared.output_file and asked else None
     try:
-        summary = _run_seed(rt, plan)
-    except BaseException:
-        if written:  # one transaction: no password of that file took effect
+        stdout = _run_seed(rt, plan)
+    except Tr4ctlError:
+        if written:  # refused in one transaction: no password of that file took effect
             written.unlink(missing_ok=True)
         raise
+    # Interrupted, or an answer not understood: the accounts may exist, so the file stays.
+    summary = _seed_summary(stdout, written)
     took_effect = set(summary.created) | (set(summary.updated) if plan.reset_password else set())
     report = SeedReport(summary, passwords_not_applied=sorted(
         e for e in prepared.given if e not in took_effect))
@@ -157,16 +159,20 @@ def apply_seed(rt: Runtime, prepared: PreparedSeed) -> SeedReport:
     return report
 
 
-def _run_seed(rt: Runtime, plan: SeedPlan) -> SeedSummary:
+def _run_seed(rt: Runtime, plan: SeedPlan) -> str:
     command = ["seed", *(["--reset-password"] if plan.reset_password else [])]
-    stdout = run_manage(rt, command, what="seeding", input_text=seed_payload(plan),
-                        refused="the accounts",
-                        hint="nothing was changed (one transaction); see `tr4ctl logs backend`")
+    return run_manage(rt, command, what="seeding", input_text=seed_payload(plan),
+                      refused="the accounts",
+                      hint="nothing was changed (one transaction); see `tr4ctl logs backend`")
+
+
+def _seed_summary(stdout: str, written: Path | None) -> SeedSummary:
     try:
         return parse_seed_summary(stdout)
     except ValueError as exc:
+        kept = f"; the generated passwords are in {written}" if written else ""
         raise OperationFailed(f"seeding ran but gave no summary: {exc}",
-                              "check with `tr4ctl users list`") from None
+                              f"check with `tr4ctl users list`{kept}") from None
 
 
 def _write_new_private_file(path: Path, text: str) -> Path:
