@@ -122,11 +122,25 @@ def test_a_broken_release_leaves_the_old_one_serving(stack, tmp_path, kind):
     assert len(backend_containers(stack)) == 1
 
 
-def test_a_missing_image_is_refused_before_anything(stack):
+@pytest.mark.parametrize("image, code, words", [
+    ("t4t-no-such-image:1", 3, "does not exist on this host"),
+    ("t4t-gone/backend:2", 3, "does not exist on this host"),
+    # Refused by deploy's own check or by the engine ("invalid reference format").
+    ("UPPER/backend:1", 2, "reference"),
+    ("a::b", 2, "reference"),
+    ("backend:a tag", 2, "reference"),
+])
+def test_a_missing_or_malformed_image_is_refused_before_anything(stack, image, code, words):
     count = len(releases(stack)["releases"])
-    result = stack.tr4ctl("deploy", "--image", "t4t-no-such-image:1", check=False)
-    assert result.returncode == 3 and "does not exist on this host" in result.stderr
+    env_file = (stack.project_dir / ".env").read_bytes()
+    before = backend_containers(stack)
+    result = stack.tr4ctl("deploy", "--image", image, check=False)
+    assert result.returncode == code, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0], result.stderr
     assert len(releases(stack)["releases"]) == count
+    assert (stack.project_dir / ".env").read_bytes() == env_file
+    assert backend_containers(stack) == before
 
 
 def test_two_deploys_at_once_ship_one_release_at_a_time(stack):

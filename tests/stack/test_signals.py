@@ -85,9 +85,17 @@ def lock_is_free(stack) -> bool:
 
 
 def login_works(stack) -> bool:
+    """A login through nginx (bcrypt: seconds on this loaded machine, hence the time)."""
     try:
-        return httpx.post(stack.url("/api/auth/login"), timeout=10,
+        return httpx.post(stack.url("/api/auth/login"), timeout=120,
                           json={"email": ADMIN, "password": PASSWORD}).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def health_answers(stack) -> bool:
+    try:
+        return httpx.get(stack.url("/health"), timeout=30).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -115,7 +123,10 @@ def assert_terminated_and_put_back(stack, process, err: str, command: str, step:
     assert f"`tr4ctl {command}`" in status.stderr
     assert f"interrupted (SIGTERM) at {recorded['step']}" in status.stderr
     # The old release / database serves: through nginx, with its accounts.
-    wait_for(lambda: login_works(stack), "a login through nginx", timeout=60)
+    wait_for(lambda: health_answers(stack), "/health through nginx", timeout=120)
+    emails = {u["email"] for u in stack.json("users", "list")["data"]["users"]}
+    assert {ADMIN, FOUNDER} <= emails
+    wait_for(lambda: login_works(stack), "a login through nginx", timeout=300, every=5)
     assert len(docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}",
                       "--filter", "label=com.docker.compose.service=backend").split()) == 1
 

@@ -172,3 +172,35 @@ def test_help_and_version_import_nothing_heavy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("gone", ["backups/deploy-r2.tar.gz", "elsewhere/x y.tar.gz"])
+def test_rollback_restore_data_with_its_backup_gone_is_exit_3(tmp_path, monkeypatch, capsys,
+                                                              gone):
+    """Refused before the lock, nothing changed: the backup the release's data needs."""
+    from tr4ctl.actions.deploy import rollback
+    from tr4ctl.cli import app
+    from tr4ctl.plan.layout import ProjectPaths
+    from tr4ctl.plan.releases import History, Release
+    from tr4ctl.project.releases import write_history
+
+    before = a_project(tmp_path)
+    missing = tmp_path / gone
+
+    def release(rid, revision, backup=None):
+        return Release(id=rid, kind="deploy", time="2026-01-01T00:00:00Z", image=f"b:{rid}",
+                       image_id=None, fingerprint=rid, db_revision=revision,
+                       known_revisions=[revision], backup=backup)
+
+    (tmp_path / ".tr4ctl").mkdir()
+    write_history(ProjectPaths(tmp_path), History([release("r1", "0001"),
+                                                   release("r2", "0002", str(missing))]))
+    history = (tmp_path / ".tr4ctl" / "releases.json").read_bytes()
+    monkeypatch.setattr(rollback, "database_revision", lambda rt: "0002")
+    with pytest.raises(SystemExit) as ended:
+        app.main(["--project-dir", str(tmp_path), "rollback", "r1", "--restore-data"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert ended.value.code == 3 and len(lines) == 1, lines
+    assert str(missing) in lines[0] and "is gone" in lines[0]
+    assert (tmp_path / ".env").read_bytes() == before
+    assert (tmp_path / ".tr4ctl" / "releases.json").read_bytes() == history

@@ -102,3 +102,26 @@ def test_a_child_ending_130_on_its_own_is_its_failure(handlers):
 
     with pytest.raises(OperationFailed):
         Runner(Trace()).run([sys.executable, "-c", "import sys; sys.exit(130)"])
+
+
+@pytest.mark.parametrize("command, steps", [("deploy", ["backup", "start", "ready"]),
+                                            ("db use", ["backup", "target"]),
+                                            ("backup restore", ["stop", "safety", "replace"])])
+def test_the_step_record_status_reads(tmp_path, command, steps):
+    from tr4ctl.plan.layout import ProjectPaths
+    from tr4ctl.project.state import last_interrupted, record_step, steps_ended, unfinished_step
+
+    paths = ProjectPaths(tmp_path)
+    (tmp_path / ".tr4ctl").mkdir()
+    for step in steps:
+        record_step(paths, command, step, "t0")
+    assert unfinished_step(paths).step == steps[-1]  # what a kill -9 leaves
+    steps_ended(paths, command, interrupted_by="SIGTERM", outcome="the old one serves")
+    assert unfinished_step(paths) is None
+    told = last_interrupted(paths)
+    assert (told.command, told.step, told.signal) == (command, steps[-1], "SIGTERM")
+    assert f"interrupted (SIGTERM) at {steps[-1]}: the old one serves" in told.describe()
+    record_step(paths, command, steps[0], "t1")  # the next run of it forgets the last
+    assert last_interrupted(paths) is None
+    steps_ended(paths, command)
+    assert unfinished_step(paths) is None and last_interrupted(paths) is None

@@ -117,7 +117,8 @@ class CommandStep:
 def record_step(paths: ProjectPaths, command: str, step: str, started: str) -> None:
     state = read_state(paths)
     values = {k: v for k, v in state.items()
-              if not (k == INTERRUPTED_KEY and (v or {}).get("command") == command)}
+              if not (k == INTERRUPTED_KEY and isinstance(v, dict)
+                      and v.get("command") == command)}
     values[STEP_KEY] = {"command": command, "step": step, "started": started}
     if values != state:
         write_json(paths.state_file, values)
@@ -128,7 +129,7 @@ def steps_ended(paths: ProjectPaths, command: str, *, interrupted_by: str | None
     """The command ended (put back, failed or done); when a signal ended it, that is
     kept for `status` until the command runs again."""
     state = read_state(paths)
-    current = state.get(STEP_KEY) or {}
+    current = state.get(STEP_KEY) if isinstance(state.get(STEP_KEY), dict) else {}
     values = {k: v for k, v in state.items() if k != STEP_KEY}
     if interrupted_by and current.get("command") == command:
         values[INTERRUPTED_KEY] = {**current, "signal": interrupted_by, "outcome": outcome}

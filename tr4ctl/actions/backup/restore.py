@@ -132,11 +132,11 @@ def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: P
             steps_ended(rt.paths, COMMAND, exc, outcome)
         raise _interrupted(exc, outcome) from None
 
-    record("replace")
-    write_journal(rt.paths, RestoreJournal(
-        archive=str(archive.resolve()), safety_backup=report.safety_backup,
-        started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
     try:
+        record("replace")
+        write_journal(rt.paths, RestoreJournal(
+            archive=str(archive.resolve()), safety_backup=report.safety_backup,
+            started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
         _replace_all(rt, streams, archive, manifest, report)
     except KeyboardInterrupt as exc:
         # Asked to stop half way: the volumes are a mix. The safety backup (taken a moment
