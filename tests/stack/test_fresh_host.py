@@ -34,7 +34,6 @@ APT_OPTIONS = ("Acquire::http::Proxy", "Acquire::https::Proxy", "Acquire::Check-
 # The host's proxy settings, if any, reach pip and curl inside too.
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
                    "NO_PROXY")
-PIP_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tr4ctl-test-pip"
 
 
 def host_apt_options() -> list[str]:
@@ -99,7 +98,6 @@ def remove_cgroups(parent: str) -> None:
 def test_dev_up_on_a_fresh_debian_13(docker_engine):
     name = f"{TEST_PREFIX}freshhost-{os.getpid()}"
     image = fresh_host_image()
-    PIP_CACHE.mkdir(parents=True, exist_ok=True)
     environment = [f"{key}={BUNDLE_IN_IMAGE}" for key in ("PIP_CERT", "SSL_CERT_FILE")]
     environment += [f"{key}={os.environ[key]}" for key in PROXY_VARIABLES if key in os.environ]
     docker("volume", "create", name)
@@ -112,7 +110,7 @@ def test_dev_up_on_a_fresh_debian_13(docker_engine):
                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                "--tmpfs", "/run", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                # The inner engine's storage on the host's disk (overlay2 works there).
-               "-v", f"{name}:/var/lib/docker", "-v", f"{PIP_CACHE}:/root/.cache/pip",
+               "-v", f"{name}:/var/lib/docker",
                *(item for pair in environment for item in ("-e", pair)), image)
         subprocess.run(["docker", "exec", "-i", name, "tar", "-x", "-C", "/srv"],
                        input=repository_tar(), check=True, capture_output=True)
