@@ -20,7 +20,7 @@ compose_version() { timeout 20 docker compose version --short 2>/dev/null || tru
 engine=$(engine_version)
 compose=$(compose_version)
 docker_ce=$(dpkg-query -W -f='${Status} ${Version}' docker-ce 2>/dev/null \
-  | sed -n 's/^install ok installed //p')
+  | sed -n 's/^install ok installed //p' || true)
 plugin_available=()
 if [ -n "$docker_ce" ] && [ -z "$compose" ]; then
   apt_update_once

@@ -1,4 +1,6 @@
-"""A throwaway PostgreSQL server for the backend tests, from the host's Debian binaries.
+"""A throwaway PostgreSQL server for the backend tests, from the host's Debian binaries
+(whichever major version the distribution has: 15 on Debian 12, 17 on Debian 13, 14 and 16
+on Ubuntu 22.04 and 24.04; scripts/test.sh installs it).
 
 One server per test session (initdb takes under a second with --no-sync), listening on
 127.0.0.1 and a unix socket in its own temporary folder, with password (scram-sha-256)
@@ -17,7 +19,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGE = "postgresql-15"
+# Where the package's name for this host comes from.
+INSTALL_HINT = ("bash scripts/test.sh installs the distribution's server "
+                "(scripts/host_packages.py /etc/os-release test names it)")
 BINARIES = ("initdb", "pg_ctl", "postgres")
 ROLE = "tr4ction_test"
 # The server refuses to run as root: as root, the binaries run as this user.
@@ -42,7 +46,7 @@ def find_bindir() -> Path:
     where = override or "/usr/lib/postgresql/<major>/bin"
     raise ServerUnavailable(
         f"the PostgreSQL server binaries ({', '.join(BINARIES)}) are not in {where}: "
-        f"apt-get install {PACKAGE} (scripts/provision-docker.sh installs it)"
+        f"{INSTALL_HINT}"
     )
 
 
@@ -86,7 +90,7 @@ class PostgresServer:
             except KeyError:
                 raise ServerUnavailable(
                     f"no {SERVER_USER} user to run the server as (root may not): "
-                    f"apt-get install {PACKAGE} creates it"
+                    f"the server's package creates it: {INSTALL_HINT}"
                 ) from None
             os.chown(self.root, account.pw_uid, account.pw_gid)
         pwfile = self.root / "admin-password"
