@@ -84,19 +84,23 @@ class Runtime:
     def engine(self) -> Engine:
         if self._engine is None:
             from tr4ctl.docker.commands import ComposeProject
+            from tr4ctl.docker.endpoint import resolve_endpoint
             from tr4ctl.docker.engine import Engine
             from tr4ctl.docker.engine_api import engine_api
             from tr4ctl.docker.runner import Runner
             from tr4ctl.facts import SWARM
 
             project = ComposeProject(self.config.project_name, (self.paths.compose_file,))
+            # One engine for every call: the reader and every docker process alike.
+            endpoint = resolve_endpoint(os.environ)
+            runner = Runner(self.out, endpoint.child_environment(os.environ))
             if self.config.target == SWARM:
                 from tr4ctl.docker.swarm import SwarmEngine
 
-                self._engine = SwarmEngine(Runner(self.out), project, engine_api(),
+                self._engine = SwarmEngine(runner, project, engine_api(endpoint),
                                            tool_image=self.config.certbot_image)
             else:
-                self._engine = Engine(Runner(self.out), project, engine_api())
+                self._engine = Engine(runner, project, engine_api(endpoint))
         return self._engine
 
     @property
