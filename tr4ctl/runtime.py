@@ -90,20 +90,24 @@ class Runtime:
         """The engine facade a configuration works with (`config set` checks a new
         target against the engine before writing it)."""
         from tr4ctl.docker.commands import ComposeProject
+        from tr4ctl.docker.endpoint import resolve_endpoint
         from tr4ctl.docker.engine import Engine
         from tr4ctl.docker.engine_api import engine_api
         from tr4ctl.docker.runner import Runner
         from tr4ctl.facts import SWARM
 
         project = ComposeProject(config.project_name, (self.paths.compose_file,))
+        # One engine for every call: the reader and every docker process alike.
+        endpoint = resolve_endpoint(os.environ)
+        runner = Runner(self.out, endpoint.child_environment(os.environ))
         if config.target == SWARM:
             from tr4ctl.docker.swarm import SwarmEngine
 
-            return SwarmEngine(Runner(self.out), project, engine_api(),
+            return SwarmEngine(runner, project, engine_api(endpoint),
                                tool_image=config.certbot_image)
         from tr4ctl.project.state import seen_ready
 
-        return Engine(Runner(self.out), project, engine_api(),
+        return Engine(runner, project, engine_api(endpoint),
                       recorded_ready=lambda: seen_ready(self.paths))
 
     @property

@@ -178,3 +178,40 @@ def api_failure(method: str, path: str, status: int, message: str) -> Tr4ctlErro
 def unreachable(socket_path: str, exc: BaseException) -> MissingPrerequisite:
     return MissingPrerequisite(f"no Docker engine is reachable at {socket_path}: "
                                f"{getattr(exc, 'strerror', None) or exc}", ENGINE_HINT)
+
+
+# -- the Engine API reader's own failures (docker/engine_api.py) --------------------------
+API_HINT = ("check the engine with `docker info`; rerun with --verbose for the commands")
+
+
+def api_timed_out(call: str, seconds: float, socket_path: str) -> OperationFailed:
+    """The engine took the request and never finished its answer: not "no engine"."""
+    return OperationFailed(f"docker engine API {call} timed out after {seconds:g}s "
+                           f"(the engine at {socket_path} did not finish its answer)",
+                           "the engine is overloaded or stuck: check `docker info`, then "
+                           "run this again")
+
+
+def api_truncated(call: str, detail: str) -> OperationFailed:
+    return OperationFailed(f"docker engine API {call}: the answer was cut short ({detail})",
+                           API_HINT)
+
+
+def api_not_json(call_method: str, path: str, body: bytes) -> OperationFailed:
+    shown = body[:60].decode(errors="replace").replace("\n", " ").replace("\r", " ")
+    return OperationFailed(f"docker engine API {call_method} {path} answered with something "
+                           f"that is not JSON: {shown!r}", API_HINT)
+
+
+def engine_too_old(engine_version: str | None, oldest: str) -> MissingPrerequisite:
+    speaks = f"API {engine_version}" if engine_version else "no API version it names"
+    return MissingPrerequisite(f"the Docker engine speaks {speaks}; tr4ctl needs API {oldest} "
+                               "or newer (Docker Engine 20.10 or newer)",
+                               "upgrade the Docker engine")
+
+
+def client_too_old(engine_minimum: str, newest: str) -> MissingPrerequisite:
+    return MissingPrerequisite(f"the Docker engine refuses API versions below {engine_minimum}; "
+                               f"the newest tr4ctl speaks is {newest}",
+                               "upgrade tr4ctl, or set DOCKER_MIN_API_VERSION on that engine "
+                               f"to {newest} or lower")

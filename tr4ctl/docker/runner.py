@@ -40,15 +40,21 @@ class ByteSource(Protocol):
 
 
 class Runner:
-    def __init__(self, trace: Trace):
+    """`environment`: what every process gets (the engine resolved once, given
+    explicitly: docker/endpoint.py); None inherits this process's."""
+
+    def __init__(self, trace: Trace, environment: Mapping[str, str] | None = None):
         self.trace = trace
+        self.environment = dict(environment) if environment is not None else None
 
     def _show(self, argv: list[str]) -> None:
         self.trace.detail("$ " + shlex.join(argv))
 
-    @staticmethod
-    def _environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
-        return {**os.environ, **env} if env else None
+    def _environment(self, env: Mapping[str, str] | None = None) -> dict[str, str] | None:
+        if self.environment is None and not env:
+            return None
+        return {**(self.environment if self.environment is not None else os.environ),
+                **(env or {})}
 
     def run(self, argv: list[str], *, input: str | None = None, check: bool = True,
             timeout: float | None = None, env: Mapping[str, str] | None = None,
@@ -96,7 +102,7 @@ class Runner:
         with tempfile.TemporaryFile() as errors:
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=errors)
+                                        stderr=errors, env=self._environment())
             except FileNotFoundError:
                 raise missing_program(argv) from None
             assert proc.stdin is not None
@@ -123,7 +129,8 @@ class Runner:
         with tempfile.TemporaryFile() as errors:
             try:
                 proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors,
-                                        stdin=subprocess.DEVNULL, text=True, errors="replace")
+                                        stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                        env=self._environment())
             except FileNotFoundError:
                 raise missing_program(argv) from None
             assert proc.stdout is not None
@@ -145,7 +152,7 @@ class Runner:
         """The process writes straight to this terminal (logs --follow); its exit code."""
         self._show(argv)
         try:
-            code = subprocess.run(argv, timeout=timeout).returncode
+            code = subprocess.run(argv, timeout=timeout, env=self._environment()).returncode
         except FileNotFoundError:
             raise missing_program(argv) from None
         except subprocess.TimeoutExpired:
