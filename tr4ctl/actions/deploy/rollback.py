@@ -99,7 +99,7 @@ def roll_back(rt: Runtime, plan: RollbackPlan, *, timeout: float) -> ShipReport:
 
 def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> ShipReport:
     engine, paths = rt.engine, rt.paths
-    check_archive(_path(plan.data_backup))
+    verified = check_archive(_path(plan.data_backup))
     began = time.monotonic()
     rt.out.warn("the backend stops while its database is put back (nginx answers 502 "
                 "meanwhile)")
@@ -109,7 +109,7 @@ def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> Shi
     compose = render_compose(rt.config, last_environment(paths), paths, inputs)
     streams = VolumeStreams(engine, helper_image(rt))
     engine.compose_stop(["backend"])
-    put_database_back(rt, streams, _path(plan.data_backup))
+    put_database_back(rt, streams, _path(plan.data_backup), verified.manifest)
     write_atomic(paths.compose_file, compose)
     engine.compose_up(["backend"])
     wait_healthy(engine, ("backend",), timeout=timeout)
