@@ -336,7 +336,7 @@ def test_an_interrupted_restore_is_never_served_and_is_finished_by_a_rerun(stack
     try:
         for line in restore.stderr:
             seen.append(line)
-            if f"{stack.name}_chroma_data:/v " in line and "tar -xf" in line:
+            if f"{stack.name}_chroma_data:/v " in line and "exec python3" in line:
                 os.kill(restore.pid, signal.SIGKILL)
                 break
     finally:

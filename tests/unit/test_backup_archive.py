@@ -26,11 +26,38 @@ from tr4ctl.plan.backup import (
     Part,
 )
 
+
+def volume_tar(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A volume as tar(1) writes one (`-C /v .`): the root, folders, files, links."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        folders = {"."} | {"./" + "/".join(name.split("/")[:i])
+                           for name in [*files, *(links or {})]
+                           for i in range(1, name.count("/") + 1)}
+        for folder in sorted(folders):
+            info = tarfile.TarInfo(folder + "/" if folder != "." else "./")
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size, info.uid, info.gid = len(data), 10001, 10001
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
 PAYLOADS = {
-    "backend_data.tar": b"data volume " * 500,
+    "backend_data.tar": volume_tar({"uploads/a.txt": b"data volume " * 500,
+                                    "knowledge/k.md": b"# notes\n"}),
     DATABASE_PART: b"SQLite format 3\x00" + os.urandom(4000),
-    "chroma_data.tar": os.urandom(20000),
-    "certbot_conf.tar": b"certs " * 100,
+    "chroma_data.tar": volume_tar({"chroma.sqlite3": os.urandom(20000)}),
+    # certbot's own layout: live/ links into archive/, relative, inside the volume.
+    "certbot_conf.tar": volume_tar(
+        {"archive/x.test/fullchain1.pem": b"certs " * 100},
+        {"live/x.test/fullchain.pem": "../../archive/x.test/fullchain1.pem"}),
     ENV_PART: b"JWT_SECRET_KEY=abc\n",
 }
 
@@ -95,7 +122,7 @@ def test_intact_archive_verifies_and_streams_its_parts(archive):
     assert result.ok, result.problems
     assert read_manifest(archive).project == "tr4ction"
     seen = {}
-    for part, reader in stream_parts(archive):
+    for part, reader in stream_parts(archive, read_manifest(archive)):
         seen[part.name] = reader.read(1 << 30)
     assert seen == PAYLOADS
 
@@ -123,13 +150,15 @@ def test_a_consistently_tampered_part_fails_its_sha256(archive, tmp_path):
     manifest = json.loads(read_manifest(archive).to_json())
     members = dict(PAYLOADS)
     original = members["chroma_data.tar"]
-    # Random payload: flip its first byte rather than set one it may already have.
-    members["chroma_data.tar"] = bytes([original[0] ^ 0xFF]) + original[1:]
+    # Flip a byte of the random file inside rather than set one it may already have.
+    where = len(original) // 2
+    members["chroma_data.tar"] = (original[:where] + bytes([original[where] ^ 0xFF])
+                                  + original[where + 1:])
     raw_archive(archive, manifest, members)
     result = verify_archive(archive)
     assert result.problems == ["chroma_data.tar: sha256 differs from the manifest"]
     with pytest.raises(OperationFailed, match="changed since it was verified"):
-        for _part, reader in stream_parts(archive):
+        for _part, reader in stream_parts(archive, read_manifest(archive)):
             reader.read(1 << 30)
 
 
@@ -188,7 +217,14 @@ def test_cli_restore_refuses_another_projects_archive(tmp_path, archive):
     project.mkdir()
     (project / ".env").write_text("TR4CTL_PROJECT_NAME=elsewhere\n")
     one_line(cli(project, "backup", "restore", str(archive), "--yes"), 2,
-             "project tr4ction", "--project-name tr4ction")
+             "the archive is of project tr4ction, this folder is project elsewhere",
+             "add --as-project elsewhere", "run the restore from its folder")
+    # --as-project confirms this folder's project; it never names another one.
+    one_line(cli(project, "backup", "restore", str(archive), "--yes", "--as-project",
+                 "tr4ction"), 2, "--as-project tr4ction is not this folder's project "
+                 "(elsewhere)")
+    assert (project / ".env").read_text() == "TR4CTL_PROJECT_NAME=elsewhere\n"
+    assert sorted(p.name for p in project.iterdir()) == [".env"]
 
 
 def test_cli_list_shows_archives_and_unreadable_files(tmp_path, archive):

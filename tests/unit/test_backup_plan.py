@@ -21,7 +21,10 @@ from tr4ctl.plan.backup import (
     archive_file_name,
     archives_to_prune,
     database_path_in_volume,
+    env_project_problem,
+    env_rewrite,
     interrupted_restore_message,
+    manifest_problems,
     newer_format_problem,
     parse_archive_name,
     parse_journal,
@@ -58,6 +61,96 @@ def a_manifest(**changes) -> Manifest:
 
 def observed_for(manifest: Manifest) -> list[Observed]:
     return [Observed(p.name, p.size, p.sha256) for p in manifest.members]
+
+
+# -- an archive is data: its manifest decides no volume, owner or database ----------------
+def test_manifests_tr4ctl_writes_have_no_unsafe_field():
+    assert manifest_problems(a_manifest()) == []
+    postgres = a_manifest(parts=[Part(name="database.pgdump", kind="postgres", what="dump",
+                                      size=3, sha256="d" * 64,
+                                      details={"database": "tr4ction_20250101"})],
+                          scope="database")
+    assert manifest_problems(postgres) == []
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda m: setattr(m, "project", "../other"), "project is not a project name"),
+    (lambda m: setattr(m, "created_at", "2025\x1b[2J"), "created_at is not plain text"),
+    (lambda m: setattr(m, "kind", "anything"), "kind is not one tr4ctl writes"),
+    (lambda m: setattr(m.parts[2], "volume", "postgres_data"), "chroma_data.tar is not one"),
+    (lambda m: setattr(m.parts[3], "volume", "backend_logs"), "certbot_conf.tar is not one"),
+    (lambda m: setattr(m.parts[0], "name", "../backend_data.tar"), "is not one tr4ctl writes"),
+    (lambda m: setattr(m.parts[4], "kind", "volume"), "env is not one tr4ctl writes"),
+    (lambda m: setattr(m.parts[1], "owner", "-R 0:0"), "an owner that is not uid:gid"),
+    (lambda m: setattr(m.parts[1], "mode", "u+s"), "a mode that is not octal"),
+    (lambda m: setattr(m.parts[0], "size", "10"), "no valid size"),
+    (lambda m: setattr(m.parts[0], "sha256", "../x"), "no valid sha256"),
+    (lambda m: setattr(m.parts[4], "size", 1 << 30), "not a .env"),
+    (lambda m: setattr(m.parts[1], "what", "a\nb"), "part 2 of the manifest is not plain"),
+])
+def test_a_manifest_deciding_what_a_restore_touches_is_refused(change, says):
+    manifest = a_manifest()
+    change(manifest)
+    problems = manifest_problems(manifest)
+    assert problems and says in " ".join(problems), problems
+
+
+def test_a_postgres_part_may_not_name_a_system_database():
+    for name in ("postgres", "template1", 'x"; DROP', ""):
+        manifest = a_manifest(parts=[Part(name="database.pgdump", kind="postgres", what="d",
+                                          size=3, sha256="d" * 64, details={"database": name})])
+        assert manifest_problems(manifest), name
+
+
+def test_the_env_part_names_no_other_project():
+    manifest = a_manifest()
+    assert env_project_problem(manifest, {}) is None
+    assert env_project_problem(manifest, {"TR4CTL_PROJECT_NAME": "tr4ction"}) is None
+    assert env_project_problem(manifest, {"TR4CTL_PROJECT_NAME": ""}) is None
+    assert "names project other" in env_project_problem(manifest,
+                                                        {"TR4CTL_PROJECT_NAME": "other"})
+
+
+# -- the .env a restore writes keeps the folder's identity --------------------------------
+def test_a_same_project_restore_writes_the_archives_env_as_it_is():
+    values = {"TR4CTL_PROJECT_NAME": "a", "TR4CTL_HTTP_PORT": "8080", "JWT_SECRET_KEY": "s"}
+    rewrite = env_rewrite(values, dict(values), "a")
+    assert not rewrite.changes and rewrite.not_taken == {}
+    # The default name, given nowhere, is the same name.
+    assert not env_rewrite({}, {}, "tr4ction").changes
+
+
+def test_the_project_name_is_never_the_archives():
+    rewrite = env_rewrite({"TR4CTL_PROJECT_NAME": "b"}, {"TR4CTL_PROJECT_NAME": "a"}, "a")
+    assert rewrite.set == {"TR4CTL_PROJECT_NAME": "a"}
+    assert rewrite.not_taken == {"TR4CTL_PROJECT_NAME": "b"}
+    # No name in the archive: the folder's is written (it may differ from the default).
+    assert env_rewrite({}, None, "a").set == {"TR4CTL_PROJECT_NAME": "a"}
+
+
+def test_host_paths_are_never_the_archives():
+    archived = {"TR4CTL_PROJECT_NAME": "a", "TR4CTL_TEMPLATES_DIR": "/var/lib/docker/x",
+                "TR4CTL_ACME_CA_BUNDLE": "/etc/shadow", "TR4CTL_PROJECT_DIR": "/srv/other",
+                "TR4CTL_BACKUP_DIR": "/tmp/open"}
+    rewrite = env_rewrite(archived, {"TR4CTL_BACKUP_DIR": "/srv/backups"}, "a")
+    assert rewrite.set == {"TR4CTL_BACKUP_DIR": "/srv/backups"}
+    assert sorted(rewrite.unset) == ["TR4CTL_ACME_CA_BUNDLE", "TR4CTL_PROJECT_DIR",
+                                     "TR4CTL_TEMPLATES_DIR"]
+    # A folder with no .env yet keeps none of them either.
+    assert sorted(env_rewrite(archived, None, "a").unset) == [
+        "TR4CTL_ACME_CA_BUNDLE", "TR4CTL_BACKUP_DIR", "TR4CTL_PROJECT_DIR",
+        "TR4CTL_TEMPLATES_DIR"]
+
+
+def test_where_the_stack_listens_is_the_folders_once_it_has_settings():
+    archived = {"TR4CTL_BIND_ADDRESS": "0.0.0.0", "TR4CTL_HTTP_PORT": "80",
+                "TR4CTL_TARGET": "swarm", "TR4CTL_DOMAIN": "x.test"}
+    current = {"TR4CTL_BIND_ADDRESS": "127.0.0.1", "TR4CTL_HTTP_PORT": "8080"}
+    rewrite = env_rewrite(archived, current, "tr4ction")
+    assert rewrite.set == {"TR4CTL_BIND_ADDRESS": "127.0.0.1", "TR4CTL_HTTP_PORT": "8080"}
+    assert rewrite.unset == ("TR4CTL_TARGET",)
+    # A new host's empty folder takes them from the archive (the domain is data anyway).
+    assert not env_rewrite(archived, None, "tr4ction").changes
 
 
 # -- manifest ------------------------------------------------------------------------

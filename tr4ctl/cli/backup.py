@@ -85,11 +85,15 @@ def verify(
     archive: Path = typer.Argument(..., dir_okay=True, metavar="ARCHIVE",
                                    help="The .tar.gz archive."),
 ) -> None:
-    """Read the whole archive: every part's sha256 against the manifest (exit 1 if not)."""
+    """Read the whole archive: every part's sha256 against the manifest (exit 1 if not),
+    and every member of it and of each volume's tar against what a backup may hold:
+    no absolute path or '..', no link leading out of its volume, no device or FIFO,
+    no more bytes than the manifest says, a .env of the manifest's project (exit 2 if
+    not)."""
     from tr4ctl.actions.backup.verify import check_archive
 
     rt = runtime(ctx)
-    manifest = check_archive(archive)
+    manifest = check_archive(archive).manifest
     rt.out.success(f"{archive} is intact: {len(manifest.members)} parts match the "
                         f"manifest (project {manifest.project}, {manifest.created_at})")
     rt.out.emit("backup verify", {"path": str(archive), "ok": True,
@@ -98,7 +102,8 @@ def verify(
 
 @app.command("restore", epilog=examples(
     "tr4ctl backup restore backups/tr4ction-backup-20250101T000000Z.tar.gz",
-    "tr4ctl backup restore ARCHIVE --yes --dir /srv/backups"))
+    "tr4ctl backup restore ARCHIVE --yes --dir /srv/backups",
+    "tr4ctl --project-dir /srv/staging backup restore prod-backup.tar.gz --as-project staging"))
 def restore(
     ctx: typer.Context,
     archive: Path = typer.Argument(..., metavar="ARCHIVE",
@@ -110,11 +115,19 @@ def restore(
                                         help="The former name of --dir."),
     timeout: float = typer.Option(180.0, "--timeout", min=1, metavar="SECONDS",
                                   help="Seconds to wait for the stack to be healthy again."),
+    as_project: str = typer.Option(None, "--as-project", metavar="NAME",
+                                   help="Restore an archive of another project into this "
+                                        "folder's project NAME (its name, volumes and "
+                                        "network stay this project's)."),
 ) -> None:
     """Replace the stack's data with an archive's, and bring the stack back healthy.
 
-    The archive is verified before anything changes; the current state is saved first
-    (the safety backup); an interrupted restore is finished by running it again.
+    The archive is verified before anything changes (as `backup verify` does); the
+    current state is saved first (the safety backup); an interrupted restore is
+    finished by running it again. The restore acts on this folder's project only: an
+    archive of another one is refused unless --as-project names this project, and the
+    .env it writes keeps this folder's project name and host settings (bind address,
+    ports, target, host paths), whatever the archive's .env says.
     """
     from tr4ctl.actions.backup.location import backup_dir
     from tr4ctl.actions.backup.restore import check_restorable, restore_backup
@@ -124,23 +137,27 @@ def restore(
     directory = _renamed(rt, directory, old_safety_dir, "--safety-dir")
 
     def confirm(manifest) -> bool:
+        project = rt.names.project
         volumes = ", ".join(rt.names.volume(part.volume) for part in manifest.parts
                             if part.kind == "volume")
+        source = (f"project {manifest.project}'s backup" if manifest.project != project
+                  else "the backup")
         if yes:
-            out.info(f"replacing the data of project {manifest.project} ({volumes}, .env)")
+            out.info(f"replacing the data of project {project} ({volumes}, .env) with "
+                     f"{source} of {manifest.created_at}")
             return True
         if not sys.stdin.isatty():
-            raise BadInput(f"restoring replaces all data of project {manifest.project} "
+            raise BadInput(f"restoring replaces all data of project {project} "
                            f"({volumes}, .env)", "add --yes to confirm; nothing was changed")
-        return typer.confirm(f"Replace all data of project {manifest.project} ({volumes}, "
-                             f".env) with the backup of {manifest.created_at}?", err=True)
+        return typer.confirm(f"Replace all data of project {project} ({volumes}, "
+                             f".env) with {source} of {manifest.created_at}?", err=True)
 
     def announce(safety) -> None:
         out.info(f"safety backup of the current state: {safety.path}")
 
-    manifest = check_restorable(rt, archive)
+    checked = check_restorable(rt, archive, as_project)
     with rt.changing("backup restore"):
-        report = restore_backup(rt, archive, manifest, backup_dir(rt, directory),
+        report = restore_backup(rt, archive, checked, backup_dir(rt, directory),
                                 confirm=confirm, timeout=timeout, on_safety=announce)
     out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "
                 "healthy")

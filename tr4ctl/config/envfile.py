@@ -55,3 +55,13 @@ def with_values(text: str, updates: dict[str, str]) -> str:
         for index in reversed(positions[1:]):
             del lines[index]
     return "\n".join(lines) + "\n"
+
+
+def without_keys(text: str, keys: tuple[str, ...] | list[str]) -> str:
+    """The .env text with every KEY=... line of these keys removed (other lines as
+    they are)."""
+    if not keys:
+        return text
+    pattern = re.compile(rf"^\s*(export\s+)?({'|'.join(re.escape(k) for k in keys)})\s*=")
+    lines = [line for line in text.splitlines() if not pattern.match(line)]
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tr4ctl.config.keys import KEYS
+from tr4ctl.config.values import PROJECT_NAME, control_character
 from tr4ctl.facts import BACKEND_DATA_DIR
+from tr4ctl.plan.archive_members import shown
 
 FORMAT = "tr4ctl-backup"
 # Bump on any change a older tr4ctl could not restore correctly; it then refuses.
@@ -73,6 +76,9 @@ NAME_PATTERN = re.compile(
     r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<seq>\d+))?\.tar\.gz$"
 )
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+KINDS = (KIND_BACKUP, KIND_SAFETY, KIND_DEPLOY)
+# A .env is a few KiB: an env part larger than this is not one tr4ctl wrote.
+MAX_ENV_BYTES = 1 << 20
 # Headroom on top of the estimate: tar headers, the manifest, the file system's own.
 SPACE_MARGIN_BYTES = 1 << 20
 
@@ -228,6 +234,154 @@ def structure_problems(manifest: Manifest) -> list[str]:
         if data in members and members.index(data) > members.index(DATABASE_PART):
             problems.append("the database comes before its volume in the archive")
     return problems
+
+
+# -- an archive is data: what its manifest may say ---------------------------------------
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_OWNER = re.compile(r"^[0-9]{1,10}:[0-9]{1,10}$")
+_MODE = re.compile(r"^[0-7]{3,4}$")
+_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
+SYSTEM_DATABASES = ("postgres", "template0", "template1")
+
+
+def _known_shape(part: Part) -> bool:
+    """The parts tr4ctl writes: which volume a restore writes or empties, and where a
+    database goes, are never the archive's choice."""
+    if part.kind == "volume":
+        return part.volume in VOLUME_PARTS and part.name == volume_part_name(part.volume)
+    if part.kind == "sqlite":
+        return part.name == DATABASE_PART and part.volume == "backend_data"
+    if part.kind == "env_file":
+        return part.name == ENV_PART and part.volume is None
+    if part.kind == "postgres":
+        return part.name == POSTGRES_PART and part.volume is None
+    return False
+
+
+def manifest_problems(manifest: Manifest) -> list[str]:
+    """What no manifest tr4ctl writes says: a project name compose would refuse, a part
+    of another shape, a field of the wrong type or with a control character, an
+    owner, mode or database name a restore would pass on. Checked before any member is
+    read; each one refuses the archive (exit 2)."""
+    problems: list[str] = []
+    top = {"kind": manifest.kind, "project": manifest.project,
+           "created_at": manifest.created_at, "tr4ctl_version": manifest.tr4ctl_version,
+           "env": manifest.env, "scope": manifest.scope}
+    for key, value in top.items():
+        if value is not None and (not isinstance(value, str) or control_character(value)):
+            problems.append(f"the manifest's {key} is not plain text")
+    if problems:
+        return problems
+    if not PROJECT_NAME.match(manifest.project):
+        problems.append("the manifest's project is not a project name")
+    if manifest.kind not in KINDS:
+        problems.append("the manifest's kind is not one tr4ctl writes")
+    for index, part in enumerate(manifest.parts):
+        texts = (part.name, part.kind, part.what, part.volume, part.path_in_volume, part.owner,
+                 part.mode)
+        if any(t is not None and (not isinstance(t, str) or control_character(t))
+               for t in texts) or not isinstance(part.details, dict):
+            problems.append(f"part {index + 1} of the manifest is not plain text")
+            continue
+        label = f"the manifest's part {part.name}"
+        if not _known_shape(part):
+            problems.append(f"{label} is not one tr4ctl writes (kind {part.kind}, volume "
+                            f"{part.volume})")
+            continue
+        if not isinstance(part.absent, bool):
+            problems.append(f"{label} has no valid 'absent'")
+            continue
+        if part.absent:
+            continue
+        if not isinstance(part.size, int) or isinstance(part.size, bool) or part.size < 0:
+            problems.append(f"{label} has no valid size")
+        elif part.kind == "env_file" and part.size > MAX_ENV_BYTES:
+            problems.append(f"{label} is {part.size} bytes: not a .env")
+        if not isinstance(part.sha256, str) or not _SHA256.match(part.sha256):
+            problems.append(f"{label} has no valid sha256")
+        if part.kind == "sqlite":
+            if part.owner is not None and not _OWNER.match(part.owner):
+                problems.append(f"{label} has an owner that is not uid:gid")
+            if part.mode is not None and not _MODE.match(part.mode):
+                problems.append(f"{label} has a mode that is not octal permissions")
+        if part.kind == "postgres":
+            database = part.details.get("database")
+            if database is not None and (not isinstance(database, str)
+                                         or not _DATABASE_NAME.match(database)
+                                         or database in SYSTEM_DATABASES):
+                problems.append(f"{label} names a database a restore must not replace")
+    return problems
+
+
+def env_project_problem(manifest: Manifest, env_values: dict[str, str | None]) -> str | None:
+    """An env part naming another project than its manifest: refused, whatever the
+    restore would do with it (it never takes a project name from an archive)."""
+    named = env_values.get(PROJECT_NAME_KEY)
+    if named and named != manifest.project:
+        return (f"the archive's .env names project {shown(named)}, its manifest project "
+                f"{manifest.project}")
+    return None
+
+
+# -- the .env a restore writes ------------------------------------------------------------
+PROJECT_NAME_KEY = "TR4CTL_PROJECT_NAME"
+DEFAULT_PROJECT = KEYS[PROJECT_NAME_KEY].default
+# Never taken from an archive's .env: the project's identity (its containers, volumes
+# and network are named after it) and paths on this host (a templates folder would
+# let an archive choose what runs, and how; a CA bundle what is trusted or mounted;
+# the backup folder where secrets are written). The folder's own values stay (or none).
+FOLDER_SETTINGS = (PROJECT_NAME_KEY, "TR4CTL_TEMPLATES_DIR", "TR4CTL_CA_BUNDLE",
+                   "TR4CTL_ACME_CA_BUNDLE", "TR4CTL_BACKUP_DIR", "TR4CTL_PROJECT_DIR",
+                   "TR4CTL_CACHE_DIR")
+# Where this folder's stack runs and listens: a folder with a .env keeps its own; one
+# with none yet (a restore onto a new host) takes the archive's, which cannot name
+# another project (see FOLDER_SETTINGS).
+PLACEMENT_SETTINGS = ("TR4CTL_BIND_ADDRESS", "TR4CTL_HTTP_PORT", "TR4CTL_HTTPS_PORT",
+                      "TR4CTL_TARGET")
+
+
+@dataclass(frozen=True)
+class EnvRewrite:
+    """How the archive's .env is changed before it is written into the folder."""
+
+    set: dict[str, str]
+    unset: tuple[str, ...]
+    not_taken: dict[str, str]  # the archive's values this restore did not take
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.set or self.unset)
+
+
+def env_rewrite(archive: dict[str, str | None], current: dict[str, str | None] | None,
+                project: str) -> EnvRewrite:
+    """The archive's .env values, the target folder's (`current`, None when it has no
+    .env) and the project the restore acts on -> what to change in the archive's .env
+    so it keeps the folder's identity. Nothing when they already agree (the bytes of a
+    same-project restore stay the archive's)."""
+    changes: dict[str, str] = {}
+    unset: list[str] = []
+    not_taken: dict[str, str] = {}
+    given = archive.get(PROJECT_NAME_KEY) or None
+    if (given or DEFAULT_PROJECT) != project:
+        changes[PROJECT_NAME_KEY] = project
+        if given:
+            not_taken[PROJECT_NAME_KEY] = given
+    keys = [k for k in FOLDER_SETTINGS if k != PROJECT_NAME_KEY]
+    if current is not None:
+        keys += PLACEMENT_SETTINGS
+    for key in keys:
+        theirs = archive.get(key) or None
+        ours = (current or {}).get(key) or None
+        if theirs == ours:
+            continue
+        if ours is None:
+            unset.append(key)
+        else:
+            changes[key] = ours
+        if theirs is not None:
+            not_taken[key] = theirs
+    return EnvRewrite(changes, tuple(unset), not_taken)
 
 
 def safe_relative_path(path: str) -> bool:

@@ -15,18 +15,29 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.files import fsync_dir
+from tr4ctl.plan.archive_members import (
+    DIRECTORY,
+    FILE,
+    HARDLINK,
+    SYMLINK,
+    Member,
+    VolumeTarCheck,
+    outer_member_problems,
+    shown,
+)
 from tr4ctl.plan.backup import (
     MANIFEST_NAME,
     Manifest,
     ManifestError,
     Observed,
     Part,
+    manifest_problems,
     newer_format_problem,
     parse_manifest,
     structure_problems,
@@ -136,16 +147,44 @@ def _damaged(path: Path, exc: BaseException) -> OperationFailed:
 @dataclass
 class VerifyResult:
     manifest: Manifest
-    problems: list[str]
+    problems: list[str]  # the bytes are not what the manifest says: damage (exit 1)
+    # What no archive of tr4ctl holds (a path out of a volume, a link leading out, a
+    # device, more bytes than the manifest gives): refused as bad input (exit 2).
+    unsafe: list[str] = field(default_factory=list)
+    env_text: bytes | None = None  # the env part, as verified
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.unsafe
+
+
+def member_of(info: tarfile.TarInfo) -> Member:
+    """A tar header as the pure checks see it."""
+    if info.isfile():
+        kind = FILE
+    elif info.isdir():
+        kind = DIRECTORY
+    elif info.issym():
+        kind = SYMLINK
+    elif info.islnk():
+        kind = HARDLINK
+    elif info.ischr():
+        kind = "chardev"
+    elif info.isblk():
+        kind = "blockdev"
+    elif info.isfifo():
+        kind = "fifo"
+    else:
+        kind = f"type {info.type!r}"
+    return Member(info.name, kind, info.size, info.linkname)
 
 
 def verify_archive(path: Path) -> VerifyResult:
-    """Read the whole archive once: every part's size and sha256 against the manifest,
-    then the gzip trailer. A newer format is bad input (exit 2); damage is a failure."""
+    """Read the whole archive once: the manifest's own shape, then every member of the
+    archive and of each volume's tar (streamed from it, never extracted) against what
+    an archive may hold, every part's size and sha256 against the manifest, then the
+    gzip trailer. A newer format or an unsafe member is bad input (exit 2); damage is a
+    failure (exit 1)."""
     require_archive(path)
     try:
         with _open_stream(path) as (gz, tar, members):
@@ -160,18 +199,13 @@ def verify_archive(path: Path) -> VerifyResult:
             newer = newer_format_problem(manifest)
             if newer:
                 raise BadInput(newer, "upgrade tr4ctl to restore it; nothing was changed")
-            observed = []
-            for member in members:
-                if not member.isfile():
-                    observed.append(Observed(member.name, -1, ""))
-                    continue
-                handle = tar.extractfile(member)
-                assert handle is not None
-                digest, size = hashlib.sha256(), 0
-                while chunk := handle.read(CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-                observed.append(Observed(member.name, size, digest.hexdigest()))
+            unsafe = manifest_problems(manifest)
+            if unsafe:
+                return VerifyResult(manifest, [], unsafe)
+            walk = _walk(tar, members, manifest)
+            if walk.stopped:
+                # An unsafe member of the archive itself: nothing more of it is read.
+                return VerifyResult(manifest, [], walk.unsafe)
             # Past tar's end-of-archive blocks: reading to EOF makes gzip check its CRC.
             while gz.read(CHUNK):
                 pass
@@ -180,8 +214,64 @@ def verify_archive(path: Path) -> VerifyResult:
                               "check the path; nothing was changed") from None
     except DAMAGE as exc:
         raise _damaged(path, exc) from None
-    problems = verify_members(manifest, observed) + structure_problems(manifest)
-    return VerifyResult(manifest, problems)
+    problems = verify_members(manifest, walk.observed) + structure_problems(manifest)
+    return VerifyResult(manifest, problems, walk.unsafe, walk.env_text)
+
+
+@dataclass
+class _Walk:
+    observed: list[Observed] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)
+    env_text: bytes | None = None
+    stopped: bool = False
+
+
+def _walk(tar: tarfile.TarFile, members: Iterator[tarfile.TarInfo], manifest: Manifest
+          ) -> _Walk:
+    """Every member after the manifest, each part hashed as it is read; a volume's tar
+    walked member by member on the way. A part's own problems count only when its
+    sha256 matches (otherwise the part is damaged, and that is what is reported)."""
+    walk = _Walk()
+    parts = {p.name: p for p in manifest.members}
+    seen: set[str] = set()
+    for info in members:
+        part = parts.get(info.name)
+        found = outer_member_problems(member_of(info), part.size if part else None, seen)
+        if found or part is None:  # (a member the manifest does not list is found)
+            walk.unsafe += found
+            walk.stopped = True
+            return walk
+        seen.add(info.name)
+        handle = tar.extractfile(info)
+        assert handle is not None
+        reader = HashingReader(handle)
+        inner: list[str] = []
+        if part.kind == "volume":
+            inner = _volume_problems(part, reader)
+        elif part.kind == "env_file":
+            env_text = b"".join(iter(lambda r=reader: r.read(CHUNK), b""))
+        reader.drain()
+        observed = Observed(info.name, reader.size, reader.digest.hexdigest())
+        walk.observed.append(observed)
+        if observed.size == part.size and observed.sha256 == part.sha256:
+            walk.unsafe += inner
+            if part.kind == "env_file":
+                walk.env_text = env_text
+    return walk
+
+
+def _volume_problems(part: Part, reader: HashingReader) -> list[str]:
+    """A volume part's tar, read as a stream from the archive (nothing on disk)."""
+    check = VolumeTarCheck(part.name, part.size)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as inner:
+            for info in inner:
+                check.add(member_of(info))
+    except Exception as exc:  # noqa: BLE001 - whatever the part's bytes make tarfile raise
+        if reader.failed is not None:
+            raise reader.failed from None  # the archive itself is damaged or truncated
+        check.unreadable(str(exc) or type(exc).__name__)
+    return check.problems()
 
 
 class HashingReader:
@@ -191,9 +281,14 @@ class HashingReader:
         self.handle = handle
         self.digest = hashlib.sha256()
         self.size = 0
+        self.failed: BaseException | None = None  # what reading the archive raised
 
     def read(self, size: int = CHUNK) -> bytes:
-        chunk = self.handle.read(size)
+        try:
+            chunk = self.handle.read(size)
+        except BaseException as exc:
+            self.failed = exc
+            raise
         self.digest.update(chunk)
         self.size += len(chunk)
         return chunk
@@ -203,20 +298,24 @@ class HashingReader:
             pass
 
 
-def stream_parts(path: Path) -> Iterator[tuple[Part, HashingReader]]:
-    """Each present part with a reader, in archive order. After the consumer is done with
-    a part, its sha256 is checked: a mismatch (the file changed since it was verified)
-    raises before the next part is handed out."""
+def stream_parts(path: Path, verified: Manifest) -> Iterator[tuple[Part, HashingReader]]:
+    """Each present part with a reader, in archive order, from an archive verified
+    before with this manifest. After the consumer is done with a part, its sha256 is
+    checked: a mismatch (the file changed since it was verified) raises before the next
+    part is handed out; a manifest other than the verified one is refused first."""
     try:
         with _open_stream(path) as (_, tar, members):
             manifest = _manifest_from(tar, members)
+            if manifest.to_json() != verified.to_json():
+                raise OperationFailed(f"{path} changed since it was verified (its manifest)")
             parts = {p.name: p for p in manifest.members}
             for member in members:
                 part = parts.get(member.name)
-                handle = tar.extractfile(member) if part is not None else None
+                handle = (tar.extractfile(member) if part is not None and member.isfile()
+                          else None)
                 if part is None or handle is None:
                     raise OperationFailed(f"{path} changed since it was verified "
-                                          f"({member.name} is not in its manifest)")
+                                          f"({shown(member.name)} is not in its manifest)")
                 reader = HashingReader(handle)
                 yield part, reader
                 reader.drain()

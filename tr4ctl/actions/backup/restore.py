@@ -1,7 +1,14 @@
 """`tr4ctl backup restore`: put an archive's state back, or leave the old one intact.
 
 Pre-flight (no impact yet): the whole archive is read and checked against its
-manifest, its format and project are checked, and the safety backup's room on disk.
+manifest and against what an archive may hold (every member of it and of each
+volume's tar), its format and project are checked, the .env it will write is made
+and loaded, and the safety backup's room on disk is checked.
+
+An archive is data, never instructions: the restore acts on this folder's project.
+An archive of another project is refused unless the operator names this project with
+--as-project; the .env written keeps this folder's project name and host settings
+(plan/backup.py: FOLDER_SETTINGS, PLACEMENT_SETTINGS), whatever the archive's says.
 Then: the stack is stopped (nothing writes while the current state is saved, so the
 safety backup is exact), the safety backup is taken, the journal is written, the
 volumes and .env are replaced, the journal is removed, and the stack comes back up.
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tr4ctl.actions.backup.archive import HashingReader, stream_parts
+from tr4ctl.actions.backup.archive import CHUNK, HashingReader, VerifyResult, stream_parts
 from tr4ctl.actions.backup.create import (
     CreatedBackup,
     estimated_bytes,
@@ -43,11 +50,18 @@ from tr4ctl.errors import BadInput, Interrupted, OperationFailed, Tr4ctlError
 from tr4ctl.files import PRIVATE, write_atomic, write_atomic_chunks
 from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import (
+    DEFAULT_PROJECT,
+    ENV_PART,
+    FOLDER_SETTINGS,
     KIND_SAFETY,
+    PLACEMENT_SETTINGS,
+    PROJECT_NAME_KEY,
     SCOPE_DATABASE,
+    EnvRewrite,
     Manifest,
     Part,
     RestoreJournal,
+    env_rewrite,
     utc_now_text,
 )
 from tr4ctl.plan.database import current_url, postgres_database
@@ -68,26 +82,99 @@ class RestoreReport:
     up: object | None = None  # UpReport
 
 
-def check_restorable(rt: Runtime, archive: Path) -> Manifest:
-    """The archive's own checks, done before waiting for the stack's lock."""
-    manifest = check_archive(archive)
+@dataclass(frozen=True)
+class PreparedEnv:
+    archived: bytes  # the env part as verified
+    text: bytes  # what is written: the archive's, with this folder's identity
+    rewrite: EnvRewrite
+
+
+@dataclass
+class Restorable:
+    """An archive checked for this folder's project, and the .env it would write."""
+
+    verified: VerifyResult
+    env: PreparedEnv | None
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.verified.manifest
+
+
+def check_restorable(rt: Runtime, archive: Path, as_project: str | None = None) -> Restorable:
+    """The archive's own checks, done before waiting for the stack's lock: nothing of it
+    is trusted, and it must be of this folder's project (or the operator names this
+    project with --as-project)."""
     project = rt.config.project_name
-    if manifest.project != project:
-        raise BadInput(f"the archive is of project {manifest.project}, this is project {project}",
-                       f"restore it with --project-name {manifest.project} (its volumes are "
-                       "named after it); nothing was changed")
-    return manifest
+    if as_project is not None and as_project != project:
+        raise BadInput(f"--as-project {as_project} is not this folder's project ({project})",
+                       f"--as-project names the project the data goes into: give {project}, "
+                       f"or run from the folder of {as_project} (--project-dir); nothing was "
+                       "changed")
+    verified = check_archive(archive)
+    manifest = verified.manifest
+    if manifest.project != project and as_project is None:
+        raise BadInput(f"the archive is of project {manifest.project}, this folder is project "
+                       f"{project}",
+                       f"to put its data into {project}, add --as-project {project}; to restore "
+                       f"project {manifest.project}, run the restore from its folder "
+                       "(--project-dir); nothing was changed")
+    return Restorable(verified, prepare_env(rt, verified))
 
 
-def restore_backup(rt: Runtime, archive: Path, manifest: Manifest, safety_dir: Path, *,
+def prepare_env(rt: Runtime, verified: VerifyResult) -> PreparedEnv | None:
+    """The .env a restore writes: the archive's, keeping this folder's project name and
+    host settings; loaded as the next command will load it (bad input if it does not)."""
+    if verified.env_text is None:
+        return None
+    from tr4ctl.config.envfile import with_values, without_keys
+    from tr4ctl.config.load import parse_env_text, read_env_file, resolve
+
+    env_file = rt.paths.env_file
+    project = rt.config.project_name
+    text = verified.env_text.decode("utf-8")  # checked by check_archive
+    archived = parse_env_text(text, env_file).values
+    current = read_env_file(env_file).values if env_file.exists() else None
+    rewrite = env_rewrite(archived, current, project)
+    try:
+        if rewrite.changes:
+            text = without_keys(with_values(text, rewrite.set), rewrite.unset)
+        written = parse_env_text(text, env_file).values
+        config = resolve(parse_env_text(text, env_file), os.environ, rt.config_options)
+    except (ValueError, BadInput) as exc:
+        reason = exc.message if isinstance(exc, BadInput) else str(exc)
+        raise BadInput(f"the archive's .env cannot be used in this folder: {reason}",
+                       "use another archive; nothing was changed") from None
+    kept = {key: (current or {}).get(key) or None for key in FOLDER_SETTINGS}
+    if current is not None:
+        kept.update({key: current.get(key) or None for key in PLACEMENT_SETTINGS})
+    kept.pop(PROJECT_NAME_KEY)
+    named = written.get(PROJECT_NAME_KEY) or DEFAULT_PROJECT
+    moved = [key for key, value in kept.items() if (written.get(key) or None) != value]
+    if named != project or config.project_name != project or moved:
+        # The rewrite did not take (a multi-line value hiding a setting): never guess.
+        raise BadInput(f"the archive's .env cannot be written without changing this folder's "
+                       f"project or host settings ({env_file})",
+                       "use another archive; nothing was changed")
+    return PreparedEnv(verified.env_text, text.encode("utf-8"), rewrite)
+
+
+def restore_backup(rt: Runtime, archive: Path, checked: Restorable, safety_dir: Path, *,
                    confirm: Callable[[Manifest], bool], timeout: float,
                    on_safety: Callable[[CreatedBackup], None] | None = None) -> RestoreReport:
     """The caller holds the stack's lock and has run check_restorable (the parts are
-    checked against the manifest again as they are streamed)."""
+    checked against the manifest again as they are streamed, and a volume's tar is
+    unpacked by a confined extraction)."""
+    manifest = checked.manifest
     if manifest.scope == SCOPE_DATABASE:
         return restore_database(rt, archive, manifest, safety_dir, confirm=confirm,
                                 timeout=timeout, on_safety=on_safety)
     # -- pre-flight: no impact yet --------------------------------------------------------
+    # Again under the lock: this folder's .env is the one a restore keeps settings from.
+    env = prepare_env(rt, checked.verified)
+    if env and env.rewrite.not_taken:
+        taken = ", ".join(f"{key}={value}" for key, value in env.rewrite.not_taken.items())
+        rt.out.warn(f"not taken from the archive's .env (this folder keeps its own): {taken}")
     interrupted, journal = read_journal(rt.paths)
     engine = rt.engine
     engine.require_engine()
@@ -178,8 +265,8 @@ def _replace_all(rt: Runtime, streams: VolumeStreams, archive: Path, manifest: M
         if part.absent and part.kind == "volume":
             streams.empty_volume(names.volume(part.volume))
             report.emptied.append(part.volume)
-    for part, reader in stream_parts(archive):
-        _restore_part(rt, streams, part, reader)
+    for part, reader in stream_parts(archive, manifest):
+        _restore_part(rt, streams, part, reader, env)
         report.restored.append(part.name)
     clear_journal(rt.paths)
 
@@ -193,8 +280,9 @@ def _put_safety_back(rt: Runtime, streams: VolumeStreams, safety_backup: str | N
     try:
         streams.remove_leftover_helpers()  # the one the signal stopped may still write
         safety = Path(safety_backup)
-        _replace_all(rt, streams, safety, check_archive(safety),
-                     RestoreReport(safety, check_archive(safety), None, resumed=True))
+        checked = check_archive(safety).manifest
+        _replace_all(rt, streams, safety, checked,
+                     RestoreReport(safety, checked, None, resumed=True))
         rt.reload_config()
         record_restored_database(rt)
         bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
@@ -241,11 +329,11 @@ def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir:
     engine.compose_stop(["backend"])
     outcome = None
     try:
-        report.restored = put_database_back(rt, streams, archive)
+        report.restored = put_database_back(rt, streams, archive, manifest)
     except KeyboardInterrupt as exc:
         with deferred("putting the safety backup back", raise_after=False):
             try:
-                put_database_back(rt, streams, safety.path)
+                put_database_back(rt, streams, safety.path, safety.manifest)
                 outcome = "the database as it was is back in place"
             except Exception as undo:  # noqa: BLE001 - the interruption is reported
                 rt.out.warn(f"could not put the database back: {undo}")
@@ -260,12 +348,13 @@ def restore_database(rt: Runtime, archive: Path, manifest: Manifest, safety_dir:
     return report
 
 
-def put_database_back(rt: Runtime, streams: VolumeStreams, archive: Path) -> list[str]:
+def put_database_back(rt: Runtime, streams: VolumeStreams, archive: Path,
+                      manifest: Manifest) -> list[str]:
     """A database-only archive's database in place of the current one (the backend
     is stopped by the caller): a SQLite file renamed in, or a PostgreSQL database made
-    empty and restored."""
+    empty and restored. `manifest` is the one check_archive verified."""
     restored = []
-    for part, reader in stream_parts(archive):
+    for part, reader in stream_parts(archive, manifest):
         if part.kind == "postgres":
             name = part.details.get("database") or postgres_database(current_url(rt.config))
             recreate_database(rt, name)
@@ -278,7 +367,7 @@ def put_database_back(rt: Runtime, streams: VolumeStreams, archive: Path) -> lis
 
 
 def _restore_part(rt: Runtime, streams: VolumeStreams, part: Part,
-                  reader: HashingReader) -> None:
+                  reader: HashingReader, env: PreparedEnv | None) -> None:
     names = rt.names
     if part.kind == "volume":
         streams.replace_volume(names.volume(part.volume), reader)
@@ -288,8 +377,12 @@ def _restore_part(rt: Runtime, streams: VolumeStreams, part: Part,
     elif part.kind == "postgres":
         _restore_postgres(rt, part, reader)
     elif part.kind == "env_file":
+        archived = b"".join(iter(lambda: reader.read(CHUNK), b""))
+        if env is None or archived != env.archived:
+            raise OperationFailed(f"the archive changed since it was verified ({ENV_PART} "
+                                  "differs)")
         # Atomically, 0600 from the first byte (the .env holds the secrets).
-        write_atomic_chunks(rt.paths.env_file, iter(reader.read, b""), PRIVATE)
+        write_atomic_chunks(rt.paths.env_file, [env.text], PRIVATE)
     else:
         raise OperationFailed(f"the archive has a part of unknown kind {part.kind!r}")
 

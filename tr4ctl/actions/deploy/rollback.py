@@ -102,7 +102,7 @@ def roll_back(rt: Runtime, plan: RollbackPlan, *, timeout: float) -> ShipReport:
 
 def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> ShipReport:
     engine, paths = rt.engine, rt.paths
-    check_archive(_path(plan.data_backup))
+    verified = check_archive(_path(plan.data_backup))
     began = time.monotonic()
     rt.out.warn("the backend stops while its database is put back (nginx answers 502 "
                 "meanwhile)")
@@ -114,14 +114,14 @@ def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> Shi
     old_compose = paths.compose_file.read_text(encoding="utf-8")
     engine.compose_stop(["backend"])
     try:
-        put_database_back(rt, streams, _path(plan.data_backup))
+        put_database_back(rt, streams, _path(plan.data_backup), verified.manifest)
         write_atomic(paths.compose_file, compose)
         engine.compose_up(["backend"])
         wait_healthy(engine, ("backend",), timeout=timeout)
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM: today's database and release back, the backend started.
         with deferred("putting today's database back", raise_after=False):
-            put_database_back(rt, streams, safety.path)
+            put_database_back(rt, streams, safety.path, safety.manifest)
             write_atomic(paths.compose_file, old_compose)
             engine.compose_up(["backend"])
             wait_healthy(engine, ("backend",), timeout=timeout)
