@@ -80,6 +80,9 @@ class EngineNode:
                "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
                "--cap-add", "SYS_PTRACE",
                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+               # Engine 28 writes its containers' sysctls (disable_ipv6 on eth0): /proc/sys
+               # must be writable, which only `privileged` gives by default.
+               "--security-opt", "systempaths=unconfined",
                "--tmpfs", "/run", "-v", f"{self.data_volume}:/var/lib/docker",
                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                "-v", f"{self.socket_dir}:/sock", *mounts,
