@@ -58,7 +58,9 @@ class EngineNode:
 
     def __init__(self, name: str, socket_dir: Path, shared: list[Path]):
         self.name = name
-        self.network = f"{name}-net"  # t4t-<label>-<pid>-net: the sweep's pattern too
+        # t4t-<label>-<pid>_net: the leftover sweep reads the pid before the "_"; with a
+        # "-net" tail it would take any run's network for a leftover.
+        self.network = f"{name}_net"
         self.data_volume = f"{name}_data"
         self.socket_dir = socket_dir
         self.shared = shared

@@ -115,7 +115,8 @@ def test_the_node_refuses_clients_below_its_minimum_as_engine_29_does(node):
 def test_the_core_path_on_the_newer_engine(stack, node, tmp_path):
     # up, status --check, health
     stack.tr4ctl("up", "--env", "dev")
-    assert sorted(node_containers(node, stack.name)) and host_containers(stack.name) == ""
+    assert len(node_containers(node, stack.name)) >= len(SERVICES)
+    assert host_containers(stack.name) == ""
     stack.tr4ctl("status", "--check")
     states = {s["service"]: s for s in stack.json("status")["data"]["services"]}
     for name in SERVICES:
