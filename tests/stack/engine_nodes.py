@@ -58,7 +58,9 @@ class EngineNode:
 
     def __init__(self, name: str, socket_dir: Path, shared: list[Path]):
         self.name = name
-        self.network = f"{name}-net"  # t4t-<label>-<pid>-net: the sweep's pattern too
+        # t4t-<label>-<pid>_net: the leftover sweep reads the pid before the "_"; with a
+        # "-net" tail it would take any run's network for a leftover.
+        self.network = f"{name}_net"
         self.data_volume = f"{name}_data"
         self.socket_dir = socket_dir
         self.shared = shared
@@ -80,6 +82,9 @@ class EngineNode:
                "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
                "--cap-add", "SYS_PTRACE",
                "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+               # Engine 28 writes its containers' sysctls (disable_ipv6 on eth0): /proc/sys
+               # must be writable, which only `privileged` gives by default.
+               "--security-opt", "systempaths=unconfined",
                "--tmpfs", "/run", "-v", f"{self.data_volume}:/var/lib/docker",
                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                "-v", f"{self.socket_dir}:/sock", *mounts,
