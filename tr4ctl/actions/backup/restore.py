@@ -224,7 +224,7 @@ def restore_backup(rt: Runtime, archive: Path, checked: Restorable, safety_dir: 
         write_journal(rt.paths, RestoreJournal(
             archive=str(archive.resolve()), safety_backup=report.safety_backup,
             started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
-        _replace_all(rt, streams, archive, manifest, report)
+        _replace_all(rt, streams, archive, manifest, report, env)
     except KeyboardInterrupt as exc:
         # Asked to stop half way: the volumes are a mix. The safety backup (taken a moment
         # ago, of exactly this stack) goes back in, and the stack as it was starts again.
@@ -256,7 +256,7 @@ COMMAND = "backup restore"
 
 
 def _replace_all(rt: Runtime, streams: VolumeStreams, archive: Path, manifest: Manifest,
-                 report: RestoreReport) -> None:
+                 report: RestoreReport, env: PreparedEnv | None) -> None:
     """Every part of the archive in place (the journal is written), then the journal
     removed."""
     ensure_volumes_and_network(rt, InitReport())
@@ -280,9 +280,10 @@ def _put_safety_back(rt: Runtime, streams: VolumeStreams, safety_backup: str | N
     try:
         streams.remove_leftover_helpers()  # the one the signal stopped may still write
         safety = Path(safety_backup)
-        checked = check_archive(safety).manifest
-        _replace_all(rt, streams, safety, checked,
-                     RestoreReport(safety, checked, None, resumed=True))
+        checked = check_archive(safety)
+        _replace_all(rt, streams, safety, checked.manifest,
+                     RestoreReport(safety, checked.manifest, None, resumed=True),
+                     prepare_env(rt, checked))
         rt.reload_config()
         record_restored_database(rt)
         bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
