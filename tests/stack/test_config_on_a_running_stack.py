@@ -127,10 +127,13 @@ def test_a_folder_without_a_project_says_so(stack, tmp_path):
                            capture_output=True, text=True, env=own_environment(), timeout=120)
     assert named.returncode == 0, named.stderr
     assert json.loads(named.stdout)["data"]["project"] == stack.name
-    by_variable = subprocess.run([*command, "status", "--check"], capture_output=True, text=True,
+    # (`status`, not `status --check`: what the waits saw pass is kept in the project's own
+    # folder, so from another folder a just-started service may read "starting".)
+    by_variable = subprocess.run([*command, "--json", "status"], capture_output=True, text=True,
                                  env={**own_environment(), "TR4CTL_PROJECT_NAME": stack.name},
                                  timeout=120)
     assert by_variable.returncode == 0, by_variable.stderr
+    assert json.loads(by_variable.stdout)["data"]["project"] == stack.name
     assert list(empty.iterdir()) == []
     # A project whose name is mistyped removes nothing, and says so.
     configured = tmp_path / "configured"

@@ -98,12 +98,19 @@ def stack(swarm, tmp_path_factory):
 
 
 def test_sqlite_with_replicas_is_refused_with_nothing_done(swarm, tmp_path_factory):
+    settings = {key: value for key, value in SWARM_SETTINGS.items()
+                if key != "TR4CTL_BACKEND_REPLICAS"}
     stack = node_stack(tmp_path_factory, "swarmsqlite", swarm,
-                       settings={**SWARM_SETTINGS, "TR4CTL_DATABASE": "sqlite"})
-    result = stack.tr4ctl("up", "--target", "swarm", check=False)
-    assert result.returncode == 2, result.stderr
-    assert "TR4CTL_DATABASE=postgres" in result.stderr
-    assert "Traceback" not in result.stderr
+                       settings={**settings, "TR4CTL_DATABASE": "sqlite"})
+    env_file = (stack.project_dir / ".env").read_bytes()
+    # Refused where it is set (config set), and where the environment brings it (up).
+    refused = stack.tr4ctl("config", "set", "TR4CTL_BACKEND_REPLICAS=3", check=False)
+    assert (stack.project_dir / ".env").read_bytes() == env_file
+    for result in (refused, stack.tr4ctl("up", "--target", "swarm", check=False,
+                                         env={"TR4CTL_BACKEND_REPLICAS": "3"})):
+        assert result.returncode == 2, result.stderr
+        assert "TR4CTL_DATABASE=postgres" in result.stderr
+        assert "Traceback" not in result.stderr
     assert swarm.docker("stack", "ls", "--format", "{{.Name}}").split().count(stack.name) == 0
 
 

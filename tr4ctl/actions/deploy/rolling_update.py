@@ -35,7 +35,7 @@ from tr4ctl.actions.preflight import require_stack
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.backup import KIND_DEPLOY
-from tr4ctl.plan.releases import SUCCEEDED, Release, utc_text
+from tr4ctl.plan.releases import ROLLBACK, SUCCEEDED, Release, utc_text
 from tr4ctl.plan.stack import render_compose
 from tr4ctl.plan.swarm import UpdateProgress, update_progress
 from tr4ctl.project.releases import operator, read_history
@@ -95,7 +95,8 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
         if new is not None:
             record_code(rt, release, new)
     except BaseException as exc:  # noqa: BLE001 - Ctrl-C too is recorded
-        failure = failure_for(rt, progress.step, exc, None, previous)
+        command = kind if kind == ROLLBACK else "deploy"
+        failure = failure_for(rt, command, progress.step, exc, None, previous)
         record_release(rt, history, release, began, progress, failure=exc)
         raise failure from None
     release.result = SUCCEEDED
