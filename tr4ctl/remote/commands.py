@@ -1,0 +1,84 @@
+"""Pure builders of the exact ssh argv tr4ctl runs (unit-tested as lists).
+
+Every call to one host shares one OpenSSH master connection (ControlMaster/ControlPath,
+kept ControlPersist seconds after the last use), so each step of a command, and the next
+command, costs one round trip instead of a new handshake. Host keys are always checked:
+StrictHostKeyChecking=yes, or accept-new only when the operator passed the accept flag
+(a changed key is refused either way). BatchMode: ssh never prompts for a password.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tr4ctl.plan.ssh_target import SshTarget
+
+# Where `host bootstrap` installs tr4ctl on a host, and the default project folder there.
+REMOTE_VENV = "/opt/tr4ctl/venv"
+REMOTE_TR4CTL = f"{REMOTE_VENV}/bin/tr4ctl"
+DEFAULT_HOST_DIR = "/srv/tr4ction"
+CONTROL_PERSIST_SECONDS = 60
+# A dead peer is noticed within about 15 s (3 unanswered keep-alives 5 s apart).
+ALIVE_INTERVAL = 5
+ALIVE_COUNT = 3
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    control_dir: Path  # a private (0700) folder for the master connections' sockets
+    key: Path | None = None  # TR4CTL_SSH_KEY / -i; None: the agent and ssh's defaults
+    known_hosts: Path | None = None  # None: ssh's own (~/.ssh/known_hosts)
+    accept_new_host_key: bool = False
+    connect_timeout: int = 10
+
+
+def ssh_base(target: SshTarget, options: SshOptions) -> list[str]:
+    """ssh and every option, up to and including the destination."""
+    argv = [
+        "ssh",
+        "-o", "BatchMode=yes",
+        "-o", f"StrictHostKeyChecking={'accept-new' if options.accept_new_host_key else 'yes'}",
+        "-o", "ControlMaster=auto",
+        "-o", f"ControlPath={options.control_dir}/%C",
+        "-o", f"ControlPersist={CONTROL_PERSIST_SECONDS}",
+        "-o", f"ConnectTimeout={options.connect_timeout}",
+        "-o", f"ServerAliveInterval={ALIVE_INTERVAL}",
+        "-o", f"ServerAliveCountMax={ALIVE_COUNT}",
+    ]
+    if options.known_hosts is not None:
+        argv += ["-o", f"UserKnownHostsFile={options.known_hosts}"]
+    if options.key is not None:
+        argv += ["-o", "IdentitiesOnly=yes", "-i", str(options.key)]
+    if target.port:
+        argv += ["-p", str(target.port)]
+    return [*argv, target.destination]
+
+
+def remote_command(argv: Sequence[str], *, sudo: bool,
+                   environment: Mapping[str, str] | None = None) -> str:
+    """The one string the remote shell runs: `[sudo -n] [env K=V ...] argv...`, each word
+    quoted. Never put a secret here: it is on the host's process list (secrets cross on
+    stdin)."""
+    words: list[str] = ["sudo", "-n"] if sudo else []
+    if environment:
+        words += ["env", *(f"{k}={v}" for k, v in environment.items())]
+    return shlex.join([*words, *argv])
+
+
+def ssh_run(target: SshTarget, options: SshOptions, argv: Sequence[str], *,
+            sudo: bool | None = None, tty: bool = False,
+            environment: Mapping[str, str] | None = None) -> list[str]:
+    """The full local argv running `argv` on the host (sudo when the user is not root)."""
+    use_sudo = target.needs_sudo if sudo is None else sudo
+    base = ssh_base(target, options)
+    return [*base[:-1], "-tt" if tty else "-T", base[-1],
+            remote_command(argv, sudo=use_sudo, environment=environment)]
+
+
+def ssh_exit_master(target: SshTarget, options: SshOptions) -> list[str]:
+    """Close the shared connection (tests; `host` commands that must reconnect)."""
+    base = ssh_base(target, options)
+    return [*base[:-1], "-O", "exit", base[-1]]

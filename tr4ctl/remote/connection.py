@@ -1,0 +1,84 @@
+"""The one door for ssh processes: every step tr4ctl runs on a host goes through an
+SshConnection, over the one shared master connection (remote/commands.py).
+
+ssh's own diagnostics go to a log file (-E) so a failure of ssh itself (exit 255: host
+key, authentication, no route) is told apart from the remote command's output and turned
+into one error naming the host (remote/failures.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Protocol
+
+from tr4ctl.plan.ssh_target import SshTarget
+from tr4ctl.remote import commands
+from tr4ctl.remote.failures import SSH_FAILED, ssh_failure
+
+Completed = subprocess.CompletedProcess
+
+
+class Trace(Protocol):
+    def detail(self, message: str) -> None: ...
+
+
+def private_control_dir() -> Path:
+    """A 0700 folder of this user's for the master connections' sockets."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = Path(base) / f"tr4ctl-ssh-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077 or folder.is_symlink():
+        raise PermissionError(f"{folder} is not a private folder of this user")
+    return folder
+
+
+class SshConnection:
+    def __init__(self, target: SshTarget, options: commands.SshOptions, trace: Trace):
+        self.target = target
+        self.options = options
+        self.trace = trace
+
+    def argv(self, remote_argv: Sequence[str], *, sudo: bool | None = None, tty: bool = False,
+             environment: Mapping[str, str] | None = None) -> list[str]:
+        return commands.ssh_run(self.target, self.options, remote_argv, sudo=sudo, tty=tty,
+                                environment=environment)
+
+    def run(self, remote_argv: Sequence[str], *, input: bytes | None = None,
+            stdin: IO[bytes] | int | None = None, check: bool = True,
+            sudo: bool | None = None, environment: Mapping[str, str] | None = None,
+            timeout: float | None = None) -> Completed[bytes]:
+        """Run on the host, capture stdout and stderr (bytes). ssh's own failure always
+        raises; the remote command's exit code raises only with check."""
+        argv = self.argv(remote_argv, sudo=sudo, environment=environment)
+        self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
+        with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log:
+            full = [*argv[:1], "-E", log.name, *argv[1:]]
+            done = subprocess.run(full, input=input, stdin=stdin if input is None else None,
+                                  capture_output=True, timeout=timeout)
+            if done.returncode == SSH_FAILED:
+                diagnostics = Path(log.name).read_text(errors="replace")
+                error = ssh_failure(self.target, self.options, diagnostics)
+                if error is not None:
+                    raise error
+        if check and done.returncode != 0:
+            from tr4ctl.errors import OperationFailed
+
+            reason = done.stderr.decode(errors="replace").strip().splitlines()
+            raise OperationFailed(
+                f"on {self.target}: `{shlex.join(remote_argv)}` exited {done.returncode}"
+                + (f": {reason[-1]}" if reason else ""))
+        return done
+
+    def output(self, remote_argv: Sequence[str], **options) -> str:
+        return self.run(remote_argv, **options).stdout.decode(errors="replace")
+
+    def close(self) -> None:
+        """End the shared master connection (it otherwise ends ControlPersist s idle)."""
+        subprocess.run(commands.ssh_exit_master(self.target, self.options),
+                       capture_output=True, check=False)
