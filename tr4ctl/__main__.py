@@ -1,3 +1,3 @@
-from tr4ctl.cli.app import main
+from tr4ctl.cli.launch import main
 
 main()

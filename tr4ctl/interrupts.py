@@ -27,6 +27,13 @@ def install() -> None:
         signal.signal(signal.SIGTERM, _on_signal)
 
 
+def install_hangup() -> None:
+    """SIGHUP taken as SIGTERM (a remote session over a pty ends with SIGHUP): the same
+    clean-up, exit 143."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, lambda _signum, frame: _on_signal(signal.SIGTERM, frame))
+
+
 def received() -> int | None:
     """The last SIGINT/SIGTERM this process got, or None."""
     return _received[-1] if _received else None

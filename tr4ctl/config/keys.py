@@ -92,7 +92,19 @@ TR4CTL_KEYS = (
     Key("TR4CTL_FOUNDER_EMAIL", v.account_email, None, "founder account of `users seed`"),
     Key("TR4CTL_BACKUP_DIR", v.path, None,
         "where `backup create` writes (default: <project-dir>/backups)"),
+    # The workstation's own settings (README "Remote hosts"): with TR4CTL_HOST set, every
+    # command but `config set` of these keys runs on that host, over SSH.
+    Key("TR4CTL_HOST", v.ssh_address, None,
+        "the host the commands run on, ssh://[user@]host[:port] (unset: this machine)"),
+    Key("TR4CTL_HOST_DIR", v.host_path, "/srv/tr4ction", "the project folder on TR4CTL_HOST"),
+    Key("TR4CTL_SSH_KEY", v.path, None,
+        "private key for TR4CTL_HOST (unset: the agent and ssh's defaults); kept 0600"),
+    Key("TR4CTL_SSH_KNOWN_HOSTS", v.path, None,
+        "known_hosts file for TR4CTL_HOST (unset: ~/.ssh/known_hosts)"),
 )
+# Set on this machine for this machine: `config set` of these never goes to the host.
+WORKSTATION_KEYS = ("TR4CTL_HOST", "TR4CTL_HOST_DIR", "TR4CTL_SSH_KEY",
+                    "TR4CTL_SSH_KNOWN_HOSTS")
 
 
 def _backend(name: str, parse: v.Parser, help: str, *, secret: bool = False) -> Key:
@@ -129,7 +141,10 @@ BACKEND_KEYS = (
              "gunicorn workers (TR4CTL_GUNICORN_WORKERS sets it for the container)"),
 )
 # Read by the CLI's option parsing or the set-up scripts, not part of the configuration.
-CLI_KEYS = ("TR4CTL_PROJECT_DIR", "TR4CTL_CACHE_DIR")
+# TR4CTL_REMOTE_*/EXPECT_VERSION: set by the workstation for the host's tr4ctl
+# (remote/session.py).
+CLI_KEYS = ("TR4CTL_PROJECT_DIR", "TR4CTL_CACHE_DIR", "TR4CTL_REMOTE_SESSION",
+            "TR4CTL_REMOTE_ADDRESS", "TR4CTL_EXPECT_VERSION")
 
 KEYS = {key.name: key for key in (*TR4CTL_KEYS, *BACKEND_KEYS)}
 

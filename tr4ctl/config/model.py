@@ -43,6 +43,10 @@ class Config:
     admin_email: str | None
     founder_email: str | None
     backup_dir: Path | None
+    host: str | None
+    host_dir: str
+    ssh_key: Path | None
+    ssh_known_hosts: Path | None
     # Key name -> where its value came from: an option, the environment, .env, default.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     # The backend's keys as written in .env (it reads them itself; tr4ctl shows them).

@@ -81,6 +81,22 @@ def path(value: str) -> Path:
     return Path(value).expanduser()
 
 
+def ssh_address(value: str) -> str:
+    from tr4ctl.plan.ssh_target import target_problem
+
+    if problem := target_problem(value.strip()):
+        raise ValueError(problem)
+    return value.strip()
+
+
+def host_path(value: str) -> str:
+    """An absolute path on another machine (never resolved here)."""
+    if not value.startswith("/") or any(c.isspace() for c in value) or "/../" in value + "/":
+        raise ValueError("must be an absolute path on the host without spaces or '..', "
+                         "e.g. /srv/tr4ction")
+    return value.rstrip("/") or "/"
+
+
 def bind_address(value: str) -> str:
     try:
         ipaddress.ip_address(value.strip("[]"))

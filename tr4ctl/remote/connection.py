@@ -18,7 +18,7 @@ from typing import IO, Protocol
 
 from tr4ctl.plan.ssh_target import SshTarget
 from tr4ctl.remote import commands
-from tr4ctl.remote.failures import SSH_FAILED, ssh_failure
+from tr4ctl.remote.failures import SSH_FAILED, ssh_failure, unknown_host_key
 
 Completed = subprocess.CompletedProcess
 
@@ -62,10 +62,7 @@ class SshConnection:
             done = subprocess.run(full, input=input, stdin=stdin if input is None else None,
                                   capture_output=True, timeout=timeout)
             if done.returncode == SSH_FAILED:
-                diagnostics = Path(log.name).read_text(errors="replace")
-                error = ssh_failure(self.target, self.options, diagnostics)
-                if error is not None:
-                    raise error
+                self._raise_ssh_failure(Path(log.name))
         if check and done.returncode != 0:
             from tr4ctl.errors import OperationFailed
 
@@ -74,6 +71,42 @@ class SshConnection:
                 f"on {self.target}: `{shlex.join(remote_argv)}` exited {done.returncode}"
                 + (f": {reason[-1]}" if reason else ""))
         return done
+
+    def attached(self, remote_argv: Sequence[str], *, tty: bool = False,
+                 environment: Mapping[str, str] | None = None) -> int:
+        """Run on the host with this process's stdin, stdout and stderr (a forwarded
+        command): its exit code; ssh's own failure raises."""
+        argv = self.argv(remote_argv, tty=tty, environment=environment)
+        self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
+        with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log:
+            code = subprocess.run([*argv[:1], "-E", log.name, *argv[1:]], check=False).returncode
+            if code == SSH_FAILED:
+                self._raise_ssh_failure(Path(log.name))
+        return code
+
+    def _raise_ssh_failure(self, log: Path) -> None:
+        diagnostics = log.read_text(errors="replace")
+        fingerprints = self.host_key_fingerprints() if unknown_host_key(diagnostics) else None
+        error = ssh_failure(self.target, self.options, diagnostics, fingerprints)
+        if error is not None:
+            raise error
+
+    def host_key_fingerprints(self) -> str | None:
+        """The keys the host offers, as `ssh-keygen -lf` prints them (shown on first
+        contact so the operator can check them before accepting); None if unreadable."""
+        scan = ["ssh-keyscan", "-T", str(self.options.connect_timeout)]
+        if self.target.port:
+            scan += ["-p", str(self.target.port)]
+        try:
+            keys = subprocess.run([*scan, self.target.host], capture_output=True,
+                                  timeout=self.options.connect_timeout + 5, check=False)
+            if not keys.stdout.strip():
+                return None
+            listed = subprocess.run(["ssh-keygen", "-lf", "-"], input=keys.stdout,
+                                    capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return listed.stdout.decode(errors="replace") or None
 
     def output(self, remote_argv: Sequence[str], **options) -> str:
         return self.run(remote_argv, **options).stdout.decode(errors="replace")

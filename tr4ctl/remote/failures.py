@@ -1,5 +1,6 @@
 """ssh's own failures (exit 255) as one error naming the host and the fix. Pure: reads
-ssh's diagnostics text."""
+ssh's diagnostics text (the caller adds the host's key fingerprints, which take a
+process: connection.py)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,58 @@ from tr4ctl.errors import BadInput, MissingPrerequisite, Tr4ctlError
 from tr4ctl.plan.ssh_target import SshTarget
 
 SSH_FAILED = 255
+# The remote shell's "command not found" (tr4ctl is not installed there).
+NOT_INSTALLED = 127
 _OFFENDING = re.compile(r"Offending \S+ key in (\S+):(\d+)")
+_CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
 
 
-def ssh_failure(target: SshTarget, options, diagnostics: str) -> Tr4ctlError | None:
-    """The error for ssh's diagnostics, or None when exit 255 came from the remote side."""
+def unknown_host_key(diagnostics: str) -> bool:
+    """ssh refused a host it has no key for (first contact), not a changed key."""
+    return "Host key verification failed" in diagnostics and _CHANGED not in diagnostics \
+        and not _OFFENDING.search(diagnostics)
+
+
+def ssh_failure(target: SshTarget, options, diagnostics: str,
+                fingerprints: str | None = None) -> Tr4ctlError | None:
+    """The error for ssh's diagnostics, or None when exit 255 came from the remote side.
+    `fingerprints`: the host's keys as `ssh-keygen -lf` lists them (first contact)."""
     text = diagnostics
-    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key verification failed" in text:
-        offending = _OFFENDING.search(text)
-        if offending or "HAS CHANGED" in text:
-            where = f"{offending.group(1)}:{offending.group(2)}" if offending else "known_hosts"
-            return BadInput(
-                f"{target}'s host key has changed since {where} recorded it: refused",
-                f"if the host was really replaced, remove line {where} (ssh-keygen -R), "
-                "then connect again")
+    offending = _OFFENDING.search(text)
+    if _CHANGED in text or offending:
+        where = f"{offending.group(1)}:{offending.group(2)}" if offending else (
+            str(options.known_hosts or "~/.ssh/known_hosts"))
         return BadInput(
-            f"{target}'s host key is not in known_hosts: refused",
-            "check its fingerprint, then rerun with --accept-host-key")
+            f"{target}'s host key has changed since {where} recorded it: refused "
+            "(the host was replaced or someone is in between)",
+            f"if the host was really replaced, remove that line (ssh-keygen -R "
+            f"'{_known_hosts_name(target)}'), check the new key, then connect again")
+    if unknown_host_key(text):
+        shown = "; ".join(line.strip() for line in (fingerprints or "").splitlines()
+                          if line.strip()) or "not readable (ssh-keyscan got no key)"
+        return BadInput(
+            f"{target}'s host key is not in "
+            f"{options.known_hosts or '~/.ssh/known_hosts'}: refused; it offers {shown}",
+            "check that fingerprint with the host's provider, then rerun with "
+            "--accept-host-key")
     if "Permission denied" in text:
         return BadInput(f"{target} refused the login (no key it accepts)",
-                        "load the key in ssh-agent, or set TR4CTL_SSH_KEY / -i")
+                        "load the key in ssh-agent, or set TR4CTL_SSH_KEY to the private key "
+                        f"whose public half is in {target.user or 'the user'}'s "
+                        "~/.ssh/authorized_keys")
     last = [line for line in text.strip().splitlines() if line.strip()]
     if last:
         return MissingPrerequisite(f"cannot reach {target} over SSH: {last[-1]}",
                                    "check the address, the port and that sshd runs there")
     return None
+
+
+def not_installed(target: SshTarget) -> MissingPrerequisite:
+    return MissingPrerequisite(f"tr4ctl is not installed on {target.host}",
+                               f"run `tr4ctl host bootstrap {target}`")
+
+
+def _known_hosts_name(target: SshTarget) -> str:
+    """How known_hosts names the host: [host]:port for another port than 22."""
+    return f"[{target.host}]:{target.port}" if target.port and target.port != 22 \
+        else target.host

@@ -1,0 +1,230 @@
+"""What a command line becomes when TR4CTL_HOST is set. Pure: takes the argv, the
+workstation's settings and what the terminal is, returns what runs on the host (the
+remote argv, its environment, a pty or not) and which local files cross, each way.
+
+The whole command line runs on the host, in the host's tr4ctl at the same version
+(README "Remote hosts"): the workstation only forwards it. Local paths in it are the
+exception: a file the command reads is uploaded into a private temporary folder on the
+host first, a file it writes is written there and downloaded after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tr4ctl.config.keys import WORKSTATION_KEYS
+from tr4ctl.plan.ssh_target import SshTarget, parse_target
+
+REMOTE_SESSION = "TR4CTL_REMOTE_SESSION"
+EXPECT_VERSION = "TR4CTL_EXPECT_VERSION"
+REMOTE_ADDRESS = "TR4CTL_REMOTE_ADDRESS"
+
+# Global options: those taking a value, the workstation's own (never sent), the rest.
+_VALUE_GLOBALS = ("--project-dir", "--project-name", "--host")
+_LOCAL_GLOBALS = ("--host", "--project-dir", "--accept-host-key")
+
+
+@dataclass(frozen=True)
+class TempPath:
+    """A file in the call's private folder on the host (known once it is made)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Crossing:
+    local: str
+    remote: TempPath
+
+
+@dataclass(frozen=True)
+class RemoteCall:
+    target: SshTarget
+    argv: tuple[str | TempPath, ...]
+    environment: Mapping[str, str]
+    tty: bool
+    uploads: tuple[Crossing, ...] = ()
+    downloads: tuple[Crossing, ...] = ()
+    accept_host_key: bool = False
+
+    @property
+    def needs_temp(self) -> bool:
+        return bool(self.uploads or self.downloads)
+
+    def remote_argv(self, temp_dir: str | None = None) -> list[str]:
+        """The argv with each TempPath placed in `temp_dir` (the folder made on the host)."""
+        if self.needs_temp and not temp_dir:
+            raise ValueError("this call needs its temporary folder on the host")
+        return [f"{temp_dir}/{word.name}" if isinstance(word, TempPath) else word
+                for word in self.argv]
+
+
+@dataclass(frozen=True)
+class Workstation:
+    """TR4CTL_HOST and the rest as this machine's settings give them (--host wins)."""
+    host: str | None
+    host_dir: str
+    accept_host_key: bool = False
+
+
+@dataclass(frozen=True)
+class Terminal:
+    stdin_tty: bool
+    stdout_tty: bool
+    columns: int | None = None
+    term: str | None = None
+    no_color: bool = False
+
+
+@dataclass
+class _Words:
+    globals_: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    host: str | None = None
+    project_dir: str | None = None
+    accept_host_key: bool = False
+
+
+def split_globals(argv: Sequence[str]) -> _Words:
+    """The global options before the command, and the command with its own words."""
+    words = _Words()
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        name, eq, inline = arg.partition("=")
+        if not arg.startswith("-") or arg == "-":
+            words.command = items[i:]
+            break
+        if name in _VALUE_GLOBALS:
+            value = inline if eq else (items[i + 1] if i + 1 < len(items) else "")
+            i += 1 if eq else 2
+            if name == "--host":
+                words.host = value
+            elif name == "--project-dir":
+                words.project_dir = value
+            else:
+                words.globals_ += [name, value]
+            continue
+        if arg == "--accept-host-key":
+            words.accept_host_key = True
+        else:
+            words.globals_.append(arg)
+        i += 1
+    return words
+
+
+def host_option(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """(--host, --project-dir) as given before the command, for reading the settings."""
+    words = split_globals(argv)
+    return words.host, words.project_dir
+
+
+def runs_here(argv: Sequence[str]) -> bool:
+    """Commands that stay on the workstation whatever TR4CTL_HOST says: help, the
+    version, no command, and `config set` of the workstation's own keys."""
+    words = split_globals(argv)
+    if not words.command or "--version" in words.globals_:
+        return True
+    if any(arg in ("--help", "-h") for arg in argv):
+        return True
+    if words.command[:2] == ["config", "set"]:
+        keys = [a.partition("=")[0] for a in words.command[2:] if not a.startswith("-")]
+        return bool(keys) and all(k in WORKSTATION_KEYS for k in keys)
+    return False
+
+
+def mixed_config_set(argv: Sequence[str]) -> bool:
+    """`config set` of workstation keys and host keys at once (refused: two places)."""
+    command = split_globals(argv).command
+    if command[:2] != ["config", "set"]:
+        return False
+    keys = {a.partition("=")[0] for a in command[2:] if not a.startswith("-")}
+    return bool(keys & set(WORKSTATION_KEYS)) and bool(keys - set(WORKSTATION_KEYS))
+
+
+def plan_remote_call(argv: Sequence[str], workstation: Workstation, terminal: Terminal, *,
+                     version: str, remote_tr4ctl: str,
+                     is_local_file: Callable[[str], bool]) -> RemoteCall:
+    """The call on the host for `argv` (the workstation's host must be set: ValueError
+    names the problem of a bad address)."""
+    if not workstation.host:
+        raise ValueError("no host set")
+    target = parse_target(workstation.host)
+    words = split_globals(argv)
+    command, uploads, downloads = _local_files(words.command, is_local_file)
+    json_mode = "--json" in words.globals_ or "--json" in words.command
+    tty = terminal.stdin_tty and terminal.stdout_tty and not json_mode
+    environment = {REMOTE_SESSION: "1", EXPECT_VERSION: version,
+                   REMOTE_ADDRESS: str(target)}
+    if terminal.columns:
+        environment["COLUMNS"] = str(terminal.columns)
+    if terminal.stdout_tty and not json_mode:
+        environment["TERM"] = terminal.term or "xterm-256color"
+        if not terminal.no_color:
+            environment["FORCE_COLOR"] = "1"
+    if terminal.no_color:
+        environment["NO_COLOR"] = "1"
+    return RemoteCall(
+        target=target,
+        argv=(remote_tr4ctl, "--project-dir", workstation.host_dir, *words.globals_,
+              *command),
+        environment=environment, tty=tty, uploads=tuple(uploads),
+        downloads=tuple(downloads),
+        accept_host_key=workstation.accept_host_key or words.accept_host_key)
+
+
+# Options naming a local file the command reads, or writes, by command.
+_READS = {("users", "seed"): ("--file",)}
+_WRITES = {("users", "seed"): ("--output",)}
+# Commands whose first argument is an archive: a local file crosses, a host path stays.
+_ARCHIVE_ARGUMENT = {("backup", "restore"): ("--timeout", "--as-project", "--safety-dir"),
+                     ("backup", "verify"): ()}
+
+
+def _local_files(command: list[str], is_local_file: Callable[[str], bool]
+                 ) -> tuple[list[str | TempPath], list[Crossing], list[Crossing]]:
+    pair = tuple(command[:2])
+    reads, writes = _READS.get(pair, ()), _WRITES.get(pair, ())
+    value_options = _ARCHIVE_ARGUMENT.get(pair)
+    out: list[str | TempPath] = list(command[:2])
+    uploads: list[Crossing] = []
+    downloads: list[Crossing] = []
+    rest = command[2:]
+    i = 0
+    positional_seen = False
+    while i < len(rest):
+        arg = rest[i]
+        name, eq, inline = arg.partition("=")
+        if name in reads or name in writes:
+            value = inline if eq else (rest[i + 1] if i + 1 < len(rest) else None)
+            if value is None:  # the host's tr4ctl names the missing value
+                out.append(arg)
+                break
+            temp = TempPath(f"{len(uploads) + len(downloads)}-{_basename(value)}")
+            (uploads if name in reads else downloads).append(Crossing(value, temp))
+            out += [name, temp]
+            i += 1 if eq else 2
+            continue
+        if value_options is not None and name in value_options and not eq:
+            out += rest[i:i + 2]
+            i += 2
+            continue
+        if (value_options is not None and not positional_seen and not arg.startswith("-")):
+            positional_seen = True
+            if is_local_file(arg):
+                temp = TempPath(f"{len(uploads)}-{_basename(arg)}")
+                uploads.append(Crossing(arg, temp))
+                out.append(temp)
+                i += 1
+                continue
+        out.append(arg)
+        i += 1
+    return out, uploads, downloads
+
+
+def _basename(path: str) -> str:
+    """A plain name for the file in the temporary folder (the suffix kept: the archive
+    reader looks at it)."""
+    base = path.rstrip("/").rsplit("/", 1)[-1] or "file"
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in base)[:80]

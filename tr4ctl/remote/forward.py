@@ -1,0 +1,177 @@
+"""The workstation's side of a remote command: read TR4CTL_HOST and the rest (options,
+then the environment, then the project's .env), and when a host is set run the whole
+command line there (plan/remote_call.py) over one SSH connection: local files the
+command reads go up first, files it writes come down after, and the host's tr4ctl's
+exit code is this process's.
+
+Kept light: a forwarded `status` costs this module, ssh and the host's command, never
+the import of the local command tree (cli/launch.py decides before importing it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tr4ctl import __version__
+from tr4ctl.errors import BadInput
+from tr4ctl.plan import remote_call
+from tr4ctl.plan.remote_call import RemoteCall, Terminal, Workstation
+from tr4ctl.remote import commands
+from tr4ctl.remote.failures import NOT_INSTALLED, not_installed
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str | None
+    host_dir: str
+    ssh_key: Path | None
+    known_hosts: Path | None
+
+
+class _Trace:
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+
+def forward(argv: list[str]) -> int | None:
+    """The exit code of the command run on the host, or None: it runs here."""
+    if remote_call.runs_here(argv):
+        return None
+    settings = workstation_settings(argv)
+    if not settings.host:
+        return None
+    if remote_call.mixed_config_set(argv):
+        raise BadInput("`config set` mixes this workstation's keys (TR4CTL_HOST, "
+                       "TR4CTL_HOST_DIR, TR4CTL_SSH_*) with the host's",
+                       "set them in two commands: the first kind is kept here, the other "
+                       "goes to the host")
+    call = remote_call.plan_remote_call(
+        argv, Workstation(settings.host, settings.host_dir), _terminal(),
+        version=__version__, remote_tr4ctl=commands.REMOTE_TR4CTL, is_local_file=_is_file)
+    return run_call(call, settings, verbose="--verbose" in argv or "-v" in argv)
+
+
+def workstation_settings(argv: list[str]) -> Settings:
+    from tr4ctl.config.keys import KEYS, WORKSTATION_KEYS
+    from tr4ctl.config.load import read_env_file, where_to_fix
+    from tr4ctl.config.model import ENV_FILE, ENVIRONMENT
+
+    host_option, project_dir = remote_call.host_option(argv)
+    folder = Path(project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or ".")
+    env_file = folder / ".env"
+    file = read_env_file(env_file)
+    values: dict[str, object] = {}
+    for name in WORKSTATION_KEYS:
+        raw, source = (os.environ.get(name), ENVIRONMENT)
+        if name == "TR4CTL_HOST" and host_option is not None:
+            raw, source = host_option, "--host"
+        if not raw:
+            raw, source = file.values.get(name), ENV_FILE
+        if not raw:
+            values[name] = KEYS[name].default
+            continue
+        try:
+            values[name] = KEYS[name].parse(raw)
+        except ValueError as exc:
+            hint = ("fix the --host value" if source == "--host"
+                    else where_to_fix(name, source, env_file))
+            raise BadInput(f"setting {name} is invalid (from {source}): {exc}", hint) from None
+        if isinstance(values[name], Path) and source == ENV_FILE:
+            values[name] = folder / values[name]  # relative to the project, like .env
+    key = values["TR4CTL_SSH_KEY"]
+    if key is not None and values["TR4CTL_HOST"]:
+        _require_private_key(key)
+    return Settings(values["TR4CTL_HOST"], values["TR4CTL_HOST_DIR"], key,
+                    values["TR4CTL_SSH_KNOWN_HOSTS"])
+
+
+def _require_private_key(key: Path) -> None:
+    try:
+        info = key.stat()
+    except OSError:
+        raise BadInput(f"TR4CTL_SSH_KEY {key} cannot be read",
+                       "point TR4CTL_SSH_KEY at a private key file") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"TR4CTL_SSH_KEY {key} is not a file",
+                       "point TR4CTL_SSH_KEY at a private key file")
+    if info.st_mode & 0o077:
+        raise BadInput(f"TR4CTL_SSH_KEY {key} is readable by others "
+                       f"(mode {stat.S_IMODE(info.st_mode):04o})", f"chmod 600 {key}")
+
+
+def _is_file(path: str) -> bool:
+    return Path(path).is_file()
+
+
+def _terminal() -> Terminal:
+    stdout_tty = sys.stdout.isatty()
+    columns = shutil.get_terminal_size((0, 0)).columns if stdout_tty else None
+    return Terminal(stdin_tty=sys.stdin.isatty(), stdout_tty=stdout_tty,
+                    columns=columns or None, term=os.environ.get("TERM"),
+                    no_color=bool(os.environ.get("NO_COLOR")))
+
+
+def run_call(call: RemoteCall, settings: Settings, *, verbose: bool = False) -> int:
+    from tr4ctl.remote.connection import SshConnection, private_control_dir
+
+    options = commands.SshOptions(control_dir=private_control_dir(), key=settings.ssh_key,
+                                  known_hosts=settings.known_hosts,
+                                  accept_new_host_key=call.accept_host_key)
+    connection = SshConnection(call.target, options, _Trace(verbose))
+    for crossing in call.downloads:
+        if os.path.lexists(crossing.local):  # as the command refuses it locally
+            raise BadInput(f"--output {crossing.local} already exists",
+                           "choose a new file name, or move the old file away")
+    uploads = [(crossing, _open_upload(crossing.local)) for crossing in call.uploads]
+    temp = None
+    try:
+        if call.needs_temp:
+            # mktemp -d: a new 0700 folder; as the host's tr4ctl runs (sudo), so it
+            # can read what goes up and write what comes down.
+            temp = connection.output(["mktemp", "-d", "/tmp/tr4ctl-call.XXXXXXXX"]).strip()
+            for crossing, handle in uploads:
+                connection.run(["sh", "-c", 'umask 077 && cat > "$1"', "sh",
+                                f"{temp}/{crossing.remote.name}"], stdin=handle)
+        code = connection.attached(call.remote_argv(temp), tty=call.tty,
+                                   environment=call.environment)
+        if code == NOT_INSTALLED:
+            raise not_installed(call.target)
+        if code == 0:
+            for crossing in call.downloads:
+                _download(connection, f"{temp}/{crossing.remote.name}", crossing.local)
+        return code
+    finally:
+        for _, handle in uploads:
+            handle.close()
+        if temp:
+            connection.run(["rm", "-rf", "--", temp], check=False)
+
+
+def _open_upload(local: str):
+    try:
+        handle = open(local, "rb")  # noqa: SIM115 (closed after the upload)
+    except OSError as exc:
+        raise BadInput(f"{local} cannot be read: {exc.strerror}",
+                       "name a readable local file") from None
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise BadInput(f"{local} is not a regular file", "name a regular local file")
+    return handle
+
+
+def _download(connection, remote: str, local: str) -> None:
+    done = connection.run(["sh", "-c", 'test ! -e "$1" || cat -- "$1"', "sh", remote])
+    if not done.stdout:
+        return  # the command wrote nothing there (a dry run, nothing to write)
+    fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(done.stdout)
