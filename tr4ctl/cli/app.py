@@ -42,7 +42,7 @@ COMMAND_MODULES = {
     "images": "images", "backup": "backup",
 }
 # Global options that take a value (the command is the first word after them).
-VALUE_OPTIONS = ("--project-dir", "--project-name")
+VALUE_OPTIONS = ("--project-dir", "--project-name", "--host")
 COMPLETION_VARIABLE = "_TR4CTL_COMPLETE"
 _loaded: set[str] = set()
 
@@ -72,7 +72,20 @@ def global_options(
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
+    host: str = typer.Option(
+        None, "--host", metavar="ssh://USER@HOST[:PORT]", show_default=False,
+        help="Run the command on that host over SSH (as TR4CTL_HOST; README \"Remote "
+             "hosts\").",
+    ),
+    accept_host_key: bool = typer.Option(
+        False, "--accept-host-key",
+        help="On first contact, record the host's SSH key in known_hosts (check the "
+             "fingerprint shown first); a changed key is refused regardless.",
+    ),
 ) -> None:
+    # --host and --accept-host-key were used before this (cli/launch.py forwards the
+    # command line); here the command runs on this machine.
+    del host, accept_host_key
     out = Output(json_mode=json_output, verbose=verbose or debug)
     ctx.obj = Runtime(project_dir=project_dir.resolve(), out=out,
                       project_name_option=project_name, debug=debug)
