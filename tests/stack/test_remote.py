@@ -127,7 +127,10 @@ def test_an_unknown_host_key_is_refused_unless_accepted_and_a_changed_one_always
                                   check=False)
     assert accepted.returncode == 0, accepted.stderr
     assert json.loads(accepted.stdout)["command"] == "config show"
-    assert host.ip in host.known_hosts.read_text()
+    recorded = host.known_hosts.read_text().split()  # hashed names (HashKnownHosts)
+    assert recorded[-1] in host.host_keys()
+    assert subprocess.run(["ssh-keygen", "-F", host.ip, "-f", str(host.known_hosts)],
+                          capture_output=True).returncode == 0
 
     # Another key recorded for the host: refused, with or without the flag, naming the line.
     close_master(host)

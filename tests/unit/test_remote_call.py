@@ -118,3 +118,8 @@ def test_a_version_mismatch_is_the_same_line_either_way():
     assert refusal.hint == "run `tr4ctl host bootstrap ssh://ubuntu@h` to install 1.1 there"
     assert version_refusal("1.0", "1.0", None) is None and version_refusal("1.0", None, None) \
         is None
+
+
+def test_a_connection_lost_mid_command_is_no_unreachable_host():
+    error = ssh_failure(TARGET, OPTIONS, "Connection to 203.0.113.7 closed by remote host.")
+    assert error.exit_code == 1 and "was lost" in error.message

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tr4ctl.errors import BadInput, MissingPrerequisite, Tr4ctlError
+from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
 from tr4ctl.plan.ssh_target import SshTarget
 
 SSH_FAILED = 255
@@ -50,10 +50,19 @@ def ssh_failure(target: SshTarget, options, diagnostics: str,
                         f"whose public half is in {target.user or 'the user'}'s "
                         "~/.ssh/authorized_keys")
     last = [line for line in text.strip().splitlines() if line.strip()]
+    if last and ("closed" in last[-1] or "Broken pipe" in last[-1]):
+        return lost(target, last[-1])
     if last:
         return MissingPrerequisite(f"cannot reach {target} over SSH: {last[-1]}",
                                    "check the address, the port and that sshd runs there")
     return None
+
+
+def lost(target: SshTarget, why: str) -> OperationFailed:
+    """The connection went in the middle of a command."""
+    return OperationFailed(f"the SSH connection to {target} was lost: {why}",
+                           "the command on the host was stopped and put back what it had "
+                           "begun; `tr4ctl status` shows the stack")
 
 
 def not_installed(target: SshTarget) -> MissingPrerequisite:

@@ -22,7 +22,7 @@ from tr4ctl.errors import BadInput
 from tr4ctl.plan import remote_call
 from tr4ctl.plan.remote_call import RemoteCall, Terminal, Workstation
 from tr4ctl.remote import commands
-from tr4ctl.remote.failures import NOT_INSTALLED, not_installed
+from tr4ctl.remote.failures import NOT_INSTALLED, lost, not_installed
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,8 @@ def run_call(call: RemoteCall, settings: Settings, *, verbose: bool = False) -> 
                                    environment=call.environment)
         if code == NOT_INSTALLED:
             raise not_installed(call.target)
+        if code < 0:  # ssh itself was killed
+            raise lost(call.target, f"ssh ended by signal {-code}")
         if code == 0:
             for crossing in call.downloads:
                 _download(connection, f"{temp}/{crossing.remote.name}", crossing.local)
