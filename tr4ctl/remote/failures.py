@@ -12,6 +12,10 @@ SSH_FAILED = 255
 _OFFENDING = re.compile(r"Offending \S+ key in (\S+):(\d+)")
 
 
+class UnknownHostKey(BadInput):
+    """First contact without the accept flag (remote/host_keys.py shows the fingerprint)."""
+
+
 def ssh_failure(target: SshTarget, options, diagnostics: str) -> Tr4ctlError | None:
     """The error for ssh's diagnostics, or None when exit 255 came from the remote side."""
     text = diagnostics
@@ -23,7 +27,7 @@ def ssh_failure(target: SshTarget, options, diagnostics: str) -> Tr4ctlError | N
                 f"{target}'s host key has changed since {where} recorded it: refused",
                 f"if the host was really replaced, remove line {where} (ssh-keygen -R), "
                 "then connect again")
-        return BadInput(
+        return UnknownHostKey(
             f"{target}'s host key is not in known_hosts: refused",
             "check its fingerprint, then rerun with --accept-host-key")
     if "Permission denied" in text:
