@@ -133,11 +133,15 @@ class SshHost:
              "--known-hosts", str(known_hosts or self.known_hosts)],
             capture_output=True, text=True, timeout=timeout, env=own_environment())
 
-    def remove(self) -> None:
-        # The shared connection ends with its peer; close it first all the same.
+    def close_connections(self) -> None:
+        """End tr4ctl's shared connections to this host (they outlive each command)."""
         for user in USERS:
             subprocess.run(["ssh", "-o", f"ControlPath={private_control_dir()}/%C", "-O", "exit",
                             f"{user}@{self.address}"], capture_output=True)
+
+    def remove(self) -> None:
+        # The shared connections end with their peer; close them first all the same.
+        self.close_connections()
         docker("rm", "-f", "-v", self.name, check=False)
         docker("volume", "rm", self.data_volume, check=False)
         docker("network", "rm", self.network, check=False)

@@ -46,6 +46,7 @@ def bootstrapped(ssh_host):
 
 def test_an_unknown_host_key_is_refused_showing_its_fingerprint(ssh_host):
     known_hosts = ssh_host.folder / "refused_known_hosts"
+    ssh_host.close_connections()  # a shared connection already open would be reused
     refused = ssh_host.tr4ctl("host", "bootstrap", ssh_host.target(), known_hosts=known_hosts)
     assert refused.returncode == 2, refused.stderr
     assert "host key is not in known_hosts: refused" in refused.stderr
@@ -58,7 +59,8 @@ def test_an_unknown_host_key_is_refused_showing_its_fingerprint(ssh_host):
 
 def test_a_user_without_passwordless_sudo_is_refused_naming_the_fix(ssh_host):
     refused = ssh_host.tr4ctl("host", "bootstrap", ssh_host.target("plain"),
-                              "--accept-host-key")
+                              "--accept-host-key",
+                              known_hosts=ssh_host.folder / "plain_known_hosts")
     assert refused.returncode == 3, refused.stderr
     assert "cannot use sudo without a password" in refused.stderr
     assert "NOPASSWD" in refused.stderr

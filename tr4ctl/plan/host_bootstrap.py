@@ -164,7 +164,7 @@ def project_dir_step(facts: HostFacts, host_dir: str) -> BootstrapStep:
 
 
 def parse_version_line(text: str) -> str:
-    """`tr4ctl X` as `tr4ctl --version` prints it; ValueError otherwise."""
+    """The version in the line `tr4ctl --version` prints; ValueError otherwise."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     match = VERSION_LINE.match(lines[-1].strip()) if lines else None
     if not match:
