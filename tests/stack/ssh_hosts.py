@@ -12,16 +12,20 @@ import hashlib
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from conftest import docker, own_environment, wait_for
-from test_fresh_host import CA_IN_IMAGE, HOST_CA_BUNDLE, host_apt_options, remove_cgroups
+from test_fresh_host import (
+    CA_IN_IMAGE,
+    HOST_CA_BUNDLE,
+    host_apt_options,
+    image_by_recipe,
+    remove_cgroups,
+)
 
 from tr4ctl.remote.connection import private_control_dir
 
 IMAGE = "tr4ctl-test/ssh-host:trixie"
-RECIPE_LABEL = "io.tr4ctl.test-recipe"
 PACKAGES = "openssh-server,sudo,python3,ca-certificates"
 START = "#!/bin/sh\nssh-keygen -A >/dev/null\nmkdir -p /run/sshd\nexec /usr/sbin/sshd -D -e\n"
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -44,24 +48,13 @@ USERS = ("ubuntu", "plain")
 
 def ssh_host_image() -> str:
     options = host_apt_options()
-    recipe = hashlib.sha256(json.dumps(
-        {"suite": "trixie", "apt": options, "packages": PACKAGES, "hooks": HOOKS,
-         "ca": hashlib.sha256(HOST_CA_BUNDLE.read_bytes()).hexdigest()},
-        sort_keys=True).encode()).hexdigest()[:16]
-    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", IMAGE,
-                    check=False).strip()
-    if labels and (json.loads(labels) or {}).get(RECIPE_LABEL) == recipe:
-        return IMAGE
-    with tempfile.TemporaryDirectory() as folder:
-        tarball = Path(folder) / "ssh-host.tar"
-        subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet",
-                        *(f"--aptopt={option}" for option in options),
-                        f"--include={PACKAGES}",
-                        *(f"--customize-hook={hook}" for hook in HOOKS),
-                        "trixie", str(tarball)], check=True, capture_output=True)
-        docker("import", "--change", f"LABEL {RECIPE_LABEL}={recipe}",
-               "--change", 'CMD ["/usr/local/sbin/start-host"]', str(tarball), IMAGE)
-    return IMAGE
+    recipe = {"suite": "trixie", "apt": options, "packages": PACKAGES, "hooks": HOOKS,
+              "ca": hashlib.sha256(HOST_CA_BUNDLE.read_bytes()).hexdigest()}
+    return image_by_recipe(IMAGE, recipe, [
+        "mmdebstrap", "--variant=minbase", "--quiet",
+        *(f"--aptopt={option}" for option in options), f"--include={PACKAGES}",
+        *(f"--customize-hook={hook}" for hook in HOOKS), "trixie"],
+        ["/usr/local/sbin/start-host"])
 
 
 class SshHost:
