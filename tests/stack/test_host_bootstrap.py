@@ -41,7 +41,7 @@ def bootstrapped(ssh_host):
                             "--accept-host-key")
     print(first.stderr[-4000:])
     assert first.returncode == 0, first.stderr[-4000:]
-    return json.loads(first.stdout)
+    return json.loads(first.stdout), first.stderr
 
 
 def test_an_unknown_host_key_is_refused_showing_its_fingerprint(ssh_host):
@@ -67,8 +67,12 @@ def test_a_user_without_passwordless_sudo_is_refused_naming_the_fix(ssh_host):
 
 
 def test_bootstrap_installs_docker_and_tr4ctl_reporting_each_step(ssh_host, bootstrapped):
-    steps = {step["name"]: step for step in bootstrapped["data"]["steps"]}
+    envelope, stderr = bootstrapped
+    steps = {step["name"]: step for step in envelope["data"]["steps"]}
     assert list(steps) == STEPS
+    reported = [line.split(":", 1)[0][2:] for line in stderr.splitlines()
+                if line.startswith(("✓ ", "· ")) and " is a tr4ctl host" not in line]
+    assert reported == STEPS, stderr
     assert steps["reach"]["state"] == "done"  # the host key was accepted
     assert ssh_host.host_key_fingerprint() in steps["reach"]["detail"]
     assert steps["os"]["detail"] == "Debian 13 (trixie)"
@@ -118,6 +122,34 @@ def test_host_check_before_any_stack_fails_on_the_closed_ports(ssh_host, bootstr
     table = ssh_host.tr4ctl("host", "check", ssh_host.target())
     assert table.returncode == 1
     assert "2 check(s) failed: port 80, port 443" in table.stderr
+
+
+def test_host_check_passes_open_ports_and_reads_the_domain_from_the_hosts_project(
+        ssh_host, bootstrapped):
+    # Anything listening on 80 and 443 there (the stack's nginx, in production).
+    for port in (80, 443):
+        ssh_host.exec_sh(f"cd /tmp && (python3 -m http.server {port} >/dev/null 2>&1 & "
+                         f"echo $! > /tmp/listener-{port}.pid)")
+    # A name this workstation resolves without asking anyone, pointing elsewhere.
+    ssh_host.exec_sh("/opt/tr4ctl/venv/bin/tr4ctl --project-dir /srv/tr4ction config set "
+                     "TR4CTL_DOMAIN=localhost")
+    try:
+        checked = ssh_host.tr4ctl("--json", "host", "check", ssh_host.target())
+        checks = {c["name"]: c for c in json.loads(checked.stdout)["data"]["checks"]}
+        assert checks["port 80"]["verdict"] == checks["port 443"]["verdict"] == "ok", checks
+        assert checks["dns"]["verdict"] == "fail"
+        assert checks["dns"]["detail"].startswith("localhost -> ")
+        assert f"but the host is {ssh_host.address}" in checks["dns"]["detail"]
+        assert checks["dns"]["fix"].startswith(f"point every A/AAAA record of localhost at "
+                                               f"{ssh_host.address}")
+        assert checked.returncode == 1
+        # --domain wins over the host's setting; the host's own address is its record.
+        given = ssh_host.tr4ctl("--json", "host", "check", ssh_host.target(),
+                                "--domain", ssh_host.address)
+        assert given.returncode == 0, given.stdout
+        assert json.loads(given.stdout)["data"]["ok"] is True
+    finally:
+        ssh_host.exec_sh("kill $(cat /tmp/listener-*.pid); rm -f /srv/tr4ction/.env", check=False)
 
 
 def test_host_check_of_an_unreachable_host_exits_3(ssh_host):

@@ -90,7 +90,8 @@ def dns_check(domain: str | None, domain_addresses: Iterable[str],
     may ask any of them; a stray AAAA fails the challenge)."""
     name = "dns"
     if not domain:
-        return HostCheck(name, WARN, "no TR4CTL_DOMAIN set on the host: records not checked",
+        return HostCheck(name, WARN, "no TR4CTL_DOMAIN in the host's project (or no tr4ctl "
+                         "there yet): records not checked",
                          "tr4ctl config set TR4CTL_DOMAIN=... on the host, or pass --domain")
     if lookup_error:
         return HostCheck(name, FAIL, f"{domain}: {lookup_error}",

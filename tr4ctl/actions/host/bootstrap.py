@@ -72,8 +72,9 @@ def bootstrap_host(target: SshTarget, options: SshOptions, out: Output,
 
     # Pre-flight, no impact yet.
     host_dir = host_dir_from_environment()
-    connection, reached = reach(target, options, out)
-    report("reach", DONE if "accepted" in reached else ALREADY, reached)
+    reached = reach(target, options, out)
+    connection = reached.connection
+    report("reach", DONE if reached.accepted else ALREADY, reached.detail)
     packages = host_packages()
     asked = sorted({p for host in packages.HOSTS.values() for p in host.python_packages})
     answer = connection.output(["sh", "-c", plan.PROBE_SCRIPT, "sh", REMOTE_VENV, host_dir,

@@ -23,7 +23,7 @@ DOMAIN_KEY = "TR4CTL_DOMAIN"
 def check_host(target: SshTarget, options: SshOptions, out: Output,
                domain: str | None) -> list[plan.HostCheck]:
     host_dir = host_dir_from_environment()
-    connection, _ = reach(target, options, out)
+    connection = reach(target, options, out).connection
     answer = connection.output(["sh", "-c", plan.FACTS_SCRIPT, "sh", host_dir])
     try:
         facts = plan.parse_facts(answer)

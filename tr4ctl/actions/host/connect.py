@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from tr4ctl.errors import BadInput, MissingPrerequisite
@@ -74,10 +75,16 @@ def _path_setting(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def reach(target: SshTarget, options: SshOptions, out: Output) -> tuple[SshConnection, str]:
+@dataclass(frozen=True)
+class Reached:
+    connection: SshConnection
+    accepted: bool  # this contact recorded the host's key in known_hosts
+    detail: str
+
+
+def reach(target: SshTarget, options: SshOptions, out: Output) -> Reached:
     """The connection, checked: the host key (a first contact refused without the accept
-    flag, showing the fingerprints), the login, and sudo -n. Returns what was found for the
-    report: the host key newly accepted, or already known."""
+    flag, showing the fingerprints), the login, and sudo -n."""
     known_before = host_keys.is_known(target, options)
     connection = SshConnection(target, options, out)
     try:
@@ -95,10 +102,10 @@ def reach(target: SshTarget, options: SshOptions, out: Output) -> tuple[SshConne
                 f"NOPASSWD:ALL` in /etc/sudoers.d/), or connect as root")
     how = "sudo -n works" if target.needs_sudo else "as root"
     if known_before:
-        return connection, f"{target.destination}, host key known, {how}"
+        return Reached(connection, False, f"{target.destination}, host key known, {how}")
     shown = host_keys.fingerprints(target)
-    return connection, (f"{target.destination}, host key accepted "
-                        f"({', '.join(shown) or 'recorded in known_hosts'}), {how}")
+    return Reached(connection, True, f"{target.destination}, host key accepted "
+                                     f"({', '.join(shown) or 'recorded in known_hosts'}), {how}")
 
 
 def scripts_tar(extra: dict[str, str] | None = None) -> bytes:
