@@ -130,26 +130,35 @@ def test_host_check_passes_open_ports_and_reads_the_domain_from_the_hosts_projec
     for port in (80, 443):
         ssh_host.exec_sh(f"cd /tmp && (python3 -m http.server {port} >/dev/null 2>&1 & "
                          f"echo $! > /tmp/listener-{port}.pid)")
-    # A name this workstation resolves without asking anyone, pointing elsewhere.
     ssh_host.exec_sh("/opt/tr4ctl/venv/bin/tr4ctl --project-dir /srv/tr4ction config set "
-                     "TR4CTL_DOMAIN=localhost")
+                     "TR4CTL_DOMAIN=site.example")
+    # The domain is resolved where `host check` runs: here, the host itself stands in for
+    # a workstation (its installed tr4ctl, its /etc/hosts), so no name is asked of any
+    # DNS server. First the record points elsewhere, then at the host.
+    ssh_host.exec_sh("install -m 0600 /dev/stdin /root/key", input=ssh_host.key.read_bytes())
+    workstation = ("/opt/tr4ctl/venv/bin/tr4ctl --json host check "
+                   f"{ssh_host.target()} -i /root/key --known-hosts /root/known_hosts "
+                   "--accept-host-key")
     try:
-        checked = ssh_host.tr4ctl("--json", "host", "check", ssh_host.target())
-        checks = {c["name"]: c for c in json.loads(checked.stdout)["data"]["checks"]}
+        ssh_host.exec_sh("echo '203.0.113.10 site.example' >> /etc/hosts")
+        checks = {c["name"]: c for c in json.loads(
+            ssh_host.exec_sh(f"{workstation} || true"))["data"]["checks"]}
         assert checks["port 80"]["verdict"] == checks["port 443"]["verdict"] == "ok", checks
         assert checks["dns"]["verdict"] == "fail"
-        assert checks["dns"]["detail"].startswith("localhost -> ")
-        assert f"but the host is {ssh_host.address}" in checks["dns"]["detail"]
-        assert checks["dns"]["fix"].startswith(f"point every A/AAAA record of localhost at "
-                                               f"{ssh_host.address}")
-        assert checked.returncode == 1
-        # --domain wins over the host's setting; the host's own address is its record.
-        given = ssh_host.tr4ctl("--json", "host", "check", ssh_host.target(),
-                                "--domain", ssh_host.address)
-        assert given.returncode == 0, given.stdout
-        assert json.loads(given.stdout)["data"]["ok"] is True
+        assert checks["dns"]["detail"] == (f"site.example -> 203.0.113.10, but the host is "
+                                           f"{ssh_host.address}")
+        assert checks["dns"]["fix"] == (f"point every A/AAAA record of site.example at "
+                                        f"{ssh_host.address} (remove 203.0.113.10)")
+        # /etc/hosts is a file Docker mounts: rewritten in place, not replaced.
+        ssh_host.exec_sh(f"sed 's/^203.0.113.10 /{ssh_host.address} /' /etc/hosts > /tmp/hosts"
+                         " && cat /tmp/hosts > /etc/hosts")
+        passed = json.loads(ssh_host.exec_sh(workstation))
+        assert passed["exit_code"] == 0 and passed["data"]["ok"] is True, passed
+        assert {c["name"]: c for c in passed["data"]["checks"]}["dns"]["detail"] == \
+            f"site.example -> {ssh_host.address}"
     finally:
-        ssh_host.exec_sh("kill $(cat /tmp/listener-*.pid); rm -f /srv/tr4ction/.env", check=False)
+        ssh_host.exec_sh("kill $(cat /tmp/listener-*.pid); rm -f /srv/tr4ction/.env",
+                         check=False)
 
 
 def test_host_check_of_an_unreachable_host_exits_3(ssh_host):

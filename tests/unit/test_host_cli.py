@@ -3,6 +3,7 @@ connection, and what the host gets shipped (the scripts, in the wheel too)."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -75,3 +76,26 @@ def test_the_shipped_tar_holds_the_scripts_and_the_rule_is_host_packages():
     with tarfile.open(fileobj=io.BytesIO(scripts_tar({"extra.sh": "true\n"}))) as archive:
         assert sorted(archive.getnames()) == sorted([*HOST_SCRIPTS, "extra.sh"])
     assert ("debian", "13") in host_packages().HOSTS
+
+
+def test_an_installed_tr4ctl_ships_the_wheel_it_was_installed_from(tmp_path, monkeypatch):
+    from tr4ctl.actions.host import wheel
+    from tr4ctl.errors import MissingPrerequisite
+
+    built = tmp_path / "tr4ctl-0.1.0-py3-none-any.whl"
+    built.write_bytes(b"PK")
+
+    class Installed:
+        def __init__(self, url):
+            self.url = url
+
+        def read_text(self, name):
+            recorded = {"url": self.url, "archive_info": {}}
+            return json.dumps(recorded) if name == "direct_url.json" else None
+
+    monkeypatch.setattr(wheel.metadata, "distribution", lambda name: Installed(built.as_uri()))
+    assert wheel.installed_from() == built
+    monkeypatch.setattr(wheel.metadata, "distribution",
+                        lambda name: Installed((tmp_path / "gone.whl").as_uri()))
+    with pytest.raises(MissingPrerequisite, match="installed from"):
+        wheel.installed_from()
