@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 from conftest import TEST_PREFIX
@@ -159,6 +160,21 @@ def test_host_check_passes_open_ports_and_reads_the_domain_from_the_hosts_projec
     finally:
         ssh_host.exec_sh("kill $(cat /tmp/listener-*.pid); rm -f /srv/tr4ction/.env",
                          check=False)
+
+
+def test_a_changed_host_key_is_refused_even_with_the_accept_flag(ssh_host, bootstrapped):
+    other = ssh_host.folder / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
+                   check=True)
+    known_hosts = ssh_host.folder / "changed_known_hosts"
+    kind, key = other.with_suffix(".pub").read_text().split()[:2]
+    known_hosts.write_text(f"# an earlier host at this address\n{ssh_host.address} {kind} {key}\n")
+    ssh_host.close_connections()  # a shared connection already open would be reused
+    refused = ssh_host.tr4ctl("host", "bootstrap", ssh_host.target(), "--accept-host-key",
+                              known_hosts=known_hosts)
+    assert refused.returncode == 2, refused.stderr
+    assert f"host key has changed since {known_hosts}:2 recorded it: refused" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_host_check_of_an_unreachable_host_exits_3(ssh_host):

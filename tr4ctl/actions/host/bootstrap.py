@@ -15,7 +15,8 @@ from tr4ctl.actions.host.connect import (
     reach,
     scripts_tar,
 )
-from tr4ctl.errors import MissingPrerequisite, OperationFailed
+from tr4ctl.errors import Interrupted, MissingPrerequisite, OperationFailed
+from tr4ctl.interrupts import signal_name
 from tr4ctl.output import Output
 from tr4ctl.plan import host_bootstrap as plan
 from tr4ctl.plan.ssh_target import SshTarget
@@ -101,8 +102,13 @@ def bootstrap_host(target: SshTarget, options: SshOptions, out: Output,
         if not step.needed:
             report(step.name, ALREADY, step.detail)
             continue
-        with out.progress(f"{step.name} on {target.host}: {step.detail}"):
-            detail = DOERS[step.name](connection, system, host_dir)
+        try:
+            with out.progress(f"{step.name} on {target.host}: {step.detail}"):
+                detail = DOERS[step.name](connection, system, host_dir)
+        except KeyboardInterrupt:
+            raise Interrupted(f"`host bootstrap` interrupted ({signal_name()}) at the "
+                              f"{step.name} step on {target}",
+                              "run it again: each step finishes or finds its work done") from None
         report(step.name, DONE, detail)
     return results
 
