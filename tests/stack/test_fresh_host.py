@@ -47,25 +47,29 @@ def fresh_host_image() -> str:
     """minbase trixie with the host's apt options and CAs, built once per recipe."""
     options = host_apt_options()
     ca_bundle = HOST_CA_BUNDLE.read_bytes()
-    recipe = hashlib.sha256(json.dumps(
-        {"suite": "trixie", "apt": options, "ca": hashlib.sha256(ca_bundle).hexdigest()},
-        sort_keys=True).encode()).hexdigest()[:16]
-    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", IMAGE,
+    recipe = {"suite": "trixie", "apt": options, "ca": hashlib.sha256(ca_bundle).hexdigest()}
+    return image_by_recipe(IMAGE, recipe, [
+        "mmdebstrap", "--variant=minbase", "--quiet",
+        *(f"--aptopt={option}" for option in options),
+        "--customize-hook=mkdir -p \"$1/usr/local/share/ca-certificates\"",
+        f"--customize-hook=cp {HOST_CA_BUNDLE} \"$1{CA_IN_IMAGE}\"",
+        "trixie"], ["sleep", "infinity"])
+
+
+def image_by_recipe(image: str, recipe: dict, mmdebstrap: list[str], cmd: list[str]) -> str:
+    """`image` from `mmdebstrap ... TARBALL` and `docker import`, unless the image there
+    already carries the recipe's hash as a label."""
+    wanted = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", image,
                     check=False).strip()
-    if labels and (json.loads(labels) or {}).get(RECIPE_LABEL) == recipe:
-        return IMAGE
+    if labels and (json.loads(labels) or {}).get(RECIPE_LABEL) == wanted:
+        return image
     with tempfile.TemporaryDirectory() as folder:
-        tarball = Path(folder) / "fresh.tar"
-        subprocess.run(
-            ["mmdebstrap", "--variant=minbase", "--quiet",
-             *(f"--aptopt={option}" for option in options),
-             "--customize-hook=mkdir -p \"$1/usr/local/share/ca-certificates\"",
-             f"--customize-hook=cp {HOST_CA_BUNDLE} \"$1{CA_IN_IMAGE}\"",
-             "trixie", str(tarball)],
-            check=True, capture_output=True)
-        docker("import", "--change", f"LABEL {RECIPE_LABEL}={recipe}",
-               "--change", 'CMD ["sleep", "infinity"]', str(tarball), IMAGE)
-    return IMAGE
+        tarball = Path(folder) / "image.tar"
+        subprocess.run([*mmdebstrap, str(tarball)], check=True, capture_output=True)
+        docker("import", "--change", f"LABEL {RECIPE_LABEL}={wanted}",
+               "--change", f"CMD {json.dumps(cmd)}", str(tarball), image)
+    return image
 
 
 def repository_tar() -> bytes:

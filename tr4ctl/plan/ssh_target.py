@@ -32,6 +32,11 @@ class SshTarget:
         return f"ssh://{user}{host}{port}"
 
     @property
+    def known_hosts_name(self) -> str:
+        """How known_hosts names the host: `[host]:port` off port 22."""
+        return f"[{self.host}]:{self.port}" if self.port not in (None, 22) else self.host
+
+    @property
     def needs_sudo(self) -> bool:
         """Root logs in as root; anyone else runs tr4ctl and docker through sudo."""
         return self.user not in (None, "root")

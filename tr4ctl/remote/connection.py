@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from tr4ctl.plan.ssh_target import SshTarget
-from tr4ctl.remote import commands
+from tr4ctl.remote import commands, host_keys
 from tr4ctl.remote.failures import SSH_FAILED, ssh_failure, unknown_host_key
 
 Completed = subprocess.CompletedProcess
@@ -86,27 +86,10 @@ class SshConnection:
 
     def _raise_ssh_failure(self, log: Path) -> None:
         diagnostics = log.read_text(errors="replace")
-        fingerprints = self.host_key_fingerprints() if unknown_host_key(diagnostics) else None
+        fingerprints = host_keys.fingerprints(self.target) if unknown_host_key(diagnostics) else None
         error = ssh_failure(self.target, self.options, diagnostics, fingerprints)
         if error is not None:
             raise error
-
-    def host_key_fingerprints(self) -> str | None:
-        """The keys the host offers, as `ssh-keygen -lf` prints them (shown on first
-        contact so the operator can check them before accepting); None if unreadable."""
-        scan = ["ssh-keyscan", "-T", str(self.options.connect_timeout)]
-        if self.target.port:
-            scan += ["-p", str(self.target.port)]
-        try:
-            keys = subprocess.run([*scan, self.target.host], capture_output=True,
-                                  timeout=self.options.connect_timeout + 5, check=False)
-            if not keys.stdout.strip():
-                return None
-            listed = subprocess.run(["ssh-keygen", "-lf", "-"], input=keys.stdout,
-                                    capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return listed.stdout.decode(errors="replace") or None
 
     def output(self, remote_argv: Sequence[str], **options) -> str:
         return self.run(remote_argv, **options).stdout.decode(errors="replace")

@@ -16,6 +16,10 @@ _OFFENDING = re.compile(r"Offending \S+ key in (\S+):(\d+)")
 _CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
 
 
+class UnknownHostKey(BadInput):
+    """A first contact without the accept flag: refused, showing the host's fingerprints."""
+
+
 def unknown_host_key(diagnostics: str) -> bool:
     """ssh refused a host it has no key for (first contact), not a changed key."""
     return "Host key verification failed" in diagnostics and _CHANGED not in diagnostics \
@@ -23,25 +27,24 @@ def unknown_host_key(diagnostics: str) -> bool:
 
 
 def ssh_failure(target: SshTarget, options, diagnostics: str,
-                fingerprints: str | None = None) -> Tr4ctlError | None:
+                fingerprints: list[str] | None = None) -> Tr4ctlError | None:
     """The error for ssh's diagnostics, or None when exit 255 came from the remote side.
-    `fingerprints`: the host's keys as `ssh-keygen -lf` lists them (first contact)."""
+    `fingerprints`: the keys the host offers, `TYPE SHA256:...` (first contact)."""
     text = diagnostics
+    known_hosts = getattr(options, "known_hosts", None) or "~/.ssh/known_hosts"
     offending = _OFFENDING.search(text)
     if _CHANGED in text or offending:
         where = f"{offending.group(1)}:{offending.group(2)}" if offending else (
-            str(options.known_hosts or "~/.ssh/known_hosts"))
+            str(known_hosts))
         return BadInput(
             f"{target}'s host key has changed since {where} recorded it: refused "
             "(the host was replaced or someone is in between)",
             f"if the host was really replaced, remove that line (ssh-keygen -R "
-            f"'{_known_hosts_name(target)}'), check the new key, then connect again")
+            f"'{target.known_hosts_name}'), check the new key, then connect again")
     if unknown_host_key(text):
-        shown = "; ".join(line.strip() for line in (fingerprints or "").splitlines()
-                          if line.strip()) or "not readable (ssh-keyscan got no key)"
-        return BadInput(
-            f"{target}'s host key is not in "
-            f"{options.known_hosts or '~/.ssh/known_hosts'}: refused; it offers {shown}",
+        shown = ", ".join(fingerprints or []) or "not readable (ssh-keyscan got no key)"
+        return UnknownHostKey(
+            f"{target}'s host key is not in {known_hosts}: refused; it offers {shown}",
             "check that fingerprint with the host's provider, then rerun with "
             "--accept-host-key")
     if "Permission denied" in text:
@@ -69,8 +72,3 @@ def not_installed(target: SshTarget) -> MissingPrerequisite:
     return MissingPrerequisite(f"tr4ctl is not installed on {target.host}",
                                f"run `tr4ctl host bootstrap {target}`")
 
-
-def _known_hosts_name(target: SshTarget) -> str:
-    """How known_hosts names the host: [host]:port for another port than 22."""
-    return f"[{target.host}]:{target.port}" if target.port and target.port != 22 \
-        else target.host

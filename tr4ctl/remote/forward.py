@@ -68,14 +68,17 @@ def workstation_settings(argv: list[str]) -> Settings:
     host_option, project_dir = remote_call.host_option(argv)
     folder = Path(project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or ".")
     env_file = folder / ".env"
-    file = read_env_file(env_file)
+    try:
+        file_values = read_env_file(env_file).values
+    except OSError:  # no readable .env here: the local path says why, if it matters
+        file_values = {}
     values: dict[str, object] = {}
     for name in WORKSTATION_KEYS:
         raw, source = (os.environ.get(name), ENVIRONMENT)
         if name == "TR4CTL_HOST" and host_option is not None:
             raw, source = host_option, "--host"
         if not raw:
-            raw, source = file.values.get(name), ENV_FILE
+            raw, source = file_values.get(name), ENV_FILE
         if not raw:
             values[name] = KEYS[name].default
             continue
