@@ -120,10 +120,10 @@ def test_the_pure_layer_runs_no_process_and_reads_no_file_or_clock():
 
 
 def test_one_door_to_docker():
-    """Only the runner starts processes."""
+    """Only the runner starts processes (and, for ssh, the remote connection)."""
     starters = [name for name, tree in modules().items()
                 if "subprocess" in top_level_imports(tree) | imported(tree)]
-    assert starters == ["tr4ctl.docker.runner"]
+    assert starters == ["tr4ctl.docker.runner", "tr4ctl.remote.connection"]
 
 
 def test_heavy_libraries_are_imported_where_used():
