@@ -133,3 +133,29 @@ def test_progress_says_bytes_sent_of_the_estimate_and_never_100_before_the_end()
         "sent 150.0 MiB of ~300.0 MiB (50%) to ssh://h"
     assert "(99%)" in plan.progress_text("ssh://h", 400 << 20, 300 << 20)
     assert plan.progress_text("ssh://h", 1 << 20, 0) == "sent 1.0 MiB to ssh://h"
+
+
+def node(node_id, name, *, availability="active", state="ready", **labels):
+    return {"ID": node_id, "Description": {"Hostname": name},
+            "Spec": {"Availability": availability, "Labels": labels},
+            "Status": {"State": state}}
+
+
+def test_a_swarm_ships_to_every_other_ready_active_node_reached_by_its_label():
+    nodes = [node("m1", "manager"),
+             node("w1", "worker-1", **{plan.SSH_LABEL: "ssh://root@10.0.0.6"}),
+             node("w2", "worker-2", **{plan.DOCKER_HOST_LABEL: "unix:///run/w2.sock"}),
+             node("w3", "worker-3"),
+             node("w4", "drained", availability="drain", **{plan.SSH_LABEL: "ssh://x@y.z"}),
+             node("w5", "lost", state="down", **{plan.SSH_LABEL: "ssh://x@y.z"})]
+    found = plan.nodes_to_ship_to(nodes, "m1")
+    assert [(n.name, n.ssh, n.docker_host, n.reachable) for n in found] == [
+        ("worker-1", "ssh://root@10.0.0.6", None, True),
+        ("worker-2", None, "unix:///run/w2.sock", True),
+        ("worker-3", None, None, False)]
+
+
+def test_a_docker_host_label_other_than_a_unix_socket_is_refused():
+    with pytest.raises(ValueError, match="not a unix:// socket"):
+        plan.nodes_to_ship_to([node("w1", "worker-1", **{
+            plan.DOCKER_HOST_LABEL: "tcp://10.0.0.6:2375"})], "m1")

@@ -167,3 +167,40 @@ def progress_text(destination: str, sent: int, total: int) -> str:
 
 def _mib(count: int) -> str:
     return f"{count / (1 << 20):.1f} MiB"
+
+
+# -- a swarm's nodes ----------------------------------------------------------------------
+SSH_LABEL = "io.tr4ctl.ssh"  # ssh://user@address: how this manager reaches the node
+DOCKER_HOST_LABEL = "io.tr4ctl.docker-host"  # unix://...: a node engine on this machine
+
+
+@dataclass(frozen=True)
+class NodeReach:
+    name: str  # the node's hostname, for messages
+    node_id: str
+    ssh: str | None = None
+    docker_host: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.ssh or self.docker_host)
+
+
+def nodes_to_ship_to(nodes: Sequence[Mapping], this_node: str) -> list[NodeReach]:
+    """Every other node a replica may be placed on (ready and active: a drained or down
+    node gets none), with how it is reached (its labels). ValueError on a label that is
+    not an address of its kind."""
+    found = []
+    for node in nodes:
+        spec = node.get("Spec") or {}
+        if node.get("ID") == this_node or spec.get("Availability") != "active" \
+                or (node.get("Status") or {}).get("State") != "ready":
+            continue
+        labels = spec.get("Labels") or {}
+        name = (node.get("Description") or {}).get("Hostname") or node.get("ID", "")[:12]
+        docker_host = labels.get(DOCKER_HOST_LABEL)
+        if docker_host is not None and not docker_host.startswith("unix:///"):
+            raise ValueError(f"node {name}: {DOCKER_HOST_LABEL}={docker_host!r} is not a "
+                             f"unix:// socket (a node elsewhere is reached by {SSH_LABEL})")
+        found.append(NodeReach(name, node.get("ID", ""), labels.get(SSH_LABEL), docker_host))
+    return found
