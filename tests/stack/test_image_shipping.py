@@ -8,10 +8,11 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 
 import pytest
-from conftest import docker
+from conftest import docker, own_environment
 from engine_nodes import EngineNode
 
 from tr4ctl.actions.images.destinations import EngineDestination
@@ -102,3 +103,63 @@ def test_a_changed_image_under_the_same_name_is_sent_again(node, images):
 def test_an_image_this_machine_lacks_is_refused_before_anything_is_sent(node):
     with pytest.raises(MissingPrerequisite, match=f"t4t-ship-{PID}/absent:1"):
         ship(node, [f"t4t-ship-{PID}/absent:1"])
+
+
+# -- over SSH, through the CLI: a host of the test's own, a user who needs sudo ------------
+@pytest.fixture(scope="module")
+def ssh_host(docker_engine, tmp_path_factory):
+    from ssh_engine_node import SshEngineNode
+
+    made = SshEngineNode(f"t4t-shipssh-{PID}", tmp_path_factory.mktemp("shipssh")).start()
+    try:
+        yield made
+    finally:
+        made.remove()
+
+
+def ship_over_ssh(tmp_path, host, *images):
+    done = subprocess.run(
+        [sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path), "--json",
+         "images", "ship", "--host", host.url, *images],
+        capture_output=True, text=True, timeout=600,
+        env={**own_environment(), **host.environment()})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["data"]
+
+
+def test_images_ship_over_ssh_sends_what_the_host_lacks_once(ssh_host, images, tmp_path):
+    tags, ids = images
+    first = ship_over_ssh(tmp_path, ssh_host, tags["first"])
+    assert first["destination"] == ssh_host.url and first["via"] == "ssh"
+    assert first["sent"] == [tags["first"]] and first["bytes_sent"] > 3 << 20
+    # ops is in no docker group: the inspect, the load and the check ran through sudo.
+    assert node_id(ssh_host, tags["first"]) == ids["first"]
+    again = ship_over_ssh(tmp_path, ssh_host, tags["first"])
+    assert again["sent"] == [] and again["present"] == [tags["first"]]
+
+
+def test_an_unknown_host_key_is_refused_before_anything_is_sent(ssh_host, images, tmp_path):
+    tags, _ = images
+    # A master connection still open from the test before would be reused without any
+    # host key check (OpenSSH's ControlMaster): close it first.
+    from tr4ctl.actions.images.destinations import ssh_options_from_environment
+    from tr4ctl.plan.ssh_target import parse_target
+    from tr4ctl.remote.connection import SshConnection
+
+    os.environ.update(ssh_host.environment())
+    try:
+        SshConnection(parse_target(ssh_host.url), ssh_options_from_environment(),
+                      Output()).close()
+    finally:
+        for key in ssh_host.environment():
+            os.environ.pop(key, None)
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path), "images", "ship",
+         "--host", ssh_host.url, tags["second"]], capture_output=True, text=True, timeout=120,
+        env={**own_environment(), **ssh_host.environment(),
+             "TR4CTL_SSH_KNOWN_HOSTS": str(empty)})
+    assert done.returncode == 2, done.stderr
+    assert "host key is not in known_hosts" in done.stderr and "Traceback" not in done.stderr
+    assert node_id(ssh_host, tags["second"]) is None

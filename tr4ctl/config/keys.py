@@ -134,7 +134,10 @@ BACKEND_KEYS = (
              "gunicorn workers (TR4CTL_GUNICORN_WORKERS sets it for the container)"),
 )
 # Read by the CLI's option parsing or the set-up scripts, not part of the configuration.
-CLI_KEYS = ("TR4CTL_PROJECT_DIR", "TR4CTL_CACHE_DIR")
+# Read from the environment by the CLI itself; the SSH ones by `images ship` (#21: the
+# forwarding makes them settings kept in the project).
+CLI_KEYS = ("TR4CTL_PROJECT_DIR", "TR4CTL_CACHE_DIR", "TR4CTL_HOST", "TR4CTL_SSH_KEY",
+            "TR4CTL_SSH_KNOWN_HOSTS")
 
 KEYS = {key.name: key for key in (*TR4CTL_KEYS, *BACKEND_KEYS)}
 
