@@ -112,7 +112,7 @@ def plan_destination(destination: str, images: Sequence[LocalImage],
     it holds our id (under any name); else SEND. A reference there with another id (an
     older build under the same tag) is replaced by what is sent."""
     steps = []
-    for image in dict((i.reference, i) for i in images).values():
+    for image in {i.reference: i for i in images}.values():
         if answer.get(image.reference) == image.image_id:
             action = PRESENT
         elif answer.get(image.image_id) == image.image_id:
