@@ -142,15 +142,16 @@ class Runner:
             try:
                 yield proc.stdout
             except BaseException:
+                # Its stdout stays open meanwhile: closed first, a healthy process would
+                # die of the broken pipe and read as the cause.
                 try:
                     code = proc.wait(timeout=settle_seconds)
                 except subprocess.TimeoutExpired:
+                    code = None  # still producing: the consumer's failure is the news
                     proc.kill()
                     proc.wait()
-                    raise
-                finally:
-                    proc.stdout.close()
-                if code != 0:
+                proc.stdout.close()
+                if code:
                     errors.seek(0)
                     self._raise_for(argv, code, errors.read().decode(errors="replace"), None,
                                     check=True, what=what)
