@@ -44,9 +44,12 @@ def keygen(path: Path) -> str:
 
 
 class SshEngineNode:
-    def __init__(self, name: str, folder: Path):
+    """`network`: an existing network to join (a swarm's); else one of its own."""
+
+    def __init__(self, name: str, folder: Path, network: str | None = None):
         self.name = name
-        self.network = f"{name}_net"
+        self.own_network = network is None
+        self.network = network or f"{name}_net"
         self.folder = folder
         self.keys = folder / "keys"
         self.client_key = folder / "client_key"
@@ -63,8 +66,9 @@ class SshEngineNode:
         client = keygen(self.client_key)
         (self.keys / "authorized_keys").write_text(client + "\n")
         host_public = keygen(self.keys / "host_key")
-        docker("network", "create", "--label", f"com.docker.compose.project={self.name}",
-               self.network)
+        if self.own_network:
+            docker("network", "create", "--label", f"com.docker.compose.project={self.name}",
+                   self.network)
         docker("run", "-d", "--name", self.name, "--hostname", self.name,
                "--network", self.network,
                "--label", f"com.docker.compose.project={self.name}",
@@ -98,4 +102,5 @@ class SshEngineNode:
 
     def remove(self) -> None:
         docker("rm", "-f", "-v", self.name, check=False)
-        docker("network", "rm", self.network, check=False)
+        if self.own_network:
+            docker("network", "rm", self.network, check=False)

@@ -1,11 +1,10 @@
-"""On the two-node swarm (swarm_nodes.py): `deploy --image NEW`, NEW only on the manager,
-ends with NEW on the worker, shipped by tr4ctl itself (`docker save | docker load`, only
-because the worker lacks that id), and a second deploy of NEW sends nothing.
+"""On a swarm of the test's own (swarm_nodes.py): `deploy --image NEW`, NEW only on the
+manager, ends with NEW on each worker, shipped by tr4ctl itself (`docker save | docker
+load`, only because the worker lacks that id), and a second deploy of NEW sends nothing.
 
-The manager reaches the worker by the node label io.tr4ctl.docker-host (its engine's
-socket in a host folder): the test's worker has no sshd. Over SSH (io.tr4ctl.ssh) the
-same code runs through remote/connection.py (test_image_shipping.py covers that path
-against an SSH host)."""
+The manager reaches one worker over SSH (the node label io.tr4ctl.ssh, a user who needs
+sudo), the other by the label io.tr4ctl.docker-host (its engine's socket in a host
+folder)."""
 
 from __future__ import annotations
 
@@ -63,6 +62,27 @@ def stack(manager, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def ssh_worker(stack, tmp_path_factory):
+    """A second worker the manager reaches over SSH (io.tr4ctl.ssh): sshd beside its
+    engine, a user who needs sudo, keys and known_hosts the test makes."""
+    from ssh_engine_node import SshEngineNode
+
+    node = SshEngineNode(f"t4t-shipsshworker-{os.getpid()}",
+                         tmp_path_factory.mktemp("shipsshworker"), stack.manager.network)
+    node.start()
+    try:
+        node.docker("swarm", "join", "--token", stack.manager.worker_token(),
+                    f"{stack.manager.address}:2377")
+        node_id = node.docker("info", "--format", "{{.Swarm.NodeID}}").strip()
+        stack.manager.docker("node", "update", "--label-add", f"io.tr4ctl.ssh={node.url}",
+                             node_id)
+        yield node
+    finally:
+        node.remove()
+        stack.manager.docker("node", "rm", "--force", node.name, check=False)
+
+
+@pytest.fixture(scope="module")
 def worker(stack, tmp_path_factory):
     node = SocketNode(stack.manager, f"t4t-shipworker-{os.getpid()}",
                       tmp_path_factory.mktemp("shipworker-socket")).start()
@@ -94,27 +114,32 @@ def backend_nodes(stack) -> list[str]:
     return next(s for s in services if s["service"] == "backend")["nodes"]
 
 
-def test_a_deploy_ships_the_new_image_to_the_worker_by_itself_once(stack, worker, tmp_path):
+def test_a_deploy_ships_the_new_image_to_the_workers_by_itself_once(stack, worker, ssh_worker,
+                                                                   tmp_path):
     new = new_backend_image(stack, f"{stack.name}-backend:shipped", tmp_path)
     stack.manager.load(new)
     stack.manager.host_images.append(new)
     expected = stack.manager.docker("image", "inspect", "--format", "{{.Id}}", new).strip()
-    assert image_id_on(worker, new) is None
+    assert image_id_on(worker, new) is None and image_id_on(ssh_worker, new) is None
 
-    report = stack.json("deploy", "--image", new)["data"]
+    report = stack.json("deploy", "--image", new, env=ssh_worker.environment())["data"]
     assert report["release"]["result"] == "succeeded"
     shipped = {r["destination"]: r for r in report["shipped"]}
-    assert shipped[worker.name]["sent"] == [new], report["shipped"]
-    assert shipped[worker.name]["bytes_sent"] > 100 << 20  # the whole image crossed
-    assert image_id_on(worker, new) == expected
+    for node, destination, via in ((worker, worker.name, "engine"),
+                                   (ssh_worker, ssh_worker.url, "ssh")):
+        assert shipped[destination]["sent"] == [new], report["shipped"]
+        assert shipped[destination]["via"] == via
+        assert shipped[destination]["bytes_sent"] > 100 << 20  # the whole image crossed
+        assert image_id_on(node, new) == expected
     # The rolling update placed replicas on the worker (spread: it had none), and they
     # run what was shipped there.
     assert worker.node_id[:12] in backend_nodes(stack), backend_nodes(stack)
     running = worker.docker("ps", "--format", "{{.Image}}").split()
     assert any(image.startswith(new) for image in running), running
 
-    again = stack.json("deploy", "--image", new)["data"]
+    again = stack.json("deploy", "--image", new, env=ssh_worker.environment())["data"]
     assert again["release"]["result"] == "succeeded"
-    second = {r["destination"]: r for r in again["shipped"]}[worker.name]
-    assert second["sent"] == [] and second["bytes_sent"] == 0
-    assert second["present"] == [new]
+    assert len(again["shipped"]) == 2
+    for second in again["shipped"]:
+        assert second["sent"] == [] and second["bytes_sent"] == 0
+        assert second["present"] == [new]
