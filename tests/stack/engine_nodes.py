@@ -32,24 +32,25 @@ MMDEBSTRAP = ["mmdebstrap", "--variant=minbase", "--quiet",
 CHANGES = ['CMD ["dockerd"]']
 
 
-def recipe_hash() -> str:
-    return hashlib.sha256(json.dumps([MMDEBSTRAP, CHANGES]).encode()).hexdigest()[:16]
+def recipe_hash(mmdebstrap: list[str] = MMDEBSTRAP, changes: list[str] = CHANGES) -> str:
+    return hashlib.sha256(json.dumps([mmdebstrap, changes]).encode()).hexdigest()[:16]
 
 
-def node_image() -> str:
+def node_image(image: str = NODE_IMAGE, mmdebstrap: list[str] = MMDEBSTRAP,
+               changes: list[str] = CHANGES) -> str:
     """Built once per recipe (its hash is a label on the image), then kept."""
-    wanted = recipe_hash()
+    wanted = recipe_hash(mmdebstrap, changes)
     found = docker("image", "inspect", "--format",
-                   f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', NODE_IMAGE, check=False)
+                   f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', image, check=False)
     if found.strip() == wanted:
-        return NODE_IMAGE
+        return image
     with tempfile.TemporaryDirectory() as folder:
         tarball = Path(folder) / "node.tar"
-        subprocess.run([*MMDEBSTRAP, str(tarball)], check=True, capture_output=True)
-        changes = [arg for change in [*CHANGES, f"LABEL {RECIPE_LABEL}={wanted}"]
-                   for arg in ("--change", change)]
-        docker("import", *changes, str(tarball), NODE_IMAGE)
-    return NODE_IMAGE
+        subprocess.run([*mmdebstrap, str(tarball)], check=True, capture_output=True)
+        arguments = [arg for change in [*changes, f"LABEL {RECIPE_LABEL}={wanted}"]
+                     for arg in ("--change", change)]
+        docker("import", *arguments, str(tarball), image)
+    return image
 
 
 class EngineNode:

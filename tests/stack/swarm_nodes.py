@@ -188,9 +188,11 @@ class Node:
         self.name = name
         self.node_id: str | None = None
 
-    def start(self) -> Node:
+    def start(self, *, run_extra: tuple[str, ...] = (),
+              dockerd_extra: tuple[str, ...] = ()) -> Node:
         docker(*node_run_argv(self.name, self.manager.network,
-                              "--tmpfs", "/var/lib/docker:exec"), "--storage-driver", "vfs")
+                              "--tmpfs", "/var/lib/docker:exec", *run_extra),
+               "--storage-driver", "vfs", *dockerd_extra)
         wait_for(lambda: self.docker("info", check=False) is not None, "the node's engine", 60)
         self.docker("swarm", "join", "--token", self.manager.worker_token(),
                     f"{self.manager.address}:2377")

@@ -12,8 +12,8 @@ import os
 import subprocess
 
 import pytest
-from conftest import TEST_PREFIX
 from bare_ssh_hosts import SshHost
+from conftest import TEST_PREFIX
 
 from tr4ctl import __version__
 

@@ -89,4 +89,5 @@ def _done(rt: Runtime, command: str, report: ShipReport) -> None:
         rt.out.info(f"the previous release was {report.previous.id}: "
                     f"`tr4ctl rollback {report.previous.id}` goes back")
     rt.out.emit(command, {"release": asdict(release), "steps": report.steps,
-                          "previous": report.previous.id if report.previous else None})
+                          "previous": report.previous.id if report.previous else None,
+                          "shipped": report.shipped})

@@ -61,6 +61,11 @@ TR4CTL_KEYS = (
         applies_to=CERTBOT),
     Key("TR4CTL_POSTGRES_IMAGE", v.image, "postgres:17-alpine", "PostgreSQL image",
         applies_to=("postgres",)),
+    # Unset: images reach a host or a swarm node by `docker save | docker load` over SSH.
+    Key("TR4CTL_REGISTRY", v.registry, None,
+        "registry host[:port][/prefix] images are pushed to and pulled from (`images ship`)"),
+    Key("TR4CTL_REGISTRY_AUTH_FILE", v.path, None,
+        "the registry's credentials (0600): a docker config.json, or user then password"),
     Key("TR4CTL_GUNICORN_WORKERS", v.integer(1, 64), 1, "backend worker processes",
         applies_to=("backend",)),
     Key("TR4CTL_TARGET", v.choice("compose", "swarm"), "compose",

@@ -31,6 +31,8 @@ class Config:
     chroma_image: str
     certbot_image: str
     postgres_image: str
+    registry: str | None
+    registry_auth_file: Path | None
     gunicorn_workers: int
     target: str
     backend_replicas: int

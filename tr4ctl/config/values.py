@@ -177,6 +177,15 @@ MAX_IMAGE_NAME_CHARS = 255
 MAX_TAG_CHARS = 128
 
 
+def registry(value: str) -> str:
+    from tr4ctl.plan.registry import registry_problem
+
+    problem = registry_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.strip().rstrip("/")
+
+
 def image(value: str) -> str:
     from tr4ctl import rules
 

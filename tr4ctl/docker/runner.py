@@ -14,8 +14,9 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from tr4ctl import interrupts
 from tr4ctl.docker.failures import (
@@ -117,6 +118,45 @@ class Runner:
                 proc.kill()
                 proc.wait()
                 raise
+            code = proc.wait()
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if code != 0:
+            self._raise_for(argv, code, stderr, None, check=True, what=what)
+
+    @contextmanager
+    def reading(self, argv: list[str], *, what: str | None = None,
+                settle_seconds: float = 0.5) -> Iterator[IO[bytes]]:
+        """The process's stdout as a byte stream (`docker save` into a pipe: no temporary
+        file of the whole image). Its exit code is checked when the block ends. When the
+        reader fails, a process that failed on its own is the cause reported (a save that
+        stopped half-way explains the load that got a cut-off stream); else it is killed."""
+        self._show(argv)
+        with tempfile.TemporaryFile() as errors:
+            try:
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors,
+                                        stdin=subprocess.DEVNULL, env=self._environment())
+            except FileNotFoundError:
+                raise missing_program(argv) from None
+            assert proc.stdout is not None
+            try:
+                yield proc.stdout
+            except BaseException:
+                # Its stdout stays open meanwhile: closed first, a healthy process would
+                # die of the broken pipe and read as the cause.
+                try:
+                    code = proc.wait(timeout=settle_seconds)
+                except subprocess.TimeoutExpired:
+                    code = None  # still producing: the consumer's failure is the news
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
+                if code:
+                    errors.seek(0)
+                    self._raise_for(argv, code, errors.read().decode(errors="replace"), None,
+                                    check=True, what=what)
+                raise
+            proc.stdout.close()
             code = proc.wait()
             errors.seek(0)
             stderr = errors.read().decode(errors="replace")

@@ -27,6 +27,10 @@ class Trace(Protocol):
     def detail(self, message: str) -> None: ...
 
 
+class ByteSource(Protocol):
+    def read(self, size: int = ...) -> bytes: ...
+
+
 def private_control_dir() -> Path:
     """A 0700 folder of this user's for the master connections' sockets."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
@@ -64,13 +68,16 @@ class SshConnection:
             if done.returncode == SSH_FAILED:
                 self._raise_ssh_failure(Path(log.name))
         if check and done.returncode != 0:
-            from tr4ctl.errors import OperationFailed
-
-            reason = done.stderr.decode(errors="replace").strip().splitlines()
-            raise OperationFailed(
-                f"on {self.target}: `{shlex.join(remote_argv)}` exited {done.returncode}"
-                + (f": {reason[-1]}" if reason else ""))
+            raise self._remote_failed(remote_argv, done)
         return done
+
+    def _remote_failed(self, remote_argv: Sequence[str], done: Completed[bytes]):
+        from tr4ctl.errors import OperationFailed
+
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        return OperationFailed(
+            f"on {self.target}: `{shlex.join(remote_argv)}` exited {done.returncode}"
+            + (f": {reason[-1]}" if reason else ""))
 
     def attached(self, remote_argv: Sequence[str], *, tty: bool = False,
                  environment: Mapping[str, str] | None = None) -> int:
@@ -90,6 +97,38 @@ class SshConnection:
         error = ssh_failure(self.target, self.options, diagnostics, fingerprints)
         if error is not None:
             raise error
+
+    def feed(self, remote_argv: Sequence[str], source: ByteSource, *,
+             sudo: bool | None = None, chunk: int = 1 << 20) -> Completed[bytes]:
+        """Run on the host with source.read() streamed to its stdin until b"" (an image
+        into `docker load`); like run(check=True) otherwise."""
+        argv = self.argv(remote_argv, sudo=sudo)
+        self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv) + " < stream")
+        with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log, \
+                tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            # Output to files: a chatty remote command can never block on a full pipe.
+            proc = subprocess.Popen([*argv[:1], "-E", log.name, *argv[1:]],
+                                    stdin=subprocess.PIPE, stdout=out, stderr=err)
+            assert proc.stdin is not None
+            try:
+                while data := source.read(chunk):
+                    proc.stdin.write(data)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the remote side ended early: its exit code and stderr say why
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            code = proc.wait()
+            out.seek(0)
+            err.seek(0)
+            done = Completed(argv, code, out.read(), err.read())
+            if code == SSH_FAILED:
+                self._raise_ssh_failure(Path(log.name))
+        if code != 0:
+            raise self._remote_failed(remote_argv, done)
+        return done
 
     def output(self, remote_argv: Sequence[str], **options) -> str:
         return self.run(remote_argv, **options).stdout.decode(errors="replace")

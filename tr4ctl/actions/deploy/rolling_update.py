@@ -3,13 +3,14 @@
 The steps, named in progress lines and in the error if one fails:
   backup   the database alone, online (as on compose)
   build    the backend image from the shipped code (when asked, or missing)
+  ship     the image to each other node a replica may run on that lacks its id
+           (`docker save | docker load` over SSH, or the registry: images/nodes.py)
   update   `docker service update --image`: one replica at a time, the new task started
            and healthy before an old one stops (start-first); nginx follows the replicas
            through the swarm's DNS, retrying the next one when a replica goes away
   watch    the update's status until the swarm says completed, or rolled back: a new
            task that fails, or fails its healthcheck, makes the swarm put the previous
            image back on its own (failure_action: rollback)
-Without a registry, every node must hold the image (`docker save | docker load`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tr4ctl.actions.deploy.ship import (
     record_what_up_ran,
 )
 from tr4ctl.actions.images.backend_build import build_backend_image
+from tr4ctl.actions.images.nodes import ship_to_nodes
 from tr4ctl.actions.preflight import require_stack
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.files import write_atomic
@@ -55,9 +57,9 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
                                   "to update", "run `tr4ctl up`")
     if not build and not engine.image_exists(image):
         raise OperationFailed(f"image {image} does not exist on this node",
-                              "build it (`tr4ctl deploy --build`) or load it on every node "
-                              "(`docker save | docker load`); the running release was not "
-                              "touched")
+                              "build it (`tr4ctl deploy --build`) or load it here (`docker "
+                              "load`): deploy ships it to the other nodes; the running "
+                              "release was not touched")
     env = last_environment(paths)
     new_stack = render_compose(rt.config, env, paths, replace(rt.stack_inputs,
                                                                backend_image=image))
@@ -78,6 +80,8 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
         if build:
             progress("build", f"{image} from the shipped backend code")
             build_backend_image(rt, env, image)
+        progress("ship", f"{image} to the nodes that lack it")
+        shipped = [result.as_dict() for result in ship_to_nodes(rt, [image])]
         before = update_progress(engine.service_document(BACKEND) or {})
         progress("update", f"{image}, one replica at a time (start-first)")
         engine.update_image(BACKEND, image)
@@ -102,7 +106,7 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
     release.result = SUCCEEDED
     record_release(rt, history, release, began, progress)
     prune_old_images(rt, history)  # this node's; each other node keeps what it loaded
-    return ShipReport(release, previous, progress.done())
+    return ShipReport(release, previous, progress.done(), shipped)
 
 
 def wait_update(rt: Runtime, before: UpdateProgress, timeout: float) -> UpdateProgress:

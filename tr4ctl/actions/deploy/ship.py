@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from tr4ctl.actions.backup.create import take_database_backup
@@ -67,6 +67,7 @@ class ShipReport:
     release: Release
     previous: Release | None
     steps: dict[str, float]  # step -> seconds it took
+    shipped: list[dict] = field(default_factory=list)  # a swarm's: the image to each node
 
 
 class Progress:
