@@ -9,6 +9,7 @@ StrictHostKeyChecking=yes, or accept-new only when the operator passed the accep
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,14 @@ class SshOptions:
     connect_timeout: int = 10
 
 
+def trust_digest(options: SshOptions) -> str:
+    """A master connection is reused only by calls that trust the same way: %C covers the
+    host, port and user, not the known_hosts file or the key, so a call with another
+    known_hosts (or key) opens its own connection and has the host key checked again."""
+    trusted = f"{options.known_hosts or ''}\0{options.key or ''}"
+    return hashlib.sha256(trusted.encode()).hexdigest()[:8]
+
+
 def ssh_base(target: SshTarget, options: SshOptions) -> list[str]:
     """ssh and every option, up to and including the destination."""
     argv = [
@@ -42,7 +51,7 @@ def ssh_base(target: SshTarget, options: SshOptions) -> list[str]:
         "-o", "BatchMode=yes",
         "-o", f"StrictHostKeyChecking={'accept-new' if options.accept_new_host_key else 'yes'}",
         "-o", "ControlMaster=auto",
-        "-o", f"ControlPath={options.control_dir}/%C",
+        "-o", f"ControlPath={options.control_dir}/{trust_digest(options)}-%C",
         "-o", f"ControlPersist={CONTROL_PERSIST_SECONDS}",
         "-o", f"ConnectTimeout={options.connect_timeout}",
         "-o", f"ServerAliveInterval={ALIVE_INTERVAL}",
