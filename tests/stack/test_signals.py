@@ -137,14 +137,7 @@ def test_db_use_postgres_terminated_leaves_sqlite_serving(stack, archive, step):
     assert stack.json("db", "status")["data"]["setting"] == "sqlite"
 
 
-@pytest.mark.parametrize("step", [
-    # Known bug, left open in issue 19 (found in the merged run, not yet understood): on a
-    # stack that an earlier test moved to PostgreSQL and back, a SIGTERM at the safety
-    # backup leaves the stack stopped although the restore says it runs as before.
-    pytest.param("safety", marks=pytest.mark.xfail(reason="stack left stopped after a "
-                                                   "SIGTERM at restore's safety step "
-                                                   "(issue 19, open)", strict=False)),
-    "replace"])
+@pytest.mark.parametrize("step", ["safety", "replace"])
 def test_restore_terminated_leaves_the_old_data_serving(stack, archive, step, tmp_path):
     process, _out, err = terminate_at(stack, step, "backup", "restore", str(archive), "--yes",
                                      "--dir", str(tmp_path))
