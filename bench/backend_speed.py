@@ -23,7 +23,6 @@ Import `measure(image, rounds)` to get the same document as a dict.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
@@ -36,9 +35,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from held import signals_held
 
 BACKEND_DIR = Path(__file__).resolve().parents[1] / "backend"
 DEFAULT_BASE_IMAGE = "tr4ctl-local/python:3.11-bookworm"
@@ -219,20 +219,6 @@ def spread(values: list[float], digits: int = 3) -> dict:
     return {"median": round(statistics.median(values), digits),
             "min": round(min(values), digits), "max": round(max(values), digits),
             "runs": [round(v, digits) for v in values]}
-
-
-@contextlib.contextmanager
-def signals_held():
-    """A second Ctrl-C must not cut the clean-up short (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def measure(image: str, rounds: int = 3, *, workers: int = 1, wrk_seconds: float = 5,

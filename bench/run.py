@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import contextlib
 import json
 import os
 import re
@@ -66,6 +65,7 @@ from pathlib import Path
 from typing import Self
 
 import httpx
+from held import signals_held
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
@@ -534,20 +534,6 @@ terminated: list[int] = []
 def _on_sigterm(signum, _frame) -> None:
     terminated.append(signum)
     raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def signals_held():
-    """SIGINT and SIGTERM ignored while the stack is torn down (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def main() -> int:

@@ -1,5 +1,5 @@
-"""What a refused command must leave as it was: the exit code, one line on stderr,
-.env byte for byte, and the stack's containers (same ids, same StartedAt)."""
+"""What a refused command must leave as it was: .env byte for byte, and the stack's
+containers (same ids, same StartedAt). The refusal itself: tests/one_line.py."""
 
 from __future__ import annotations
 
@@ -15,17 +15,6 @@ def containers(stack) -> dict[str, str]:
     if not ids:
         return {}
     return {c["Id"]: c["State"]["StartedAt"] for c in json.loads(docker("inspect", *ids))}
-
-
-def assert_refused(stack, result, code: int, *words: str) -> str:
-    """The refusal itself: its exit code and one line naming the words."""
-    assert result.returncode == code, (result.returncode, result.stderr, result.stdout)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 class Unchanged:

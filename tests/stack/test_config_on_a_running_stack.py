@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import docker, own_environment, running_stack
+from one_line import refused
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,13 +37,6 @@ def answers(stack) -> bool:
     return httpx.get(stack.url("/health"), timeout=5).status_code == 200
 
 
-def one_line_refusal(result, *words) -> None:
-    """Exit 2 (refused, nothing changed), one line naming the fix."""
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and all(word in lines[0] for word in words), result.stderr
-
-
 @pytest.mark.parametrize("env, args, words", [
     ({"TR4CTL_BIND_ADDRESS": "10.9.9.9"}, ["up"], ["10.9.9.9 is not an address of this host"]),
     ({"TR4CTL_BIND_ADDRESS": "999.1.1.1"}, ["up"], ["TR4CTL_BIND_ADDRESS", "IP address"]),
@@ -54,7 +48,7 @@ def one_line_refusal(result, *words) -> None:
 ])
 def test_refused_before_touching_a_running_stack(stack, env, args, words):
     before, env_bytes = containers(stack), (stack.project_dir / ".env").read_bytes()
-    one_line_refusal(stack.tr4ctl(*args, env=env, check=False), *words)
+    refused(stack.tr4ctl(*args, env=env, check=False), *words)
     assert containers(stack) == before
     assert (stack.project_dir / ".env").read_bytes() == env_bytes
     assert answers(stack)
@@ -73,7 +67,7 @@ def test_refused_before_touching_a_running_stack(stack, env, args, words):
 ])
 def test_issue_19_values_are_refused_before_touching_a_running_stack(stack, env, args, words):
     before, env_bytes = containers(stack), (stack.project_dir / ".env").read_bytes()
-    one_line_refusal(stack.tr4ctl(*args, env=env, check=False), *words)
+    refused(stack.tr4ctl(*args, env=env, check=False), *words)
     assert containers(stack) == before
     assert (stack.project_dir / ".env").read_bytes() == env_bytes
     assert answers(stack)
@@ -82,7 +76,7 @@ def test_issue_19_values_are_refused_before_touching_a_running_stack(stack, env,
 def test_https_port_equal_to_http_port_is_refused_and_nothing_moves(stack):
     before = containers(stack)
     result = stack.tr4ctl("up", env={"TR4CTL_HTTPS_PORT": str(stack.http_port)}, check=False)
-    one_line_refusal(result, f"both {stack.http_port}")
+    refused(result, f"both {stack.http_port}")
     assert containers(stack) == before and answers(stack)
 
 
@@ -92,7 +86,7 @@ def test_a_busy_port_is_refused_before_nginx_is_replaced(stack):
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         busy = squatter.getsockname()[1]
-        one_line_refusal(stack.tr4ctl("config", "set", f"TR4CTL_HTTP_PORT={busy}", check=False),
+        refused(stack.tr4ctl("config", "set", f"TR4CTL_HTTP_PORT={busy}", check=False),
                          f"port {busy}", "already in use")
     assert containers(stack) == before and answers(stack)
 
@@ -143,12 +137,12 @@ def test_a_folder_without_a_project_says_so(stack, tmp_path):
                              "--project-name", "t4t-no-such-project", "down", "--volumes",
                              "--yes"], capture_output=True, text=True,
                             env=own_environment(), timeout=120)
-    one_line_refusal(result, "t4t-no-such-project has no volumes", "nothing to remove")
+    refused(result, "t4t-no-such-project has no volumes", "nothing to remove")
 
 
 def test_an_unwritable_baseline_is_refused_before_measuring(stack):
     started = time.monotonic()
-    one_line_refusal(stack.tr4ctl("health", "--save-baseline", "/nonexistent/dir/b.json",
+    refused(stack.tr4ctl("health", "--save-baseline", "/nonexistent/dir/b.json",
                                   check=False), "does not exist")
     assert time.monotonic() - started < 10
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import docker, free_port, running_stack
 from hostile_archives import CASES, TOKEN, craft, of_another_project
+from one_line import one_line
 
 from tr4ctl.docker.volumes import REPLACE_DATABASE
 
@@ -93,14 +94,6 @@ def outside(stack) -> dict:
                         f"label=com.docker.compose.project={stack.name}-other").split(),
         "token": [p for p in (Path("/tmp"), Path("/etc")) if (p / TOKEN).exists()],
     }
-
-
-def one_line(result, code: int, *words: str) -> None:
-    assert result.returncode == code, f"exit {result.returncode}: {result.stderr}"
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import pebble
 import pytest
 from conftest import new_stack
 from load import RequestLoad
+from one_line import refused
 from pebble import (
     PEBBLE_DIR_URL,
     save_pebble_root,
@@ -65,15 +66,6 @@ def nginx_conf(stack) -> bytes:
     return (stack.project_dir / ".tr4ctl" / "nginx" / "tr4ctl.conf").read_bytes()
 
 
-def one_line_refusal(result, *words) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
-
-
 @pytest.fixture(scope="module")
 def pebble_root(https, tmp_path_factory) -> Path:
     """pebble's issuing root, from its management API (inside the stack's network)."""
@@ -95,8 +87,8 @@ def test_prod_without_certificate_serves_http(https):
     assert response.headers["X-Frame-Options"] == "DENY"
 
     # nginx prod is refused while there is no certificate, with the command that gets one.
-    refused = stack.tr4ctl("nginx", "use", "prod", check=False)
-    one_line_refusal(refused, "no certificate", f"tr4ctl cert issue --domain {DOMAIN}")
+    answer = stack.tr4ctl("nginx", "use", "prod", check=False)
+    refused(answer, "no certificate", f"tr4ctl cert issue --domain {DOMAIN}")
     assert stack.json("nginx", "status")["data"]["serving"] == "prod-http"
 
     wait_for_pebble(stack, ca_file)  # started with the fixture: up by now
@@ -112,7 +104,7 @@ def test_prod_without_certificate_serves_http(https):
 def test_bad_input_changes_nothing(https, args, words):
     stack, _ = https
     env_before, conf_before = (stack.project_dir / ".env").read_bytes(), nginx_conf(stack)
-    one_line_refusal(stack.tr4ctl("cert", "issue", *args, check=False), *words)
+    refused(stack.tr4ctl("cert", "issue", *args, check=False), *words)
     assert (stack.project_dir / ".env").read_bytes() == env_before
     assert nginx_conf(stack) == conf_before
 
@@ -237,7 +229,7 @@ def test_nginx_rejecting_the_new_config_keeps_the_old_one(https, pebble_root, tm
     (override / "nginx" / "site.conf.j2").write_text("# tr4ctl nginx config: {{ mode }}\n{{ upstream_pool }}\n")
     result = stack.tr4ctl("nginx", "use", "prod", env={"TR4CTL_TEMPLATES_DIR": str(override)},
                           check=False)
-    one_line_refusal(result, "upstream_pool")
+    refused(result, "upstream_pool")
     assert nginx_conf(stack) == before
     shutil.rmtree(override)
 

@@ -9,7 +9,6 @@ runs on this module's own stack, in file order (each test leaves it healthy).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import pty
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import docker, running_stack, wait_for
+from signalling import lock_is_free, signal_at, state_file
 
 from tr4ctl.facts import VOLUME_KEYS
 
@@ -36,11 +36,6 @@ def ops(docker_engine, tmp_path_factory):
 
 def lines_of(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
-
-
-def state_file(stack) -> dict:
-    path = stack.project_dir / ".tr4ctl" / "state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def services(stack) -> dict[str, dict]:
@@ -59,23 +54,6 @@ def start_up(stack, env: dict | None = None) -> subprocess.Popen:
 # only the process it is sent to. Both take the same path: 130 and 143.
 SIGNALS = {"ctrl-c": (signal.SIGINT, os.killpg, 130, "Ctrl-C"),
            "sigterm": (signal.SIGTERM, os.kill, 143, "SIGTERM")}
-
-
-def when_up_reaches(stack, process: subprocess.Popen, step: str) -> None:
-    def reached():
-        assert process.poll() is None, process.communicate()
-        return state_file(stack).get("up_in_progress", {}).get("step") == step
-    wait_for(reached, f"up to start {step!r}", timeout=120, every=0.02)
-
-
-def lock_is_free(stack) -> bool:
-    with open(stack.project_dir / ".tr4ctl" / "lock", "rb") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
 
 
 # -- output: data on stdout, whole ---------------------------------------------------------
@@ -255,9 +233,8 @@ def test_ctrl_c_during_up_says_where_it_stopped_and_the_next_up_finishes(ops, ho
     # when the signal lands (with 1 s, `up` could finish first).
     process = start_up(ops, env={"TR4CTL_HEALTHCHECK_INTERVAL": "30s"})
     step = "waiting for the services to be healthy"
-    when_up_reaches(ops, process, step)
-    send(process.pid, signum)
-    out, err = process.communicate(timeout=120)
+    out, err = signal_at(ops, process, "up_in_progress", step, signum=signum, send=send,
+                         timeout=120)
     assert process.returncode == code, err
     assert state_file(ops)["up_in_progress"]["step"] == step
     # Progress lines of the steps before ("… starting the containers"), then one error.
@@ -283,9 +260,8 @@ def test_ctrl_c_during_up_says_where_it_stopped_and_the_next_up_finishes(ops, ho
 def test_a_killed_up_is_named_by_status(ops):
     ops.tr4ctl("down")
     process = start_up(ops)
-    when_up_reaches(ops, process, "waiting for the services to be healthy")
-    os.killpg(process.pid, signal.SIGKILL)
-    process.communicate(timeout=60)
+    signal_at(ops, process, "up_in_progress", "waiting for the services to be healthy",
+              signum=signal.SIGKILL, send=os.killpg, timeout=60)
     # The services come up without it; the record says the `up` never finished.
     wait_for(lambda: all(s["health"] == "healthy" for name, s in services(ops).items()
                          if name != "certbot"), "the services to be healthy anyway")

@@ -13,7 +13,6 @@ seconds. One stack for the module; each test leaves it healthy and serving.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import docker, own_environment, running_stack, wait_for
+from signalling import lock_is_free, signal_at, state_file
 
 ADMIN, FOUNDER = "admin@signals.test", "founder@signals.test"
 PASSWORD = "signals-test-password-1"
@@ -53,35 +53,13 @@ def archive(stack, tmp_path_factory) -> Path:
     return Path(path)
 
 
-def state(stack) -> dict:
-    path = stack.project_dir / ".tr4ctl" / "state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def terminate_at(stack, step: str, *args: str) -> tuple[subprocess.Popen, str, str]:
     """`tr4ctl ARGS` started, SIGTERM sent to it once it has recorded `step`."""
     process = subprocess.Popen(stack.argv(*args), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True,
                                env={**own_environment(), **SLOW_HEALTH})
-
-    def reached():
-        assert process.poll() is None, process.communicate()
-        return (state(stack).get("step_in_progress") or {}).get("step") == step
-
-    wait_for(reached, f"{args[0]} to start {step!r}", timeout=600, every=0.05)
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=900)
+    out, err = signal_at(stack, process, "step_in_progress", step)
     return process, out, err
-
-
-def lock_is_free(stack) -> bool:
-    with open(stack.project_dir / ".tr4ctl" / "lock", "rb") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
 
 
 def login_works(stack) -> bool:
@@ -110,8 +88,8 @@ def assert_terminated_and_put_back(stack, process, err: str, command: str, step:
     assert len(errors) == 1 and "Traceback" not in err, err
     assert "SIGTERM" in errors[0]
     assert lock_is_free(stack)
-    assert "step_in_progress" not in state(stack)
-    recorded = state(stack)["last_interrupted"]
+    assert "step_in_progress" not in state_file(stack)
+    recorded = state_file(stack)["last_interrupted"]
     assert recorded["command"] == command and recorded["signal"] == "SIGTERM"
     # The step waited for, or one after it that the signal caught, never past the switch.
     steps = BEFORE_THE_SWITCH[command]
@@ -144,7 +122,7 @@ def test_deploy_terminated_leaves_the_old_release_serving(stack, archive, step):
     current = next(r for r in history["releases"] if r["id"] == history["current"])
     assert current["image"] == old["image"] and current["result"] == "succeeded"
     assert history["releases"][-1]["result"] == "failed"
-    assert history["releases"][-1]["failed_step"] == state(stack)["last_interrupted"]["step"]
+    assert history["releases"][-1]["failed_step"] == state_file(stack)["last_interrupted"]["step"]
     assert (stack.project_dir / ".env").read_bytes() == before_env
     stack.tr4ctl("nginx", "use", "dev")  # the next changing command runs
 
@@ -159,14 +137,7 @@ def test_db_use_postgres_terminated_leaves_sqlite_serving(stack, archive, step):
     assert stack.json("db", "status")["data"]["setting"] == "sqlite"
 
 
-@pytest.mark.parametrize("step", [
-    # Known bug, left open in issue 19 (found in the merged run, not yet understood): on a
-    # stack that an earlier test moved to PostgreSQL and back, a SIGTERM at the safety
-    # backup leaves the stack stopped although the restore says it runs as before.
-    pytest.param("safety", marks=pytest.mark.xfail(reason="stack left stopped after a "
-                                                   "SIGTERM at restore's safety step "
-                                                   "(issue 19, open)", strict=False)),
-    "replace"])
+@pytest.mark.parametrize("step", ["safety", "replace"])
 def test_restore_terminated_leaves_the_old_data_serving(stack, archive, step, tmp_path):
     process, _out, err = terminate_at(stack, step, "backup", "restore", str(archive), "--yes",
                                      "--dir", str(tmp_path))

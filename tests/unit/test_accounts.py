@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from one_line import one_line
 
 from tr4ctl.errors import BadInput
 from tr4ctl.plan.accounts import (
@@ -243,15 +244,6 @@ def tr4ctl(tmp_path, *args, input=None, env=None):
         check=False, capture_output=True, text=True, input=input, timeout=60,
         env={**os.environ, "TR4CTL_ADMIN_EMAIL": "", "TR4CTL_FOUNDER_EMAIL": "", **(env or {})},
     )
-
-
-def one_line(result, code, *words):
-    assert result.returncode == code, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0]
-    return lines[0]
 
 
 EMAILS = ("--admin-email", "a@x.test", "--founder-email", "f@x.test")

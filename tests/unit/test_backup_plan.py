@@ -324,6 +324,21 @@ def test_journal_round_trip_and_recovery_hint():
     assert "tr4ctl backup restore /b/s.tar.gz --yes" in hint
 
 
+def test_the_hint_of_an_interrupted_restore_as_another_project_reruns_it_as_given():
+    journal = RestoreJournal(archive="/b/prod backup.tar.gz", safety_backup="/b/s.tar.gz",
+                             started_at="2025-03-04T05:06:07+00:00", pid=42,
+                             as_project="staging")
+    assert parse_journal(journal.to_json()) == journal
+    _, hint = interrupted_restore_message(journal)
+    assert "`tr4ctl backup restore '/b/prod backup.tar.gz' --yes --as-project staging`" in hint
+    # The safety backup is this project's own: no --as-project to go back.
+    assert "`tr4ctl backup restore /b/s.tar.gz --yes`" in hint
+    # A journal of the release before (no as_project key) reads as before.
+    older = json.loads(journal.to_json())
+    del older["as_project"]
+    assert parse_journal(json.dumps(older)).as_project is None
+
+
 def test_an_unreadable_journal_still_blocks_with_a_way_out():
     assert parse_journal("{broken") is None
     message, hint = interrupted_restore_message(None)

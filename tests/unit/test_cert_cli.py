@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from one_line import refused
 
 ENV_TEXT = "TR4CTL_PROJECT_NAME=t4u-cert\nTR4CTL_DOMAIN=site.example.test\nTR4CTL_EMAIL=ops@example.test\n"
 
@@ -26,12 +27,7 @@ def project(tmp_path):
 
 
 def assert_refused(project, result, *words):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0]
+    refused(result, *words)
     # Nothing changed: the .env as it was, nothing rendered, no lock taken.
     assert (project / ".env").read_text() == ENV_TEXT
     assert not (project / ".tr4ctl").exists()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from one_line import refused
 
 from tr4ctl.config.envfile import with_values
 from tr4ctl.config.load import parse_env_text, resolve
@@ -50,16 +51,6 @@ def project(tmp_path) -> Path:
     (tmp_path / ".env").write_text(ENV_TEXT)
     (tmp_path / ".env").chmod(0o600)
     return tmp_path
-
-
-def refused(result: subprocess.CompletedProcess, *words: str) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr, result.stdout)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize("assignment, words", [

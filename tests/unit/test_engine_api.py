@@ -69,12 +69,15 @@ class FakeEngine:
                 return
             self.connections += 1
             with conn, conn.makefile("rb") as stream:
-                while line := stream.readline():
-                    while stream.readline() not in (b"\r\n", b""):
-                        pass
-                    target = line.split()[1].decode()
-                    self.requests.append(target)
-                    conn.sendall(self._answer(target.split("?")[0]))
+                try:
+                    while line := stream.readline():
+                        while stream.readline() not in (b"\r\n", b""):
+                            pass
+                        target = line.split()[1].decode()
+                        self.requests.append(target)
+                        conn.sendall(self._answer(target.split("?")[0]))
+                except OSError:  # the client closed its end first: the next one
+                    continue
 
     def _answer(self, path: str) -> bytes:
         version = path.split("/")[1].removeprefix("v")
@@ -127,6 +130,34 @@ def test_reads_content_length_and_chunked_answers_on_one_connection(tmp_path):
     assert engine.requests[0] == "/_ping"  # unversioned: it is what names the version
     assert engine.requests[2].startswith("/v1.41/containers/json?all=1&filters=")
     assert "com.docker.compose.project%3Dacme" in engine.requests[2]
+
+
+def test_an_answer_left_unread_by_ctrl_c_is_never_read_as_the_next_one(tmp_path, monkeypatch):
+    """Issue 19: SIGTERM (a KeyboardInterrupt) landing between a request and its answer
+    left the answer on the kept-alive connection; the clean-up's next read took it for its
+    own (a `restore` put back nothing and left the stack stopped)."""
+    from tr4ctl.docker import engine_api
+
+    engine = FakeEngine(tmp_path / "docker.sock", {
+        "/v1.41/containers/json": answer(200, json.dumps([{"Id": "abc"}]).encode()),
+        "/v1.41/volumes": answer(200, json.dumps({"Volumes": []}).encode()),
+    })
+    api = EngineAPI(tmp_path / "docker.sock")
+    assert api.containers("x=y") == [{"Id": "abc"}]
+    reader = engine_api.read_response
+    signalled = []
+
+    def signal_first(stream):
+        if not signalled:
+            signalled.append(True)
+            raise KeyboardInterrupt  # the signal, as interrupts.py raises it
+        return reader(stream)
+
+    monkeypatch.setattr(engine_api, "read_response", signal_first)
+    with pytest.raises(KeyboardInterrupt):
+        api.containers("x=y")
+    assert api.get("/volumes") == {"Volumes": []}
+    assert engine.connections == 2  # the interrupted one was closed, never reused
 
 
 def test_threads_sharing_the_client_each_read_their_own_answer(tmp_path):

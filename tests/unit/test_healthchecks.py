@@ -3,6 +3,10 @@ status combines the engine's checks with tr4ctl's own record."""
 
 import json
 
+import pytest
+
+from tr4ctl.docker import health
+from tr4ctl.errors import OperationFailed
 from tr4ctl.plan.healthchecks import (
     check_command,
     healthcheck_timing,
@@ -10,7 +14,13 @@ from tr4ctl.plan.healthchecks import (
     own_check_is_newer,
     supports_start_interval,
 )
-from tr4ctl.plan.services import ServiceState, stack_condition, with_own_checks
+from tr4ctl.plan.services import (
+    ServiceState,
+    engine_undecided,
+    ready,
+    stack_condition,
+    with_own_checks,
+)
 
 SERVICES = ("backend", "nginx", "chroma", "certbot-renew")
 STARTED = "2026-12-04T17:00:00.123456789Z"
@@ -104,3 +114,69 @@ def test_a_live_backend_that_is_not_ready_makes_the_stack_degraded():
                          "Name or service not known")]
     states["backend"] = state("backend", check_output='/ready 200 {"status":"ready"}\n')
     assert stack_condition(states, SERVICES) == ("healthy", [])
+
+
+NOT_READY = (f"/ready 503 {not_ready_body(chroma='unreachable at chroma:8000: refused')}\n"
+             "/health 200 {}\n")
+
+
+def test_a_healthy_whose_output_says_not_ready_is_undecided_until_a_newer_ready_check():
+    # With start_interval the engine's checks slow down at the first pass, on /health:
+    # its "healthy" may say "not ready" for an interval.
+    states = {name: state(name) for name in SERVICES}
+    states["backend"] = state("backend", checked_at="2026-12-04T17:00:02Z",
+                              check_output=NOT_READY)
+    assert engine_undecided(states["backend"]) and not ready(states["backend"])
+    assert ready(states["nginx"]) and not engine_undecided(states["nginx"])
+    # A wait saw it pass its own check, ready, after the engine's last check: status agrees.
+    trusted = with_own_checks(states, {"id-backend": "2026-12-04T17:00:04+00:00"})
+    assert ready(trusted["backend"]) and stack_condition(trusted, SERVICES) == ("healthy", [])
+    # A record older than the engine's check does not count.
+    older = with_own_checks(states, {"id-backend": "2026-12-04T17:00:01+00:00"})
+    assert stack_condition(older, SERVICES)[0] == "degraded"
+
+
+class FakeEngine:
+    """The quick read says healthy (no check output); the full read has the engine's last
+    check, live but not ready; the container's own check is ready from its second run."""
+
+    def __init__(self):
+        self.seen_ready: dict[str, str] = {}
+        self.own_checks = 0
+
+    def quick_states(self, services):
+        return {name: state(name) for name in services}
+
+    def service_states(self, services):
+        states = {name: state(name) for name in services}
+        states["backend"] = state("backend", checked_at="2026-12-04T17:00:02Z",
+                                  check_output=NOT_READY)
+        return with_own_checks(states, self.seen_ready)
+
+    def passes_own_check(self, container_id):
+        self.own_checks += 1
+        return self.own_checks >= 2
+
+
+def test_the_wait_ends_healthy_only_once_status_would_say_so(monkeypatch):
+    monkeypatch.setattr(health, "PROBE_SECONDS", 0.0)
+    monkeypatch.setattr(health, "POLL_SECONDS", 0.0)
+    engine = FakeEngine()
+    startups, states = health.wait_healthy(engine, SERVICES, timeout=30)
+    assert engine.own_checks == 2 and "id-backend" in engine.seen_ready
+    assert all(s.seconds_to_healthy is not None for s in startups)
+    assert stack_condition(states, SERVICES) == ("healthy", [])
+    # What `status` reads next (the record kept): healthy too.
+    assert stack_condition(engine.service_states(SERVICES), SERVICES) == ("healthy", [])
+
+
+def test_a_wait_on_a_backend_never_ready_names_why(monkeypatch):
+    monkeypatch.setattr(health, "PROBE_SECONDS", 0.0)
+    monkeypatch.setattr(health, "POLL_SECONDS", 0.0)
+    engine = FakeEngine()
+    engine.passes_own_check = lambda container_id: False
+    engine.container_logs = lambda container_id, lines: "log"
+    with pytest.raises(OperationFailed) as failed:
+        health.wait_healthy(engine, ("backend",), timeout=0.05)
+    assert failed.value.message == ("service backend not ready after 0s (chroma: unreachable "
+                                    "at chroma:8000: refused)")

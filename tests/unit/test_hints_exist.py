@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from one_line import one_line
 
 from tr4ctl.cli.app import build_command
 
@@ -191,13 +192,6 @@ def run(project: Path, *args: str, **env: str):
     return subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(project), *args],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
                           env={**base, "DOCKER_HOST": "unix:///nonexistent/docker.sock", **env})
-
-
-def one_line(result, code: int) -> str:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("args", [["up"], ["status"], ["config", "validate"]])

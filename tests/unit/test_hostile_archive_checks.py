@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from hostile_archives import CASES, TOKEN, craft, entry, make_good, of_another_project, tar_bytes
+from one_line import one_line
 
 from tr4ctl.docker.volumes import UNPACK_BOOTSTRAP, unpack_input
 from tr4ctl.plan.archive_members import DIRECTORY, FILE, HARDLINK, SYMLINK, Member, VolumeTarCheck
@@ -42,14 +43,6 @@ def cli(project_dir, *args, env=None):
     return subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(project_dir),
                            *args], capture_output=True, text=True, timeout=120, check=False,
                           env={**environment, "COLUMNS": "2000", **(env or {})})
-
-
-def one_line(result, code, *words):
-    assert result.returncode == code, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def tree(folder):

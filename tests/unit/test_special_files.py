@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from one_line import refused
 
 ENV_TEXT = ("ENVIRONMENT=production\nDEBUG_MODE=false\n"
             "JWT_SECRET_KEY=0f3b8c2d9e4a7b1c6d5e8f2a3b4c9d0e1f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c\n"
@@ -25,16 +26,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
     env["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"  # no engine: refused before one
     return {**env, **extra}
-
-
-def refused(result: subprocess.CompletedProcess, *words: str) -> str:
-    assert result.returncode == 2, (result.returncode, result.stderr, result.stdout)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def tr4ctl(project: Path, *args: str, stdin=subprocess.DEVNULL, env: dict | None = None

@@ -17,10 +17,11 @@ from tr4ctl.docker.engine_api import EngineAPI
 from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
 from tr4ctl.docker.runner import Completed, Runner
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
-from tr4ctl.plan.healthchecks import check_command
+from tr4ctl.plan.healthchecks import check_command, not_ready_reason
 from tr4ctl.plan.services import (
     ServiceState,
     absent,
+    engine_undecided,
     project_states,
     project_summaries,
     state_from_inspect,
@@ -183,8 +184,7 @@ class Engine:
         where that is newer (plan/healthchecks.py): every reader (status, verify, health,
         the pre-flights) sees the same."""
         states = project_states(self.inspect_containers(), services)
-        if any(state.state == "running" and state.health in ("starting", "unhealthy")
-               for state in states.values()):
+        if any(engine_undecided(state) for state in states.values()):
             recorded = self.recorded_ready() if self.recorded_ready is not None else {}
             states = with_own_checks(states, {**recorded, **self.seen_ready})
         return states
@@ -211,7 +211,8 @@ class Engine:
 
     def passes_own_check(self, container_id: str) -> bool:
         """The container's healthcheck, run once now as the engine would run it (the
-        engine's own next check may be an interval away)."""
+        engine's own next check may be an interval away): it passes, and its output does
+        not say live but not ready (the backend's)."""
         if container_id not in self._check_commands:
             found = self.inspect_container(container_id)
             test = (((found or {}).get("Config") or {}).get("Healthcheck") or {}).get("Test")
@@ -224,7 +225,7 @@ class Engine:
                                         timeout=CHECK_SECONDS)
         except OperationFailed:  # it hung: failed, as the engine would count it
             return False
-        return completed.returncode == 0
+        return completed.returncode == 0 and not_ready_reason(completed.stdout) is None
 
     def inspect_container(self, container_id: str) -> dict[str, Any] | None:
         if self.api is not None:

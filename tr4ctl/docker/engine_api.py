@@ -280,6 +280,12 @@ class EngineAPI:
             except (OSError, HttpError) as exc:
                 self.close()
                 raise unreachable(str(self.path), exc) from None
+            except BaseException:
+                # Ctrl-C or SIGTERM between the request and the end of its answer: the
+                # rest of that answer would be read as the next request's (the clean-up
+                # after the signal asks again at once). A new connection for it.
+                self.close()
+                raise
             if not response.keep_alive:
                 self.close()
             return response

@@ -1,12 +1,16 @@
-"""The one wait loop: until every named service is healthy (plan/services.is_healthy),
-or one of them ends, or time runs out. Used by up, backup, restore, verify, deploy.
+"""The one wait loop: until every named service is healthy by the one notion `status`
+uses (plan/services.ready), or one of them ends, or time runs out. Used by up, backup,
+restore, verify, deploy.
 
 The engine's own checks are slow once a service is up (plan/healthchecks.py), and on an
 engine without start_interval its first check of a new container comes a whole interval
-after the start. So a running service the engine still calls "starting" (or whose
-"unhealthy" may be an interval old) is asked directly: its own healthcheck, run once in
-its container, at most every PROBE_SECONDS. A pass counts as healthy, and is remembered
-(engine.seen_ready) so that `status` agrees until the engine's own check catches up."""
+after the start. So a running service whose engine verdict may be stale (still
+"starting", an "unhealthy" an interval old, or, with start_interval, a "healthy" whose
+output says live but not ready: the engine's checks slowed down at its first pass) is
+asked directly: its own healthcheck, run once in its container, at most every
+PROBE_SECONDS. A pass, ready, counts as healthy and is remembered (engine.seen_ready) so
+that `status` agrees until the engine's own check catches up: right after a wait says
+healthy, `status --check` does too."""
 
 from __future__ import annotations
 
@@ -17,10 +21,13 @@ from datetime import UTC, datetime
 
 from tr4ctl.docker.engine import Engine
 from tr4ctl.errors import OperationFailed
+from tr4ctl.plan.healthchecks import not_ready_reason
 from tr4ctl.plan.services import (
     ENDED_STATES,
     ServiceState,
+    engine_undecided,
     passed_own_check,
+    ready,
 )
 
 # One read of the engine's container list per turn: cheap enough to ask often.
@@ -28,7 +35,6 @@ POLL_SECONDS = 0.05
 LOG_LINES_ON_FAILURE = 20
 # Between two runs of one service's check by the wait (each is a `docker exec`).
 PROBE_SECONDS = 0.2
-UNDECIDED = ("starting", "unhealthy")
 
 
 @dataclass
@@ -58,9 +64,19 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
         states = _ask_undecided(engine, services, states, healthy_after, next_probe)
         now = time.monotonic()
         for name in services:
-            if states[name].healthy:
+            if ready(states[name]):
                 healthy_after.setdefault(name, round(now - started, 2))
         waiting = [name for name in services if name not in healthy_after]
+        pause = POLL_SECONDS
+        if not waiting and not own_read:
+            # The quick read has no check output: the full one says whether the engine's
+            # "healthy" was live but not ready (then the container is asked itself).
+            states = _ask_undecided(engine, services, engine.service_states(services), {},
+                                    next_probe)
+            waiting = [name for name in services if not ready(states[name])]
+            for name in waiting:
+                healthy_after.pop(name, None)
+            pause = PROBE_SECONDS
         if not waiting:
             break
         ended = [name for name in waiting if states[name].state in ENDED_STATES]
@@ -68,11 +84,11 @@ def wait_healthy(engine: Engine, services: tuple[str, ...], *, timeout: float,
             raise _not_healthy(engine, (ended or waiting)[0], states, timeout, bool(ended))
         if on_wait is not None:
             on_wait(waiting)
-        time.sleep(POLL_SECONDS)
+        time.sleep(pause)
     startups = [ServiceStartup(name, states[name].state, states[name].health,
                                healthy_after.get(name)) for name in services]
-    # The full picture (ports, restart counts) for the caller, read once at the end.
-    return startups, states if own_read else engine.service_states(services)
+    # The full picture (ports, restart counts, check output) for the caller.
+    return startups, states
 
 
 def _ask_undecided(engine: Engine, services: tuple[str, ...], states: dict[str, ServiceState],
@@ -81,7 +97,7 @@ def _ask_undecided(engine: Engine, services: tuple[str, ...], states: dict[str, 
     """The states, with the undecided running services' own checks run (in parallel)."""
     now = time.monotonic()
     due = [name for name in services if name not in healthy_after
-           and states[name].state == "running" and states[name].health in UNDECIDED
+           and engine_undecided(states[name])
            and states[name].container_id and next_probe.get(name, 0.0) <= now]
     if not due:
         return states
@@ -106,7 +122,9 @@ def _ask_undecided(engine: Engine, services: tuple[str, ...], states: dict[str, 
 def _not_healthy(engine: Engine, name: str, states: dict[str, ServiceState], timeout: float,
                  ended: bool) -> OperationFailed:
     state = states[name]
-    why = "exited" if ended else f"not healthy after {timeout:.0f}s ({state.state}, {state.health})"
+    reason = not_ready_reason(state.check_output) if state.healthy else None
+    why = ("exited" if ended else f"not ready after {timeout:.0f}s ({reason})" if reason
+           else f"not healthy after {timeout:.0f}s ({state.state}, {state.health})")
     tail = engine.container_logs(state.container_id, LOG_LINES_ON_FAILURE) \
         if state.container_id else engine.log_tail(name, LOG_LINES_ON_FAILURE)
     return OperationFailed(

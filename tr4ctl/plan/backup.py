@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -480,6 +481,9 @@ class RestoreJournal:
     safety_backup: str | None
     started_at: str
     pid: int
+    # The restore's --as-project (an archive of another project): running it again needs
+    # it too, or the archive is refused.
+    as_project: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -491,7 +495,8 @@ def parse_journal(text: str) -> RestoreJournal | None:
         return RestoreJournal(archive=str(data["archive"]),
                               safety_backup=data.get("safety_backup"),
                               started_at=str(data.get("started_at", "?")),
-                              pid=int(data.get("pid", 0)))
+                              pid=int(data.get("pid", 0)),
+                              as_project=data.get("as_project") or None)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -504,10 +509,16 @@ def interrupted_restore_message(journal: RestoreJournal | None) -> tuple[str, st
         return message, "re-run `tr4ctl backup restore ARCHIVE --yes` with the archive"
     message = (f"a restore of {journal.archive} was interrupted (started {journal.started_at}): "
                "the data may be half restored, so the stack is kept down")
-    hint = f"finish it: `tr4ctl backup restore {journal.archive} --yes`"
+    hint = f"finish it: `{restore_command(journal.archive, journal.as_project)}`"
     if journal.safety_backup:
-        hint += f"; or go back: `tr4ctl backup restore {journal.safety_backup} --yes`"
+        hint += f"; or go back: `{restore_command(journal.safety_backup)}`"
     return message, hint
+
+
+def restore_command(archive: str, as_project: str | None = None) -> str:
+    """The restore to run again, as it was given (quoted to copy as it is)."""
+    extra = ["--as-project", as_project] if as_project else []
+    return shlex.join(["tr4ctl", "backup", "restore", archive, "--yes", *extra])
 
 
 def utc_now_text(now: datetime) -> str:

@@ -77,6 +77,24 @@ def state_from_inspect(service: str, container: dict[str, Any]) -> ServiceState:
     )
 
 
+def engine_undecided(state: ServiceState) -> bool:
+    """Running, and the engine's verdict may be stale: its first check not yet run
+    ("starting"), an "unhealthy" an interval old, or a "healthy" whose output says the
+    backend was live but not ready then (with start_interval the engine's checks slow
+    down at the first pass, so that output may stay an interval). The container's own
+    check, run now by tr4ctl, decides (plan/healthchecks.py)."""
+    if state.state != "running" or state.health_by != "engine":
+        return False
+    return state.health in ("starting", "unhealthy") or (
+        state.health == "healthy" and not_ready_reason(state.check_output) is not None)
+
+
+def ready(state: ServiceState) -> bool:
+    """The one notion of healthy that `status`, `up` and every wait share: healthy, and
+    not live-but-not-ready by the engine's last check (stack_condition)."""
+    return state.healthy and not engine_undecided(state)
+
+
 def passed_own_check(state: ServiceState) -> ServiceState:
     """tr4ctl ran the container's own healthcheck just now and it passed."""
     return replace(state, health="healthy", health_by="tr4ctl")
@@ -84,12 +102,12 @@ def passed_own_check(state: ServiceState) -> ServiceState:
 
 def with_own_checks(states: dict[str, ServiceState], seen_ready: dict[str, str]
                     ) -> dict[str, ServiceState]:
-    """The states with tr4ctl's record of containers it saw pass their check (container id
-    -> when) applied where it is newer than the engine's own last check."""
+    """The states with tr4ctl's record of containers it saw pass their check, ready
+    (container id -> when), applied where it is newer than the engine's own last check."""
     found = {}
     for name, state in states.items():
         seen = seen_ready.get(state.container_id or "")
-        if state.state == "running" and state.health in ("starting", "unhealthy") \
+        if engine_undecided(state) \
                 and own_check_is_newer(seen, state.started_at, state.checked_at):
             state = passed_own_check(state)
         found[name] = state

@@ -384,7 +384,11 @@ def _writers_stopped(rt: Runtime, streams: VolumeStreams, volume_key: str,
     finally:
         try:
             rt.engine.compose_start(running)
-            wait_healthy(rt.engine, tuple(running), timeout=RESTART_TIMEOUT)
+            # The others kept running, and the backend's check may have found Chroma
+            # stopped ("not ready" for an interval): ready again by status's notion.
+            kept = tuple(s for s, state in states.items()
+                         if s not in running and state.state == "running")
+            wait_healthy(rt.engine, (*running, *kept), timeout=RESTART_TIMEOUT)
         except Tr4ctlError:
             if not failed:  # never hide the copy's own error behind this one
                 raise

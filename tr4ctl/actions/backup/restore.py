@@ -62,6 +62,7 @@ from tr4ctl.plan.backup import (
     Part,
     RestoreJournal,
     env_rewrite,
+    restore_command,
     utc_now_text,
 )
 from tr4ctl.plan.database import current_url, postgres_database
@@ -95,6 +96,7 @@ class Restorable:
 
     verified: VerifyResult
     env: PreparedEnv | None
+    as_project: str | None = None  # as given: the journal keeps it for a rerun
 
     @property
     def manifest(self) -> Manifest:
@@ -119,7 +121,7 @@ def check_restorable(rt: Runtime, archive: Path, as_project: str | None = None) 
                        f"to put its data into {project}, add --as-project {project}; to restore "
                        f"project {manifest.project}, run the restore from its folder "
                        "(--project-dir); nothing was changed")
-    return Restorable(verified, prepare_env(rt, verified))
+    return Restorable(verified, prepare_env(rt, verified), as_project)
 
 
 def prepare_env(rt: Runtime, verified: VerifyResult) -> PreparedEnv | None:
@@ -192,6 +194,7 @@ def restore_backup(rt: Runtime, archive: Path, checked: Restorable, safety_dir: 
     report = RestoreReport(archive=archive, manifest=manifest, safety_backup=None,
                            resumed=interrupted)
     record = step_recorder(rt, COMMAND)
+    rerun = restore_command(str(archive), checked.as_project)
     was_running = any(s.state == "running" for name, s in
                       engine.service_states(rt.services).items())
     try:
@@ -211,27 +214,27 @@ def restore_backup(rt: Runtime, archive: Path, checked: Restorable, safety_dir: 
                 on_safety(safety)
     except BaseException as exc:  # noqa: BLE001 - Ctrl-C, SIGTERM too start it again
         # Nothing was replaced yet: the stack as it was, started again.
-        outcome = ("nothing was replaced; the stack runs as before" if was_running
-                   else "nothing was replaced")
+        outcome = "nothing was replaced"
         with deferred("starting the stack again", raise_after=False):
             if was_running:
-                _bring_back(rt, timeout)
+                outcome = _bring_back(rt, streams, timeout)
             steps_ended(rt.paths, COMMAND, exc, outcome)
-        raise _interrupted(exc, outcome) from None
+        raise _interrupted(exc, outcome, rerun) from None
 
     try:
         record("replace")
         write_journal(rt.paths, RestoreJournal(
             archive=str(archive.resolve()), safety_backup=report.safety_backup,
-            started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid()))
+            started_at=utc_now_text(datetime.now(UTC)), pid=os.getpid(),
+            as_project=checked.as_project))
         _replace_all(rt, streams, archive, manifest, report, env)
     except KeyboardInterrupt as exc:
         # Asked to stop half way: the volumes are a mix. The safety backup (taken a moment
         # ago, of exactly this stack) goes back in, and the stack as it was starts again.
         with deferred("putting the safety backup back", raise_after=False):
-            outcome = _put_safety_back(rt, streams, report.safety_backup, timeout)
+            outcome = _put_safety_back(rt, streams, report.safety_backup, timeout, rerun)
             steps_ended(rt.paths, COMMAND, exc, outcome)
-        raise _interrupted(exc, outcome) from None
+        raise _interrupted(exc, outcome, rerun) from None
     except Exception:
         steps_ended(rt.paths, COMMAND)  # the journal, kept, names the way out
         raise
@@ -272,11 +275,11 @@ def _replace_all(rt: Runtime, streams: VolumeStreams, archive: Path, manifest: M
 
 
 def _put_safety_back(rt: Runtime, streams: VolumeStreams, safety_backup: str | None,
-                     timeout: float) -> str:
+                     timeout: float, rerun: str) -> str:
     """After an interruption half way: the safety backup in place, the stack started;
     what serves now, in a few words. On failure the journal stays, and says the way out."""
     if not safety_backup:
-        return "the volumes may be a mix: run the restore again (the journal says so)"
+        return f"the volumes may be a mix: run the restore again (`{rerun}`)"
     try:
         streams.remove_leftover_helpers()  # the one the signal stopped may still write
         safety = Path(safety_backup)
@@ -294,10 +297,11 @@ def _put_safety_back(rt: Runtime, streams: VolumeStreams, safety_backup: str | N
     return "the safety backup is back in place and the stack runs as before"
 
 
-def _interrupted(exc: BaseException, outcome: str) -> BaseException:
+def _interrupted(exc: BaseException, outcome: str, rerun: str | None = None) -> BaseException:
     if isinstance(exc, KeyboardInterrupt):
+        again = f"; to restore it after all: `{rerun}`" if rerun else ""
         return Interrupted(f"`{COMMAND}` interrupted ({signal_name()}): {outcome}",
-                           "`tr4ctl status` shows the stack")
+                           f"`tr4ctl status` shows the stack{again}")
     return exc
 
 
@@ -403,9 +407,16 @@ def _restore_postgres(rt: Runtime, part: Part, reader: HashingReader,
     restore_dump(rt, name, reader)
 
 
-def _bring_back(rt: Runtime, timeout: float) -> None:
-    """The safety backup failed after the stack was stopped: start it again as it was."""
+def _bring_back(rt: Runtime, streams: VolumeStreams, timeout: float) -> str:
+    """The safety backup was cut short after the stack was stopped: the stack started
+    again as it was. What is true afterwards, in a few words (it may not have started)."""
+    env = last_environment(rt.paths)
     try:
-        bring_up(rt, last_environment(rt.paths), build=False, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - the original failure is the one to report
-        rt.out.warn(f"could not start the stack again: {exc}; run `tr4ctl up`")
+        # The copy the interruption cut short may still be reading the volumes.
+        streams.remove_leftover_helpers()
+        bring_up(rt, env, build=False, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - the interruption is what is reported
+        reason = exc.message if isinstance(exc, Tr4ctlError) else f"{type(exc).__name__}: {exc}"
+        return (f"nothing was replaced, but the stack did not start again ({reason}); "
+                f"`tr4ctl up --env {env.value}` starts it")
+    return "nothing was replaced; the stack runs as before"
