@@ -17,7 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from conftest import TEST_PREFIX, docker
+
+# Runs beside the other tests (scripts/test.sh), as it never touches the host's stacks:
+# its engine is the fresh host's, in a container of the test's own.
+pytestmark = [pytest.mark.own_engine]
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tr4ctl-test/fresh-host:trixie"

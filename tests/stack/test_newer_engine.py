@@ -19,6 +19,10 @@ from backend_images import REPO, build_context, build_image
 from conftest import Stack, docker, new_stack, own_environment, wait_for
 from engine_nodes import MIN_API_VERSION, EngineNode
 
+# Runs beside the other tests (scripts/test.sh), as it never touches the host's stacks:
+# the node's engine only (the host's builds and keeps the images).
+pytestmark = [pytest.mark.own_engine]
+
 ADMIN, FOUNDER = "admin@engine.test", "founder@engine.test"
 SERVICES = ("backend", "nginx", "chroma")
 

@@ -16,6 +16,10 @@ from conftest import wait_for
 from load import AccountLoad, RequestLoad
 from swarm_nodes import Manager, Node, load_stack_images, node_stack
 
+# Runs beside the other tests (scripts/test.sh), as it never touches the host's stacks:
+# the manager's and worker's engines only.
+pytestmark = [pytest.mark.own_engine]
+
 ADMIN, FOUNDER = "admin@swarm.test", "founder@swarm.test"
 PASSWORD = "swarm-test-password-1"
 REPLICAS = 3
