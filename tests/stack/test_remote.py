@@ -75,7 +75,7 @@ class RemoteStack(Stack):
 
 @pytest.fixture(scope="module")
 def host(docker_engine, tmp_path_factory):
-    machine = SshHost(f"t4t-remote-{os.getpid()}", tmp_path_factory.mktemp("ssh-host"))
+    machine = SshHost(f"t4t-sshhost-{os.getpid()}", tmp_path_factory.mktemp("ssh-host"))
     try:
         yield machine.start()
     finally:
