@@ -62,13 +62,16 @@ def forward(argv: list[str]) -> int | None:
 
 def workstation_settings(argv: list[str]) -> Settings:
     from tr4ctl.config.keys import KEYS, WORKSTATION_KEYS
-    from tr4ctl.config.load import read_env_file, where_to_fix
+    from tr4ctl.config.load import EnvFile, read_env_file, where_to_fix
     from tr4ctl.config.model import ENV_FILE, ENVIRONMENT
 
     host_option, project_dir = remote_call.host_option(argv)
     folder = Path(project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or ".")
     env_file = folder / ".env"
-    file = read_env_file(env_file)
+    try:
+        file = read_env_file(env_file)
+    except OSError:  # no folder there: the local path names the problem, if no host is set
+        file = EnvFile(env_file, {}, {})
     values: dict[str, object] = {}
     for name in WORKSTATION_KEYS:
         raw, source = (os.environ.get(name), ENVIRONMENT)
