@@ -11,7 +11,6 @@ the import of the local command tree (cli/launch.py decides before importing it)
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -117,7 +116,12 @@ def _is_file(path: str) -> bool:
 
 def _terminal() -> Terminal:
     stdout_tty = sys.stdout.isatty()
-    columns = shutil.get_terminal_size((0, 0)).columns if stdout_tty else None
+    columns = None
+    if stdout_tty:
+        try:
+            columns = os.get_terminal_size(sys.stdout.fileno()).columns
+        except OSError:
+            columns = None
     return Terminal(stdin_tty=sys.stdin.isatty(), stdout_tty=stdout_tty,
                     columns=columns or None, term=os.environ.get("TERM"),
                     no_color=bool(os.environ.get("NO_COLOR")))
