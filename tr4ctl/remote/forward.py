@@ -184,3 +184,5 @@ def _download(connection, remote: str, local: str) -> None:
     fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(done.stdout)
+    # The host's tr4ctl named its temporary copy: say where the file is on this machine.
+    print(f"tr4ctl: {local} written here from {connection.target} (0600)", file=sys.stderr)
