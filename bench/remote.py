@@ -76,7 +76,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--keep-for", type=float, default=0, metavar="SECONDS",
+                        help="keep the host and stack that long after measuring (to time "
+                             "them with another tool): their settings go to stderr")
+    arguments = parser.parse_args()
+    rounds = arguments.rounds
     name = f"t4t-benchremote-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="tr4ctl-bench-remote-") as folder:
         base = Path(folder)
@@ -112,11 +116,19 @@ def main() -> int:
             log("up --env dev on the host, from here")
             remote("up", "--env", "dev")
             result = measure(host, name, remote, rounds)
+            print(json.dumps(result, indent=2), flush=True)
+            if arguments.keep_for:
+                log("kept for {:g} s: {} --project-dir {} status; on the host: docker exec "
+                    "{} {}/bin/tr4ctl --project-dir /srv/{} status".format(
+                        arguments.keep_for, " ".join(f"{k}={v}" for k, v in
+                                                     host.workstation_environment(
+                                                         f"/srv/{name}").items()),
+                        workstation, host.name, VENV, name))
+                time.sleep(arguments.keep_for)
             remote("down", "--volumes", "--yes")
         finally:
             log("removing the SSH host")
             host.remove()
-    print(json.dumps(result, indent=2))
     return 0
 
 

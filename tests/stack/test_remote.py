@@ -75,7 +75,7 @@ class RemoteStack(Stack):
 
 @pytest.fixture(scope="module")
 def host(docker_engine, tmp_path_factory):
-    machine = SshHost(f"t4t-remote-{os.getpid()}", tmp_path_factory.mktemp("ssh-host"))
+    machine = SshHost(f"t4t-sshhost-{os.getpid()}", tmp_path_factory.mktemp("ssh-host"))
     try:
         yield machine.start()
     finally:
@@ -243,6 +243,12 @@ def _host_settings(stack: RemoteStack) -> dict[str, str]:
     return {k: str(v) for k, v in shown.items() if v is not None}
 
 
+def _containers(stack: RemoteStack) -> list[str]:
+    return sorted(stack.host.exec("docker", "ps", "-a", "--format", "{{.Names}} {{.ID}}",
+                                  "--filter", f"label=com.docker.compose.project={stack.name}"
+                                  ).split("\n"))
+
+
 def _lock_holder(stack: RemoteStack) -> bool:
     held = stack.host.exec("flock", "-n", f"{stack.host_dir}/.tr4ctl/lock", "true", check=False)
     return held is None
@@ -251,6 +257,7 @@ def _lock_holder(stack: RemoteStack) -> bool:
 def test_a_lost_connection_mid_deploy_leaves_the_old_release_and_the_lock_free(stack, host):
     before = stack.get("/version")
     assert before[0] == 200
+    containers = _containers(stack)
     backend = _host_settings(stack)["TR4CTL_BACKEND_IMAGE"]
     deploying = stack.popen("deploy", "--image", backend)
     wait_for(lambda: _lock_holder(stack), "the deploy to take the lock", 120, 0.2)
@@ -268,6 +275,8 @@ def test_a_lost_connection_mid_deploy_leaves_the_old_release_and_the_lock_free(s
         if "/opt/tr4ctl" in line), "the host's tr4ctl to end", 120, 0.5)
     assert not _lock_holder(stack)
     assert stack.get("/version") == before
+    # The deploy's clean-up ran on the host: its new backend is gone, the old one serves.
+    assert _containers(stack) == containers
     started = time.monotonic()
     taken = stack.tr4ctl("config", "set", "TR4CTL_LOCK_TIMEOUT=1")
     assert "waiting" not in taken.stderr and time.monotonic() - started < 30

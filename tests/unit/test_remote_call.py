@@ -123,3 +123,39 @@ def test_a_version_mismatch_is_the_same_line_either_way():
 def test_a_connection_lost_mid_command_is_no_unreachable_host():
     error = ssh_failure(TARGET, OPTIONS, "Connection to 203.0.113.7 closed by remote host.")
     assert error.exit_code == 1 and "was lost" in error.message
+
+
+WATCHED = """
+import sys, time
+from pathlib import Path
+from tr4ctl import interrupts
+from tr4ctl.remote import session
+interrupts.install()
+session.start()
+print("ready", flush=True)
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    Path(sys.argv[1]).write_text("cleaned up after " + interrupts.signal_name())
+    raise SystemExit(143)
+"""
+
+
+def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
+    """The host's side when the SSH connection goes: no signal comes, the pipes close."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, "-c", WATCHED, str(marker)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "TR4CTL_REMOTE_SESSION": "1"})
+    assert child.stdout.readline() == b"ready\n"
+    started = time.monotonic()
+    child.stdout.close()
+    child.stderr.close()
+    assert child.wait(timeout=10) == 143
+    assert time.monotonic() - started < 3
+    assert marker.read_text() == "cleaned up after SIGTERM"

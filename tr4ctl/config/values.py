@@ -219,9 +219,14 @@ def _checked(problem_of: Callable[[str], str | None], convert: Parser = text) ->
 
 
 def backend_integer(name: str) -> Parser:
-    from tr4ctl import rules
+    # The rules are loaded at the first value parsed, not when keys.py builds its table:
+    # a forwarded command (remote/forward.py) reads four keys and never loads them.
+    def problem(value: str) -> str | None:
+        from tr4ctl import rules
 
-    return _checked(lambda value: rules.integer_problem(name, value), lambda v: int(v.strip()))
+        return rules.integer_problem(name, value)
+
+    return _checked(problem, lambda v: int(v.strip()))
 
 
 def boolean(value: str) -> bool:

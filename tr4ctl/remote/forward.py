@@ -11,7 +11,6 @@ the import of the local command tree (cli/launch.py decides before importing it)
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -62,23 +61,23 @@ def forward(argv: list[str]) -> int | None:
 
 def workstation_settings(argv: list[str]) -> Settings:
     from tr4ctl.config.keys import KEYS, WORKSTATION_KEYS
-    from tr4ctl.config.load import read_env_file, where_to_fix
+    from tr4ctl.config.load import EnvFile, read_env_file, where_to_fix
     from tr4ctl.config.model import ENV_FILE, ENVIRONMENT
 
     host_option, project_dir = remote_call.host_option(argv)
     folder = Path(project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or ".")
     env_file = folder / ".env"
     try:
-        file_values = read_env_file(env_file).values
-    except OSError:  # no readable .env here: the local path says why, if it matters
-        file_values = {}
+        file = read_env_file(env_file)
+    except OSError:  # no folder there: the local path names the problem, if no host is set
+        file = EnvFile(env_file, {}, {})
     values: dict[str, object] = {}
     for name in WORKSTATION_KEYS:
         raw, source = (os.environ.get(name), ENVIRONMENT)
         if name == "TR4CTL_HOST" and host_option is not None:
             raw, source = host_option, "--host"
         if not raw:
-            raw, source = file_values.get(name), ENV_FILE
+            raw, source = file.values.get(name), ENV_FILE
         if not raw:
             values[name] = KEYS[name].default
             continue
@@ -117,7 +116,12 @@ def _is_file(path: str) -> bool:
 
 def _terminal() -> Terminal:
     stdout_tty = sys.stdout.isatty()
-    columns = shutil.get_terminal_size((0, 0)).columns if stdout_tty else None
+    columns = None
+    if stdout_tty:
+        try:
+            columns = os.get_terminal_size(sys.stdout.fileno()).columns
+        except OSError:
+            columns = None
     return Terminal(stdin_tty=sys.stdin.isatty(), stdout_tty=stdout_tty,
                     columns=columns or None, term=os.environ.get("TERM"),
                     no_color=bool(os.environ.get("NO_COLOR")))
@@ -180,3 +184,5 @@ def _download(connection, remote: str, local: str) -> None:
     fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(done.stdout)
+    # The host's tr4ctl named its temporary copy: say where the file is on this machine.
+    print(f"tr4ctl: {local} written here from {connection.target} (0600)", file=sys.stderr)
