@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tr4ctl.config.values import host_path_problem
 from tr4ctl.errors import ExitCode
 from tr4ctl.plan import host_bootstrap as hb
 from tr4ctl.plan import host_check as hc
@@ -79,11 +80,11 @@ def test_the_probe_keeps_os_release_for_host_packages():
 
 @pytest.mark.parametrize("path", ["srv/tr4ction", "/", "/srv/../etc", "/srv/a b", "/srv//x"])
 def test_bad_host_dirs_are_refused(path):
-    assert hb.host_dir_problem(path)
+    assert host_path_problem(path)
 
 
 def test_a_plain_host_dir_is_taken():
-    assert hb.host_dir_problem("/srv/tr4ction") is None
+    assert host_path_problem("/srv/tr4ction") is None
 
 
 def test_version_lines():

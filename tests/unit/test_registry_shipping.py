@@ -143,7 +143,7 @@ def test_a_credentials_file_without_a_registry_is_refused(tmp_path):
 def test_images_ship_refuses_bad_input_in_one_line_exit_2(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
     for args, extra, words in [
-        ((), {}, "no host to ship the images to"),
+        ((), {}, "no host given"),
         (("--host", "http://host.example"), {}, "not an ssh:// address"),
         (("--host", "ssh://root@host.example"), {"TR4CTL_REGISTRY": "https://r.example"},
          "without a scheme"),

@@ -49,17 +49,19 @@ def bootstrap(
     Exit 3 when the host cannot be reached or sudo needs a password.
     """
     from tr4ctl.actions.host.bootstrap import bootstrap_host
-    from tr4ctl.actions.host.connect import ssh_options, target_from
+    from tr4ctl.remote.settings import read_workstation
 
     rt = runtime(ctx)
-    host = target_from(target)
-    options = ssh_options(identity, known_hosts, accept_host_key=accept_host_key)
+    settings = read_workstation(rt.project_dir)
+    host = settings.target(target)
+    options = settings.ssh_options(accept_host_key=accept_host_key, identity=identity,
+                                   known_hosts=known_hosts)
 
     def show(step) -> None:
         mark = "[green]✓[/green]" if step.state == "done" else "[dim]·[/dim]"
         rt.out.say(f"{mark} {step.name}: {step.state} ({step.detail})")
 
-    steps = bootstrap_host(host, options, rt.out, show)
+    steps = bootstrap_host(host, options, settings.host_dir, rt.out, show)
     changed = [s.name for s in steps if s.state == "done" and s.name != "reach"]
     rt.out.success(f"{host} is a tr4ctl host"
                    + (f" (changed: {', '.join(changed)})" if changed else " (nothing changed)"))
@@ -90,13 +92,15 @@ def check(
     reached.
     """
     from tr4ctl.actions.host.check import check_host
-    from tr4ctl.actions.host.connect import ssh_options, target_from
     from tr4ctl.plan.host_check import FAIL, OK, check_exit_code
+    from tr4ctl.remote.settings import read_workstation
 
     rt = runtime(ctx)
-    host = target_from(target)
-    options = ssh_options(identity, known_hosts, accept_host_key=accept_host_key)
-    checks = check_host(host, options, rt.out, domain)
+    settings = read_workstation(rt.project_dir)
+    host = settings.target(target)
+    options = settings.ssh_options(accept_host_key=accept_host_key, identity=identity,
+                                   known_hosts=known_hosts)
+    checks = check_host(host, options, settings.host_dir, rt.out, domain)
     code = check_exit_code(checks)
     marks = {OK: "[green]✓[/green]", FAIL: "[red]✗[/red]"}
     rt.out.table(f"host check {host}", ["check", "ok", "detail", "fix"],

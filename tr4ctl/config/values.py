@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -89,12 +90,22 @@ def ssh_address(value: str) -> str:
     return value.strip()
 
 
+def host_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a project folder on another machine (never resolved here)."""
+    if not path.startswith("/"):
+        return f"{path!r} is not an absolute path (say /srv/tr4ction)"
+    if any(c.isspace() or ord(c) < 32 for c in path):
+        return f"{path!r} holds a space or a control character"
+    if posixpath.normpath(path) != path.rstrip("/") or posixpath.normpath(path) == "/":
+        return f"{path!r} is not a plain folder path (say /srv/tr4ction)"
+    return None
+
+
 def host_path(value: str) -> str:
-    """An absolute path on another machine (never resolved here)."""
-    if not value.startswith("/") or any(c.isspace() for c in value) or "/../" in value + "/":
-        raise ValueError("must be an absolute path on the host without spaces or '..', "
-                         "e.g. /srv/tr4ction")
-    return value.rstrip("/") or "/"
+    problem = host_path_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.rstrip("/")
 
 
 def bind_address(value: str) -> str:

@@ -8,7 +8,6 @@ actions load it, and ship it with host-common.sh and provision-docker.sh to the 
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import asdict, dataclass
 
@@ -106,17 +105,6 @@ def parse_host_dir(value: str) -> HostDir | None:
     if len(parts) < 4 or not parts[1].isdigit() or not parts[2].isdigit():
         return None
     return HostDir(parts[0], int(parts[1]), int(parts[2]), parts[3])
-
-
-def host_dir_problem(path: str) -> str | None:
-    """Why `path` cannot be the project folder on the host (TR4CTL_HOST_DIR), or None."""
-    if not path.startswith("/"):
-        return f"TR4CTL_HOST_DIR={path!r} is not an absolute path (say /srv/tr4ction)"
-    if any(c.isspace() or ord(c) < 32 for c in path):
-        return f"TR4CTL_HOST_DIR={path!r} holds a space or a control character"
-    if posixpath.normpath(path) != path.rstrip("/") or posixpath.normpath(path) == "/":
-        return f"TR4CTL_HOST_DIR={path!r} is not a plain folder path (say /srv/tr4ction)"
-    return None
 
 
 def plan_bootstrap(facts: HostFacts, system: HostSystem, local_version: str,

@@ -122,9 +122,12 @@ def host_option(argv: Sequence[str]) -> tuple[str | None, str | None]:
 
 def runs_here(argv: Sequence[str]) -> bool:
     """Commands that stay on the workstation whatever TR4CTL_HOST says: help, the
-    version, no command, and `config set` of the workstation's own keys."""
+    version, no command, `config set` of the workstation's own keys, and the commands
+    that reach the host themselves (`host ...`, `images ship`)."""
     words = split_globals(argv)
     if not words.command or "--version" in words.globals_:
+        return True
+    if words.command[:1] == ["host"] or words.command[:2] == ["images", "ship"]:
         return True
     if any(arg in ("--help", "-h") for arg in argv):
         return True

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from tr4ctl import __version__
@@ -22,14 +21,7 @@ from tr4ctl.plan import remote_call
 from tr4ctl.plan.remote_call import RemoteCall, Terminal, Workstation
 from tr4ctl.remote import commands
 from tr4ctl.remote.failures import NOT_INSTALLED, lost, not_installed
-
-
-@dataclass(frozen=True)
-class Settings:
-    host: str | None
-    host_dir: str
-    ssh_key: Path | None
-    known_hosts: Path | None
+from tr4ctl.remote.settings import Settings, read_workstation
 
 
 class _Trace:
@@ -60,54 +52,9 @@ def forward(argv: list[str]) -> int | None:
 
 
 def workstation_settings(argv: list[str]) -> Settings:
-    from tr4ctl.config.keys import KEYS, WORKSTATION_KEYS
-    from tr4ctl.config.load import EnvFile, read_env_file, where_to_fix
-    from tr4ctl.config.model import ENV_FILE, ENVIRONMENT
-
     host_option, project_dir = remote_call.host_option(argv)
     folder = Path(project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or ".")
-    env_file = folder / ".env"
-    try:
-        file = read_env_file(env_file)
-    except OSError:  # no folder there: the local path names the problem, if no host is set
-        file = EnvFile(env_file, {}, {})
-    values: dict[str, object] = {}
-    for name in WORKSTATION_KEYS:
-        raw, source = (os.environ.get(name), ENVIRONMENT)
-        if name == "TR4CTL_HOST" and host_option is not None:
-            raw, source = host_option, "--host"
-        if not raw:
-            raw, source = file.values.get(name), ENV_FILE
-        if not raw:
-            values[name] = KEYS[name].default
-            continue
-        try:
-            values[name] = KEYS[name].parse(raw)
-        except ValueError as exc:
-            hint = ("fix the --host value" if source == "--host"
-                    else where_to_fix(name, source, env_file))
-            raise BadInput(f"setting {name} is invalid (from {source}): {exc}", hint) from None
-        if isinstance(values[name], Path) and source == ENV_FILE:
-            values[name] = folder / values[name]  # relative to the project, like .env
-    key = values["TR4CTL_SSH_KEY"]
-    if key is not None and values["TR4CTL_HOST"]:
-        _require_private_key(key)
-    return Settings(values["TR4CTL_HOST"], values["TR4CTL_HOST_DIR"], key,
-                    values["TR4CTL_SSH_KNOWN_HOSTS"])
-
-
-def _require_private_key(key: Path) -> None:
-    try:
-        info = key.stat()
-    except OSError:
-        raise BadInput(f"TR4CTL_SSH_KEY {key} cannot be read",
-                       "point TR4CTL_SSH_KEY at a private key file") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BadInput(f"TR4CTL_SSH_KEY {key} is not a file",
-                       "point TR4CTL_SSH_KEY at a private key file")
-    if info.st_mode & 0o077:
-        raise BadInput(f"TR4CTL_SSH_KEY {key} is readable by others "
-                       f"(mode {stat.S_IMODE(info.st_mode):04o})", f"chmod 600 {key}")
+    return read_workstation(folder, host_option)
 
 
 def _is_file(path: str) -> bool:

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from tr4ctl import __version__
 from tr4ctl.actions.host.connect import (
     RUN_SHIPPED,
-    host_dir_from_environment,
     host_packages,
     reach,
     scripts_tar,
@@ -63,7 +62,7 @@ class StepResult:
         return asdict(self)
 
 
-def bootstrap_host(target: SshTarget, options: SshOptions, out: Output,
+def bootstrap_host(target: SshTarget, options: SshOptions, host_dir: str, out: Output,
                    on_step: Callable[[StepResult], None]) -> list[StepResult]:
     results: list[StepResult] = []
 
@@ -72,7 +71,6 @@ def bootstrap_host(target: SshTarget, options: SshOptions, out: Output,
         on_step(results[-1])
 
     # Pre-flight, no impact yet.
-    host_dir = host_dir_from_environment()
     reached = reach(target, options, out)
     connection = reached.connection
     report("reach", DONE if reached.accepted else ALREADY, reached.detail)

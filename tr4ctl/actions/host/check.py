@@ -8,7 +8,7 @@ import json
 import socket
 import time
 
-from tr4ctl.actions.host.connect import host_dir_from_environment, reach
+from tr4ctl.actions.host.connect import reach
 from tr4ctl.errors import OperationFailed
 from tr4ctl.output import Output
 from tr4ctl.plan import host_check as plan
@@ -20,9 +20,8 @@ PORT_TIMEOUT = 3.0
 DOMAIN_KEY = "TR4CTL_DOMAIN"
 
 
-def check_host(target: SshTarget, options: SshOptions, out: Output,
+def check_host(target: SshTarget, options: SshOptions, host_dir: str, out: Output,
                domain: str | None) -> list[plan.HostCheck]:
-    host_dir = host_dir_from_environment()
     connection = reach(target, options, out).connection
     answer = connection.output(["sh", "-c", plan.FACTS_SCRIPT, "sh", host_dir])
     try:

@@ -1,26 +1,20 @@
-"""Reaching a host for the `host` commands: the ssh options from the flags and the
-environment (TR4CTL_SSH_KEY, TR4CTL_SSH_KNOWN_HOSTS), the host's address from the argument
-or TR4CTL_HOST, and sudo checked before anything else is asked of it."""
+"""Reaching a host for the `host` commands (the address and ssh options come from
+remote/settings.py): the host key, the login, and sudo checked before anything else is
+asked of it."""
 
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from tr4ctl.errors import BadInput, MissingPrerequisite
+from tr4ctl.errors import MissingPrerequisite
 from tr4ctl.output import Output
-from tr4ctl.plan.ssh_target import EXAMPLE, SshTarget, parse_target
+from tr4ctl.plan.ssh_target import SshTarget
 from tr4ctl.remote import host_keys
-from tr4ctl.remote.commands import DEFAULT_HOST_DIR, SshOptions
-from tr4ctl.remote.connection import SshConnection, private_control_dir
+from tr4ctl.remote.commands import SshOptions
+from tr4ctl.remote.connection import SshConnection
 
-HOST_KEY = "TR4CTL_HOST"
-HOST_DIR_KEY = "TR4CTL_HOST_DIR"
-SSH_KEY = "TR4CTL_SSH_KEY"
-KNOWN_HOSTS_KEY = "TR4CTL_SSH_KNOWN_HOSTS"
 # What the host runs of scripts/ (host_packages.py is the one rule for package names).
 HOST_SCRIPTS = ("host_packages.py", "host-common.sh", "provision-docker.sh")
 # Run as root on the host: unpack the scripts (a tar on stdin) in a folder removed after,
@@ -33,45 +27,6 @@ tar -x -f - -C "$d"
 script=$1; shift
 bash "$d/$script" "$@" </dev/null
 """
-
-
-def target_from(value: str | None) -> SshTarget:
-    value = value or os.environ.get(HOST_KEY)
-    if not value:
-        raise BadInput("no host given", f"pass it ({EXAMPLE}) or set {HOST_KEY}")
-    try:
-        return parse_target(value)
-    except ValueError as exc:
-        raise BadInput(str(exc), f"write the host as {EXAMPLE}") from None
-
-
-def host_dir_from_environment() -> str:
-    from tr4ctl.plan.host_bootstrap import host_dir_problem
-
-    value = os.environ.get(HOST_DIR_KEY) or DEFAULT_HOST_DIR
-    problem = host_dir_problem(value)
-    if problem:
-        raise BadInput(problem, f"set {HOST_DIR_KEY} to an absolute folder, or unset it")
-    return value.rstrip("/")
-
-
-def ssh_options(identity: Path | None, known_hosts: Path | None, *,
-                accept_host_key: bool) -> SshOptions:
-    """-i / --known-hosts win over TR4CTL_SSH_KEY / TR4CTL_SSH_KNOWN_HOSTS."""
-    key = identity or _path_setting(SSH_KEY)
-    known = known_hosts or _path_setting(KNOWN_HOSTS_KEY)
-    if key is not None and not key.is_file():
-        raise BadInput(f"no SSH key at {key}", f"pass -i with a private key file, or set {SSH_KEY}")
-    if known is not None and not known.parent.is_dir():
-        raise BadInput(f"no folder for the known_hosts file {known}",
-                       f"pass --known-hosts in an existing folder, or set {KNOWN_HOSTS_KEY}")
-    return SshOptions(control_dir=private_control_dir(), key=key, known_hosts=known,
-                      accept_new_host_key=accept_host_key)
-
-
-def _path_setting(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value).expanduser() if value else None
 
 
 @dataclass(frozen=True)

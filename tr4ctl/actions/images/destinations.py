@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 from tr4ctl.docker.runner import ByteSource, Runner
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.plan.image_shipping import inspect_argv, parse_inspect_answer
-from tr4ctl.remote.commands import SshOptions
-from tr4ctl.remote.connection import SshConnection, Trace, private_control_dir
+from tr4ctl.remote.connection import SshConnection, Trace
 
 NO_DOCKER, NO_ENGINE = 127, 3  # the inspect script's own exit codes
 
@@ -88,13 +86,3 @@ class EngineDestination:
 
     def feed(self, argv: Sequence[str], source: ByteSource) -> None:
         self.runner.run_from_stream(list(argv), source, what=f"docker load on {self.name}")
-
-
-def ssh_options_from_environment(*, accept_new_host_key: bool = False) -> SshOptions:
-    """TR4CTL_SSH_KEY and TR4CTL_SSH_KNOWN_HOSTS (else the agent and ssh's defaults)."""
-    key = os.environ.get("TR4CTL_SSH_KEY")
-    known = os.environ.get("TR4CTL_SSH_KNOWN_HOSTS")
-    return SshOptions(control_dir=private_control_dir(),
-                      key=Path(key).expanduser() if key else None,
-                      known_hosts=Path(known).expanduser() if known else None,
-                      accept_new_host_key=accept_new_host_key)

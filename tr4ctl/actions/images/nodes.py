@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from tr4ctl.actions.images.destinations import (
     EngineDestination,
     SshDestination,
-    ssh_options_from_environment,
 )
 from tr4ctl.actions.images.ship import LocalEngine, ShipResult, registry_access, ship_images
 from tr4ctl.errors import BadInput
@@ -53,6 +52,7 @@ def _destination(rt: Runtime, node: NodeReach):
     if node.docker_host:
         return EngineDestination(node.name, node.docker_host, rt.out)
     from tr4ctl.remote.connection import SshConnection
+    from tr4ctl.remote.settings import read_workstation
 
     try:
         target = parse_target(node.ssh or "")
@@ -60,4 +60,5 @@ def _destination(rt: Runtime, node: NodeReach):
         raise BadInput(f"node {node.name}: {SSH_LABEL}: {exc}",
                        f"`docker node update --label-add {SSH_LABEL}=ssh://USER@ADDRESS "
                        f"{node.name}`") from None
-    return SshDestination(SshConnection(target, ssh_options_from_environment(), rt.out))
+    return SshDestination(SshConnection(
+        target, read_workstation(rt.project_dir).ssh_options(), rt.out))

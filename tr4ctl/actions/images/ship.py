@@ -227,7 +227,6 @@ def _registry_config(registry: registry_plan.Registry, path: Path) -> str:
 
 
 # -- `tr4ctl images ship` -----------------------------------------------------------------
-HOST_KEY = "TR4CTL_HOST"
 
 
 def stack_images(rt) -> list[str]:
@@ -243,20 +242,13 @@ def stack_images(rt) -> list[str]:
 
 def ship_command(rt, *, host: str | None, images: Sequence[str],
                  accept_host_key: bool = False) -> ShipResult:
-    from tr4ctl.actions.images.destinations import ssh_options_from_environment
-    from tr4ctl.plan.ssh_target import EXAMPLE, parse_target
+    from tr4ctl.remote.settings import read_workstation
 
-    address = host or os.environ.get(HOST_KEY)
-    if not address:
-        raise BadInput("no host to ship the images to",
-                       f"pass --host {EXAMPLE} or set {HOST_KEY}")
-    try:
-        target = parse_target(address)
-    except ValueError as exc:
-        raise BadInput(f"--host: {exc}", None) from None
+    settings = read_workstation(rt.project_dir)
+    target = settings.target(host)
     access = registry_access(rt.config.registry, rt.config.registry_auth_file)
     references = list(images) or stack_images(rt)
-    connection = SshConnection(target, ssh_options_from_environment(
-        accept_new_host_key=accept_host_key), rt.out)
+    connection = SshConnection(target, settings.ssh_options(accept_host_key=accept_host_key),
+                               rt.out)
     return ship_images(connection, references, rt.out,
                        engine=LocalEngine(rt.engine.runner, rt.engine.api), registry=access)

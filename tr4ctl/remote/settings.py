@@ -1,0 +1,98 @@
+"""The workstation's settings for reaching a host, read one way for every command that
+uses them (the forwarding, `host bootstrap|check`, `images ship`, a swarm's nodes):
+TR4CTL_HOST (or --host), TR4CTL_HOST_DIR, TR4CTL_SSH_KEY, TR4CTL_SSH_KNOWN_HOSTS, from
+the environment, then the workstation project's .env, then the defaults."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from tr4ctl.errors import BadInput
+from tr4ctl.plan.ssh_target import EXAMPLE, SshTarget, parse_target
+from tr4ctl.remote.commands import SshOptions
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str | None
+    host_dir: str
+    ssh_key: Path | None
+    known_hosts: Path | None
+
+    def target(self, value: str | None = None) -> SshTarget:
+        """`value` (an argument) or TR4CTL_HOST, parsed; refused when neither is given."""
+        address = value or self.host
+        if not address:
+            raise BadInput("no host given", f"pass it ({EXAMPLE}) or set TR4CTL_HOST")
+        try:
+            return parse_target(address)
+        except ValueError as exc:
+            raise BadInput(str(exc), f"write the host as {EXAMPLE}") from None
+
+    def ssh_options(self, *, accept_host_key: bool = False, identity: Path | None = None,
+                    known_hosts: Path | None = None) -> SshOptions:
+        """-i / --known-hosts win over TR4CTL_SSH_KEY / TR4CTL_SSH_KNOWN_HOSTS."""
+        from tr4ctl.remote.connection import private_control_dir
+
+        key = identity or self.ssh_key
+        if key is not None:
+            require_private_key(key)
+        known = known_hosts or self.known_hosts
+        if known is not None and not known.parent.is_dir():
+            raise BadInput(f"no folder for the known_hosts file {known}",
+                           "name a known_hosts file in an existing folder "
+                           "(--known-hosts or TR4CTL_SSH_KNOWN_HOSTS)")
+        return SshOptions(control_dir=private_control_dir(), key=key, known_hosts=known,
+                          accept_new_host_key=accept_host_key)
+
+
+def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
+    from tr4ctl.config.keys import KEYS, WORKSTATION_KEYS
+    from tr4ctl.config.load import EnvFile, read_env_file, where_to_fix
+    from tr4ctl.config.model import ENV_FILE, ENVIRONMENT
+
+    env_file = folder / ".env"
+    try:
+        file = read_env_file(env_file)
+    except OSError:  # no folder there: the local path names the problem, if no host is set
+        file = EnvFile(env_file, {}, {})
+    values: dict[str, object] = {}
+    for name in WORKSTATION_KEYS:
+        raw, source = (os.environ.get(name), ENVIRONMENT)
+        if name == "TR4CTL_HOST" and host_option is not None:
+            raw, source = host_option, "--host"
+        if not raw:
+            raw, source = file.values.get(name), ENV_FILE
+        if not raw:
+            values[name] = KEYS[name].default
+            continue
+        try:
+            values[name] = KEYS[name].parse(raw)
+        except ValueError as exc:
+            hint = ("fix the --host value" if source == "--host"
+                    else where_to_fix(name, source, env_file))
+            raise BadInput(f"setting {name} is invalid (from {source}): {exc}", hint) from None
+        if isinstance(values[name], Path) and source == ENV_FILE:
+            values[name] = folder / values[name]  # relative to the project, like .env
+    key = values["TR4CTL_SSH_KEY"]
+    if key is not None and values["TR4CTL_HOST"]:
+        require_private_key(key)
+    return Settings(values["TR4CTL_HOST"], values["TR4CTL_HOST_DIR"], key,
+                    values["TR4CTL_SSH_KNOWN_HOSTS"])
+
+
+def require_private_key(key: Path) -> None:
+    try:
+        info = key.stat()
+    except OSError:
+        raise BadInput(f"no SSH key at {key}",
+                       "point TR4CTL_SSH_KEY (or -i) at a private key file") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"the SSH key {key} is not a file",
+                       "point TR4CTL_SSH_KEY (or -i) at a private key file")
+    if info.st_mode & 0o077:
+        raise BadInput(f"the SSH key {key} is readable by others "
+                       f"(mode {stat.S_IMODE(info.st_mode):04o})", f"chmod 600 {key}")
