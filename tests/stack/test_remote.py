@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 
 import pytest
-from conftest import Stack, new_stack, own_environment, wait_for
+from conftest import Stack, docker, new_stack, own_environment, wait_for
 from ssh_hosts import VENV, SshHost, stack_images
 
 from tr4ctl.plan.ssh_target import parse_target
@@ -92,10 +92,10 @@ def images(docker_engine, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stack(host, images, tmp_path_factory):
-    """init, config set and `up --env dev`, each typed here and run on the host."""
+    """init, config set and `up --env dev`, each typed here and run on the host; `up`
+    first sends the images the host lacks from this machine's engine (no registry)."""
     host.trust()
-    names, settings = images
-    host.load(*names)
+    _, settings = images
     name = f"t4t-remote-{os.getpid()}"
     remote = RemoteStack(name, tmp_path_factory.mktemp("workstation"), HTTP_PORT, HTTPS_PORT,
                          host=host, host_dir=f"/srv/{name}")
@@ -103,7 +103,7 @@ def stack(host, images, tmp_path_factory):
     remote.tr4ctl("config", "set", f"TR4CTL_PROJECT_NAME={name}", "TR4CTL_BIND_ADDRESS=0.0.0.0",
                   f"TR4CTL_HTTP_PORT={HTTP_PORT}", f"TR4CTL_HTTPS_PORT={HTTPS_PORT}",
                   *(f"{k}={v}" for k, v in settings.items()))
-    remote.tr4ctl("up", "--env", "dev")
+    remote.first_up = remote.tr4ctl("up", "--env", "dev")
     try:
         yield remote
     finally:
@@ -144,6 +144,22 @@ def test_an_unknown_host_key_is_refused_unless_accepted_and_a_changed_one_always
         assert changed.returncode == 2, changed.stderr
         assert f"{host.known_hosts}:2" in changed.stderr, changed.stderr
     host.trust()
+
+
+def image_id(image: str, *on_host: str) -> str:
+    """The image's id on this machine's engine, or (on_host: `exec NODE`) on the host's."""
+    inspect = ("image", "inspect", "--format", "{{.Id}}", image)
+    return docker(*on_host, *((["docker"] if on_host else []) + list(inspect))).strip()
+
+
+def test_up_sends_the_images_the_host_lacks_once(stack, host, images):
+    _, settings = images
+    sent_line = next(line for line in stack.first_up.stderr.splitlines() if "sent to" in line)
+    for image in settings.values():
+        assert image in sent_line, stack.first_up.stderr
+        assert image_id(image, "exec", host.name) == image_id(image)
+    again = stack.tr4ctl("up", "--env", "dev")
+    assert "sent to" not in again.stderr, again.stderr
 
 
 def test_the_core_path_from_the_workstation(stack, host, tmp_path):

@@ -159,3 +159,20 @@ def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
     child.stderr.close()
     assert child.wait(timeout=60) == 143
     assert marker.read_text() == "cleaned up after SIGTERM"
+
+
+def test_up_and_deploy_offer_the_images_the_host_lacks():
+    from tr4ctl.plan.remote_call import images_the_host_lacks, offers_images
+
+    assert offers_images(["up", "--env", "prod"]) and offers_images(["--json", "deploy"])
+    assert not offers_images(["status"]) and not offers_images(["up", "--help"])
+    rows = [{"role": "backend", "image": "b:1", "present": True},
+            {"role": "backend base", "image": "py:3", "present": False},
+            {"role": "nginx", "image": "n:1", "present": False},
+            {"role": "chroma", "image": "c:1", "present": True}]
+    # The base only matters when the backend must be built there.
+    assert images_the_host_lacks(rows, ["up"]) == ["n:1"]
+    rows[0]["present"] = False
+    assert images_the_host_lacks(rows, ["up"]) == ["b:1", "py:3", "n:1"]
+    assert images_the_host_lacks([], ["deploy", "--image", "x:2"]) == ["x:2"]
+    assert images_the_host_lacks([], ["deploy", "--image=x:3"]) == ["x:3"]

@@ -231,3 +231,33 @@ def _basename(path: str) -> str:
     reader looks at it)."""
     base = path.rstrip("/").rsplit("/", 1)[-1] or "file"
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in base)[:80]
+
+
+# -- images the host lacks, offered from this workstation before the command ---------------
+# `up` starts the stack's images, `deploy --image X` X: the host may have no registry.
+SHIPPING_COMMANDS = ("up", "deploy")
+BACKEND_BASE_ROLE = "backend base"
+
+
+def offers_images(argv: Sequence[str]) -> bool:
+    command = split_globals(argv).command
+    return bool(command) and command[0] in SHIPPING_COMMANDS and not any(
+        arg in ("--help", "-h") for arg in command)
+
+
+def images_the_host_lacks(listed: Sequence[Mapping], argv: Sequence[str]) -> list[str]:
+    """From the host's `images list --json` rows ({role, image, present}): what it lacks
+    (the backend's base only when the backend itself must be built there), and the image
+    `deploy --image X` names."""
+    rows = [row for row in listed if isinstance(row, Mapping)]
+    backend_missing = any(row.get("role") == "backend" and not row.get("present")
+                          for row in rows)
+    wanted = [str(row["image"]) for row in rows if not row.get("present") and row.get("image")
+              and (row.get("role") != BACKEND_BASE_ROLE or backend_missing)]
+    command = list(split_globals(argv).command)
+    for i, arg in enumerate(command):
+        if arg == "--image" and i + 1 < len(command):
+            wanted.append(command[i + 1])
+        elif arg.startswith("--image="):
+            wanted.append(arg.partition("=")[2])
+    return list(dict.fromkeys(wanted))

@@ -48,7 +48,7 @@ def forward(argv: list[str]) -> int | None:
     call = remote_call.plan_remote_call(
         argv, Workstation(settings.host, settings.host_dir), _terminal(),
         version=__version__, remote_tr4ctl=commands.REMOTE_TR4CTL, is_local_file=_is_file)
-    return run_call(call, settings, verbose="--verbose" in argv or "-v" in argv)
+    return run_call(call, settings, argv, verbose="--verbose" in argv or "-v" in argv)
 
 
 def workstation_settings(argv: list[str]) -> Settings:
@@ -74,7 +74,8 @@ def _terminal() -> Terminal:
                     no_color=bool(os.environ.get("NO_COLOR")))
 
 
-def run_call(call: RemoteCall, settings: Settings, *, verbose: bool = False) -> int:
+def run_call(call: RemoteCall, settings: Settings, argv: list[str], *,
+             verbose: bool = False) -> int:
     from tr4ctl.remote.connection import SshConnection, private_control_dir
 
     options = commands.SshOptions(control_dir=private_control_dir(), key=settings.ssh_key,
@@ -95,6 +96,8 @@ def run_call(call: RemoteCall, settings: Settings, *, verbose: bool = False) -> 
             for crossing, handle in uploads:
                 connection.run(["sh", "-c", 'umask 077 && cat > "$1"', "sh",
                                 f"{temp}/{crossing.remote.name}"], stdin=handle)
+        if remote_call.offers_images(argv):
+            offer_images(connection, call, settings, argv, verbose=verbose)
         code = connection.attached(call.remote_argv(temp), tty=call.tty,
                                    environment=call.environment)
         if code == NOT_INSTALLED:
@@ -133,3 +136,43 @@ def _download(connection, remote: str, local: str) -> None:
         out.write(done.stdout)
     # The host's tr4ctl named its temporary copy: say where the file is on this machine.
     print(f"tr4ctl: {local} written here from {connection.target} (0600)", file=sys.stderr)
+
+
+def offer_images(connection, call: RemoteCall, settings: Settings, argv: list[str], *,
+                 verbose: bool) -> None:
+    """Before `up` or `deploy`: the images the host's stack lacks, sent from this
+    machine's engine when it holds them (only the ids the host lacks: images ship). What
+    neither has is left to the host's own command (it builds, pulls, or says why)."""
+    import json
+
+    from tr4ctl.actions.images.ship import LocalEngine, ship_images
+    from tr4ctl.errors import Tr4ctlError
+    from tr4ctl.output import Output
+
+    listed = connection.run([commands.REMOTE_TR4CTL, "--project-dir", settings.host_dir,
+                             "--json", "images", "list"], environment=call.environment,
+                            check=False)
+    try:
+        rows = json.loads(listed.stdout)["data"]["images"]
+    except (ValueError, KeyError, TypeError):
+        return  # no project there yet, or another tr4ctl: the command itself says so
+    wanted = remote_call.images_the_host_lacks(rows, argv)
+    if not wanted:
+        return
+    out = Output(json_mode="--json" in argv, verbose=verbose)
+    try:
+        engine = LocalEngine.from_environment(out)
+        here = [ref for ref in wanted if _held_here(engine, ref)]
+    except Tr4ctlError as exc:  # no engine on this workstation: nothing to offer
+        out.detail(f"images not offered to {call.target}: {exc.message}")
+        return
+    if here:
+        result = ship_images(connection, here, out, engine=engine)
+        if result.sent or result.tagged:
+            out.say(f"sent to {call.target}: {', '.join([*result.sent, *result.tagged])}")
+
+
+def _held_here(engine, reference: str) -> bool:
+    from tr4ctl.docker.images import image_id_and_size
+
+    return image_id_and_size(engine.runner, engine.api, reference) is not None
