@@ -16,6 +16,10 @@ _OFFENDING = re.compile(r"Offending \S+ key in (\S+):(\d+)")
 _CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
 
 
+class UnknownHostKey(BadInput):
+    """First contact without the accept flag (the message shows the fingerprints)."""
+
+
 def unknown_host_key(diagnostics: str) -> bool:
     """ssh refused a host it has no key for (first contact), not a changed key."""
     return "Host key verification failed" in diagnostics and _CHANGED not in diagnostics \
@@ -39,7 +43,7 @@ def ssh_failure(target: SshTarget, options, diagnostics: str,
     if unknown_host_key(text):
         shown = "; ".join(line.strip() for line in (fingerprints or "").splitlines()
                           if line.strip()) or "not readable (ssh-keyscan got no key)"
-        return BadInput(
+        return UnknownHostKey(
             f"{target}'s host key is not in "
             f"{options.known_hosts or '~/.ssh/known_hosts'}: refused; it offers {shown}",
             "check that fingerprint with the host's provider, then rerun with "
