@@ -4,7 +4,7 @@ JSON document on stdout (progress on stderr).
 
     .venv/bin/python bench/remote.py [--rounds 7]
 
-It starts an SSH host of its own (tests/stack/ssh_hosts.py: OpenSSH and a Docker engine
+It starts an SSH host of its own (tests/stack/ssh_engine_hosts.py: OpenSSH and a Docker engine
 in a container on a network it makes, tr4ctl installed from this checkout), brings a dev
 stack up there from this machine (TR4CTL_HOST), then per round, alternating:
 - remote: `tr4ctl status` typed here (forwarded over the shared SSH connection);
@@ -32,7 +32,7 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(CHECKOUT), str(CHECKOUT / "tests" / "stack")]
 
-from ssh_hosts import VENV, SshHost, stack_images
+from ssh_engine_hosts import VENV, SshHost, stack_images
 
 from tr4ctl.plan.ssh_target import parse_target
 from tr4ctl.remote import commands

@@ -27,13 +27,6 @@ def install() -> None:
         signal.signal(signal.SIGTERM, _on_signal)
 
 
-def install_hangup() -> None:
-    """SIGHUP taken as SIGTERM (a remote session over a pty ends with SIGHUP): the same
-    clean-up, exit 143."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGHUP, lambda _signum, frame: _on_signal(signal.SIGTERM, frame))
-
-
 def received() -> int | None:
     """The last SIGINT/SIGTERM this process got, or None."""
     return _received[-1] if _received else None
@@ -53,6 +46,11 @@ def signal_name() -> str:
 
 def interruption(signum: int | None = None) -> KeyboardInterrupt:
     return Terminated() if (signum or received()) == signal.SIGTERM else KeyboardInterrupt()
+
+
+def on_signal(signum: int, frame) -> None:
+    """As if `signum` came (remote/session.py: a lost session is a SIGTERM)."""
+    _on_signal(signum, frame)
 
 
 def _on_signal(signum: int, _frame) -> None:

@@ -1,5 +1,5 @@
 """`tr4ctl host bootstrap` and `host check` from the test process as the workstation,
-against a fresh Debian 13 host of the test's own over SSH (ssh_hosts.py): no Docker on
+against a fresh Debian 13 host of the test's own over SSH (bare_ssh_hosts.py): no Docker on
 it, a user that needs sudo, a key and a known_hosts file the test made.
 
 Slow: the first bootstrap installs Debian's docker.io and tr4ctl's dependencies there.

@@ -134,9 +134,9 @@ from pathlib import Path
 from tr4ctl import interrupts
 from tr4ctl.remote import session
 interrupts.install()
-session.start()
-print("ready", flush=True)
 try:
+    session.start()
+    print("ready", flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     Path(sys.argv[1]).write_text("cleaned up after " + interrupts.signal_name())
@@ -151,13 +151,14 @@ def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
     import sys
 
     marker = tmp_path / "marker"
-    child = subprocess.Popen([sys.executable, "-c", WATCHED, str(marker)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env={**os.environ, "TR4CTL_REMOTE_SESSION": "1"})
+    errors = tmp_path / "stderr"
+    with errors.open("wb") as stderr:
+        child = subprocess.Popen([sys.executable, "-c", WATCHED, str(marker)],
+                                 stdout=subprocess.PIPE, stderr=stderr,
+                                 env={**os.environ, "TR4CTL_REMOTE_SESSION": "1"})
     assert child.stdout.readline() == b"ready\n"
     child.stdout.close()
-    child.stderr.close()
-    assert child.wait(timeout=60) == 143
+    assert child.wait(timeout=60) == 143, errors.read_text()
     assert marker.read_text() == "cleaned up after SIGTERM"
 
 

@@ -8,7 +8,8 @@ workstation: plan/remote_call.py).
   is released when this process ends. ssh gives a process no signal when its session
   goes (no pty: its pipes just close), so a watchdog thread polls stdout and stderr for
   a hang-up and sends SIGTERM to this process; a pty session ends with SIGHUP, taken as
-  SIGTERM.
+  SIGTERM, once. Verified through Debian's `sudo -n` (use_pty by default): without a pty
+  sudo hands the session's pipes to the command; with one it relays the SIGHUP.
 """
 
 from __future__ import annotations
@@ -47,9 +48,25 @@ def start() -> None:
                               os.environ.get(REMOTE_ADDRESS))
     if refusal is not None:
         raise refusal
-    interrupts.install_hangup()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, _on_hangup)
     threading.Thread(target=_watch, args=((1, 2),), name="tr4ctl-session-watchdog",
                      daemon=True).start()
+
+
+# A lost pty session is seen twice: SIGHUP (relayed by sudo) and the watchdog's hang-up.
+# Only the first becomes the SIGTERM the flows clean up after; a second would cut that
+# clean-up short.
+_lost = threading.Lock()
+
+
+def _first_loss() -> bool:
+    return _lost.acquire(blocking=False)
+
+
+def _on_hangup(_signum: int, frame) -> None:
+    if _first_loss():
+        interrupts.on_signal(signal.SIGTERM, frame)
 
 
 def _watch(fds: tuple[int, ...]) -> None:
@@ -63,4 +80,5 @@ def _watch(fds: tuple[int, ...]) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     for fd in fds:
         os.dup2(devnull, fd)
-    os.kill(os.getpid(), signal.SIGTERM)
+    if _first_loss():
+        os.kill(os.getpid(), signal.SIGTERM)
