@@ -23,6 +23,8 @@ from test_fresh_host import (
     remove_cgroups,
 )
 
+from tr4ctl.plan.ssh_target import parse_target
+from tr4ctl.remote.commands import SshOptions, ssh_exit_master
 from tr4ctl.remote.connection import private_control_dir
 
 IMAGE = "tr4ctl-test/ssh-host:trixie"
@@ -127,10 +129,13 @@ class SshHost:
             capture_output=True, text=True, timeout=timeout, env=own_environment())
 
     def close_connections(self) -> None:
-        """End tr4ctl's shared connections to this host (they outlive each command)."""
+        """End tr4ctl's shared connections to this host (they outlive each command): one
+        per user and known_hosts file the tests used (the connection's path names both)."""
         for user in USERS:
-            subprocess.run(["ssh", "-o", f"ControlPath={private_control_dir()}/%C", "-O", "exit",
-                            f"{user}@{self.address}"], capture_output=True)
+            for known in {self.known_hosts, *self.folder.glob("*known_hosts*")}:
+                options = SshOptions(private_control_dir(), key=self.key, known_hosts=known)
+                subprocess.run(ssh_exit_master(parse_target(self.target(user)), options),
+                               capture_output=True)
 
     def remove(self) -> None:
         # The shared connections end with their peer; close them first all the same.

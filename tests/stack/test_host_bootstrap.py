@@ -50,7 +50,7 @@ def test_an_unknown_host_key_is_refused_showing_its_fingerprint(ssh_host):
     ssh_host.close_connections()  # a shared connection already open would be reused
     refused = ssh_host.tr4ctl("host", "bootstrap", ssh_host.target(), known_hosts=known_hosts)
     assert refused.returncode == 2, refused.stderr
-    assert "host key is not in known_hosts: refused" in refused.stderr
+    assert f"host key is not in {known_hosts}: refused" in refused.stderr
     assert f"ED25519 {ssh_host.host_key_fingerprint()}" in refused.stderr
     assert "--accept-host-key" in refused.stderr
     assert "Traceback" not in refused.stderr
