@@ -25,6 +25,7 @@ from tr4ctl.docker.failures import (
     missing_program,
     timed_out,
 )
+from tr4ctl.stdin_feed import ByteSource, feed_stdin
 
 Completed = subprocess.CompletedProcess
 # A child ended by SIGINT or SIGTERM: -N from Python, 128+N from a shell or docker.
@@ -35,9 +36,6 @@ ENDED_BY_SIGNAL = frozenset({-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGIN
 class Trace(Protocol):
     def detail(self, message: str) -> None: ...
 
-
-class ByteSource(Protocol):
-    def read(self, size: int = ...) -> bytes: ...
 
 
 class Runner:
@@ -106,18 +104,7 @@ class Runner:
                                         stderr=errors, env=self._environment())
             except FileNotFoundError:
                 raise missing_program(argv) from None
-            assert proc.stdin is not None
-            try:
-                while data := source.read(chunk):
-                    proc.stdin.write(data)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass  # the process ended early: its exit code and stderr say why
-            except BaseException:
-                # The source failed: stop the process and report the source's error.
-                proc.kill()
-                proc.wait()
-                raise
+            feed_stdin(proc, source, chunk)
             code = proc.wait()
             errors.seek(0)
             stderr = errors.read().decode(errors="replace")

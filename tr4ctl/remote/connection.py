@@ -19,6 +19,7 @@ from typing import IO, Protocol
 from tr4ctl.plan.ssh_target import SshTarget
 from tr4ctl.remote import commands, host_keys
 from tr4ctl.remote.failures import SSH_FAILED, ssh_failure, unknown_host_key
+from tr4ctl.stdin_feed import ByteSource, feed_stdin
 
 Completed = subprocess.CompletedProcess
 
@@ -26,9 +27,6 @@ Completed = subprocess.CompletedProcess
 class Trace(Protocol):
     def detail(self, message: str) -> None: ...
 
-
-class ByteSource(Protocol):
-    def read(self, size: int = ...) -> bytes: ...
 
 
 def private_control_dir() -> Path:
@@ -109,17 +107,7 @@ class SshConnection:
             # Output to files: a chatty remote command can never block on a full pipe.
             proc = subprocess.Popen([*argv[:1], "-E", log.name, *argv[1:]],
                                     stdin=subprocess.PIPE, stdout=out, stderr=err)
-            assert proc.stdin is not None
-            try:
-                while data := source.read(chunk):
-                    proc.stdin.write(data)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass  # the remote side ended early: its exit code and stderr say why
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
+            feed_stdin(proc, source, chunk)
             code = proc.wait()
             out.seek(0)
             err.seek(0)
