@@ -55,3 +55,15 @@ def derived_image(stack, tag: str, dockerfile_tail: str, files: dict[str, str] |
     subprocess.run(["docker", "build", "-q", "-t", tag, str(context)], check=True,
                    capture_output=True, env={**own_environment(), "DOCKER_BUILDKIT": "0"})
     return tag
+
+
+def build_missing_backend(images: dict[str, dict], environment: dict[str, str]) -> None:
+    """The backend image `images list` names (by role), built here when this machine lacks
+    it: an engine of the test's own reaches no package index, and there is no registry."""
+    backend = images["backend"]["image"]
+    if not images["backend"]["present"]:
+        subprocess.run(["docker", "build", "-q", "--build-arg",
+                        f"BASE_IMAGE={images['backend base']['image']}", "--build-arg",
+                        f"BACKEND_VERSION={backend.rsplit(':', 1)[1]}", "-t", backend,
+                        str(REPO / "backend")], check=True, capture_output=True,
+                       env={**environment, "DOCKER_BUILDKIT": "0"})

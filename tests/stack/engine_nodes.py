@@ -53,6 +53,22 @@ def node_image(image: str = NODE_IMAGE, mmdebstrap: list[str] = MMDEBSTRAP,
     return image
 
 
+def engine_run_argv(name: str, network: str) -> list[str]:
+    """`docker run -d` of a sid engine in a container of the test's own, NOT --privileged
+    ("unable to apply caps"); the image and its command follow."""
+    return ["run", "-d", "--name", name, "--hostname", name, "--network", network,
+            # What the leftover sweep of a killed run looks for (conftest).
+            "--label", f"com.docker.compose.project={name}",
+            "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
+            # Without it the engine cannot exec into a container running as another user.
+            "--cap-add", "SYS_PTRACE",
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            # Engine 28 writes its containers' sysctls (disable_ipv6 on eth0): /proc/sys
+            # must be writable, which only `privileged` gives by default.
+            "--security-opt", "systempaths=unconfined",
+            "--tmpfs", "/run", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
+
+
 class EngineNode:
     """dockerd in a container, on a network of the test's own, its socket in
     `socket_dir`; `shared` folders are mounted at the same path inside it."""
@@ -76,18 +92,8 @@ class EngineNode:
         docker("network", "create", "--label", f"com.docker.compose.project={self.name}",
                self.network)
         mounts = [arg for folder in self.shared for arg in ("-v", f"{folder}:{folder}")]
-        docker("run", "-d", "--name", self.name, "--hostname", self.name,
-               "--network", self.network,
-               # What the leftover sweep of a killed run looks for (conftest).
-               "--label", f"com.docker.compose.project={self.name}",
-               "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
-               "--cap-add", "SYS_PTRACE",
-               "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-               # Engine 28 writes its containers' sysctls (disable_ipv6 on eth0): /proc/sys
-               # must be writable, which only `privileged` gives by default.
-               "--security-opt", "systempaths=unconfined",
-               "--tmpfs", "/run", "-v", f"{self.data_volume}:/var/lib/docker",
-               "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        docker(*engine_run_argv(self.name, self.network),
+               "-v", f"{self.data_volume}:/var/lib/docker",
                "-v", f"{self.socket_dir}:/sock", *mounts,
                "-e", f"DOCKER_MIN_API_VERSION={MIN_API_VERSION}",
                image, "dockerd", "--cgroup-parent", self.name,

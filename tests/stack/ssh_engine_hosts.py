@@ -4,6 +4,9 @@ docker.io engine and OpenSSH's server in one container (../shared/docs/docker-he
 the docker group), a key pair the test generates (0600) and a known_hosts file the test
 owns (nothing is written to ~/.ssh).
 
+test_remote.py and bench/remote.py drive tr4ctl on it; test_image_shipping.py ships images
+to its engine (`images ship --host`), the docker commands run through sudo.
+
 tr4ctl is installed there as `host bootstrap` will install it, at /opt/tr4ctl/venv, from
 a wheel of this working tree: the image carries a virtualenv with tr4ctl's dependencies
 (downloaded here for the image's Python, once per recipe), each host gets the wheel with
@@ -23,7 +26,9 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from backend_images import build_missing_backend
 from conftest import docker, wait_for
+from engine_nodes import engine_run_argv
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tr4ctl-test/ssh-host:sid"
@@ -138,11 +143,16 @@ class SshHost:
     def address(self) -> str:
         return f"ssh://{USER}@{self.ip}"
 
+    def ssh_environment(self) -> dict[str, str]:
+        """How tr4ctl reaches the host: the test's key and known_hosts."""
+        return {"TR4CTL_SSH_KEY": str(self.key), "TR4CTL_SSH_KNOWN_HOSTS": str(self.known_hosts)}
+
     def workstation_environment(self, project_dir: str) -> dict[str, str]:
         return {"TR4CTL_HOST": self.address, "TR4CTL_HOST_DIR": project_dir,
-                "TR4CTL_SSH_KEY": str(self.key), "TR4CTL_SSH_KNOWN_HOSTS": str(self.known_hosts)}
+                **self.ssh_environment()}
 
-    def start(self) -> SshHost:
+    def start(self, *, with_tr4ctl: bool = True) -> SshHost:
+        """with_tr4ctl=False: a Docker host alone (no wheel built or installed)."""
         image = host_image()
         self.folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.name,
@@ -151,15 +161,8 @@ class SshHost:
         self.known_hosts.touch(mode=0o600)
         docker("network", "create", "--label", f"com.docker.compose.project={self.name}",
                self.network)
-        docker("run", "-d", "--name", self.name, "--hostname", self.name,
-               "--network", self.network,
-               "--label", f"com.docker.compose.project={self.name}",
-               "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
-               "--cap-add", "SYS_PTRACE",
-               "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-               "--security-opt", "systempaths=unconfined",
-               "--tmpfs", "/run", "-v", f"{self.data_volume}:/var/lib/docker",
-               "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "-e", f"NODE={self.name}", image)
+        docker(*engine_run_argv(self.name, self.network),
+               "-v", f"{self.data_volume}:/var/lib/docker", "-e", f"NODE={self.name}", image)
         self.ip = docker("inspect", "--format",
                          f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}',
                          self.name).strip()
@@ -168,11 +171,12 @@ class SshHost:
                   f"cat > /home/{USER}/.ssh/authorized_keys && "
                   f"chown {USER}: /home/{USER}/.ssh/authorized_keys && "
                   f"chmod 600 /home/{USER}/.ssh/authorized_keys", input=public)
-        with tempfile.TemporaryDirectory() as folder:
-            wheel = tr4ctl_wheel(Path(folder))
-            docker("cp", str(wheel), f"{self.name}:/tmp/{wheel.name}")
-        self.exec(f"{VENV}/bin/pip", "install", "--quiet", "--no-deps", "--no-index",
-                  f"/tmp/{wheel.name}")
+        if with_tr4ctl:
+            with tempfile.TemporaryDirectory() as folder:
+                wheel = tr4ctl_wheel(Path(folder))
+                docker("cp", str(wheel), f"{self.name}:/tmp/{wheel.name}")
+            self.exec(f"{VENV}/bin/pip", "install", "--quiet", "--no-deps", "--no-index",
+                      f"/tmp/{wheel.name}")
         wait_for(lambda: self.exec("docker", "info", check=False) is not None,
                  "the host's engine", 90)
         return self
@@ -187,6 +191,10 @@ class SshHost:
                                      f"{result.stderr.decode(errors='replace')}")
             return None
         return result.stdout.decode(errors="replace")
+
+    def docker(self, *args: str, check: bool = True) -> str | None:
+        """The host's own docker CLI as root (docker exec: not over SSH)."""
+        return self.exec("docker", *args, check=check)
 
     def host_keys(self) -> str:
         """The host's public keys as known_hosts lines (what --accept-host-key records)."""
@@ -228,12 +236,6 @@ def stack_images(images_list: dict, environment: dict[str, str]) -> tuple[list[s
     when missing: the host reaches no package index), and the settings naming them for
     the host's project (the backend's tag is this checkout's, set explicitly)."""
     images = {i["role"]: i for i in images_list["data"]["images"]}
-    backend = images["backend"]["image"]
-    if not images["backend"]["present"]:
-        subprocess.run(["docker", "build", "-q", "--build-arg",
-                        f"BASE_IMAGE={images['backend base']['image']}", "--build-arg",
-                        f"BACKEND_VERSION={backend.rsplit(':', 1)[1]}", "-t", backend,
-                        str(REPO / "backend")], check=True, capture_output=True,
-                       env={**environment, "DOCKER_BUILDKIT": "0"})
+    build_missing_backend(images, environment)
     settings = {key: images[role]["image"] for key, role in ROLE_KEYS if role in images}
     return [i["image"] for i in images.values()], settings

@@ -238,3 +238,25 @@ class Node:
             while time.monotonic() < deadline and self.status() not in ("down", ""):
                 time.sleep(1)
             self.manager.docker("node", "rm", "--force", self.node_id, check=False)
+
+
+class SocketNode(Node):
+    """A worker whose engine also listens on a socket in a host folder: the manager's
+    tr4ctl reaches it there (the io.tr4ctl.docker-host label, set by start), as it would
+    reach a node over SSH (io.tr4ctl.ssh), to ship it the images it lacks."""
+
+    def __init__(self, manager: Manager, name: str, socket_dir: Path):
+        super().__init__(manager, name)
+        self.socket_dir = socket_dir
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket_dir}/docker.sock"
+
+    def start(self) -> SocketNode:
+        super().start(run_extra=("-v", f"{self.socket_dir}:/sock"),
+                      dockerd_extra=("-H", "unix:///var/run/docker.sock",
+                                     "-H", "unix:///sock/docker.sock"))
+        self.manager.docker("node", "update", "--label-add",
+                            f"io.tr4ctl.docker-host={self.docker_host}", self.node_id)
+        return self

@@ -108,10 +108,12 @@ def test_an_image_this_machine_lacks_is_refused_before_anything_is_sent(node):
 # -- over SSH, through the CLI: a host of the test's own, a user who needs sudo ------------
 @pytest.fixture(scope="module")
 def ssh_host(docker_engine, tmp_path_factory):
-    from ssh_engine_node import SshEngineNode
+    from ssh_engine_hosts import SshHost
 
-    made = SshEngineNode(f"t4t-shipssh-{PID}", tmp_path_factory.mktemp("shipssh")).start()
+    made = SshHost(f"t4t-shipssh-{PID}", tmp_path_factory.mktemp("shipssh"))
     try:
+        made.start(with_tr4ctl=False)
+        made.trust()
         yield made
     finally:
         made.remove()
@@ -120,9 +122,9 @@ def ssh_host(docker_engine, tmp_path_factory):
 def ship_over_ssh(tmp_path, host, *images):
     done = subprocess.run(
         [sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path), "--json",
-         "images", "ship", "--host", host.url, *images],
+         "images", "ship", "--host", host.address, *images],
         capture_output=True, text=True, timeout=600,
-        env={**own_environment(), **host.environment()})
+        env={**own_environment(), **host.ssh_environment()})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["data"]
 
@@ -130,9 +132,9 @@ def ship_over_ssh(tmp_path, host, *images):
 def test_images_ship_over_ssh_sends_what_the_host_lacks_once(ssh_host, images, tmp_path):
     tags, ids = images
     first = ship_over_ssh(tmp_path, ssh_host, tags["first"])
-    assert first["destination"] == ssh_host.url and first["via"] == "ssh"
+    assert first["destination"] == ssh_host.address and first["via"] == "ssh"
     assert first["sent"] == [tags["first"]] and first["bytes_sent"] > 3 << 20
-    # ops is in no docker group: the inspect, the load and the check ran through sudo.
+    # ubuntu is in no docker group: the inspect, the load and the check ran through sudo.
     assert node_id(ssh_host, tags["first"]) == ids["first"]
     again = ship_over_ssh(tmp_path, ssh_host, tags["first"])
     assert again["sent"] == [] and again["present"] == [tags["first"]]
@@ -142,24 +144,25 @@ def test_an_unknown_host_key_is_refused_before_anything_is_sent(ssh_host, images
     tags, _ = images
     # A master connection still open from the test before would be reused without any
     # host key check (OpenSSH's ControlMaster): close it first.
-    from tr4ctl.actions.images.destinations import ssh_options_from_environment
     from tr4ctl.plan.ssh_target import parse_target
     from tr4ctl.remote.connection import SshConnection
+    from tr4ctl.remote.settings import read_workstation
 
-    os.environ.update(ssh_host.environment())
+    os.environ.update(ssh_host.ssh_environment())
     try:
-        SshConnection(parse_target(ssh_host.url), ssh_options_from_environment(),
-                      Output()).close()
+        SshConnection(parse_target(ssh_host.address),
+                      read_workstation(tmp_path).ssh_options(), Output()).close()
     finally:
-        for key in ssh_host.environment():
+        for key in ssh_host.ssh_environment():
             os.environ.pop(key, None)
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     done = subprocess.run(
         [sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path), "images", "ship",
-         "--host", ssh_host.url, tags["second"]], capture_output=True, text=True, timeout=120,
-        env={**own_environment(), **ssh_host.environment(),
+         "--host", ssh_host.address, tags["second"]], capture_output=True, text=True, timeout=120,
+        env={**own_environment(), **ssh_host.ssh_environment(),
              "TR4CTL_SSH_KNOWN_HOSTS": str(empty)})
     assert done.returncode == 2, done.stderr
-    assert "host key is not in known_hosts" in done.stderr and "Traceback" not in done.stderr
+    assert f"host key is not in {empty}" in done.stderr, done.stderr
+    assert "--accept-host-key" in done.stderr and "Traceback" not in done.stderr
     assert node_id(ssh_host, tags["second"]) is None

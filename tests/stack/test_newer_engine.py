@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from backend_images import REPO, build_context, build_image
+from backend_images import build_context, build_image, build_missing_backend
 from conftest import Stack, docker, new_stack, own_environment, wait_for
 from engine_nodes import MIN_API_VERSION, EngineNode
 
@@ -71,13 +71,7 @@ def stack_images(stack: Stack) -> list[str]:
     """The stack's images on the host; the backend built here if missing (the node's
     containers reach no package index, and there is no registry)."""
     images = {i["role"]: i for i in stack.json("images", "list")["data"]["images"]}
-    backend = images["backend"]["image"]
-    if not images["backend"]["present"]:
-        subprocess.run(["docker", "build", "-q", "--build-arg",
-                        f"BASE_IMAGE={images['backend base']['image']}", "--build-arg",
-                        f"BACKEND_VERSION={backend.rsplit(':', 1)[1]}", "-t", backend,
-                        str(REPO / "backend")], check=True, capture_output=True,
-                       env={**own_environment(), "DOCKER_BUILDKIT": "0"})
+    build_missing_backend(images, own_environment())
     return [i["image"] for i in images.values()]
 
 

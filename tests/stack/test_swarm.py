@@ -1,20 +1,22 @@
 """The stack on a real swarm (`TR4CTL_TARGET=swarm`): an engine in a container of the
 test's own as the manager (never the host's engine: see swarm_nodes.py), PostgreSQL,
-three backend replicas behind nginx; then a second node joined as a worker, drained, and
-lost. Every change runs under a load loop through nginx that counts each failed request."""
+three backend replicas behind nginx; then a second node joined as a worker: a deploy ships
+it the new image by itself (once), then it is drained, and lost. Every change runs under a
+load loop through nginx that counts each failed request."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 import httpx
 import pytest
 from backend_images import build_context, build_image, derived_image, releases, served_version
-from conftest import wait_for
+from conftest import own_environment, wait_for
 from load import AccountLoad, RequestLoad
-from swarm_nodes import Manager, Node, load_stack_images, node_stack
+from swarm_nodes import Manager, SocketNode, load_stack_images, node_stack
 
 # Runs beside the other tests (scripts/test.sh), as it never touches the host's stacks:
 # the manager's and worker's engines only.
@@ -227,10 +229,12 @@ def test_a_backup_restores_every_account_into_a_fresh_swarm_stack(stack):
 
 # -- two nodes ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def worker(swarm, stack):
-    node = Node(swarm, f"t4t-worker-{os.getpid()}").start()
+def worker(swarm, stack, tmp_path_factory):
+    """Joined while the stack runs, holding no image: each deploy ships it the backend
+    image it lacks (the manager reaches its engine by the io.tr4ctl.docker-host label)."""
+    node = SocketNode(swarm, f"t4t-worker-{os.getpid()}",
+                      tmp_path_factory.mktemp("worker-socket")).start()
     try:
-        node.load(services(stack)["backend"]["image"])
         yield node
     finally:
         node.remove()
@@ -238,6 +242,49 @@ def worker(swarm, stack):
 
 def backend_nodes(stack) -> list[str]:
     return services(stack)["backend"]["nodes"]
+
+
+def new_backend_image(stack, tag: str, tmp_path) -> str:
+    """A new image id from the backend image the test built on the host (another label:
+    its layers are the running release's, its id is new)."""
+    running = next(image for image in stack.manager.host_images if "-backend:" in image)
+    (tmp_path / "Dockerfile").write_text(f"FROM {running}\nLABEL io.tr4ctl.test={tag}\n")
+    subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path)], check=True,
+                   capture_output=True, env={**own_environment(), "DOCKER_BUILDKIT": "0"})
+    return tag
+
+
+def image_id_on(node, image: str) -> str | None:
+    return (node.docker("image", "inspect", "--format", "{{.Id}}", image, check=False)
+            or "").strip() or None
+
+
+def test_a_deploy_ships_the_new_image_to_the_worker_by_itself_once(stack, worker, tmp_path):
+    new = new_backend_image(stack, f"{stack.name}-backend:shipped", tmp_path)
+    on_the_manager(stack, new)
+    expected = stack.manager.docker("image", "inspect", "--format", "{{.Id}}", new).strip()
+    assert image_id_on(worker, new) is None
+
+    with Load(stack) as load:
+        report = stack.json("deploy", "--image", new)["data"]
+    assert load.failures == [], load.failures[:5]
+    assert report["release"]["result"] == "succeeded"
+    [shipped] = report["shipped"]
+    assert shipped["destination"] == worker.name and shipped["via"] == "engine"
+    assert shipped["sent"] == [new], report["shipped"]
+    assert shipped["bytes_sent"] > 100 << 20  # the whole image crossed: the worker had none
+    assert image_id_on(worker, new) == expected
+    # The rolling update placed replicas on the worker (spread: it had none), and they
+    # run what was shipped there.
+    assert worker.node_id[:12] in backend_nodes(stack), backend_nodes(stack)
+    running = worker.docker("ps", "--format", "{{.Image}}").split()
+    assert any(image.startswith(new) for image in running), running
+
+    again = stack.json("deploy", "--image", new)["data"]
+    assert again["release"]["result"] == "succeeded"
+    [second] = again["shipped"]
+    assert second["sent"] == [] and second["bytes_sent"] == 0
+    assert second["present"] == [new]
 
 
 def test_replicas_spread_over_two_nodes_and_draining_one_fails_no_request(stack, worker):
