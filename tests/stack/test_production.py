@@ -66,6 +66,7 @@ class Readme:
     drill: list[str]
     private_ca: list[str]
     path_dir: Path
+    folder: Path  # where the commands are typed (relative paths land there)
     exports: list[str] = field(default_factory=list)
 
     def run(self, command: str) -> subprocess.CompletedProcess:
@@ -76,7 +77,7 @@ class Readme:
         env = {key: value for key, value in os.environ.items() if not key.startswith("TR4CTL_")}
         env["PATH"] = f"{self.path_dir}{os.pathsep}{env.get('PATH', '')}"
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                                env=env, timeout=900)
+                                env=env, timeout=900, cwd=self.folder)
         assert result.returncode == 0, (f"README command `{command}` exited "
                                         f"{result.returncode}:\n{result.stderr}\n{result.stdout}")
         return result
@@ -90,6 +91,16 @@ class Readme:
         if last is not None:
             commands = commands[:next(i for i, c in enumerate(commands) if c.startswith(last)) + 1]
         return {command: self.run(command).stderr for command in commands}
+
+
+# The README types these on a workstation to reach the host (test_remote.py and
+# test_host_bootstrap.py run them against hosts of their own); on the host itself, as the
+# README's last step says, the same commands run without them.
+WORKSTATION_ONLY = ("tr4ctl config set TR4CTL_HOST=", "tr4ctl host ")
+
+
+def on_the_host(commands: list[str]) -> list[str]:
+    return [c for c in commands if not c.startswith(WORKSTATION_ONLY)]
 
 
 def substituted(commands: list[str], values: dict[str, str]) -> list[str]:
@@ -121,7 +132,6 @@ def prod(docker_engine, tmp_path_factory):
     root_file = tmp_path_factory.mktemp("root") / "pebble-root.pem"
     # The README's example values -> this test's (nothing else is changed).
     values = {
-        "/srv/tr4ction": str(stack.project_dir),
         "api.example.com": DOMAIN,
         "https://acme.internal/directory": PEBBLE_DIR_URL,
         "/etc/ssl/certs/acme-server-ca.pem": str(pebble_dir / "ca.pem"),
@@ -132,7 +142,7 @@ def prod(docker_engine, tmp_path_factory):
     text = "\n".join(" ".join(block) for block in blocks)
     assert [example for example in values if example not in text] == []
     main, drill, private_ca = (substituted(block, values) for block in blocks)
-    readme = Readme(main, drill, private_ca, shim_dir)
+    readme = Readme(on_the_host(main), drill, private_ca, shim_dir, stack.project_dir)
     try:
         yield Prod(stack, readme, pebble_dir / "ca.pem", root_file)
     finally:
