@@ -1,8 +1,10 @@
 """All terminal output: data (tables, the --json envelope) to stdout, messages to stderr.
 
 Tables are data: `tr4ctl status | grep nginx` must find nginx. On a terminal they are
-Rich tables; anywhere else plain aligned columns, never cut, never wrapped, so a
-backup's name or an undo command can be copied from them. Under --json the envelope
+Rich tables fitted to its width (plan/table_fit.py: what every row shares goes to the
+title, long identifiers lose their middle; `--wide` keeps every value whole); anywhere
+else plain aligned columns, never cut, never wrapped, so a backup's name or an undo
+command can be copied from them. Under --json the envelope
 is stdout's only content, on failure too, and tables go to stderr for the person
 watching.
 
@@ -43,9 +45,10 @@ def is_terminal(stream: TextIO) -> bool:
 
 
 class Output:
-    def __init__(self, *, json_mode: bool = False, verbose: bool = False):
+    def __init__(self, *, json_mode: bool = False, verbose: bool = False, wide: bool = False):
         self.json_mode = json_mode
         self.verbose = verbose
+        self.wide = wide
         self._console: Console | None = None
         self._data: Console | None = None
         self._emitted = False
@@ -73,6 +76,11 @@ class Output:
     def fancy(self) -> bool:
         """stderr is a terminal: colours, spinners, boxed tables."""
         return is_terminal(sys.stderr)
+
+    @property
+    def fits_terminal(self) -> bool:
+        """stdout is a terminal and output is fitted to it (no --wide, no --json)."""
+        return is_terminal(sys.stdout) and not self.wide and not self.json_mode
 
     def say(self, message: str, *, markup: bool = True, style: str | None = None) -> None:
         """One message on stderr (Rich markup unless markup=False)."""
@@ -122,8 +130,12 @@ class Output:
             from rich.text import Text
 
             target = self.console if self.json_mode else self.data_console
+            limits: dict[int, int] = {}
+            if not self.wide:
+                title, columns, texts, limits = _fitted(title, columns, texts, target.width,
+                                                        wrap)
             _boxed(target, title, columns,
-                   [[Text.from_markup(cell) for cell in row] for row in texts], wrap)
+                   [[Text.from_markup(cell) for cell in row] for row in texts], wrap, limits)
             return
         if title and not self.json_mode:
             self.say(title, markup=False)  # context for people, not data
@@ -169,16 +181,58 @@ class Output:
         sys.stdout.flush()
 
 
+def _fitted(title: str | None, columns: list[str], cells: list[list[str]], width: int,
+            wrap: tuple[str, ...]):
+    """The table as it fits `width`, and the most each prose column may take; a shortened
+    cell loses its markup (plain text)."""
+    from tr4ctl.plan.table_fit import fit_table
+
+    fitted = fit_table(columns, [[plain(cell) for cell in row] for row in cells], width,
+                       wrap=wrap)
+    if not fitted.fits:
+        return title, columns, cells, {}
+    if not fitted.notes and not fitted.shortened:
+        return title, columns, cells, fitted.prose_widths
+    rows = []
+    for original, shown in zip(cells, fitted.rows, strict=True):
+        kept = [original[index] for index in fitted.kept]
+        rows.append([cell if plain(cell) == text else _escaped(text)
+                     for cell, text in zip(kept, shown, strict=True)])
+    parts = [*([title] if title else []), *fitted.notes,
+             *(["(--wide: whole values)"] if fitted.shortened else [])]
+    return "\n".join(_packed(parts, width)), fitted.columns, rows, fitted.prose_widths
+
+
+def _packed(parts: list[str], width: int) -> list[str]:
+    """Title parts two spaces apart, a new line where the next would pass `width`."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "  " + part
+        else:
+            lines.append(part)
+    return lines
+
+
+def _escaped(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _boxed(console: Console, title: str | None, columns: list[str], cells: list[list[Any]],
-           wrap: tuple[str, ...]) -> None:
+           wrap: tuple[str, ...], limits: dict[int, int]) -> None:
     from rich.measure import Measurement
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    if title:  # above the table, not its title: Rich folds a title to the table's width
+        console.print(title, markup=False, highlight=False, no_wrap=True, overflow="ignore",
+                      crop=False)
+    table = Table()
     for index, column in enumerate(columns):
         widest = max((row[index].cell_len for row in cells), default=0)
         if column in wrap:
-            table.add_column(column)
+            table.add_column(column, max_width=limits.get(index), overflow="fold")
         else:
             table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
     for row in cells:

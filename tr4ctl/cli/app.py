@@ -18,6 +18,8 @@ from tr4ctl.errors import ExitCode, Tr4ctlError, from_os_error
 from tr4ctl.output import Output
 from tr4ctl.runtime import Runtime
 
+WIDE_HELP = ("On a terminal, tables keep every value whole even when wider than it (a pipe "
+             "or --json always does).")
 JSON_HELP = "One JSON document on stdout (the same after any command: `tr4ctl status --json`)."
 
 app = typer.Typer(
@@ -68,6 +70,7 @@ def global_options(
     ),
     json_output: bool = typer.Option(False, "--json", help=JSON_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the docker commands run."),
+    wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
@@ -86,7 +89,7 @@ def global_options(
     # --host and --accept-host-key were used before this (cli/launch.py forwards the
     # command line); here the command runs on this machine.
     del host, accept_host_key
-    out = Output(json_mode=json_output, verbose=verbose or debug)
+    out = Output(json_mode=json_output, verbose=verbose or debug, wide=wide)
     ctx.obj = Runtime(project_dir=project_dir.resolve(), out=out,
                       project_name_option=project_name, debug=debug)
     _session["ctx"] = ctx.obj
@@ -251,18 +254,25 @@ def _command_path(args: list[str]) -> str:
 
 # -- the same shape for every command ------------------------------------------------------
 def _finish(root) -> None:
-    """Every command takes --json after its name too (the global option's twin); flags
-    show no `<bool>` metavar; help paragraphs flow to the terminal's width instead of
-    keeping the source's line breaks (which broke lines mid-sentence)."""
-    template = next(param for param in root.params if param.name == "json_output")
+    """Every command takes --json and --wide after its name too (the global options'
+    twins); flags show no `<bool>` metavar; help paragraphs flow to the terminal's width
+    instead of keeping the source's line breaks (which broke lines mid-sentence)."""
+    twins = [
+        (next(param for param in root.params if param.name == "json_output"),
+         _json_requested, "One JSON document on stdout (as `tr4ctl --json`)."),
+        (next(param for param in root.params if param.name == "wide"),
+         _wide_requested, "Tables keep every value whole (as `tr4ctl --wide`)."),
+    ]
     for command in _walk(root):
         command.help = _reflow(command.help)
-        if (command is not root and not hasattr(command, "commands")
-                and not any("--json" in param.opts for param in command.params)):
+        leaf = command is not root and not hasattr(command, "commands")
+        for template, callback, help_text in twins if leaf else ():
+            if any(template.opts[0] in param.opts for param in command.params):
+                continue
             twin = copy.copy(template)
             twin.expose_value = False
-            twin.callback = _json_requested
-            twin.help = "One JSON document on stdout (as `tr4ctl --json`)."
+            twin.callback = callback
+            twin.help = help_text
             command.params.append(twin)
         for param in [*command.params, _help_option(command)]:
             _plain_metavar(param)
@@ -290,6 +300,13 @@ def _json_requested(ctx, _param, value: bool) -> bool:
     rt = ctx.find_root().obj  # None while completing: no callback ran
     if value and rt is not None:
         rt.out.json_mode = True
+    return value
+
+
+def _wide_requested(ctx, _param, value: bool) -> bool:
+    rt = ctx.find_root().obj
+    if value and rt is not None:
+        rt.out.wide = True
     return value
 
 

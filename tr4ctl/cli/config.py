@@ -34,7 +34,12 @@ def show(ctx: typer.Context,
         return
     out.table(f"settings (env={shown.env})", ["key", "value", "source"],
               [[key, "" if value is None else value, shown.sources[key]]
-               for key, value in shown.settings.items()])
+               for key, value in shown.settings.items()], wrap=("source",))
+    if out.fits_terminal:
+        # The rendered files' long lines would fold on a terminal: their paths instead.
+        out.info(f"rendered: {rt.paths.compose_file}, {rt.paths.nginx_conf} (printed in "
+                 "full with --wide or through a pipe)")
+        return
     typer.echo(f"# --- {rt.paths.compose_file}\n{shown.compose}")
     typer.echo(f"# --- {rt.paths.nginx_conf}\n{shown.nginx}")
 
