@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
             "HOST": host.name, "PYTHON": host.python, "PACKAGES": host.python_packages,
             "UNIVERSE": tuple(p for p in host.python_packages if p in host.universe)}
     elif args.what == "test":
-        values = {"HOST": host.name, "PACKAGES": (host.postgres,), "UNIVERSE": ()}
+        # The backend tests' PostgreSQL server; tmux, the real terminal the table-width
+        # tests draw in (tests/stack/terminal.py).
+        values = {"HOST": host.name, "PACKAGES": (host.postgres, "tmux"), "UNIVERSE": ()}
     else:
         plan = provision_plan(host, Found(args.engine, args.docker_ce, args.compose,
                                           args.compose_plugin_available))

@@ -12,6 +12,7 @@ import pytest
 from backend_images import build_context, build_image, derived_image, releases, served_version
 from conftest import docker, own_environment, running_stack
 from load import RequestLoad
+from terminal import screen
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN, FOUNDER = "admin@deploy.test", "founder@deploy.test"
@@ -158,3 +159,24 @@ def test_two_deploys_at_once_ship_one_release_at_a_time(stack):
     assert [r["result"] for r in history] == ["succeeded", "succeeded"]
     assert history[0]["time"] <= history[1]["time"]
     assert len(backend_containers(stack)) == 1
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_the_terminal_and_wide_keeps_every_value_whole(stack, width):
+    """Last in the module: releases has rows by now. What the six commands print on
+    stdout, drawn in a real terminal (tmux) of that width, wraps no line."""
+    if width == 80:
+        stack.tr4ctl("backup", "create")
+    env = own_environment()
+    for command in (["status"], ["health"], ["verify"], ["releases"], ["backup", "list"],
+                    ["config", "show"]):
+        shown, written = screen(stack.argv(*command), width, env)
+        assert shown == written, f"{command} wraps at {width} columns:\n" + "\n".join(shown)
+        assert shown and max(len(line) for line in shown) <= width
+        assert any(line.startswith(("┏", "┃")) for line in shown), (command, shown)
+    image = next(s["image"] for s in stack.json("status")["data"]["services"]
+                 if s["service"] == "backend")
+    narrow, _ = screen(stack.argv("status"), 60, env)
+    assert not any(image in line for line in narrow)  # cut to fit ...
+    wide, _ = screen(stack.argv("status", "--wide"), 60, env)
+    assert any(image in line for line in wide)  # ... and whole with --wide

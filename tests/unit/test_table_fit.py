@@ -30,9 +30,8 @@ def test_a_table_that_fits_is_left_alone():
 
 def test_shared_values_go_to_the_title_first_then_the_bind_address():
     fitted = fit_table(STATUS_COLUMNS, STATUS_ROWS, 120)
-    assert fitted.notes == ["state=running", "health=healthy", "env=dev"]
-    assert fitted.columns == ["service", "ports", "image"]
-    assert fitted.kept == [0, 3, 4]
+    assert fitted.notes == ["health=healthy"]  # the widest shared column, and enough
+    assert fitted.kept == [0, 1, 3, 4, 5]
     assert not fitted.shortened and rendered_width(fitted) <= 120
     narrow = fit_table(STATUS_COLUMNS, STATUS_ROWS, 80)
     assert narrow.notes[-1] == "ports on 127.0.0.1"
@@ -52,9 +51,9 @@ def test_long_identifiers_lose_their_middle_and_the_first_column_stays_whole():
 
 
 def test_a_table_that_cannot_fit_says_so_and_keeps_its_values():
-    rows = [["x" * 100, "y" * 100]]
-    fitted = fit_table(["name", "other"], rows, 40)
-    assert not fitted.fits
+    rows = [["x" * 100, "y" * 100, "z" * 100]]
+    fitted = fit_table(["name", "other", "third"], rows, 30)
+    assert not fitted.fits  # the caller then draws the table whole
 
 
 def test_middle_cut_keeps_both_ends():
@@ -68,3 +67,20 @@ def test_prose_columns_share_what_the_others_leave():
     fitted = fit_table(["item", "verdict", "evidence"], rows, 80, wrap=("evidence",))
     assert fitted.fits and not fitted.shortened
     assert rendered_width(fitted) == 80
+
+
+def test_one_archive_keeps_its_name_and_times_lose_only_their_seconds():
+    columns = ["file", "kind", "created", "project", "size", "tr4ctl"]
+    row = ["t4t-deploy-19987-backup-20261205T002629Z.tar.gz", "backup",
+           "2026-12-05T00:26:29+00:00", "t4t-deploy-19987", "12.1 KiB", "0.1.0"]
+    fitted = fit_table(columns, [row], 80)
+    assert fitted.fits and rendered_width(fitted) <= 80
+    assert fitted.rows[0][0] == row[0]
+    many = [[f"t4t-deploy-19987-backup-2026120{i}T002629Z.tar.gz", "backup" if i else "safety",
+             f"2026-12-0{i}T00:26:29+00:00", "t4t-deploy-19987", f"{i}.1 KiB", "0.1.0"]
+            for i in range(1, 6)]
+    fitted = fit_table(columns, many, 80)
+    assert fitted.fits and rendered_width(fitted) <= 80
+    assert "times UTC" in fitted.notes and "project=t4t-deploy-19987" in fitted.notes
+    created = fitted.columns.index("created")
+    assert [r[created] for r in fitted.rows][:2] == ["2026-12-01 00:26", "2026-12-02 00:26"]
