@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import tempfile
 import time
-import uuid
+from pathlib import Path
 
 END = "__tr4ctl-test-end__"
 
@@ -16,12 +17,16 @@ def screen(argv: list[str], width: int, env: dict[str, str], *, height: int = 40
            timeout: float = 120.0) -> tuple[list[str], list[str]]:
     """The lines as the terminal shows them, and as they were written (tmux joins the
     lines it wrapped): the two differ exactly when a line was too wide."""
-    socket = f"tr4ctl-test-{uuid.uuid4().hex[:8]}"
     command = f"{shlex.join(argv)} 2>/dev/null; echo {END}; sleep {int(timeout)}"
     environment = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES", "TMUX")}
-    tmux = ["tmux", "-L", socket, "-f", os.devnull]
-    subprocess.run([*tmux, "new-session", "-d", "-x", str(width), "-y", str(height),
-                    command], env=environment, check=True)
+    with tempfile.TemporaryDirectory(prefix="tr4ctl-tmux-") as folder:
+        tmux = ["tmux", "-S", str(Path(folder) / "socket"), "-f", os.devnull]
+        subprocess.run([*tmux, "new-session", "-d", "-x", str(width), "-y", str(height),
+                        command], env=environment, check=True)
+        return _drawn(tmux, timeout)
+
+
+def _drawn(tmux: list[str], timeout: float) -> tuple[list[str], list[str]]:
     try:
         deadline = time.monotonic() + timeout
         while True:
