@@ -49,6 +49,7 @@ class Output:
         self.json_mode = json_mode
         self.verbose = verbose
         self.wide = wide
+        self.drawing_live = False  # a live table owns the terminal: progress stays silent
         self._console: Console | None = None
         self._data: Console | None = None
         self._emitted = False
@@ -127,25 +128,42 @@ class Output:
         texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
         stream = sys.stderr if self.json_mode else sys.stdout
         if is_terminal(stream):
-            from rich.text import Text
-
             target = self.console if self.json_mode else self.data_console
-            limits: dict[int, int] = {}
-            if not self.wide:
-                title, columns, texts, limits = _fitted(title, columns, texts, target.width,
-                                                        wrap)
-            _boxed(target, title, columns,
-                   [[Text.from_markup(cell) for cell in row] for row in texts], wrap, limits)
+            _print_whole(target, self.drawn_table(title, columns, texts, wrap=wrap,
+                                                  width=target.width))
             return
         if title and not self.json_mode:
             self.say(title, markup=False)  # context for people, not data
         _plain(stream, title if self.json_mode else None, columns,
                [[plain(cell) for cell in row] for row in texts])
 
+    def drawn_table(self, title: str | None, columns: list[str], rows: list[list[Any]], *,
+                    wrap: tuple[str, ...] = (), width: int | None = None):
+        """The Rich renderable a terminal shows for this table (fitted unless --wide)."""
+        from rich.console import Group
+        from rich.text import Text
+
+        texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        width = width or self.data_console.width
+        limits: dict[int, int] = {}
+        if not self.wide:
+            title, columns, texts, limits = _fitted(title, columns, texts, width, wrap)
+        table = _boxed(columns, [[Text.from_markup(cell) for cell in row] for row in texts],
+                       wrap, limits)
+        # Above the table, not its title: Rich folds a title to the table's width. Broken
+        # at spaces here, so that no line is wider than the terminal (a live redraw counts
+        # lines).
+        heading = [Text(line, no_wrap=True, overflow="ignore")
+                   for line in _title_lines(title, None if self.wide else width)]
+        return Group(*heading, table)
+
     @contextmanager
     def progress(self, message: str) -> Iterator[Callable[[str], None]]:
         """A step that may take a while. On a terminal a spinner; elsewhere one line, and
         only once the step has run for a second. Yields a function to update the text."""
+        if self.drawing_live:
+            yield lambda _new: None
+            return
         if self.fancy and not self.json_mode:
             with self.console.status(message) as status:
                 yield status.update
@@ -203,6 +221,18 @@ def _fitted(title: str | None, columns: list[str], cells: list[list[str]], width
     return "\n".join(_packed(parts, width)), fitted.columns, rows, fitted.prose_widths
 
 
+def _title_lines(title: str | None, width: int | None) -> list[str]:
+    import textwrap
+
+    if not title:
+        return []
+    if width is None:
+        return title.split("\n")
+    return [part for line in title.split("\n") for part in
+            textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
+            or [""]]
+
+
 def _packed(parts: list[str], width: int) -> list[str]:
     """Title parts two spaces apart, a new line where the next would pass `width`."""
     lines: list[str] = []
@@ -220,14 +250,10 @@ def _escaped(text: str) -> str:
     return escape(text)
 
 
-def _boxed(console: Console, title: str | None, columns: list[str], cells: list[list[Any]],
-           wrap: tuple[str, ...], limits: dict[int, int]) -> None:
-    from rich.measure import Measurement
+def _boxed(columns: list[str], cells: list[list[Any]], wrap: tuple[str, ...],
+           limits: dict[int, int]):
     from rich.table import Table
 
-    if title:  # above the table, not its title: Rich folds a title to the table's width
-        console.print(title, markup=False, highlight=False, no_wrap=True, overflow="ignore",
-                      crop=False)
     table = Table()
     for index, column in enumerate(columns):
         widest = max((row[index].cell_len for row in cells), default=0)
@@ -237,13 +263,19 @@ def _boxed(console: Console, title: str | None, columns: list[str], cells: list[
             table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
     for row in cells:
         table.add_row(*row)
-    # Wider than the terminal rather than cutting an identifier: the terminal folds the
-    # line, and a copied name stays whole.
-    needed = Measurement.get(console, console.options.update(max_width=10_000), table).minimum
+    return table
+
+
+def _print_whole(console: Console, drawn) -> None:
+    """Wider than the terminal rather than cutting an identifier (a table that cannot
+    fit, or --wide): the terminal folds the line, and a copied name stays whole."""
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(max_width=10_000), drawn).minimum
     width = console.width
     console.width = max(width, needed)
     try:
-        console.print(table)
+        console.print(drawn)
     finally:
         console.width = width
 

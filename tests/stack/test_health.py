@@ -13,7 +13,8 @@ import json
 import subprocess
 
 import pytest
-from conftest import free_port, new_stack, running_stack
+from conftest import free_port, new_stack, own_environment, running_stack
+from terminal import END, terminal
 
 ACCOUNTS = {"accounts": [
     {"email": "admin@example.test", "role": "admin", "password": "correct-horse-battery-1"},
@@ -94,6 +95,20 @@ def test_health_json_on_a_healthy_dev_stack(dev_stack):
     same = json.loads(result.stdout)
     assert result.returncode == (0 if same["status"] == "pass" else 1)
     assert set(checks_of(same)) == names and same["command"] == "health"
+
+
+def test_health_watch_redraws_one_table_until_ctrl_c(dev_stack):
+    argv = dev_stack.argv("health", "--watch", "--interval", "0.5", "--samples", "5")
+    with terminal(argv, 100, own_environment()) as term:
+        term.wait_for("round 3 at")
+        term.keys("C-c")
+        shown = term.wait_for(END)
+    assert any(f"{END} 0" in line for line in shown), "\n".join(shown)  # Ctrl-C: exit 0
+    tables = [line for line in shown if line.startswith("┏")]
+    assert len(tables) == 1, "\n".join(shown)  # redrawn in place, not appended
+    assert any("nginx /health" in line for line in shown)
+    refused = dev_stack.tr4ctl("health", "--watch", "--json", check=False)
+    assert refused.returncode == 2 and "--watch" in refused.stderr
 
 
 def test_baseline_round_trip(dev_stack, tmp_path):

@@ -25,7 +25,7 @@ VERDICT_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip
 def register(app: typer.Typer) -> None:
     app.command("health", epilog=examples(
         "tr4ctl health", "tr4ctl health --json --samples 200",
-        "tr4ctl health --save-baseline baseline.json",
+        "tr4ctl health --save-baseline baseline.json", "tr4ctl health --watch --interval 10",
         "tr4ctl health --baseline baseline.json"))(health)
     app.command("bench", epilog=examples(
         "tr4ctl bench", "tr4ctl bench --concurrency 8 --duration 10",
@@ -61,6 +61,11 @@ def health(
     save_baseline: Path = typer.Option(None, "--save-baseline", dir_okay=False,
                                        metavar="FILE",
                                        help="Write the measured figures as a baseline file."),
+    watch: bool = typer.Option(False, "--watch", "-w",
+                               help="Check again every --interval seconds, the table redrawn "
+                                    "in place, until Ctrl-C (exit 0)."),
+    interval: float = typer.Option(5.0, "--interval", min=0.5, max=3600, metavar="SECONDS",
+                                   help="Seconds between rounds of --watch."),
 ) -> None:
     """Services, readiness, Chroma and latency against a baseline; exit 0 when all pass.
 
@@ -74,6 +79,9 @@ def health(
 
     rt = runtime(ctx)
     chosen = load_baseline(baseline) if baseline else OLD_DEPLOYMENT
+    if watch:
+        _watch(rt, samples, chosen, baseline, interval, save_baseline)
+        return
     report = check_health(rt, samples=samples, baseline=chosen, save_to=save_baseline)
     data = report.data()
     if save_baseline is not None:
@@ -82,19 +90,51 @@ def health(
         write_baseline(report, save_baseline, source)
         data["saved_baseline"] = str(save_baseline)
 
-    _show_checks(
-        rt,
-        f"project={report.project} target={report.target.describe()} "
-        f"baseline={'file ' + str(baseline) if baseline else 'old deployment'}",
-        report.checks, ["check", "measured", "baseline", "verdict"],
-        lambda c: [c.name, c.measured, c.expected, VERDICT_STYLE[c.verdict]],
-        wrap=("measured", "baseline"))
+    _show_checks(rt, _health_title(report, baseline), report.checks, HEALTH_COLUMNS,
+                 _health_row, wrap=HEALTH_PROSE)
     rt.out.say(f"[dim]tolerance: {chosen.tolerance.describe()}; "
                f"in-network client: {report.probe_client or '-'}; "
                f"{report.seconds:.2f}s[/dim]")
     if save_baseline is not None:
         rt.out.success(f"baseline saved to {save_baseline}")
     _finish_document(rt, "health", report.checks, data)
+
+
+HEALTH_COLUMNS = ["check", "measured", "baseline", "verdict"]
+HEALTH_PROSE = ("measured", "baseline")
+
+
+def _health_row(check) -> list[str]:
+    return [check.name, check.measured, check.expected, VERDICT_STYLE[check.verdict]]
+
+
+def _health_title(report, baseline: Path | None) -> str:
+    return (f"project={report.project} target={report.target.describe()} "
+            f"baseline={'file ' + str(baseline) if baseline else 'old deployment'}")
+
+
+def _watch(rt: Runtime, samples: int, chosen, baseline: Path | None, interval: float,
+           save_baseline: Path | None) -> None:
+    import time
+
+    from tr4ctl.actions.checks.watch import watch_health
+
+    if rt.out.json_mode or save_baseline is not None:
+        raise BadInput("--watch draws a table for a person",
+                       "drop --json and --save-baseline, or drop --watch")
+
+    def drawn(report, round_number: int):
+        failing = sum(1 for check in report.checks if not check.ok)
+        verdict = f"{failing} failing" if failing else "all pass"
+        title = (f"{_health_title(report, baseline)}  round {round_number} at "
+                 f"{time.strftime('%H:%M:%S')}: {verdict} (Ctrl-C ends)")
+        return rt.out.drawn_table(title, HEALTH_COLUMNS,
+                                  [_health_row(check) for check in report.checks],
+                                  wrap=HEALTH_PROSE)
+
+    rounds = watch_health(rt, samples=samples, baseline=chosen, interval=interval,
+                          drawn=drawn)
+    rt.out.success(f"{rounds} round(s) of health checks")
 
 
 def bench(
