@@ -192,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             "UNIVERSE": tuple(p for p in host.python_packages if p in host.universe)}
     elif args.what == "test":
         # The backend tests' PostgreSQL server; tmux, the real terminal the table-width
-        # tests draw in (tests/stack/terminal.py).
-        values = {"HOST": host.name, "PACKAGES": (host.postgres, "tmux"), "UNIVERSE": ()}
+        # tests draw in (tests/stack/terminal.py); Chromium, the browser the report is
+        # opened in (tests/stack/browser.py).
+        values = {"HOST": host.name, "PACKAGES": (host.postgres, "tmux", "chromium"),
+                  "UNIVERSE": ()}
     else:
         plan = provision_plan(host, Found(args.engine, args.docker_ce, args.compose,
                                           args.compose_plugin_available))

@@ -13,7 +13,7 @@ log() { printf '[test] %s\n' "$*" >&2; }
 bash "$repo/scripts/bootstrap.sh"
 # The backend tests start their own PostgreSQL server from the host's binaries
 # (tests/backend/postgres_server.py): this distribution's server, for the tests only;
-# and tmux, the terminal the table-width tests draw in.
+# tmux, the terminal the table-width tests draw in; Chromium, the report test's browser.
 # shellcheck source=host-common.sh
 . "$repo/scripts/host-common.sh"
 host_plan test
@@ -21,7 +21,7 @@ host_plan test
 apt_install $PACKAGES
 state="already installed"
 [ ${#ALL_INSTALLED[@]} -eq 0 ] || state="installed now"
-log "$HOST: for the tests (a PostgreSQL server, tmux): $PACKAGES, $state"
+log "$HOST: for the tests (a PostgreSQL server, tmux, Chromium): $PACKAGES, $state"
 cd "$repo"
 python="$repo/.venv/bin/python"
 

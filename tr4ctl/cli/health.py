@@ -97,7 +97,7 @@ def health(
                f"{report.seconds:.2f}s[/dim]")
     if save_baseline is not None:
         rt.out.success(f"baseline saved to {save_baseline}")
-    _finish_document(rt, "health", report.checks, data)
+    _finish_document(rt, "health", report.checks, data, chosen)
 
 
 HEALTH_COLUMNS = ["check", "measured", "baseline", "verdict"]
@@ -155,6 +155,7 @@ def bench(
     request fails, 3 when nginx is not running.
     """
     from tr4ctl.actions.checks.bench import run_bench
+    from tr4ctl.actions.history import record_bench
     from tr4ctl.plan.bench import BenchLimits, validate_path
 
     rt = runtime(ctx)
@@ -166,6 +167,7 @@ def bench(
     limits = BenchLimits(path=validate_path(path), concurrency=concurrency, duration=duration,
                          requests=requests)
     result = run_bench(rt, limits)
+    record_bench(rt, result)
     out = rt.out
     summary = result.latency
     out.table(f"bench {result.url} concurrency={limits.concurrency}",
@@ -214,12 +216,17 @@ def verify(
     _finish_document(rt, "verify", report.checks, report.data())
 
 
-def _finish_document(rt: Runtime, command: str, checks, data: dict) -> None:
+def _finish_document(rt: Runtime, command: str, checks, data: dict, baseline=None) -> None:
     """health's and verify's --json document (the envelope plus status and checks), and
-    the exit code it carries."""
+    the exit code it carries; the run goes into the project's history."""
+    from tr4ctl.actions.history import record_health, record_verify
     from tr4ctl.plan.verdicts import document
 
     doc = document(command, checks, data)
+    if command == "health":
+        record_health(rt, doc, baseline)
+    else:
+        record_verify(rt, doc)
     if rt.out.json_mode:
         rt.out.write_json(doc, indent=2)
     raise typer.Exit(doc["exit_code"])

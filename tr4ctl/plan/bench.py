@@ -59,6 +59,7 @@ class BenchResult:
     errors: dict[str, int] = field(default_factory=dict)  # non-2xx/3xx and transport errors
     latency: LatencySummary | None = None  # of every answered request
     stopped_by: str = ""
+    answered_ms: list[float] = field(default_factory=list, repr=False)  # for a histogram
 
     @property
     def failed(self) -> int:
@@ -102,4 +103,5 @@ def tally(url: str, limits: BenchLimits, seconds: float,
         else:
             result.errors[outcome] = result.errors.get(outcome, 0) + 1
     result.latency = summarize(answered) if answered else None
+    result.answered_ms = answered
     return result

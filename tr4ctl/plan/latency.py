@@ -74,3 +74,21 @@ def paired_overhead(through: list[float | None],
 
 def _round(value: float) -> float:
     return round(value, 3)
+
+
+def histogram(samples_ms: list[float], bins: int = 24) -> list[list[float]]:
+    """[[from_ms, to_ms, count], ...] over bins of equal ratio (latency is skewed: equal
+    widths would put nearly every sample in the first bin)."""
+    positive = [max(ms, 0.001) for ms in samples_ms]
+    if not positive:
+        return []
+    low, high = min(positive), max(positive)
+    if high <= low * 1.0001:
+        return [[round(low, 3), round(high, 3), len(positive)]]
+    ratio = (high / low) ** (1 / bins)
+    edges = [low * ratio ** i for i in range(bins + 1)]
+    counts = [0] * bins
+    for ms in positive:
+        index = min(bins - 1, int(math.log(ms / low) / math.log(ratio)))
+        counts[index] += 1
+    return [[round(edges[i], 3), round(edges[i + 1], 3), counts[i]] for i in range(bins)]
