@@ -39,7 +39,7 @@ COMMAND_MODULES = {
     "health": "health", "bench": "health", "verify": "health",
     "deploy": "deploy", "rollback": "deploy", "releases": "deploy",
     "config": "config", "db": "db", "nginx": "nginx", "cert": "cert", "users": "users",
-    "images": "images", "backup": "backup", "host": "host",
+    "images": "images", "backup": "backup", "host": "host", "exec": "service_exec",
 }
 # Global options that take a value (the command is the first word after them).
 VALUE_OPTIONS = ("--project-dir", "--project-name", "--host")

@@ -40,7 +40,8 @@ from tr4ctl.plan.backup import KIND_DEPLOY
 from tr4ctl.plan.releases import ROLLBACK, SUCCEEDED, Release, utc_text
 from tr4ctl.plan.stack import render_compose
 from tr4ctl.plan.swarm import UpdateProgress, update_progress
-from tr4ctl.project.releases import operator, read_history
+from tr4ctl.project.audit import operator
+from tr4ctl.project.releases import read_history
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
 

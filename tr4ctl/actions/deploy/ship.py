@@ -39,7 +39,8 @@ from tr4ctl.plan.environments import NginxMode
 from tr4ctl.plan.releases import FAILED, ROLLBACK, SUCCEEDED, UP, History, Release, utc_text
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
-from tr4ctl.project.releases import append_audit, operator, read_history, write_history
+from tr4ctl.project.audit import operator, record
+from tr4ctl.project.releases import read_history, write_history
 from tr4ctl.project.state import last_environment, now_text, record_step
 from tr4ctl.project.state import steps_ended as end_steps
 from tr4ctl.runtime import Runtime
@@ -317,7 +318,7 @@ def record_release(rt: Runtime, history, release: Release, began: float, progres
                           else type(failure).__name__)
     history.releases.append(release)
     write_history(rt.paths, history)
-    append_audit(rt.paths, release.kind, datetime.now(UTC), release=release.id,
+    record(rt.paths, release.kind, datetime.now(UTC), release=release.id,
                  image=release.image, result=release.result, step=release.failed_step,
                  reason=release.reason, seconds=release.seconds,
                  rolled_back_to=release.rolled_back_to, backup=release.backup)
