@@ -122,6 +122,7 @@ class Runtime:
             )
             from tr4ctl.plan.stack import StackInputs
             from tr4ctl.project.releases import read_history
+            from tr4ctl.project.state import maintenance_record
 
             config = self.config
             # After a deploy the current release's image runs: `up` never goes back to
@@ -133,8 +134,13 @@ class Runtime:
                     config.backend_image, config.backend_base_image),
                 backend_context=str(backend_context()),
                 backend_version=backend_fingerprint(config.backend_base_image),
+                maintenance=maintenance_record(self.paths),
                 **self._tool_versions())
         return self._stack_inputs
+
+    def forget_stack_inputs(self) -> None:
+        """Read them again at the next use (maintenance mode was just switched)."""
+        self._stack_inputs = None
 
     def _tool_versions(self) -> dict[str, str | None]:
         """The engine's and compose's versions, which decide the healthchecks' timing;

@@ -18,6 +18,8 @@ def day2_stack(docker_engine, tmp_path_factory):
 
 def audit_events(stack) -> list[dict]:
     path = stack.project_dir / ".tr4ctl" / "audit.jsonl"
+    if not path.exists():
+        return []
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -44,3 +46,61 @@ def test_exec_into_a_stopped_service_is_exit_3_naming_up(day2_stack):
         assert "certbot-renew is not running" in done.stderr and "tr4ctl up" in done.stderr
     finally:
         docker("start", renew)
+
+
+def test_maintenance_on_and_off_under_load_with_no_failed_health_request(day2_stack):
+    import httpx
+
+    from tests.stack.load import RequestLoad
+
+    stack = day2_stack
+    hostile = "<script>alert('x')</script> $host \"quoted\""
+    with RequestLoad(stack.url) as load:
+        stack.tr4ctl("maintenance", "on", "--message", hostile)
+        api = httpx.get(stack.url("/api/users"), headers={"Accept": "application/json"})
+        page = httpx.get(stack.url("/"), headers={"Accept": "text/html,*/*;q=0.8"})
+        health = httpx.get(stack.url("/health"))
+        acme = httpx.get(stack.url("/.well-known/acme-challenge/nothing-here"))
+        status = stack.json("status")["data"]["maintenance"]
+        stack.tr4ctl("maintenance", "off")
+    assert load.failures == [] and load.done > 20
+    assert api.status_code == 503 and api.headers["Retry-After"] == "120"
+    assert api.headers["content-type"].startswith("application/json")
+    assert api.json()["detail"] == hostile
+    assert page.status_code == 503 and page.headers["Retry-After"] == "120"
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    assert health.status_code == 200 and acme.status_code == 404
+    assert status["message"] == hostile
+    assert httpx.get(stack.url("/api/users")).status_code != 503
+    assert stack.json("status")["data"]["maintenance"] is None
+    events = [e for e in audit_events(stack) if e["event"] == "maintenance"]
+    assert [e["on"] for e in events[-2:]] == [True, False]
+
+
+def test_maintenance_persists_across_up_and_refuses_a_long_message(day2_stack):
+    import httpx
+
+    stack = day2_stack
+    long = stack.tr4ctl("maintenance", "on", "--message", "x" * 301, check=False)
+    assert long.returncode == 2 and "300" in long.stderr
+    assert stack.json("status")["data"]["maintenance"] is None  # nothing half done
+    stack.tr4ctl("maintenance", "on")
+    try:
+        stack.tr4ctl("up", "--env", "dev")
+        assert httpx.get(stack.url("/api/users")).status_code == 503
+        assert httpx.get(stack.url("/health")).status_code == 200
+    finally:
+        stack.tr4ctl("maintenance", "off")
+    assert httpx.get(stack.url("/api/users")).status_code != 503
+
+
+def test_deploy_maintenance_is_turned_off_after_a_failed_deploy(day2_stack):
+    stack = day2_stack
+    before = len(audit_events(stack))
+    done = stack.tr4ctl("deploy", "--maintenance", "--image", "t3d2-missing/backend:none",
+                        check=False)
+    assert done.returncode != 0
+    assert stack.json("status")["data"]["maintenance"] is None
+    switched = [e["on"] for e in audit_events(stack)[before:] if e["event"] == "maintenance"]
+    assert switched == [True, False]

@@ -40,6 +40,7 @@ COMMAND_MODULES = {
     "deploy": "deploy", "rollback": "deploy", "releases": "deploy",
     "config": "config", "db": "db", "nginx": "nginx", "cert": "cert", "users": "users",
     "images": "images", "backup": "backup", "host": "host", "exec": "service_exec",
+    "maintenance": "maintenance",
 }
 # Global options that take a value (the command is the first word after them).
 VALUE_OPTIONS = ("--project-dir", "--project-name", "--host")
