@@ -104,3 +104,61 @@ def test_deploy_maintenance_is_turned_off_after_a_failed_deploy(day2_stack):
     assert stack.json("status")["data"]["maintenance"] is None
     switched = [e["on"] for e in audit_events(stack)[before:] if e["event"] == "maintenance"]
     assert switched == [True, False]
+
+
+def write_hook(stack, name: str, script: str) -> None:
+    hooks = stack.project_dir / "hooks"
+    hooks.mkdir(exist_ok=True)
+    path = hooks / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o700)
+
+
+def test_a_failing_pre_deploy_hook_stops_the_deploy_with_nothing_changed(day2_stack, tmp_path):
+    import httpx
+
+    stack = day2_stack
+    seen = tmp_path / "hook-env"
+    write_hook(stack, "pre-deploy", f"env > {seen}\necho checks failed >&2\nexit 4\n")
+    before_ids = stack.container_ids()
+    before_releases = stack.json("releases")["data"]
+    try:
+        done = stack.tr4ctl("deploy", check=False)
+        assert done.returncode == 1, done.stderr
+        assert "hook pre-deploy failed: exit 4" in done.stderr and "checks failed" in done.stderr
+        assert stack.container_ids()["backend"] == before_ids["backend"]
+        assert stack.json("releases")["data"] == before_releases  # nothing recorded
+        assert httpx.get(stack.url("/health")).status_code == 200
+        env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+        assert env["TR4CTL_HOOK"] == "pre-deploy" and env["TR4CTL_RELEASE_ID"].startswith("r")
+        assert env["TR4CTL_RELEASE_IMAGE"] and "TR4CTL_RELEASE_COMMIT" in env
+        assert not any(key.startswith("TR4CTL_") and key not in (
+            "TR4CTL_HOOK", "TR4CTL_PROJECT", "TR4CTL_PROJECT_DIR") and "RELEASE" not in key
+            for key in env)  # nothing of tr4ctl's own settings (secrets) passed on
+        hooks = [e for e in audit_events(stack) if e["event"] == "hook"]
+        assert hooks[-1]["hook"] == "pre-deploy" and hooks[-1]["exit_code"] == 4
+
+        write_hook(stack, "pre-deploy", "sleep 60\n")
+        slow = stack.tr4ctl("deploy", env={"TR4CTL_HOOK_TIMEOUT": "1"}, check=False)
+        assert slow.returncode == 1 and "timed out" in slow.stderr, slow.stderr
+        assert stack.container_ids()["backend"] == before_ids["backend"]
+        assert [e for e in audit_events(stack) if e["event"] == "hook"][-1]["result"] == \
+            "timed out"
+    finally:
+        (stack.project_dir / "hooks" / "pre-deploy").unlink()
+
+
+def test_a_post_deploy_hook_gets_the_new_and_previous_release(day2_stack, tmp_path):
+    stack = day2_stack
+    seen = tmp_path / "post-env"
+    write_hook(stack, "post-deploy", f"env > {seen}\n")
+    try:
+        stack.tr4ctl("deploy")
+    finally:
+        (stack.project_dir / "hooks" / "post-deploy").unlink()
+    releases = stack.json("releases")["data"]
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert env["TR4CTL_HOOK"] == "post-deploy"
+    assert env["TR4CTL_RELEASE_ID"] == releases["current"]
+    assert env["TR4CTL_PREVIOUS_RELEASE_ID"] == releases["releases"][-2]["id"]
+    assert [e for e in audit_events(stack) if e["event"] == "hook"][-1]["result"] == "ok"

@@ -83,6 +83,9 @@ TR4CTL_KEYS = (
         secret=True, applies_to=("backend", "postgres")),
     Key("TR4CTL_LOCK_TIMEOUT", v.seconds(0), 120.0,
         "seconds a changing command waits for another one on the same stack"),
+    Key("TR4CTL_HOOK_TIMEOUT", v.seconds(1), 300.0,
+        "seconds a deploy hook (hooks/pre-deploy, post-deploy, post-rollback) may run "
+        "before it is killed"),
     # Each check is a `docker exec`: every second, four of them kept a third of a core
     # busy on an idle stack. Starting services are checked fast regardless
     # (plan/healthchecks.py).

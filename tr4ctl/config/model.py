@@ -39,6 +39,7 @@ class Config:
     database: str
     database_password: str | None
     lock_timeout: float
+    hook_timeout: float
     healthcheck_interval: str
     templates_dir: Path | None
     ca_bundle: Path | None
