@@ -8,6 +8,7 @@ argument. Nothing here parses options or prints tables.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -208,16 +209,40 @@ class Runtime:
         with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
                         on_wait=self.out.warn):
             refuse_if_restore_interrupted(self.paths, command)
+            began = time.monotonic()
+            outcome: BaseException | None = None
             try:
                 yield
             except KeyboardInterrupt:
                 # Said while the lock is released on the way out; a flow that knows its
                 # step (up) raises a more precise Interrupted itself.
-                raise Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) part way",
-                                  "`tr4ctl status` shows the stack; run the command again "
-                                  "to finish") from None
+                outcome = Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) "
+                                      "part way", "`tr4ctl status` shows the stack; run the "
+                                      "command again to finish")
+                raise outcome from None
+            except BaseException as exc:
+                outcome = exc
+                raise
             finally:
                 self._remember_seen_ready()
+                self._audit(command, outcome, time.monotonic() - began)
+
+    def _audit(self, command: str, outcome: BaseException | None, seconds: float) -> None:
+        """Every changing command's line in the audit log: its name and how it ended,
+        never its arguments (a value given to `config set` may be a secret). A command
+        refused before it made a project leaves none (the line would make one)."""
+        from tr4ctl.errors import ExitCode
+        from tr4ctl.project.audit import record
+
+        if not self.has_project:
+            return
+        code = 0 if outcome is None else int(getattr(outcome, "exit_code", None)
+                                             or ExitCode.FAILED)
+        try:
+            record(self.paths, "command", command=command, exit_code=code,
+                   result="ok" if code == 0 else "failed", seconds=round(seconds, 2))
+        except OSError as exc:  # the command's own outcome matters more than its record
+            self.out.warn(f"the audit log could not be written: {exc}")
 
     def _remember_seen_ready(self) -> None:
         """The containers this command's waits saw pass their own check, for `status`

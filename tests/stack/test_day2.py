@@ -162,3 +162,19 @@ def test_a_post_deploy_hook_gets_the_new_and_previous_release(day2_stack, tmp_pa
     assert env["TR4CTL_RELEASE_ID"] == releases["current"]
     assert env["TR4CTL_PREVIOUS_RELEASE_ID"] == releases["releases"][-2]["id"]
     assert [e for e in audit_events(stack) if e["event"] == "hook"][-1]["result"] == "ok"
+
+
+def test_every_changing_command_is_in_the_audit_log_without_its_arguments(day2_stack):
+    stack = day2_stack
+    before = len(audit_events(stack))
+    stack.tr4ctl("config", "set", "TR4CTL_HOOK_TIMEOUT=299.5")
+    stack.tr4ctl("nginx", "use", "dev")
+    refused = stack.tr4ctl("nginx", "use", "prod", check=False)  # no certificate: refused
+    assert refused.returncode == 2
+    lines = (stack.project_dir / ".tr4ctl" / "audit.jsonl").read_text().splitlines()[before:]
+    events = [json.loads(line) for line in lines]
+    assert [(e["command"], e["exit_code"]) for e in events if e["event"] == "command"] == [
+        ("config set", 0), ("nginx use", 0), ("nginx use", 2)]
+    assert all(e["by"] for e in events) and not any("299.5" in line for line in lines)
+    mode = (stack.project_dir / ".tr4ctl" / "audit.jsonl").stat().st_mode & 0o777
+    assert mode == 0o600  # private: who ran what
