@@ -189,7 +189,7 @@ def test_failed_deploys_alert_once_and_a_good_one_resolves(day2_stack):
     received: list[dict] = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - the stdlib's name
+        def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()

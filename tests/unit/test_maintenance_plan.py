@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from tests.unit.test_render import render_nginx as render_plain
 from tests.unit.test_render import load_stack_inputs, settings
+from tests.unit.test_render import render_nginx as render_plain
 from tr4ctl.actions.nginx.apply import served_label
 from tr4ctl.errors import BadInput
 from tr4ctl.plan import stack

@@ -24,9 +24,9 @@ from tr4ctl.facts import (
 from tr4ctl.plan.database import postgres_url
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode, https_pending_body
 from tr4ctl.plan.healthchecks import healthcheck_timing
+from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.maintenance import Maintenance
 from tr4ctl.plan.maintenance import template_value as maintenance_value
-from tr4ctl.plan.layout import ProjectPaths, StackNames
 from tr4ctl.plan.render import render_template
 
 COMPOSE_TEMPLATE = "compose/docker-compose.yml.j2"

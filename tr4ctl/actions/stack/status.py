@@ -13,11 +13,11 @@ from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
 from tr4ctl.plan.services import ServiceState, stack_condition
 from tr4ctl.project.releases import read_history
-from tr4ctl.project.state import maintenance_record
 from tr4ctl.project.state import (
     CommandStep,
     UnfinishedUp,
     last_interrupted,
+    maintenance_record,
     unfinished_step,
     unfinished_up,
 )
