@@ -80,3 +80,17 @@ def test_the_gate_is_rendered_only_when_on_and_spares_health_and_acme(mode):
     assert "/health 0;" in on and "~^/\\.well-known/acme-challenge/ 0;" in on
     assert on.count("add_header Retry-After 120 always;") == 2
     assert on.count("rewrite ^ /.tr4ctl-maintenance/$tr4ctl_maintenance last;") == 1
+
+
+def test_cli_refuses_a_long_message_in_one_line_with_nothing_written(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / ".env").write_text("")
+    done = subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path),
+                           "maintenance", "on", "--message", "x" * (MAX_MESSAGE + 1)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--message" in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / ".tr4ctl" / "state.json").exists()
