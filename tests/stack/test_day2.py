@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.stack.conftest import docker, running_stack
+from conftest import docker, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,7 @@ def test_exec_into_a_stopped_service_is_exit_3_naming_up(day2_stack):
 
 def test_maintenance_on_and_off_under_load_with_no_failed_health_request(day2_stack):
     import httpx
-
-    from tests.stack.load import RequestLoad
+    from load import RequestLoad
 
     stack = day2_stack
     hostile = "<script>alert('x')</script> $host \"quoted\""
@@ -184,7 +182,7 @@ def test_failed_deploys_alert_once_and_a_good_one_resolves(day2_stack):
     import http.server
     import threading
 
-    from tests.stack.conftest import free_port
+    from conftest import free_port
 
     received: list[dict] = []
 

@@ -2,7 +2,8 @@
 over, never one per failing command in between. Pure: the caller passes the open
 incidents (state.json) and gets back what to send and what stays open.
 
-Started here: incidents tr4ctl itself sees (a failed deploy or rollback). The stack
+Started here: incidents tr4ctl itself sees (a failed deploy or rollback, a failed
+`cert renew`). The stack
 watching itself (a service unhealthy past a threshold, disk, renewals, scheduled
 backups) is not built yet.
 """
@@ -53,3 +54,9 @@ def release_text(project: str, command: str, failed: bool, detail: str) -> str:
     if failed:
         return f"[{project}] {command} failed: {detail}"
     return f"[{project}] recovered: {command} succeeded ({detail})"
+
+
+def renewal_text(project: str, failed: bool, detail: str) -> str:
+    if failed:
+        return f"[{project}] certificate renewal failed: {detail}"
+    return f"[{project}] recovered: certificate renewal succeeded"

@@ -10,6 +10,14 @@ from tr4ctl.runtime import Runtime
 TIMEOUT_SECONDS = 5.0
 
 
+def alert_safely(rt: Runtime, incident: str, failing: bool, text: str) -> None:
+    """report_incident, where a broken alert never hides the command's own outcome."""
+    try:
+        report_incident(rt, incident, failing, text)
+    except Exception as exc:  # noqa: BLE001 - see above
+        rt.out.warn(f"alert not sent: {type(exc).__name__}")
+
+
 def report_incident(rt: Runtime, incident: str, failing: bool, text: str) -> None:
     from tr4ctl.project.audit import record
     from tr4ctl.project.state import now_text, read_state, update_state

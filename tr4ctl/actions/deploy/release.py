@@ -28,13 +28,8 @@ def release_backend(rt: Runtime, *, image: str, kind: str, build: bool, timeout:
 
 
 def _alert(rt: Runtime, kind: str, failed: bool, detail: str) -> None:
-    """One alert when releases start failing, one when one succeeds again; a broken
-    alert never hides the command's own outcome."""
-    from tr4ctl.actions.alerts.notify import report_incident
+    """One alert when releases start failing, one when one succeeds again."""
+    from tr4ctl.actions.alerts.notify import alert_safely
     from tr4ctl.plan.alerts import release_text
 
-    try:
-        report_incident(rt, "release", failed, release_text(rt.names.project, kind, failed,
-                                                            detail))
-    except Exception as exc:  # noqa: BLE001 - see above
-        rt.out.warn(f"alert not sent: {type(exc).__name__}")
+    alert_safely(rt, "release", failed, release_text(rt.names.project, kind, failed, detail))
