@@ -216,3 +216,17 @@ def test_failed_deploys_alert_once_and_a_good_one_resolves(day2_stack):
     finally:
         server.shutdown()
         (stack.project_dir / "hooks" / "pre-deploy").unlink(missing_ok=True)
+
+
+def test_restore_with_maintenance_turns_it_on_for_its_duration_and_off_after(day2_stack,
+                                                                             tmp_path):
+    stack = day2_stack
+    created = stack.json("backup", "create", "--dir", str(tmp_path))["data"]
+    archive = created["path"]
+    before = len(audit_events(stack))
+    stack.tr4ctl("backup", "restore", archive, "--yes", "--maintenance", "--dir",
+                 str(tmp_path / "safety"))
+    assert stack.json("status")["data"]["maintenance"] is None
+    events = audit_events(stack)[before:]
+    assert [e["on"] for e in events if e["event"] == "maintenance"] == [True, False]
+    assert [e["command"] for e in events if e["event"] == "command"] == ["backup restore"]
