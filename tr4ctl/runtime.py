@@ -228,16 +228,18 @@ class Runtime:
                 self._audit(command, outcome, time.monotonic() - began)
 
     def _audit(self, command: str, outcome: BaseException | None, seconds: float) -> None:
-        """Every changing command's line in the audit log: its name and how it ended,
-        never its arguments (a value given to `config set` may be a secret). A command
-        refused before it made a project leaves none (the line would make one)."""
+        """Every changing command's line in the audit log: its name and how it ended
+        (done, failed, interrupted), never its arguments (a value given to `config set`
+        may be a secret)."""
         from tr4ctl.errors import ExitCode
         from tr4ctl.project.audit import record
 
-        if not self.has_project:
-            return
         code = 0 if outcome is None else int(getattr(outcome, "exit_code", None)
                                              or ExitCode.FAILED)
+        # Refused as given (2) or missing what it needs (3): nothing was changed, and a
+        # refusal leaves nothing behind, a line in the log included.
+        if code in (ExitCode.BAD_INPUT, ExitCode.PREREQUISITE) or not self.has_project:
+            return
         try:
             record(self.paths, "command", command=command, exit_code=code,
                    result="ok" if code == 0 else "failed", seconds=round(seconds, 2))
