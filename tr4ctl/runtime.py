@@ -8,6 +8,7 @@ argument. Nothing here parses options or prints tables.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class Runtime:
             )
             from tr4ctl.plan.stack import StackInputs
             from tr4ctl.project.releases import read_history
+            from tr4ctl.project.state import maintenance_record
 
             config = self.config
             # After a deploy the current release's image runs: `up` never goes back to
@@ -133,8 +135,13 @@ class Runtime:
                     config.backend_image, config.backend_base_image),
                 backend_context=str(backend_context()),
                 backend_version=backend_fingerprint(config.backend_base_image),
+                maintenance=maintenance_record(self.paths),
                 **self._tool_versions())
         return self._stack_inputs
+
+    def forget_stack_inputs(self) -> None:
+        """Read them again at the next use (maintenance mode was just switched)."""
+        self._stack_inputs = None
 
     def _tool_versions(self) -> dict[str, str | None]:
         """The engine's and compose's versions, which decide the healthchecks' timing;
@@ -202,16 +209,42 @@ class Runtime:
         with stack_lock(self.paths.rendered_dir / "lock", command, self._lock_timeout(),
                         on_wait=self.out.warn):
             refuse_if_restore_interrupted(self.paths, command)
+            began = time.monotonic()
+            outcome: BaseException | None = None
             try:
                 yield
             except KeyboardInterrupt:
                 # Said while the lock is released on the way out; a flow that knows its
                 # step (up) raises a more precise Interrupted itself.
-                raise Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) part way",
-                                  "`tr4ctl status` shows the stack; run the command again "
-                                  "to finish") from None
+                outcome = Interrupted(f"`tr4ctl {command}` interrupted ({signal_name()}) "
+                                      "part way", "`tr4ctl status` shows the stack; run the "
+                                      "command again to finish")
+                raise outcome from None
+            except BaseException as exc:
+                outcome = exc
+                raise
             finally:
                 self._remember_seen_ready()
+                self._audit(command, outcome, time.monotonic() - began)
+
+    def _audit(self, command: str, outcome: BaseException | None, seconds: float) -> None:
+        """Every changing command's line in the audit log: its name and how it ended
+        (done, failed, interrupted), never its arguments (a value given to `config set`
+        may be a secret)."""
+        from tr4ctl.errors import ExitCode
+        from tr4ctl.project.audit import record
+
+        code = 0 if outcome is None else int(getattr(outcome, "exit_code", None)
+                                             or ExitCode.FAILED)
+        # Refused as given (2) or missing what it needs (3): nothing was changed, and a
+        # refusal leaves nothing behind, a line in the log included.
+        if code in (ExitCode.BAD_INPUT, ExitCode.PREREQUISITE) or not self.has_project:
+            return
+        try:
+            record(self.paths, "command", command=command, exit_code=code,
+                   result="ok" if code == 0 else "failed", seconds=round(seconds, 2))
+        except OSError as exc:  # the command's own outcome matters more than its record
+            self.out.warn(f"the audit log could not be written: {exc}")
 
     def _remember_seen_ready(self) -> None:
         """The containers this command's waits saw pass their own check, for `status`

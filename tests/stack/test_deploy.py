@@ -74,7 +74,10 @@ def test_two_deploys_in_a_row_fail_no_request(stack, tmp_path):
     stack.tr4ctl("up")
     assert backend_containers(stack) == ids_before
     audit = (stack.project_dir / ".tr4ctl" / "audit.jsonl").read_text().splitlines()
-    assert [json.loads(line)["release"] for line in audit[-2:]] == ids[-2:]
+    events = [json.loads(line) for line in audit]
+    assert [e["release"] for e in events if e["event"] in ("deploy", "rollback")][-2:] == \
+        ids[-2:]
+    assert [e["command"] for e in events if e["event"] == "command"][-2:] == ["deploy", "up"]
 
 
 def test_rollback_serves_the_previous_image_with_no_failed_request(stack):

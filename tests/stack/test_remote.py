@@ -179,6 +179,17 @@ def test_the_core_path_from_the_workstation(stack, host, tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_exec_on_the_host_passes_stdin_output_and_the_exit_code(stack):
+    """`exec` forwarded: no pty (stdin is data here), the command's own `--help` and
+    `--json` left to it, its exit code this process's."""
+    done = stack.tr4ctl("exec", "backend", "--", "sh", "-c", 'cat; echo "$@"; exit 5', "sh",
+                        "--help", "--json", input="from-the-workstation\n", check=False)
+    assert done.returncode == 5, done.stderr
+    assert done.stdout == "from-the-workstation\n--help --json\n"
+    stopped = stack.tr4ctl("exec", "frontend", "--", "true", check=False)
+    assert stopped.returncode == 2 and "unknown service 'frontend'" in stopped.stderr
+
+
 def _modes(listing: str) -> dict[str, str]:
     return {line.split(" ", 1)[1]: line.split(" ", 1)[0]
             for line in listing.splitlines() if line}

@@ -114,6 +114,8 @@ def command_problem(words: list[str]) -> str | None:
         if skip:
             skip = False
             continue
+        if word == "--" and getattr(node, "commands", None) is None:
+            return None  # the rest is a leaf command's own (`exec SERVICE -- COMMAND`)
         if PLACEHOLDER in word or word in ("...", "|") or word.startswith(("<", "[")):
             if getattr(node, "commands", None) is not None and not word.startswith("-"):
                 return None  # a computed command word: nothing more to check
@@ -147,6 +149,8 @@ def test_the_checks_catch_what_issue_19_found():
     assert command_problem(["backup", "restore", "ARCHIVE", "--safety-dir", "x"])
     assert command_problem(["backup", "create", "--output", "x"])
     assert command_problem(["backups", "list"])
+    assert command_problem(["exec", "backend", "--", "sh", "--bogus"]) is None
+    assert command_problem(["exec", "backend", "--bogus"])
     assert command_problem(["up", "--env", "prod"]) is None
     assert command_problem(["--project-dir", "x", "backup", "restore", "A", "--yes"]) is None
 

@@ -41,7 +41,8 @@ COMMAND_MODULES = {
     "health": "health", "bench": "health", "verify": "health",
     "deploy": "deploy", "rollback": "deploy", "releases": "deploy",
     "config": "config", "db": "db", "nginx": "nginx", "cert": "cert", "users": "users",
-    "images": "images", "backup": "backup", "host": "host", "report": "report",
+    "images": "images", "backup": "backup", "host": "host", "exec": "service_exec",
+    "maintenance": "maintenance", "report": "report",
 }
 # Global options that take a value (the command is the first word after them).
 VALUE_OPTIONS = ("--project-dir", "--project-name", "--host")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tr4ctl.cli.common import backup_dir_option, examples, runtime
+from tr4ctl.cli.common import backup_dir_option, examples, maintenance_option, runtime
 from tr4ctl.errors import BadInput
 from tr4ctl.runtime import Runtime
 
@@ -119,6 +119,7 @@ def restore(
                                    help="Restore an archive of another project into this "
                                         "folder's project NAME (its name, volumes and "
                                         "network stay this project's)."),
+    maintenance: bool = maintenance_option("restore"),
 ) -> None:
     """Replace the stack's data with an archive's, and bring the stack back healthy.
 
@@ -156,7 +157,9 @@ def restore(
         out.info(f"safety backup of the current state: {safety.path}")
 
     checked = check_restorable(rt, archive, as_project)
-    with rt.changing("backup restore"):
+    from tr4ctl.actions.maintenance.switch import maintenance_during
+
+    with rt.changing("backup restore"), maintenance_during(rt, maintenance, "restore"):
         report = restore_backup(rt, archive, checked, backup_dir(rt, directory),
                                 confirm=confirm, timeout=timeout, on_safety=announce)
     out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "

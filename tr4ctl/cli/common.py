@@ -51,3 +51,10 @@ def env_option(default: str | None, help_text: str):
 def backup_dir_option(help_text: str):
     """The backup directory: where archives are written, listed, and safety backups go."""
     return typer.Option(None, "--dir", file_okay=False, metavar="DIR", help=help_text)
+
+
+def maintenance_option(what: str):
+    """`deploy --maintenance`, `backup restore --maintenance`: the same flag."""
+    return typer.Option(False, "--maintenance",
+                        help=f"Maintenance mode on for the {what}'s duration (off after it, "
+                        "on failure too; left on when it was on before).")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tr4ctl.cli.common import examples, runtime
+from tr4ctl.cli.common import examples, maintenance_option, runtime
 
 if TYPE_CHECKING:
     from tr4ctl.actions.deploy.ship import ShipReport
@@ -30,14 +30,16 @@ def deploy(
     build: bool = typer.Option(False, "--build", help="Rebuild the backend image first."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS",
                                   help="How long the new release may take to be ready."),
+    maintenance: bool = maintenance_option("deploy"),
 ) -> None:
     """Ship a new backend release beside the running one, switch nginx to it, retire
     the old one: no failed request. On any failure the old release keeps serving.
     """
     from tr4ctl.actions.deploy.deploy import deploy as ship_new
+    from tr4ctl.actions.maintenance.switch import maintenance_during
 
     rt = runtime(ctx)
-    with rt.changing("deploy"):
+    with rt.changing("deploy"), maintenance_during(rt, maintenance, "deploy"):
         report = ship_new(rt, image=image, build=build, timeout=timeout)
     _done(rt, "deploy", report)
 

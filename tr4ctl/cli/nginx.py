@@ -54,7 +54,7 @@ def status(ctx: typer.Context) -> None:
                 ", ".join(report.tls_domains) or "-"]])
     if report.nginx_state == "running" and not report.in_sync:
         out.warn("nginx serves a different config than the file says: run `tr4ctl nginx use "
-                 f"{report.config or 'dev'}`")
+                 f"{(report.config or 'dev').split()[0]}`")
     out.emit("nginx status", {
         "config": report.config, "serving": report.serving, "nginx_state": report.nginx_state,
         "in_sync": report.in_sync, "tls_domains": report.tls_domains,

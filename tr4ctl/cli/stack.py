@@ -142,6 +142,9 @@ def status(
         out.warn(report.interrupted.describe())
     if https_pending(report.nginx_config):
         out.warn(HTTPS_PENDING_ADVICE)
+    if report.maintenance:
+        out.warn(f"maintenance mode on since {report.maintenance['since']}: "
+                 f"{report.maintenance['message']} (`tr4ctl maintenance off` ends it)")
     if report.release:
         out.info(f"release {report.release['id']}: {report.release['image']}")
     code = report.check_exit_code if check else 0

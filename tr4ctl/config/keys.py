@@ -83,6 +83,12 @@ TR4CTL_KEYS = (
         secret=True, applies_to=("backend", "postgres")),
     Key("TR4CTL_LOCK_TIMEOUT", v.seconds(0), 120.0,
         "seconds a changing command waits for another one on the same stack"),
+    Key("TR4CTL_ALERT_WEBHOOK", v.url, None,
+        "URL that gets a JSON POST (Slack-compatible `text`) once per incident and once at "
+        "its recovery; a secret: masked everywhere", secret=True),
+    Key("TR4CTL_HOOK_TIMEOUT", v.seconds(1), 300.0,
+        "seconds a deploy hook (hooks/pre-deploy, post-deploy, post-rollback) may run "
+        "before it is killed"),
     # Each check is a `docker exec`: every second, four of them kept a third of a core
     # busy on an idle stack. Starting services are checked fast regardless
     # (plan/healthchecks.py).

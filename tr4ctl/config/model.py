@@ -39,6 +39,8 @@ class Config:
     database: str
     database_password: str | None
     lock_timeout: float
+    hook_timeout: float
+    alert_webhook: str | None
     healthcheck_interval: str
     templates_dir: Path | None
     ca_bundle: Path | None

@@ -144,6 +144,11 @@ def exec_in_container(container_id: str, command: list[str],
     return [*argv, container_id, *command]
 
 
+def exec_attached(container_id: str, command: list[str], *, tty: bool) -> list[str]:
+    """`tr4ctl exec`: this process's stdin, stdout and stderr; a terminal when asked."""
+    return [DOCKER, "exec", "-i", *(["-t"] if tty else []), container_id, *command]
+
+
 def run_check(container_id: str, command: list[str]) -> list[str]:
     """A container's healthcheck run by hand: no stdin, like the engine's own run."""
     return [DOCKER, "exec", container_id, *command]

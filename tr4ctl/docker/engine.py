@@ -330,6 +330,14 @@ class Engine:
     def compose_restart(self, services: list[str]) -> None:
         self.runner.run(self.project.restart(services))
 
+    def exec_attached(self, service: str, command: list[str], *, tty: bool) -> int:
+        """`tr4ctl exec`: the command in a running container of the service, attached to
+        this terminal; its exit code."""
+        from tr4ctl.plan.service_exec import running_container
+
+        container = running_container(service, self.service_containers(service))
+        return self.runner.attach(cmd.exec_attached(container, command, tty=tty))
+
     def exec_argv(self, service: str, command: list[str], *, user: str | None = None
                   ) -> list[str]:
         """The argv that runs a command in the service's container (data streams)."""

@@ -144,6 +144,17 @@ class SwarmEngine(Engine):
                                   "on the manager that holds the stack's state")
         return running[0]["Id"]
 
+    def exec_attached(self, service: str, command: list[str], *, tty: bool) -> int:
+        """In a running task's container on this node (the engine reached runs it); a
+        service whose tasks all run on other nodes says so."""
+        from tr4ctl.plan.service_exec import running_container
+
+        local = self.service_containers(service)
+        if not any(c.state == "running" for c in local) and self._state(service).state == "running":
+            self._local(service)  # raises: it runs, but not here
+        container = running_container(service, local)
+        return self.runner.attach(cmd.exec_attached(container, command, tty=tty))
+
     def exec_argv(self, service: str, command: list[str], *, user: str | None = None
                   ) -> list[str]:
         argv = cmd.exec_in_container(self._local(service), command)

@@ -114,6 +114,13 @@ def split_globals(argv: Sequence[str]) -> _Words:
     return words
 
 
+def tr4ctl_words(argv: Sequence[str]) -> list[str]:
+    """The words tr4ctl reads itself: those before `--` (`exec backend -- cmd --help`
+    asks the command for its help, not tr4ctl)."""
+    words = list(argv)
+    return words[:words.index("--")] if "--" in words else words
+
+
 def host_option(argv: Sequence[str]) -> tuple[str | None, str | None]:
     """(--host, --project-dir) as given before the command, for reading the settings."""
     words = split_globals(argv)
@@ -129,7 +136,7 @@ def runs_here(argv: Sequence[str]) -> bool:
         return True
     if words.command[:1] == ["host"] or words.command[:2] == ["images", "ship"]:
         return True
-    if any(arg in ("--help", "-h") for arg in argv):
+    if any(arg in ("--help", "-h") for arg in tr4ctl_words(argv)):
         return True
     if words.command[:2] == ["config", "set"]:
         keys = [a.partition("=")[0] for a in words.command[2:] if not a.startswith("-")]
@@ -156,7 +163,7 @@ def plan_remote_call(argv: Sequence[str], workstation: Workstation, terminal: Te
     target = parse_target(workstation.host)
     words = split_globals(argv)
     command, uploads, downloads = _local_files(words.command, is_local_file)
-    json_mode = "--json" in words.globals_ or "--json" in words.command
+    json_mode = "--json" in words.globals_ or "--json" in tr4ctl_words(words.command)
     tty = terminal.stdin_tty and terminal.stdout_tty and not json_mode
     environment = {REMOTE_SESSION: "1", EXPECT_VERSION: version,
                    REMOTE_ADDRESS: str(target)}
@@ -242,7 +249,7 @@ BACKEND_BASE_ROLE = "backend base"
 def offers_images(argv: Sequence[str]) -> bool:
     command = split_globals(argv).command
     return bool(command) and command[0] in SHIPPING_COMMANDS and not any(
-        arg in ("--help", "-h") for arg in command)
+        arg in ("--help", "-h") for arg in tr4ctl_words(command))
 
 
 def images_the_host_lacks(listed: Sequence[Mapping], argv: Sequence[str]) -> list[str]:

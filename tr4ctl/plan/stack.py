@@ -25,6 +25,8 @@ from tr4ctl.plan.database import postgres_url
 from tr4ctl.plan.environments import PROFILES, Environment, NginxMode, https_pending_body
 from tr4ctl.plan.healthchecks import healthcheck_timing
 from tr4ctl.plan.layout import ProjectPaths, StackNames
+from tr4ctl.plan.maintenance import Maintenance
+from tr4ctl.plan.maintenance import template_value as maintenance_value
 from tr4ctl.plan.render import render_template
 
 COMPOSE_TEMPLATE = "compose/docker-compose.yml.j2"
@@ -43,6 +45,8 @@ class StackInputs:
     # when no engine answered (rendered for the older engines then).
     engine_version: str | None = None
     compose_version: str | None = None
+    # Maintenance mode (plan/maintenance.py) as recorded: every render of nginx keeps it.
+    maintenance: Maintenance | None = None
 
 
 def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, str]]:
@@ -123,9 +127,10 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
 BACKEND_SERVICE = "backend"
 
 
-def nginx_values(config: Config, mode: NginxMode, upstream: str = BACKEND_SERVICE
-                 ) -> dict[str, Any]:
+def nginx_values(config: Config, mode: NginxMode, upstream: str = BACKEND_SERVICE,
+                 maintenance: Maintenance | None = None) -> dict[str, Any]:
     return {
+        "maintenance": maintenance_value(maintenance),
         **config.template_values(),
         "facts": template_facts(),
         "version": __version__,
@@ -147,4 +152,5 @@ def render_compose(config: Config, env: Environment, paths: ProjectPaths,
 def render_nginx(config: Config, mode: NginxMode, inputs: StackInputs,
                  upstream: str = BACKEND_SERVICE) -> str:
     """`upstream`: where nginx sends requests; a deploy names one backend container."""
-    return render_template(inputs.templates, NGINX_TEMPLATE, nginx_values(config, mode, upstream))
+    return render_template(inputs.templates, NGINX_TEMPLATE, nginx_values(config, mode, upstream,
+                                                                        inputs.maintenance))

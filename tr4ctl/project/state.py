@@ -21,6 +21,9 @@ from tr4ctl.files import read_json, write_json
 from tr4ctl.plan.database import DatabaseRecord
 from tr4ctl.plan.environments import Environment
 from tr4ctl.plan.layout import ProjectPaths
+from tr4ctl.plan.maintenance import STATE_KEY as MAINTENANCE_KEY
+from tr4ctl.plan.maintenance import Maintenance
+from tr4ctl.plan.maintenance import from_state as maintenance_from_state
 
 UP_KEY = "up_in_progress"
 FORMAT_KEY = "format"
@@ -45,6 +48,11 @@ def forget_state(paths: ProjectPaths, key: str) -> None:
     state = read_state(paths)
     if key in state:
         write_json(paths.state_file, {k: v for k, v in state.items() if k != key})
+
+
+def maintenance_record(paths: ProjectPaths) -> Maintenance | None:
+    """Maintenance mode as recorded (`tr4ctl maintenance on`), or None: off."""
+    return maintenance_from_state(read_state(paths).get(MAINTENANCE_KEY))
 
 
 def last_environment(paths: ProjectPaths) -> Environment:

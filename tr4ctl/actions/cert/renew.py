@@ -89,8 +89,22 @@ def renew_certificates(rt: Runtime, *, dry_run: bool, force: bool) -> RenewRepor
                     "check `tr4ctl logs nginx`, then `tr4ctl nginx use prod`",
                 )
     if failure is not None:
+        if not dry_run:
+            _alert(rt, failure.message)
         raise failure
+    if not dry_run:
+        _alert(rt, None)
     return report
+
+
+def _alert(rt: Runtime, failure: str | None) -> None:
+    """A failed renewal opens the `renewal` incident (alerted once), a good one ends it.
+    A dry run is a test, not a renewal: it alerts nothing."""
+    from tr4ctl.actions.alerts.notify import alert_safely
+    from tr4ctl.plan.alerts import renewal_text
+
+    alert_safely(rt, "renewal", failure is not None,
+                 renewal_text(rt.names.project, failure is not None, failure or ""))
 
 
 def _compare(domain: str, before: Lineage | None, after: Lineage | None,

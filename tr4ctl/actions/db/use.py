@@ -61,7 +61,7 @@ from tr4ctl.plan.database import DatabaseRecord, current_url, postgres_url
 from tr4ctl.plan.environments import NginxMode
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
-from tr4ctl.project.releases import append_audit
+from tr4ctl.project.audit import record
 from tr4ctl.project.state import last_environment, record_database
 from tr4ctl.runtime import Runtime
 
@@ -160,7 +160,7 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
             failure = _failure(rt, progress.step, exc, new, source)
             _put_back_everything(rt, new, old, env_text, old_compose, old_nginx,
                                  started_postgres, timeout)
-            append_audit(paths, COMMAND, datetime.now(UTC), source=source, target=target,
+            record(paths, COMMAND, datetime.now(UTC), source=source, target=target,
                          result="failed", step=progress.step,
                          reason=failure.message if isinstance(failure, Tr4ctlError) else None)
             steps_ended(paths, COMMAND, exc, _unchanged(source))
@@ -175,7 +175,7 @@ def move_database(rt: Runtime, target: str, *, timeout: float) -> MoveReport:
                 retire(rt, old, mode, progress)
                 report.moved = True
                 report.steps = progress.done()
-                append_audit(paths, COMMAND, datetime.now(UTC), source=source, target=target,
+                record(paths, COMMAND, datetime.now(UTC), source=source, target=target,
                              result="succeeded", source_url=source_url,
                              target_url=report.target_url,
                              write_pause_seconds=report.write_pause_seconds,

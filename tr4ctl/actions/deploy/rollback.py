@@ -31,7 +31,8 @@ from tr4ctl.interrupts import deferred, signal_name
 from tr4ctl.plan.backup import KIND_SAFETY
 from tr4ctl.plan.releases import ROLLBACK, SUCCEEDED, History, Release, rollback_refusal, utc_text
 from tr4ctl.plan.stack import render_compose
-from tr4ctl.project.releases import append_audit, operator, read_history, write_history
+from tr4ctl.project.audit import operator, record
+from tr4ctl.project.releases import read_history, write_history
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
 
@@ -136,7 +137,7 @@ def _roll_back_with_data(rt: Runtime, plan: RollbackPlan, timeout: float) -> Shi
                       seconds=round(time.monotonic() - began, 2), failed_step=None, reason=None)
     plan.history.releases.append(release)
     write_history(paths, plan.history)
-    append_audit(paths, ROLLBACK, datetime.now(UTC), release=release.id, image=release.image,
+    record(paths, ROLLBACK, datetime.now(UTC), release=release.id, image=release.image,
                  result=SUCCEEDED, rolled_back_to=plan.target.id, restored=plan.data_backup,
                  backup=release.backup, seconds=release.seconds)
     return ShipReport(release, plan.history.releases[-2] if len(plan.history.releases) > 1

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from tr4ctl.actions.backup.create import take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.deploy.hooks import hooks_after, hooks_before
 from tr4ctl.actions.deploy.ship import (
     BACKEND,
     Progress,
@@ -40,7 +41,8 @@ from tr4ctl.plan.backup import KIND_DEPLOY
 from tr4ctl.plan.releases import ROLLBACK, SUCCEEDED, Release, utc_text
 from tr4ctl.plan.stack import render_compose
 from tr4ctl.plan.swarm import UpdateProgress, update_progress
-from tr4ctl.project.releases import operator, read_history
+from tr4ctl.project.audit import operator
+from tr4ctl.project.releases import read_history, write_history
 from tr4ctl.project.state import last_environment
 from tr4ctl.runtime import Runtime
 
@@ -66,12 +68,16 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
     history = read_history(paths)
     running = next((c for c in engine.service_containers(BACKEND) if c.state == "running"),
                    None)
+    unrecorded = not history.releases
     if running is not None:
-        record_what_up_ran(rt, history, running)
+        record_what_up_ran(rt, history, running, write=False)
     previous = history.current
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,
                       by=operator(), rolled_back_to=rolled_back_to)
+    after = hooks_before(rt, kind, release, previous)  # a failing pre-deploy: no change
+    if unrecorded and history.releases:
+        write_history(paths, history)
     progress = Progress(rt.out.info)
     began = time.monotonic()
     try:
@@ -106,6 +112,7 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
     release.result = SUCCEEDED
     record_release(rt, history, release, began, progress)
     prune_old_images(rt, history)  # this node's; each other node keeps what it loaded
+    hooks_after(rt, after, release, previous)
     return ShipReport(release, previous, progress.done(), shipped)
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from tr4ctl.actions.backup.create import take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.deploy.hooks import hooks_after, hooks_before
 from tr4ctl.actions.images.backend_build import build_backend_image
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
 from tr4ctl.actions.preflight import require_running, require_stack
@@ -39,7 +40,8 @@ from tr4ctl.plan.environments import NginxMode
 from tr4ctl.plan.releases import FAILED, ROLLBACK, SUCCEEDED, UP, History, Release, utc_text
 from tr4ctl.plan.services import ServiceState
 from tr4ctl.plan.stack import render_compose, render_nginx
-from tr4ctl.project.releases import append_audit, operator, read_history, write_history
+from tr4ctl.project.audit import operator, record
+from tr4ctl.project.releases import read_history, write_history
 from tr4ctl.project.state import last_environment, now_text, record_step
 from tr4ctl.project.state import steps_ended as end_steps
 from tr4ctl.runtime import Runtime
@@ -122,12 +124,16 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     old_compose = paths.compose_file.read_text(encoding="utf-8")
     old_nginx = paths.nginx_conf.read_text(encoding="utf-8")
     history = read_history(paths)
-    record_what_up_ran(rt, history, old[0])
+    unrecorded = not history.releases
+    record_what_up_ran(rt, history, old[0], write=False)
     previous = history.current
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,
                       by=operator(), rolled_back_to=rolled_back_to)
     command = kind if kind == ROLLBACK else "deploy"
+    after = hooks_before(rt, kind, release, previous)  # a failing pre-deploy: no change
+    if unrecorded and history.releases:
+        write_history(paths, history)
     progress = Progress(rt.out.info, step_recorder(rt, command))
     began = time.monotonic()
     new: ServiceState | None = None
@@ -169,6 +175,7 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
                           f"release {release.id} ({image}) serves, the old one is retired",
                           "`tr4ctl status` shows it") from None
     prune_old_images(rt, history)
+    hooks_after(rt, after, release, previous)
     return ShipReport(release, previous, progress.done())
 
 
@@ -247,9 +254,11 @@ def wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def record_what_up_ran(rt: Runtime, history: History, running: ServiceState) -> None:
+def record_what_up_ran(rt: Runtime, history: History, running: ServiceState, *,
+                       write: bool = True) -> None:
     """Before the first deploy, the backend `up` started becomes the first release (kind
-    "up"), so that `rollback` has a way back to it."""
+    "up"), so that `rollback` has a way back to it. With write=False only in `history`
+    (written by the caller once the pre-deploy hook passed)."""
     if history.releases or not running.image:
         return
     release = Release(id=history.next_id(), kind=UP, time=utc_text(datetime.now(UTC)),
@@ -257,7 +266,8 @@ def record_what_up_ran(rt: Runtime, history: History, running: ServiceState) -> 
                       by=operator(), result=SUCCEEDED)
     record_code(rt, release, running)
     history.releases.append(release)
-    write_history(rt.paths, history)
+    if write:
+        write_history(rt.paths, history)
 
 
 def record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
@@ -317,7 +327,7 @@ def record_release(rt: Runtime, history, release: Release, began: float, progres
                           else type(failure).__name__)
     history.releases.append(release)
     write_history(rt.paths, history)
-    append_audit(rt.paths, release.kind, datetime.now(UTC), release=release.id,
+    record(rt.paths, release.kind, datetime.now(UTC), release=release.id,
                  image=release.image, result=release.result, step=release.failed_step,
                  reason=release.reason, seconds=release.seconds,
                  rolled_back_to=release.rolled_back_to, backup=release.backup)

@@ -16,6 +16,8 @@ from tr4ctl.runtime import Runtime
 
 HEALTH_URL = f"http://127.0.0.1:{NGINX_HEALTH_PORT}/"
 MODE_HEADER = "# tr4ctl nginx config: "
+MAINTENANCE_HEADER = "# tr4ctl maintenance: on"
+MAINTENANCE_SUFFIX = " maintenance"
 
 
 def active_nginx_mode(rt: Runtime) -> str | None:
@@ -31,6 +33,14 @@ def mode_of(config_text: str) -> str | None:
     if first_line and first_line[0].startswith(MODE_HEADER):
         return first_line[0][len(MODE_HEADER):].strip()
     return None
+
+
+def served_label(config_text: str) -> str | None:
+    """What nginx's health listener answers after "ok " once it serves this config: the
+    mode, and " maintenance" while maintenance mode is on (a reload is proven taken)."""
+    mode = mode_of(config_text)
+    on = MAINTENANCE_HEADER in config_text.splitlines()[:3]
+    return None if mode is None else mode + (MAINTENANCE_SUFFIX if on else "")
 
 
 def nginx_running(rt: Runtime) -> bool:
@@ -57,7 +67,7 @@ def apply_nginx_config(rt: Runtime, new_text: str) -> str:
             details=_nginx_error(tested.stderr),
         )
     reloaded = rt.engine.exec_in("nginx", ["nginx", "-s", "reload"], check=False)
-    if reloaded.returncode != 0 or not _serving(rt, mode_of(new_text)):
+    if reloaded.returncode != 0 or not _serving(rt, served_label(new_text)):
         _restore(rt, previous, reload=True)
         raise OperationFailed(
             "nginx did not take the new config; the previous config was restored",
@@ -96,11 +106,11 @@ def _restore(rt: Runtime, previous: str | None, *, reload: bool) -> None:
         rt.engine.exec_in("nginx", ["nginx", "-s", "reload"], check=False)
 
 
-def _serving(rt: Runtime, mode: str | None, timeout: float = 10.0) -> bool:
+def _serving(rt: Runtime, label: str | None, timeout: float = 10.0) -> bool:
     """A reload is asynchronous: wait until the workers answer with the new config."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if health_answer(rt) == f"ok {mode}":
+        if health_answer(rt) == f"ok {label}":
             return True
         time.sleep(0.1)
     return False

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tr4ctl.actions.nginx.apply import active_nginx_mode, health_answer
+from tr4ctl.actions.nginx.apply import health_answer, served_label
 from tr4ctl.plan.certificates import tls_domains_in_config
 from tr4ctl.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class NginxStatus:
-    config: str | None  # the mode written in the config file
-    serving: str | None  # the mode nginx's health listener answers with
+    # The mode written in the config file and the one nginx's health listener answers
+    # with, each followed by " maintenance" while maintenance mode is on.
+    config: str | None
+    serving: str | None
     nginx_state: str
     config_file: str
     tls_domains: list[str]
@@ -34,5 +36,5 @@ def nginx_status(rt: Runtime) -> NginxStatus:
         state = rt.engine.service_states(("nginx",))["nginx"].state
         if state == "running":
             serving = health_answer(rt).removeprefix("ok ").strip() or None
-    return NginxStatus(active_nginx_mode(rt), serving, state, str(conf),
+    return NginxStatus(served_label(text) if text else None, serving, state, str(conf),
                        tls_domains_in_config(text))

@@ -17,6 +17,7 @@ from tr4ctl.project.state import (
     CommandStep,
     UnfinishedUp,
     last_interrupted,
+    maintenance_record,
     unfinished_step,
     unfinished_up,
 )
@@ -39,6 +40,7 @@ class StackStatus:
     release: dict[str, Any] | None = None  # the current backend release (`tr4ctl deploy`)
     unfinished_step: CommandStep | None = None  # a deploy/db use/restore killed part way
     interrupted: CommandStep | None = None  # the last one a signal ended (put back)
+    maintenance: dict[str, str] | None = None  # on: its message and since when
 
     @property
     def check_exit_code(self) -> int:
@@ -52,7 +54,8 @@ class StackStatus:
                 else None,
                 "interrupted": asdict(self.interrupted) if self.interrupted else None,
                 "changing_now": self.changing_now, "https_pending": https_pending(self.nginx_config),
-                "release": self.release, "services": self.services}
+                "release": self.release, "maintenance": self.maintenance,
+                "services": self.services}
 
 
 def stack_status(rt: Runtime) -> StackStatus:
@@ -81,10 +84,12 @@ def stack_status(rt: Runtime) -> StackStatus:
     services = [_shown(state) for name, state in states.items()
                 if not (name == "certbot" and state.state == "absent")]
     current = read_history(rt.paths).current
+    maintenance = maintenance_record(rt.paths)
     return StackStatus(rt.config.project_name, active_nginx_mode(rt), services, condition,
                        problems, unfinished, holder,
                        {"id": current.id, "image": current.image, "time": current.time}
-                       if current else None, step, last_interrupted(rt.paths))
+                       if current else None, step, last_interrupted(rt.paths),
+                       maintenance.as_state() if maintenance else None)
 
 
 def _shown(state: ServiceState) -> dict[str, Any]:
