@@ -1,0 +1,117 @@
+"""Scheduled off-host backups, the pure layer: schedule, retention, target, the state
+file, and the backup-schedule service as rendered (compose and swarm)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tr4ctl.assets import backend_context, backend_image, load_templates
+from tr4ctl.config.model import Config
+from tr4ctl.plan import offsite, stack
+from tr4ctl.plan.environments import Environment
+from tr4ctl.plan.layout import ProjectPaths
+from tr4ctl.plan.readiness import settings_refusal
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("hourly", 3600), ("daily", 86400),
+                                               ("15m", 900), ("2h", 7200), ("1d", 86400)])
+def test_schedules(text, seconds):
+    assert offsite.schedule_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "weekly", "10s", "0m", "*/5 * * * *", "5 m"])
+def test_schedules_refused(text):
+    with pytest.raises(ValueError):
+        offsite.schedule_seconds(text)
+
+
+def test_keep_flags():
+    assert offsite.keep_flags("24h,7d,4w") == ["--keep-hourly", "24", "--keep-daily", "7",
+                                               "--keep-weekly", "4"]
+    for bad in ("", "24x", "0h", "24h,2h", "h"):
+        with pytest.raises(ValueError):
+            offsite.keep_flags(bad)
+
+
+def test_targets():
+    sftp = offsite.parse_target("sftp:backup@store.example.test:2222:/srv/restic")
+    assert (sftp.kind, sftp.repository, sftp.port) == (
+        "sftp", "sftp:backup@store.example.test:/srv/restic", 2222)
+    assert offsite.sftp_command(sftp, "/k", "/kh") == (
+        "ssh -i /k -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes "
+        "-o UserKnownHostsFile=/kh -p 2222 backup@store.example.test -s sftp")
+    s3 = offsite.parse_target("s3:http://127.0.0.1:9000/tr4ction/prod")
+    assert (s3.kind, s3.repository) == ("s3", "s3:http://127.0.0.1:9000/tr4ction/prod")
+    for bad in ("/local/path", "sftp:host:/p", "sftp:u@h:/a/../b", "s3:ftp://h/b",
+                "sftp:u@h:/p; rm -rf /", "s3:https://h/Bucket"):
+        with pytest.raises(ValueError):
+            offsite.parse_target(bad)
+
+
+def test_state_round_trip_and_strictness():
+    text = ('{"format_version": 1, "last_run": 100, "last_exit": 0, "last_size": 2000000, '
+            '"last_added": 10, "last_snapshot": "ab12cd34", "last_check_exit": 0, '
+            '"last_db_run": 130, "last_db_exit": 0, "next_run": 200, "failed_step": ""}')
+    state = offsite.parse_state(text)
+    assert not state.failed
+    assert offsite.describe_state(state, 160) == (
+        "ok", "last pass 60s ago, snapshot ab12cd34, 2.0 MB, database copied 30s ago")
+    failed = offsite.parse_state(text.replace('"last_check_exit": 0', '"last_check_exit": 1')
+                                 .replace('"failed_step": ""', '"failed_step": "check"'))
+    verdict, words = offsite.describe_state(failed, 160)
+    assert verdict == "failed" and "check" in words
+    assert offsite.describe_state(None, 0)[0] == "unknown"
+    for bad in (text[:-5], text.replace('"format_version": 1', '"format_version": 2'),
+                text.replace('"ab12cd34"', '"a b"'), text.replace('"last_run": 100', '"last_run": "x"')):
+        with pytest.raises(ValueError):
+            offsite.parse_state(bad)
+
+
+def _render(swarm=False, **values):
+    config = Config.defaults(target="swarm" if swarm else "compose", **values)
+    inputs = stack.StackInputs(load_templates(None), backend_image(None, "python:3.11-slim"),
+                               str(backend_context()))
+    return yaml.safe_load(stack.render_compose(config, Environment.DEV,
+                                               ProjectPaths(Path("/srv/p")), inputs))
+
+
+SFTP = dict(backup_schedule="15m", backup_target="sftp:b@store.test:/r",
+            backup_ssh_key=Path("/k/id"), backup_ssh_known_hosts=Path("/k/known"))
+
+
+@pytest.mark.parametrize("swarm", [False, True])
+def test_service_rendered_only_with_a_schedule(swarm):
+    assert "backup-schedule" not in _render(swarm)["services"]
+    service = _render(swarm, **SFTP)["services"]["backup-schedule"]
+    assert service["image"] == "tr4ctl-local/backup:bookworm"
+    assert service["environment"]["RESTIC_REPOSITORY"] == "sftp:b@store.test:/r"
+    assert service["environment"]["RESTIC_PASSWORD_FILE"] == offsite.PASSWORD_IN_CONTAINER
+    script = service["command"][0]
+    assert "interval=900\n" in script and "--keep-hourly 24 --keep-daily 7 --keep-weekly 4" in script
+    assert "-o sftp.command=" in script and "check --read-data-subset=10%" in script
+    binds = {(m["source"], m["target"]) for m in service["volumes"] if isinstance(m, dict)}
+    assert binds == {("/srv/p/.tr4ctl/secrets/restic_password", offsite.PASSWORD_IN_CONTAINER),
+                     ("/k/id", offsite.SSH_KEY_IN_CONTAINER),
+                     ("/k/known", offsite.KNOWN_HOSTS_IN_CONTAINER)}
+    # No secret reaches the rendered file: only the paths of the files holding them.
+    assert "AWS_SECRET_ACCESS_KEY=" not in script or "sed -n" in script
+
+
+def test_s3_credentials_read_as_data():
+    service = _render(backup_schedule="hourly", backup_target="s3:http://127.0.0.1:9/bk1",
+                      backup_s3_credentials=Path("/k/s3"))["services"]["backup-schedule"]
+    script = service["command"][0]
+    assert f"sed -n 's/^AWS_ACCESS_KEY_ID=//p' {offsite.S3_CREDENTIALS_IN_CONTAINER}" in script
+    assert ". /run" not in script and "sftp.command" not in script
+
+
+def test_up_refuses_a_schedule_without_somewhere_to_go():
+    refusal = settings_refusal(Config.defaults(backup_schedule="hourly"), Environment.DEV,
+                               secret_problem=None)
+    assert refusal is not None and "TR4CTL_BACKUP_TARGET" in refusal.hint
+    refusal = settings_refusal(Config.defaults(backup_schedule="hourly",
+                                               backup_target="sftp:b@h:/r"),
+                               Environment.DEV, secret_problem=None)
+    assert refusal is not None and "TR4CTL_BACKUP_SSH_KEY" in refusal.hint
+    assert settings_refusal(Config.defaults(**SFTP), Environment.DEV, secret_problem=None) is None
