@@ -115,3 +115,33 @@ def test_up_refuses_a_schedule_without_somewhere_to_go():
                                Environment.DEV, secret_problem=None)
     assert refusal is not None and "TR4CTL_BACKUP_SSH_KEY" in refusal.hint
     assert settings_refusal(Config.defaults(**SFTP), Environment.DEV, secret_problem=None) is None
+
+
+def _cli(project, *args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(project), *args],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")})
+
+
+def test_key_export(tmp_path):
+    (tmp_path / ".env").write_text("TR4CTL_PROJECT_NAME=t3os-key\n")
+    missing = _cli(tmp_path, "backup", "key", "export")
+    assert missing.returncode == 3 and "tr4ctl up" in missing.stderr and not missing.stdout
+    key_file = ProjectPaths(tmp_path).restic_password_file
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("k3y-Value\n")
+    key_file.chmod(0o600)
+    shown = _cli(tmp_path, "backup", "key", "export")
+    assert shown.returncode == 0 and shown.stdout == "k3y-Value\n"
+    assert "cannot be read" in shown.stderr
+
+
+def test_bad_schedule_is_one_line(tmp_path):
+    (tmp_path / ".env").write_text("TR4CTL_PROJECT_NAME=t3os-bad\nTR4CTL_BACKUP_SCHEDULE=5s\n")
+    result = _cli(tmp_path, "config", "validate")
+    assert result.returncode == 2 and "TR4CTL_BACKUP_SCHEDULE" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -75,8 +75,24 @@ def list_(
                       [[e.file, e.kind or "-", e.created_at or (e.problem or "-"),
                         e.project or "-", human_bytes(e.size), e.tr4ctl_version or "-"]
                        for e in listed])
+    scheduled = _schedule(rt)
     rt.out.emit("backup list", {"directory": str(where),
-                                     "archives": [asdict(e) for e in listed]})
+                                     "archives": [asdict(e) for e in listed],
+                                     "schedule": scheduled.data() if scheduled else None})
+
+
+def _schedule(rt: Runtime):
+    """TR4CTL_BACKUP_SCHEDULE's last run, said on stderr; None without a schedule or a
+    running service."""
+    from tr4ctl.actions.backup.schedule import schedule_report
+
+    if not rt.config.backup_schedule:
+        return None
+    scheduled = schedule_report(rt)
+    if scheduled is not None:
+        say = rt.out.warn if scheduled.problem else rt.out.info
+        say(f"scheduled backup ({scheduled.schedule} to {scheduled.target}): {scheduled.words}")
+    return scheduled
 
 
 @app.command("verify", epilog=examples("tr4ctl backup verify backups/tr4ction-backup-20250101T000000Z.tar.gz"))
@@ -197,3 +213,24 @@ def _manifest_data(manifest) -> dict:
     from dataclasses import asdict
 
     return asdict(manifest)
+
+
+key_app = typer.Typer(help="The off-host copies' encryption key.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("export", epilog=examples("tr4ctl backup key export > /media/safe/tr4ction.key"))
+def key_export(ctx: typer.Context) -> None:
+    """Print the key that encrypts the copies at TR4CTL_BACKUP_TARGET (restic's password).
+
+    It is kept 0600 in the project only, never at the target: without it the copies
+    cannot be read. Keep it away from this host.
+    """
+    from tr4ctl.actions.backup.key import KEY_WARNING, export_key
+
+    rt = runtime(ctx)
+    key = export_key(rt)
+    rt.out.warn(KEY_WARNING)
+    if not rt.out.json_mode:
+        sys.stdout.write(key + "\n")
+    rt.out.emit("backup key export", {"key": key, "warning": KEY_WARNING})
