@@ -89,7 +89,7 @@ def test_service_rendered_only_with_a_schedule(swarm):
     assert service["environment"]["RESTIC_PASSWORD_FILE"] == offsite.PASSWORD_IN_CONTAINER
     script = service["command"][0]
     assert "interval=900\n" in script and "--keep-hourly 24 --keep-daily 7 --keep-weekly 4" in script
-    assert "-o sftp.command=" in script and "check --read-data-subset=10%" in script
+    assert "-o sftp.command=" in script and "check --read-data-subset=100M" in script
     binds = {(m["source"], m["target"]) for m in service["volumes"] if isinstance(m, dict)}
     assert binds == {("/srv/p/.tr4ctl/secrets/restic_password", offsite.PASSWORD_IN_CONTAINER),
                      ("/k/id", offsite.SSH_KEY_IN_CONTAINER),
@@ -102,7 +102,7 @@ def test_s3_credentials_read_as_data():
     service = _render(backup_schedule="hourly", backup_target="s3:http://127.0.0.1:9/bk1",
                       backup_s3_credentials=Path("/k/s3"))["services"]["backup-schedule"]
     script = service["command"][0]
-    assert f"sed -n 's/^AWS_ACCESS_KEY_ID=//p' {offsite.S3_CREDENTIALS_IN_CONTAINER}" in script
+    assert f"$$(sed -n 's/^AWS_ACCESS_KEY_ID=//p' {offsite.S3_CREDENTIALS_IN_CONTAINER}" in script
     assert ". /run" not in script and "sftp.command" not in script
 
 

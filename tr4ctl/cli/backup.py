@@ -95,20 +95,37 @@ def _schedule(rt: Runtime):
     return scheduled
 
 
-@app.command("verify", epilog=examples("tr4ctl backup verify backups/tr4ction-backup-20250101T000000Z.tar.gz"))
+@app.command("verify", epilog=examples("tr4ctl backup verify backups/tr4ction-backup-20250101T000000Z.tar.gz",
+                                       "tr4ctl backup verify --offsite"))
 def verify(
     ctx: typer.Context,
-    archive: Path = typer.Argument(..., dir_okay=True, metavar="ARCHIVE",
+    archive: Path = typer.Argument(None, dir_okay=True, metavar="ARCHIVE",
                                    help="The .tar.gz archive."),
+    offsite: bool = typer.Option(False, "--offsite",
+                                 help="Instead, read every copy at TR4CTL_BACKUP_TARGET back "
+                                      "(restic check --read-data) and say the last "
+                                      "scheduled run."),
 ) -> None:
     """Read the whole archive: every part's sha256 against the manifest (exit 1 if not),
     and every member of it and of each volume's tar against what a backup may hold:
     no absolute path or '..', no link leading out of its volume, no device or FIFO,
     no more bytes than the manifest says, a .env of the manifest's project (exit 2 if
-    not)."""
+    not). With --offsite, the copies off the host instead (exit 1 if damaged)."""
+    rt = runtime(ctx)
+    if offsite == (archive is not None):
+        raise BadInput("name an ARCHIVE or give --offsite (one of the two)",
+                       "tr4ctl backup verify ARCHIVE, or tr4ctl backup verify --offsite")
+    if offsite:
+        from tr4ctl.actions.backup.schedule import check_offsite
+
+        scheduled = _schedule(rt)
+        checked = check_offsite(rt)
+        rt.out.success(f"the copies at {checked.target} are intact: every pack read back")
+        rt.out.emit("backup verify", {"offsite": checked.target, "ok": True,
+                                      "schedule": scheduled.data() if scheduled else None})
+        return
     from tr4ctl.actions.backup.verify import check_archive
 
-    rt = runtime(ctx)
     manifest = check_archive(archive).manifest
     rt.out.success(f"{archive} is intact: {len(manifest.members)} parts match the "
                         f"manifest (project {manifest.project}, {manifest.created_at})")

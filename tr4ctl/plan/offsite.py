@@ -163,15 +163,17 @@ def describe_state(state: ScheduleState | None, now: float) -> tuple[str, str]:
 # service starts its account afresh, as certbot-renew's does).
 STATE_DIR = "/tmp/tr4ctl-backup"
 STATE_FILE = f"{STATE_DIR}/state.json"
+RESTIC_WRAPPER = f"{STATE_DIR}/restic"
 PASSWORD_IN_CONTAINER = "/run/tr4ctl/restic-password"
 SSH_KEY_IN_CONTAINER = "/run/tr4ctl/backup-ssh-key"
 KNOWN_HOSTS_IN_CONTAINER = "/run/tr4ctl/backup-known-hosts"
 S3_CREDENTIALS_IN_CONTAINER = "/run/tr4ctl/backup-s3-credentials"
 BACKEND_DATA_IN_CONTAINER = "/volumes/backend_data"
 CHROMA_DATA_IN_CONTAINER = "/volumes/chroma_data"
-# What each scheduled check reads back of the uploaded data; `backup verify --offsite`
-# reads all of it.
-CHECK_SUBSET = "10%"
+# What each scheduled check reads back of the uploaded data (random packs up to this
+# size: all of a small repository, a bounded cost for a large one); `backup verify
+# --offsite` reads all of it.
+CHECK_SUBSET = "100M"
 SERVICE = "backup-schedule"
 
 
@@ -217,6 +219,7 @@ def service_values(schedule: str, keep: str, target: str, password_file: str,
         "mounts": mounts,
         "state_dir": STATE_DIR,
         "state_file": STATE_FILE,
+        "restic_wrapper": RESTIC_WRAPPER,
         "state_format_version": STATE_FORMAT_VERSION,
         "check_subset": CHECK_SUBSET,
         "backend_data": BACKEND_DATA_IN_CONTAINER,

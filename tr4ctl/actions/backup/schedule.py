@@ -53,3 +53,34 @@ def schedule_report(rt: Runtime) -> ScheduleReport | None:
                                   f"its state file is unreadable ({error})", None)
     verdict, words = describe_state(state, time.time())
     return ScheduleReport(config.backup_schedule, config.backup_target, verdict, words, state)
+
+
+@dataclass
+class OffsiteCheck:
+    target: str
+    ok: bool
+    output: str
+
+
+def check_offsite(rt: Runtime) -> OffsiteCheck:
+    """`backup verify --offsite`: restic check reading every pack at the target, in the
+    running backup-schedule service (its key and credentials are mounted there)."""
+    from tr4ctl.actions.preflight import require_stack_running
+    from tr4ctl.errors import MissingPrerequisite, OperationFailed
+    from tr4ctl.plan.offsite import RESTIC_WRAPPER
+
+    if not rt.config.backup_schedule or not rt.config.backup_target:
+        raise MissingPrerequisite("no off-host copies: TR4CTL_BACKUP_SCHEDULE is not set",
+                                  "set TR4CTL_BACKUP_SCHEDULE and TR4CTL_BACKUP_TARGET, then "
+                                  "run `tr4ctl up`")
+    require_stack_running(rt)
+    done = rt.engine.exec_in(BACKUP_SERVICE, [RESTIC_WRAPPER, "check", "--read-data"],
+                             check=False, timeout=3600)
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        last = [line for line in output.splitlines() if line.strip()][-3:]
+        raise OperationFailed(f"the copies at {rt.config.backup_target} failed verification: "
+                              + " | ".join(last),
+                              "the next scheduled pass uploads what is missing; run `tr4ctl "
+                              "backup verify --offsite` again after it")
+    return OffsiteCheck(rt.config.backup_target, True, output)

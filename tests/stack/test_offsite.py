@@ -1,0 +1,113 @@
+"""Scheduled off-host backups (#22) against a real SFTP server: OpenSSH in a container of
+this module's own (tests/stack/bare_ssh_hosts.py's image), on the stack's network. The
+backup-schedule service makes the copies by itself; retention prunes; a corrupted pack
+at the target is caught by the scheduled check (status degraded) and by
+`backup verify --offsite`. One stack and one server for the module, tests in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from bare_ssh_hosts import ssh_host_image
+from conftest import docker, new_stack, wait_for
+
+from tr4ctl.plan.offsite import RESTIC_WRAPPER
+
+SFTP_USER = "plain"
+REPOSITORY = "/home/plain/restic"
+ALIAS = "t3os-sftp"
+
+
+@pytest.fixture(scope="module")
+def offsite(docker_engine, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("t3os-keys")
+    key, known = folder / "id_ed25519", folder / "known_hosts"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    stack = new_stack(tmp_path_factory, "t3os-offsite", settings={
+        "TR4CTL_BACKUP_SCHEDULE": "1m", "TR4CTL_BACKUP_KEEP": "1h",
+        "TR4CTL_BACKUP_TARGET": f"sftp:{SFTP_USER}@{ALIAS}:{REPOSITORY}",
+        "TR4CTL_BACKUP_SSH_KEY": str(key), "TR4CTL_BACKUP_SSH_KNOWN_HOSTS": str(known)})
+    server = f"{stack.name}-sftp"
+    try:
+        stack.tr4ctl("init")  # the stack's network, for the server to join first
+        docker("run", "-d", "--name", server, "--label", f"com.docker.compose.project={stack.name}",
+               "--network", f"{stack.name}_network", "--network-alias", ALIAS, ssh_host_image())
+        public = key.with_suffix(".pub").read_bytes()
+        subprocess.run(["docker", "exec", "-i", server, "sh", "-c",
+                        f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} /home/{SFTP_USER}/.ssh && "
+                        f"cat > /home/{SFTP_USER}/.ssh/authorized_keys && "
+                        f"chown {SFTP_USER}: /home/{SFTP_USER}/.ssh/authorized_keys"],
+                       input=public, check=True)
+        host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
+                                           check=False).strip(), "the server's host key", 30)
+        known.write_text(f"{ALIAS} {' '.join(host_key.split()[:2])}\n")
+        stack.tr4ctl("up", "--env", "dev")
+        yield stack, server
+    finally:
+        stack.tr4ctl("down", "--volumes", "--yes", check=False)
+        docker("rm", "-f", server, check=False)
+
+
+def _state(stack) -> dict | None:
+    return stack.json("status", check=False)["data"].get("backup_schedule")
+
+
+def _snapshots(stack, tag: str) -> list[dict]:
+    out = stack.compose_exec("backup-schedule", RESTIC_WRAPPER, "snapshots", "--json",
+                             "--tag", tag)
+    return json.loads(out)
+
+
+def test_key_is_private_and_not_at_the_target(offsite):
+    stack, server = offsite
+    key_file = stack.project_dir / ".tr4ctl" / "secrets" / "restic_password"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    key = stack.tr4ctl("backup", "key", "export").stdout.strip()
+    assert key and key == key_file.read_text().strip()
+    found = subprocess.run(["docker", "exec", server, "grep", "-rlF", key, REPOSITORY],
+                           capture_output=True, text=True)
+    assert found.returncode == 1, found.stdout  # nothing at the target holds the key
+
+
+def test_schedule_copies_land_and_retention_prunes(offsite):
+    stack, server = offsite
+
+    def two_passes():
+        state = _state(stack)
+        return state and state["state"] and state["state"]["last_run"] and \
+            state["verdict"] == "ok" and len(_snapshots(stack, "full")) >= 1 and state
+
+    first = wait_for(two_passes, "the first scheduled pass", 240, every=3)
+    wait_for(lambda: (s := _state(stack)) and s["state"]["last_run"] > first["state"]["last_run"]
+             and s["verdict"] == "ok", "the second scheduled pass", 240, every=3)
+    # TR4CTL_BACKUP_KEEP=1h: two full passes within the hour, one kept.
+    assert len(_snapshots(stack, "full")) == 1
+    assert _snapshots(stack, "db"), "the 30 s database snapshots land too"
+    packs = docker("exec", server, "find", f"{REPOSITORY}/data", "-type", "f").split()
+    assert packs, "restic's packs are at the target"
+    status = stack.json("status")
+    assert status["data"]["condition"] == "healthy"
+    assert status["data"]["backup_schedule"]["verdict"] == "ok"
+    listed = stack.json("backup", "list")["data"]["schedule"]
+    assert listed["state"]["last_size"] > 0 and listed["state"]["last_snapshot"]
+    verified = stack.tr4ctl("backup", "verify", "--offsite")
+    assert "intact" in verified.stderr
+
+
+def test_corrupted_pack_is_caught(offsite):
+    stack, server = offsite
+    packs = docker("exec", server, "find", f"{REPOSITORY}/data", "-type", "f", "-size", "+1k"
+                   ).split()
+    for pack in packs:  # every pack: whichever the check reads is damaged
+        docker("exec", server, "sh", "-c",
+               f"printf 'XXXXXXXXXXXXXXXX' | dd of={pack} bs=1 seek=64 conv=notrunc status=none")
+    bad = stack.tr4ctl("backup", "verify", "--offsite", check=False)
+    assert bad.returncode == 1 and "failed verification" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    wait_for(lambda: (s := _state(stack)) and s["verdict"] == "failed",
+             "a scheduled pass that notices", 240, every=3)
+    degraded = stack.tr4ctl("status", "--check", check=False)
+    assert degraded.returncode == 1 and "scheduled backup" in degraded.stderr
