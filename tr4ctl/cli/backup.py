@@ -136,11 +136,20 @@ def verify(
 @app.command("restore", epilog=examples(
     "tr4ctl backup restore backups/tr4ction-backup-20250101T000000Z.tar.gz",
     "tr4ctl backup restore ARCHIVE --yes --dir /srv/backups",
-    "tr4ctl --project-dir /srv/staging backup restore prod-backup.tar.gz --as-project staging"))
+    "tr4ctl --project-dir /srv/staging backup restore prod-backup.tar.gz --as-project staging",
+    "tr4ctl backup restore --from sftp:backup@store.example.org:/srv/restic --key-file tr4ction.key --yes"))
 def restore(
     ctx: typer.Context,
-    archive: Path = typer.Argument(..., metavar="ARCHIVE",
-                                   help="The .tar.gz archive to restore."),
+    archive: str = typer.Argument(None, metavar="ARCHIVE|SNAPSHOT",
+                                  help="The .tar.gz archive to restore; with --from, a full "
+                                       "snapshot's id (default: the newest, with the newest "
+                                       "database copy)."),
+    source: str = typer.Option(None, "--from", metavar="TARGET",
+                               help="Restore a fresh project (no volumes yet) from the copies "
+                                    "at TARGET (TR4CTL_BACKUP_TARGET's form), verified first."),
+    key_file: Path = typer.Option(None, "--key-file", metavar="FILE",
+                                  help="With --from: the key `backup key export` printed "
+                                       "(kept 0600 in this project)."),
     yes: bool = typer.Option(False, "--yes", help="Replace the current data without asking."),
     directory: Path = backup_dir_option("Where the safety backup of the current state goes "
                                         f"{BACKUP_DIR_DEFAULT}."),
@@ -188,6 +197,20 @@ def restore(
     def announce(safety) -> None:
         out.info(f"safety backup of the current state: {safety.path}")
 
+    if source is None and archive is None:
+        raise BadInput("name the ARCHIVE to restore", "tr4ctl backup restore ARCHIVE, or "
+                       "tr4ctl backup restore --from TARGET")
+    if source is None and key_file is not None:
+        raise BadInput("--key-file goes with --from", "tr4ctl backup restore --from TARGET "
+                       "--key-file FILE")
+    if source is not None:
+        from tr4ctl.actions.backup.offsite_restore import fetch_archive
+
+        with rt.changing("backup restore"):
+            fetched = fetch_archive(rt, source, archive, key_file, backup_dir(rt, directory))
+        out.info(f"the snapshot as an archive: {fetched}")
+        archive = fetched
+    archive = Path(archive)
     checked = check_restorable(rt, archive, as_project)
     with rt.changing("backup restore"):
         report = restore_backup(rt, archive, checked, backup_dir(rt, directory),

@@ -170,6 +170,11 @@ KNOWN_HOSTS_IN_CONTAINER = "/run/tr4ctl/backup-known-hosts"
 S3_CREDENTIALS_IN_CONTAINER = "/run/tr4ctl/backup-s3-credentials"
 BACKEND_DATA_IN_CONTAINER = "/volumes/backend_data"
 CHROMA_DATA_IN_CONTAINER = "/volumes/chroma_data"
+CERTBOT_CONF_IN_CONTAINER = "/volumes/certbot_conf"
+# What a snapshot holds, by tag: "full" every volume a restore needs (the databases apart,
+# copied online), "db" the databases alone.
+WORK_DIR = f"{STATE_DIR}/work"
+FULL_TAG, DB_TAG = "full", "db"
 # What each scheduled check reads back of the uploaded data (random packs up to this
 # size: all of a small repository, a bounded cost for a large one); `backup verify
 # --offsite` reads all of it.
@@ -224,5 +229,80 @@ def service_values(schedule: str, keep: str, target: str, password_file: str,
         "check_subset": CHECK_SUBSET,
         "backend_data": BACKEND_DATA_IN_CONTAINER,
         "chroma_data": CHROMA_DATA_IN_CONTAINER,
+        "certbot_conf": CERTBOT_CONF_IN_CONTAINER,
         "backend_uid": backend_uid,
     }
+
+
+# -- restoring from the target (`backup restore --from`) --------------------------------
+RESTORE_OUT = "/restore"
+
+
+@dataclass(frozen=True)
+class ResticRun:
+    """A one-off restic container: its command, host mounts and the environment keys
+    whose values travel in the runner's environment (never argv)."""
+
+    command: list[str]
+    mounts: dict[str, str]
+    env_keys: tuple[str, ...]
+
+
+def restic_run(target: Target, restic_args: list[str], *, password_file: str,
+               ssh_key: str | None, known_hosts: str | None, out_dir: str | None) -> ResticRun:
+    mounts = {password_file: f"{PASSWORD_IN_CONTAINER}:ro"}
+    options: list[str] = []
+    if target.kind == "sftp" and ssh_key and known_hosts:
+        mounts[ssh_key] = f"{SSH_KEY_IN_CONTAINER}:ro"
+        mounts[known_hosts] = f"{KNOWN_HOSTS_IN_CONTAINER}:ro"
+        options = ["-o", "sftp.command=" + sftp_command(target, SSH_KEY_IN_CONTAINER,
+                                                       KNOWN_HOSTS_IN_CONTAINER)]
+    if out_dir:
+        mounts[out_dir] = RESTORE_OUT
+    env_keys = ("RESTIC_REPOSITORY", "RESTIC_PASSWORD_FILE",
+                *(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if target.kind == "s3" else ()))
+    return ResticRun(["restic", "--no-cache", *options, *restic_args], mounts, env_keys)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    time: str
+    tags: tuple[str, ...]
+
+
+def parse_snapshots(text: str, host: str) -> list[Snapshot]:
+    """`restic snapshots --json` -> this project's snapshots, oldest first (strict)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("restic's snapshot list is not JSON") from None
+    if not isinstance(data, list):
+        raise ValueError("restic's snapshot list is not a list")
+    found = []
+    for item in data:
+        if not isinstance(item, dict) or item.get("hostname") != host:
+            continue
+        sid, when, tags = item.get("id"), item.get("time"), item.get("tags") or []
+        if not (isinstance(sid, str) and re.fullmatch(r"[0-9a-f]{64}", sid)
+                and isinstance(when, str) and all(isinstance(t, str) for t in tags)):
+            raise ValueError("restic's snapshot list holds an entry that is not a snapshot")
+        found.append(Snapshot(sid, when, tuple(tags)))
+    return sorted(found, key=lambda s: s.time)
+
+
+def choose_snapshots(snapshots: list[Snapshot], wanted: str | None
+                     ) -> tuple[Snapshot, Snapshot | None]:
+    """(the full snapshot, a newer database-only one to lay over it or None). A named
+    snapshot (an id or its prefix) is taken as it is, without a newer database."""
+    full = [s for s in snapshots if FULL_TAG in s.tags]
+    if wanted is not None:
+        chosen = [s for s in full if s.id.startswith(wanted.lower())]
+        if len(chosen) != 1:
+            raise ValueError(f"no single full snapshot {wanted!r} at the target"
+                             if not chosen else f"{wanted!r} names more than one snapshot")
+        return chosen[0], None
+    if not full:
+        raise ValueError("the target holds no full snapshot of this project yet")
+    newer_db = [s for s in snapshots if DB_TAG in s.tags and s.time > full[-1].time]
+    return full[-1], newer_db[-1] if newer_db else None
