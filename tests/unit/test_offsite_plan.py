@@ -1,6 +1,7 @@
 """Scheduled off-host backups, the pure layer: schedule, retention, target, the state
 file, and the backup-schedule service as rendered (compose and swarm)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,43 @@ def test_bad_schedule_is_one_line(tmp_path):
     result = _cli(tmp_path, "config", "validate")
     assert result.returncode == 2 and "TR4CTL_BACKUP_SCHEDULE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _snap(n, tags, host="p"):
+    return {"id": str(n) * 64, "time": f"2026-12-05T00:0{n}:00Z", "tags": tags, "hostname": host}
+
+
+def test_snapshots_chosen_newest_full_and_newer_database():
+    text = json.dumps([_snap(1, ["full"]), _snap(2, ["db"]), _snap(3, ["full"]),
+                       _snap(4, ["db"]), _snap(5, ["db"]), _snap(6, ["full"], host="other")])
+    snapshots = offsite.parse_snapshots(text, "p")
+    full, db = offsite.choose_snapshots(snapshots, None)
+    assert (full.id, db.id) == ("3" * 64, "5" * 64)
+    named, none = offsite.choose_snapshots(snapshots, "1" * 10)
+    assert named.id == "1" * 64 and none is None
+    with pytest.raises(ValueError):
+        offsite.choose_snapshots(snapshots, "ffff")
+    with pytest.raises(ValueError):
+        offsite.choose_snapshots(offsite.parse_snapshots(json.dumps([_snap(2, ["db"])]), "p"), None)
+    for bad in ("{", '{"a": 1}', json.dumps([{"id": "../x", "time": "t", "hostname": "p"}])):
+        with pytest.raises(ValueError):
+            offsite.parse_snapshots(bad, "p")
+
+
+def test_restic_run_keeps_secrets_out_of_argv():
+    s3 = offsite.restic_run(offsite.parse_target("s3:https://s3.example.test/bk1"),
+                            ["snapshots", "--json"], password_file="/p/key", ssh_key=None,
+                            known_hosts=None, out_dir="/tmp/out")
+    assert s3.command == ["restic", "--no-cache", "snapshots", "--json"]
+    assert s3.mounts == {"/p/key": f"{offsite.PASSWORD_IN_CONTAINER}:ro",
+                         "/tmp/out": offsite.RESTORE_OUT}
+    assert s3.env_keys == ("RESTIC_REPOSITORY", "RESTIC_PASSWORD_FILE", "AWS_ACCESS_KEY_ID",
+                           "AWS_SECRET_ACCESS_KEY")
+    sftp = offsite.restic_run(offsite.parse_target("sftp:b@h:/r"), ["restore", "x"],
+                              password_file="/p/key", ssh_key="/k", known_hosts="/kh",
+                              out_dir=None)
+    assert sftp.command[:4] == ["restic", "--no-cache", "-o", "sftp.command=ssh -i "
+                                f"{offsite.SSH_KEY_IN_CONTAINER} -o IdentitiesOnly=yes -o "
+                                "BatchMode=yes -o StrictHostKeyChecking=yes -o "
+                                f"UserKnownHostsFile={offsite.KNOWN_HOSTS_IN_CONTAINER} b@h -s sftp"]
+    assert "AWS_ACCESS_KEY_ID" not in sftp.env_keys

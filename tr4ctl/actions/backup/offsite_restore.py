@@ -25,7 +25,7 @@ from tr4ctl.actions.backup.create import present_volumes
 from tr4ctl.actions.backup.location import prepare_dir
 from tr4ctl.actions.stack.init import ensure_volumes_and_network
 from tr4ctl.actions.stack.init_report import InitReport
-from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed
+from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.files import PRIVATE, read_regular_file, write_atomic
 from tr4ctl.plan import offsite
 from tr4ctl.plan.backup import (
