@@ -176,6 +176,10 @@ def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
 
 def test_corrupted_pack_is_caught(offsite):
     stack, server = offsite
+    # Healthy first (after the drill: the restored stack's own first pass), so that the
+    # failure below is the damage's.
+    wait_for(lambda: (s := _state(stack)) and s["verdict"] == "ok" and s["state"]["last_run"],
+             "a good pass before the damage", 240, every=3)
     packs = docker("exec", server, "find", f"{REPOSITORY}/data", "-type", "f", "-size", "+1k"
                    ).split()
     for pack in packs:  # every pack: whichever the check reads is damaged

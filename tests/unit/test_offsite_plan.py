@@ -186,3 +186,17 @@ def test_restic_run_keeps_secrets_out_of_argv():
                                 "BatchMode=yes -o StrictHostKeyChecking=yes -o "
                                 f"UserKnownHostsFile={offsite.KNOWN_HOSTS_IN_CONTAINER} b@h -s sftp"]
     assert "AWS_ACCESS_KEY_ID" not in sftp.env_keys
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--from", "/mnt/backups"], "--from /mnt/backups: use sftp:"),
+    (["--from", "sftp:b@h:/r"], "needs a key"),
+    (["--from", "sftp:b@h:/r", "--key-file", "/nonexistent"], "needs a key"),
+    (["x.tar.gz", "--key-file", "k"], "--key-file goes with --from"),
+])
+def test_restore_from_refusals(tmp_path, args, words):
+    (tmp_path / ".env").write_text("TR4CTL_PROJECT_NAME=t3os-refuse\n")
+    result = _cli(tmp_path, "backup", "restore", *args, "--yes")
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / ".tr4ctl" / "secrets").exists()
