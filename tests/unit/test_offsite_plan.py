@@ -116,6 +116,9 @@ def test_up_refuses_a_schedule_without_somewhere_to_go():
                                Environment.DEV, secret_problem=None)
     assert refusal is not None and "TR4CTL_BACKUP_SSH_KEY" in refusal.hint
     assert settings_refusal(Config.defaults(**SFTP), Environment.DEV, secret_problem=None) is None
+    on_postgres = settings_refusal(Config.defaults(database="postgres", **SFTP), Environment.DEV,
+                                   secret_problem=None)
+    assert on_postgres is not None and "PostgreSQL" in on_postgres.message
 
 
 def _cli(project, *args):
