@@ -42,6 +42,8 @@ per-round ratios. Sections (all by default):
            SQLite, then `tr4ctl db use postgres` (its write pause, seconds and steps),
            then the same on PostgreSQL, and the PostgreSQL/SQLite ratios (no target).
            It leaves the stack on PostgreSQL: it runs after every other section.
+- offsite: the disaster drill of tests/stack/test_offsite.py (its own stack and SFTP
+           server): measured RPO (target <= 60 s) and RTO (empty host to serving)
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ CHECKOUT = HERE.parent
 OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
 SECTIONS = ("help", "status", "up", "idle", "latency", "load", "reads", "backend", "deploy",
-            "database")
+            "database", "offsite")
+OFFSITE_FIGURES = CHECKOUT / "build" / "bench" / "offsite-drill.json"
 ADMIN, FOUNDER = "a@bench.test", "f@bench.test"
 PASSWORD = "bench-password-123456"
 HEALTH_THREADS = 3
@@ -536,6 +539,23 @@ def _on_sigterm(signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+def measure_offsite() -> dict:
+    """The disaster drill (tests/stack/test_offsite.py, its own stack and SFTP server):
+    accounts written in a loop, the volumes destroyed, a fresh project restored from
+    the target with `backup restore --from`. RPO: the loss minus the newest account that
+    came back (target <= 60 s); RTO: `restore --from` started to /health served."""
+    OFFSITE_FIGURES.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(CHECKOUT / "tests" / "stack" / "test_offsite.py"), "-k", "drill"],
+                          cwd=CHECKOUT, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")})
+    if done.returncode != 0 or not OFFSITE_FIGURES.exists():
+        return {"error": (done.stdout + done.stderr).strip()[-600:]}
+    figures = json.loads(OFFSITE_FIGURES.read_text())
+    figures["rpo_within_target"] = figures["rpo_seconds"] <= figures["rpo_target_seconds"]
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -586,6 +606,7 @@ def main() -> int:
             ("backend", lambda: measure_backend(bench, options.rounds)),
             ("deploy", lambda: measure_deploy(bench, options.rounds)),
             ("database", lambda: measure_database(bench, options.db_samples)),  # last
+            ("offsite", measure_offsite),
         ]
         for name, step in steps:
             if name in chosen:

@@ -99,6 +99,11 @@ def template_facts() -> dict[str, Any]:
     }
 
 
-def stack_services(database: str) -> tuple[str, ...]:
-    """The long-running services of a stack on this database."""
-    return (*LONG_RUNNING_SERVICES, POSTGRES) if database == POSTGRES else LONG_RUNNING_SERVICES
+BACKUP_SERVICE = "backup-schedule"
+
+
+def stack_services(database: str, backup: bool = False) -> tuple[str, ...]:
+    """The long-running services of a stack on this database (and with a backup
+    schedule: TR4CTL_BACKUP_SCHEDULE)."""
+    services = (*LONG_RUNNING_SERVICES, POSTGRES) if database == POSTGRES else LONG_RUNNING_SERVICES
+    return (*services, BACKUP_SERVICE) if backup else services

@@ -75,7 +75,7 @@ class Runtime:
         """The long-running services of this stack (PostgreSQL's only on postgres)."""
         from tr4ctl.facts import stack_services
 
-        return stack_services(self.config.database)
+        return stack_services(self.config.database, bool(self.config.backup_schedule))
 
     @property
     def names(self) -> StackNames:

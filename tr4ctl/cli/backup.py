@@ -75,24 +75,57 @@ def list_(
                       [[e.file, e.kind or "-", e.created_at or (e.problem or "-"),
                         e.project or "-", human_bytes(e.size), e.tr4ctl_version or "-"]
                        for e in listed])
+    scheduled = _schedule(rt)
     rt.out.emit("backup list", {"directory": str(where),
-                                     "archives": [asdict(e) for e in listed]})
+                                     "archives": [asdict(e) for e in listed],
+                                     "schedule": scheduled.data() if scheduled else None})
 
 
-@app.command("verify", epilog=examples("tr4ctl backup verify backups/tr4ction-backup-20250101T000000Z.tar.gz"))
+def _schedule(rt: Runtime):
+    """TR4CTL_BACKUP_SCHEDULE's last run, said on stderr; None without a schedule or a
+    running service."""
+    from tr4ctl.actions.backup.schedule import schedule_report
+
+    if not rt.config.backup_schedule:
+        return None
+    scheduled = schedule_report(rt)
+    if scheduled is not None:
+        say = rt.out.warn if scheduled.problem else rt.out.info
+        say(f"scheduled backup ({scheduled.schedule} to {scheduled.target}): {scheduled.words}")
+    return scheduled
+
+
+@app.command("verify", epilog=examples("tr4ctl backup verify backups/tr4ction-backup-20250101T000000Z.tar.gz",
+                                       "tr4ctl backup verify --offsite"))
 def verify(
     ctx: typer.Context,
-    archive: Path = typer.Argument(..., dir_okay=True, metavar="ARCHIVE",
+    archive: Path = typer.Argument(None, dir_okay=True, metavar="ARCHIVE",
                                    help="The .tar.gz archive."),
+    offsite: bool = typer.Option(False, "--offsite",
+                                 help="Instead, read every copy at TR4CTL_BACKUP_TARGET back "
+                                      "(restic check --read-data) and say the last "
+                                      "scheduled run."),
 ) -> None:
     """Read the whole archive: every part's sha256 against the manifest (exit 1 if not),
     and every member of it and of each volume's tar against what a backup may hold:
     no absolute path or '..', no link leading out of its volume, no device or FIFO,
     no more bytes than the manifest says, a .env of the manifest's project (exit 2 if
-    not)."""
+    not). With --offsite, the copies off the host instead (exit 1 if damaged)."""
+    rt = runtime(ctx)
+    if offsite == (archive is not None):
+        raise BadInput("name an ARCHIVE or give --offsite (one of the two)",
+                       "tr4ctl backup verify ARCHIVE, or tr4ctl backup verify --offsite")
+    if offsite:
+        from tr4ctl.actions.backup.schedule import check_offsite
+
+        scheduled = _schedule(rt)
+        checked = check_offsite(rt)
+        rt.out.success(f"the copies at {checked.target} are intact: every pack read back")
+        rt.out.emit("backup verify", {"offsite": checked.target, "ok": True,
+                                      "schedule": scheduled.data() if scheduled else None})
+        return
     from tr4ctl.actions.backup.verify import check_archive
 
-    rt = runtime(ctx)
     manifest = check_archive(archive).manifest
     rt.out.success(f"{archive} is intact: {len(manifest.members)} parts match the "
                         f"manifest (project {manifest.project}, {manifest.created_at})")
@@ -103,11 +136,20 @@ def verify(
 @app.command("restore", epilog=examples(
     "tr4ctl backup restore backups/tr4ction-backup-20250101T000000Z.tar.gz",
     "tr4ctl backup restore ARCHIVE --yes --dir /srv/backups",
-    "tr4ctl --project-dir /srv/staging backup restore prod-backup.tar.gz --as-project staging"))
+    "tr4ctl --project-dir /srv/staging backup restore prod-backup.tar.gz --as-project staging",
+    "tr4ctl backup restore --from sftp:backup@store.example.org:/srv/restic --key-file tr4ction.key --yes"))
 def restore(
     ctx: typer.Context,
-    archive: Path = typer.Argument(..., metavar="ARCHIVE",
-                                   help="The .tar.gz archive to restore."),
+    archive: str = typer.Argument(None, metavar="ARCHIVE|SNAPSHOT",
+                                  help="The .tar.gz archive to restore; with --from, a full "
+                                       "snapshot's id (default: the newest, with the newest "
+                                       "database copy)."),
+    source: str = typer.Option(None, "--from", metavar="TARGET",
+                               help="Restore a fresh project (no volumes yet) from the copies "
+                                    "at TARGET (TR4CTL_BACKUP_TARGET's form), verified first."),
+    key_file: Path = typer.Option(None, "--key-file", metavar="FILE",
+                                  help="With --from: the key `backup key export` printed "
+                                       "(kept 0600 in this project)."),
     yes: bool = typer.Option(False, "--yes", help="Replace the current data without asking."),
     directory: Path = backup_dir_option("Where the safety backup of the current state goes "
                                         f"{BACKUP_DIR_DEFAULT}."),
@@ -156,6 +198,20 @@ def restore(
     def announce(safety) -> None:
         out.info(f"safety backup of the current state: {safety.path}")
 
+    if source is None and archive is None:
+        raise BadInput("name the ARCHIVE to restore", "tr4ctl backup restore ARCHIVE, or "
+                       "tr4ctl backup restore --from TARGET")
+    if source is None and key_file is not None:
+        raise BadInput("--key-file goes with --from", "tr4ctl backup restore --from TARGET "
+                       "--key-file FILE")
+    if source is not None:
+        from tr4ctl.actions.backup.offsite_restore import fetch_archive
+
+        with rt.changing("backup restore"):
+            fetched = fetch_archive(rt, source, archive, key_file, backup_dir(rt, directory))
+        out.info(f"the snapshot as an archive: {fetched}")
+        archive = fetched
+    archive = Path(archive)
     checked = check_restorable(rt, archive, as_project)
     from tr4ctl.actions.maintenance.switch import maintenance_during
 
@@ -200,3 +256,24 @@ def _manifest_data(manifest) -> dict:
     from dataclasses import asdict
 
     return asdict(manifest)
+
+
+key_app = typer.Typer(help="The off-host copies' encryption key.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("export", epilog=examples("tr4ctl backup key export > /media/safe/tr4ction.key"))
+def key_export(ctx: typer.Context) -> None:
+    """Print the key that encrypts the copies at TR4CTL_BACKUP_TARGET (restic's password).
+
+    It is kept 0600 in the project only, never at the target: without it the copies
+    cannot be read. Keep it away from this host.
+    """
+    from tr4ctl.actions.backup.key import KEY_WARNING, export_key
+
+    rt = runtime(ctx)
+    key = export_key(rt)
+    rt.out.warn(KEY_WARNING)
+    if not rt.out.json_mode:
+        sys.stdout.write(key + "\n")
+    rt.out.emit("backup key export", {"key": key, "warning": KEY_WARNING})

@@ -147,6 +147,9 @@ def status(
                  f"{report.maintenance['message']} (`tr4ctl maintenance off` ends it)")
     if report.release:
         out.info(f"release {report.release['id']}: {report.release['image']}")
+    if report.backup_schedule and report.backup_schedule["verdict"] in ("ok", "pending"):
+        out.info(f"scheduled backup ({report.backup_schedule['schedule']} to "
+                 f"{report.backup_schedule['target']}): {report.backup_schedule['words']}")
     code = report.check_exit_code if check else 0
     out.emit("status", report.data(), ok=code == 0, exit_code=code,
              errors=[] if code == 0 else [{"message": summary, "hint": None, "details": None}])

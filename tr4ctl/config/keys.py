@@ -35,6 +35,7 @@ class Key:
 NGINX = ("nginx",)
 CERTBOT = ("certbot-renew",)
 ALL = ("chroma", "backend", "nginx", "certbot-renew")
+BACKUP_SERVICE = ("backup-schedule",)
 
 TR4CTL_KEYS = (
     Key("TR4CTL_PROJECT_NAME", v.project_name, "tr4ction",
@@ -103,6 +104,27 @@ TR4CTL_KEYS = (
     Key("TR4CTL_FOUNDER_EMAIL", v.account_email, None, "founder account of `users seed`"),
     Key("TR4CTL_BACKUP_DIR", v.path, None,
         "where `backup create` writes (default: <project-dir>/backups)"),
+    # Off-host backups (#22): a `backup-schedule` service in the stack when a schedule
+    # is set; restic copies to the target, encrypted with a key kept in the project only.
+    Key("TR4CTL_BACKUP_SCHEDULE", v.backup_schedule, None,
+        "how often the stack copies itself to TR4CTL_BACKUP_TARGET: hourly, daily or an "
+        "interval such as 15m (unset: no schedule)", applies_to=BACKUP_SERVICE),
+    Key("TR4CTL_BACKUP_KEEP", v.backup_keep, "24h,7d,4w",
+        "generations kept at the target: hourly (h), daily (d), weekly (w), monthly (m)",
+        applies_to=BACKUP_SERVICE),
+    Key("TR4CTL_BACKUP_TARGET", v.backup_target, None,
+        "restic repository off the host: sftp:user@host[:port]:/path or "
+        "s3:https://host[:port]/bucket", applies_to=BACKUP_SERVICE),
+    Key("TR4CTL_BACKUP_SSH_KEY", v.path, None,
+        "private key (0600) for an sftp: target", applies_to=BACKUP_SERVICE),
+    Key("TR4CTL_BACKUP_SSH_KNOWN_HOSTS", v.path, None,
+        "known_hosts file naming an sftp: target's host key", applies_to=BACKUP_SERVICE),
+    Key("TR4CTL_BACKUP_S3_CREDENTIALS", v.path, None,
+        "file (0600) with AWS_ACCESS_KEY_ID=... and AWS_SECRET_ACCESS_KEY=... lines for an "
+        "s3: target", applies_to=BACKUP_SERVICE),
+    Key("TR4CTL_BACKUP_IMAGE", v.image, "tr4ctl-local/backup:bookworm",
+        "image of the backup-schedule service (restic, sqlite3, ssh; `images build-local`)",
+        applies_to=BACKUP_SERVICE),
     # The workstation's own settings (README "Remote hosts"): with TR4CTL_HOST set, every
     # command but `config set` of these keys runs on that host, over SSH.
     Key("TR4CTL_HOST", v.ssh_address, None,

@@ -47,6 +47,13 @@ class Config:
     admin_email: str | None
     founder_email: str | None
     backup_dir: Path | None
+    backup_schedule: str | None
+    backup_keep: str
+    backup_target: str | None
+    backup_ssh_key: Path | None
+    backup_ssh_known_hosts: Path | None
+    backup_s3_credentials: Path | None
+    backup_image: str
     host: str | None
     host_dir: str
     ssh_key: Path | None

@@ -188,6 +188,27 @@ MAX_IMAGE_NAME_CHARS = 255
 MAX_TAG_CHARS = 128
 
 
+def backup_schedule(value: str) -> str:
+    from tr4ctl.plan.offsite import schedule_seconds
+
+    schedule_seconds(value)
+    return value.strip().lower()
+
+
+def backup_keep(value: str) -> str:
+    from tr4ctl.plan.offsite import keep_flags
+
+    keep_flags(value)
+    return value.strip().lower()
+
+
+def backup_target(value: str) -> str:
+    from tr4ctl.plan.offsite import parse_target
+
+    parse_target(value)
+    return value.strip()
+
+
 def registry(value: str) -> str:
     from tr4ctl.plan.registry import registry_problem
 

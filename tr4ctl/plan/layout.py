@@ -65,6 +65,12 @@ class ProjectPaths:
         return self.secrets_dir / "db_password"
 
     @property
+    def restic_password_file(self) -> Path:
+        """The off-host copies' encryption key (0600): generated once, never at the
+        target; `backup key export` prints it."""
+        return self.secrets_dir / "restic_password"
+
+    @property
     def jwt_secret_file(self) -> Path:
         return self.secrets_dir / "jwt_secret"
 

@@ -215,6 +215,15 @@ POSTGRES = PipImage(
     ),
 )
 
+# The scheduled backup service (TR4CTL_BACKUP_SCHEDULE): restic for the encrypted,
+# deduplicated copies off the host, sqlite3 for SQLite's online backup API, ssh for
+# restic's sftp backend. All Debian packages: no registry needed.
+BACKUP = DebianImage(
+    tag="tr4ctl-local/backup:bookworm",
+    packages=("restic", "sqlite3", "openssh-client", "ca-certificates", "procps"),
+    changes=('CMD ["/bin/sh"]',),
+)
+
 # Which setting each built image is written to.
 SETTINGS_FOR = {
     PYTHON_BASE.tag: "TR4CTL_BACKEND_BASE_IMAGE",
@@ -222,6 +231,7 @@ SETTINGS_FOR = {
     CHROMA.tag: "TR4CTL_CHROMA_IMAGE",
     CERTBOT.tag: "TR4CTL_CERTBOT_IMAGE",
     POSTGRES.tag: "TR4CTL_POSTGRES_IMAGE",
+    BACKUP.tag: "TR4CTL_BACKUP_IMAGE",
 }
 
 
@@ -232,5 +242,5 @@ def mmdebstrap_argv(image: DebianImage, tarball: Path) -> list[str]:
 
 
 def recipes(with_pebble: bool) -> tuple[list[DebianImage], list[PipImage]]:
-    debian = [PYTHON_BASE, NGINX, POSTGRES_BASE] + ([PEBBLE] if with_pebble else [])
+    debian = [PYTHON_BASE, NGINX, POSTGRES_BASE, BACKUP] + ([PEBBLE] if with_pebble else [])
     return debian, [CHROMA, CERTBOT, POSTGRES]

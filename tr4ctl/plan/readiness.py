@@ -33,4 +33,20 @@ def settings_refusal(config: Config, env: Environment, *,
     if env is Environment.PROD and secret_problem:
         return BadInput(f"--env prod needs a real secret: {secret_problem}",
                         "set JWT_SECRET_KEY in .env to the output of `openssl rand -hex 32`")
-    return replicas_refusal(config)
+    return replicas_refusal(config) or backup_refusal(config)
+
+
+def backup_refusal(config: Config) -> BadInput | None:
+    from tr4ctl.plan.offsite import settings_problem
+
+    if config.backup_schedule and config.database != SQLITE:
+        # Its passes copy SQLite files only: a schedule that copied no database would be
+        # a false sense of safety.
+        return BadInput("TR4CTL_BACKUP_SCHEDULE copies a SQLite database only so far; this "
+                        "stack is on PostgreSQL",
+                        "unset TR4CTL_BACKUP_SCHEDULE and use `tr4ctl backup create` on a "
+                        "timer, or run `tr4ctl db use sqlite`")
+    problem = settings_problem(config.backup_schedule, config.backup_target,
+                               config.backup_ssh_key, config.backup_ssh_known_hosts,
+                               config.backup_s3_credentials)
+    return BadInput(problem[0], f"`{problem[1]}`") if problem else None

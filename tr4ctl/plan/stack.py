@@ -121,7 +121,28 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
                                           compose_version=inputs.compose_version),
         "jwt_secret_file": str(paths.jwt_secret_file),
         "secret_names": secret_names(config),
+        "backup": backup_service_values(config, paths),
     }
+
+
+def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | None:
+    """The backup-schedule service's values, None without a schedule (or with settings
+    that do not fit: `up`'s pre-flight refuses those first)."""
+    from tr4ctl.facts import BACKEND_UID
+    from tr4ctl.plan import offsite
+
+    if not config.backup_schedule or not config.backup_target or offsite.settings_problem(
+            config.backup_schedule, config.backup_target, config.backup_ssh_key,
+            config.backup_ssh_known_hosts, config.backup_s3_credentials):
+        return None
+
+    def named(path: Any) -> str | None:
+        return str(path) if path is not None else None
+
+    return offsite.service_values(
+        config.backup_schedule, config.backup_keep, config.backup_target,
+        str(paths.restic_password_file), named(config.backup_ssh_key),
+        named(config.backup_ssh_known_hosts), named(config.backup_s3_credentials), BACKEND_UID)
 
 
 BACKEND_SERVICE = "backend"

@@ -115,6 +115,7 @@ class Checklist:
             ("admin and founder accounts exist", self.accounts),
             ("no PermissionError in backend logs", self.no_permission_error),
             ("logging active", self.logging_active),
+            ("scheduled backup off the host", self.scheduled_backup),
             ("data survives a backend restart",
              self.data_survives_restart if restart else
              lambda name: skipped(name, "verify only reads: `tr4ctl verify --restart` "
@@ -342,6 +343,16 @@ class Checklist:
                                 f"{', '.join(s for s, ok in found.items() if not ok)} logs",
                           evidence=evidence)
         return passed(name, "backend and nginx log files", evidence=evidence)
+
+    def scheduled_backup(self, name: str) -> Check:
+        from tr4ctl.actions.backup.schedule import schedule_report
+
+        scheduled = schedule_report(self.rt)
+        if scheduled is None:
+            return skipped(name, "no TR4CTL_BACKUP_SCHEDULE: the data has no copy off the host")
+        if scheduled.problem:
+            return failed(name, scheduled.words)
+        return passed(name, f"{scheduled.schedule} to {scheduled.target}: {scheduled.words}")
 
     def data_survives_restart(self, name: str) -> Check:
         if not self.running("backend"):

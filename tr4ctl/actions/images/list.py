@@ -16,6 +16,7 @@ def list_images(rt: Runtime) -> list[dict[str, Any]]:
         "nginx": config.nginx_image,
         "chroma": config.chroma_image,
         "certbot": config.certbot_image,
+        **({"backup": config.backup_image} if config.backup_schedule else {}),
     }
     return [{"role": role, "image": image, "present": rt.engine.image_exists(image)}
             for role, image in wanted.items()]

@@ -231,12 +231,15 @@ def _registry_config(registry: registry_plan.Registry, path: Path) -> str:
 
 def stack_images(rt) -> list[str]:
     """Every image the stack's services run from: backend, nginx, Chroma, certbot, and
-    PostgreSQL on TR4CTL_DATABASE=postgres (not the backend's base: a build input)."""
+    PostgreSQL on TR4CTL_DATABASE=postgres, the backup service's with
+    TR4CTL_BACKUP_SCHEDULE (not the backend's base: a build input)."""
     config = rt.config
     images = [rt.stack_inputs.backend_image, config.nginx_image, config.chroma_image,
               config.certbot_image]
     if config.database == "postgres":
         images.append(config.postgres_image)
+    if config.backup_schedule:
+        images.append(config.backup_image)
     return images
 
 

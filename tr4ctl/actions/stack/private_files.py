@@ -55,10 +55,23 @@ def write_private_files(rt: Runtime, report: InitReport) -> None:
     os.chmod(paths.secrets_dir, 0o700)
     if _write_if_changed(paths.db_password_file, config.database_password or "", report):
         _readable_by_the_backend(paths.db_password_file)
+    ensure_restic_password(rt, report)
     if on_swarm:
         jwt_secret = config.backend_values.get(SECRET_KEY) or ""
         if _write_if_changed(paths.jwt_secret_file, jwt_secret, report):
             _readable_by_the_backend(paths.jwt_secret_file)
+
+
+def ensure_restic_password(rt: Runtime, report: InitReport) -> None:
+    """The off-host copies' key: made once, when a schedule first needs it, and never
+    replaced (a new key could not read the copies already made)."""
+    path = rt.paths.restic_password_file
+    if not rt.config.backup_schedule or path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomic(path, secrets.token_urlsafe(32), PRIVATE)
+    report.add("secret", str(path), "generated (0600): `tr4ctl backup key export` prints it; "
+                                    "keep a copy away from this host")
 
 
 def _write_if_changed(path: Path, text: str, report: InitReport) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.errors import ExitCode
-from tr4ctl.facts import ALL_SERVICES, SWARM
+from tr4ctl.facts import ALL_SERVICES, BACKUP_SERVICE, SWARM
 from tr4ctl.lock import current_holder
 from tr4ctl.plan.environments import https_pending
 from tr4ctl.plan.services import ServiceState, stack_condition
@@ -41,6 +41,7 @@ class StackStatus:
     unfinished_step: CommandStep | None = None  # a deploy/db use/restore killed part way
     interrupted: CommandStep | None = None  # the last one a signal ended (put back)
     maintenance: dict[str, str] | None = None  # on: its message and since when
+    backup_schedule: dict[str, Any] | None = None  # TR4CTL_BACKUP_SCHEDULE's last runs
 
     @property
     def check_exit_code(self) -> int:
@@ -55,7 +56,7 @@ class StackStatus:
                 "interrupted": asdict(self.interrupted) if self.interrupted else None,
                 "changing_now": self.changing_now, "https_pending": https_pending(self.nginx_config),
                 "release": self.release, "maintenance": self.maintenance,
-                "services": self.services}
+                "services": self.services, "backup_schedule": self.backup_schedule}
 
 
 def stack_status(rt: Runtime) -> StackStatus:
@@ -80,6 +81,15 @@ def stack_status(rt: Runtime) -> StackStatus:
     if step is not None:
         problems.append(f"the last {step.describe()} (killed?): check the stack, then run "
                         "it again")
+    scheduled = None
+    if condition != "stopped" and states.get(BACKUP_SERVICE) is not None \
+            and states[BACKUP_SERVICE].state == "running":
+        from tr4ctl.actions.backup.schedule import schedule_report
+
+        scheduled = schedule_report(rt)
+        if scheduled is not None and scheduled.problem:
+            condition = "degraded"
+            problems.append(scheduled.problem)
     # certbot is a tool run on demand: shown only while a run exists.
     services = [_shown(state) for name, state in states.items()
                 if not (name == "certbot" and state.state == "absent")]
@@ -89,7 +99,8 @@ def stack_status(rt: Runtime) -> StackStatus:
                        problems, unfinished, holder,
                        {"id": current.id, "image": current.image, "time": current.time}
                        if current else None, step, last_interrupted(rt.paths),
-                       maintenance.as_state() if maintenance else None)
+                       maintenance.as_state() if maintenance else None,
+                       scheduled.data() if scheduled else None)
 
 
 def _shown(state: ServiceState) -> dict[str, Any]:

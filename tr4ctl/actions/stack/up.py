@@ -180,7 +180,7 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     remember_environment(rt.paths, env)
     remember_target(rt)
 
-    services = stack_services(config.database)
+    services = stack_services(config.database, bool(config.backup_schedule))
     adopt_database(rt)
     if POSTGRES in services and not on_swarm and not _compose_waits_for_health(rt):
         # The backend's migrations need PostgreSQL answering, and compose cannot tell

@@ -1,0 +1,194 @@
+"""Scheduled off-host backups (#22) against a real SFTP server: OpenSSH in a container of
+this module's own (tests/stack/bare_ssh_hosts.py's image), on the stack's network. The
+backup-schedule service makes the copies by itself; retention prunes; a corrupted pack
+at the target is caught by the scheduled check (status degraded) and by
+`backup verify --offsite`. One stack and one server for the module, tests in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from bare_ssh_hosts import ssh_host_image
+from conftest import docker, new_stack, wait_for
+from load import AccountLoad
+from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, accounts, seed_admin
+
+from tr4ctl.plan.offsite import RESTIC_WRAPPER
+
+SFTP_USER = "plain"
+REPOSITORY = "/home/plain/restic"
+ALIAS = "t3os-sftp"
+
+
+@pytest.fixture(scope="module")
+def offsite(docker_engine, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("t3os-keys")
+    key, known = folder / "id_ed25519", folder / "known_hosts"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    stack = new_stack(tmp_path_factory, "t3os-offsite", settings={
+        "TR4CTL_BACKUP_SCHEDULE": "1m", "TR4CTL_BACKUP_KEEP": "1h",
+        "TR4CTL_BACKUP_TARGET": f"sftp:{SFTP_USER}@{ALIAS}:{REPOSITORY}",
+        "TR4CTL_BACKUP_SSH_KEY": str(key), "TR4CTL_BACKUP_SSH_KNOWN_HOSTS": str(known)})
+    # Not of the stack's project (its `down` would remove it); a t4t-...-<pid> name, so a
+    # killed run's leftover is found.
+    server = f"t4t-t3os-sftp-{os.getpid()}"
+    try:
+        stack.tr4ctl("init")  # the stack's network, for the server to join first
+        docker("run", "-d", "--name", server, "--label", f"com.docker.compose.project={server}",
+               "--network", f"{stack.name}_network", "--network-alias", ALIAS, ssh_host_image())
+        public = key.with_suffix(".pub").read_bytes()
+        subprocess.run(["docker", "exec", "-i", server, "sh", "-c",
+                        f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} /home/{SFTP_USER}/.ssh && "
+                        f"cat > /home/{SFTP_USER}/.ssh/authorized_keys && "
+                        f"chown {SFTP_USER}: /home/{SFTP_USER}/.ssh/authorized_keys"],
+                       input=public, check=True)
+        host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
+                                           check=False).strip(), "the server's host key", 30)
+        known.write_text(f"{ALIAS} {' '.join(host_key.split()[:2])}\n")
+        stack.tr4ctl("up", "--env", "dev")
+        yield stack, server
+    finally:
+        stack.tr4ctl("down", "--volumes", "--yes", check=False)
+        docker("network", "rm", f"{stack.name}_network", check=False)
+        docker("rm", "-f", server, check=False)
+
+
+def _state(stack) -> dict | None:
+    return stack.json("status", check=False)["data"].get("backup_schedule")
+
+
+def _snapshots(stack, tag: str) -> list[dict]:
+    out = stack.compose_exec("backup-schedule", RESTIC_WRAPPER, "snapshots", "--json",
+                             "--tag", tag)
+    return json.loads(out)
+
+
+def test_key_is_private_and_not_at_the_target(offsite):
+    stack, server = offsite
+    key_file = stack.project_dir / ".tr4ctl" / "secrets" / "restic_password"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    key = stack.tr4ctl("backup", "key", "export").stdout.strip()
+    assert key and key == key_file.read_text().strip()
+    found = subprocess.run(["docker", "exec", server, "grep", "-rlF", key, REPOSITORY],
+                           capture_output=True, text=True)
+    assert found.returncode == 1, found.stdout  # nothing at the target holds the key
+
+
+def test_schedule_copies_land_and_retention_prunes(offsite):
+    stack, server = offsite
+
+    def two_passes():
+        state = _state(stack)
+        return state and state["state"] and state["state"]["last_run"] and \
+            state["verdict"] == "ok" and len(_snapshots(stack, "full")) >= 1 and state
+
+    first = wait_for(two_passes, "the first scheduled pass", 240, every=3)
+    wait_for(lambda: (s := _state(stack)) and s["state"]["last_run"] > first["state"]["last_run"]
+             and s["verdict"] == "ok", "the second scheduled pass", 240, every=3)
+    # TR4CTL_BACKUP_KEEP=1h: two full passes within the hour, one kept.
+    assert len(_snapshots(stack, "full")) == 1
+    assert _snapshots(stack, "db"), "the 30 s database snapshots land too"
+    packs = docker("exec", server, "find", f"{REPOSITORY}/data", "-type", "f").split()
+    assert packs, "restic's packs are at the target"
+    status = stack.json("status")
+    assert status["data"]["condition"] == "healthy"
+    assert status["data"]["backup_schedule"]["verdict"] == "ok"
+    listed = stack.json("backup", "list")["data"]["schedule"]
+    assert listed["state"]["last_size"] > 0 and listed["state"]["last_snapshot"]
+    verified = stack.tr4ctl("backup", "verify", "--offsite")
+    assert "intact" in verified.stderr
+
+
+RPO_TARGET = 60.0
+FIGURES = Path(__file__).resolve().parents[2] / "build" / "bench" / "offsite-drill.json"
+
+
+def _client(stack, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=stack.url(""), timeout=60, headers=headers)
+
+
+def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
+    """Accounts written in a loop; the project's volumes destroyed; a fresh project folder
+    restores from the target with one command; every account committed more than 60 s
+    before the loss is there. The measured RPO and RTO go to build/bench/ (bench/run.py
+    prints them)."""
+    stack, server = offsite
+    seed_admin(stack)
+    with _client(stack) as client:
+        token = client.post("/api/auth/login", json={"email": ADMIN_EMAIL,
+                                                     "password": ADMIN_PASSWORD}).json()["access_token"]
+    load = AccountLoad(lambda: _client(stack, token), prefix="drill")
+    load.start()
+    try:
+        wait_for(lambda: load.committed and load.committed[-1][1] - load.committed[0][1] > 80,
+                 "80 s of accounts written", 240, every=2)
+    finally:
+        lost_at = time.monotonic()
+        # The host is lost: its containers, volumes and network go, with no last backup.
+        docker("network", "disconnect", "-f", f"{stack.name}_network", server)
+        stack.tr4ctl("down", "--volumes", "--yes")
+        load.halt.set()
+        load.join(timeout=60)
+    assert stack.name + "_backend_data" not in docker("volume", "ls", "--format", "{{.Name}}")
+    key = stack.tr4ctl("backup", "key", "export").stdout
+    # A new host: the project folder with the operator's .env and the exported key only.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copyfile(stack.project_dir / ".env", fresh / ".env")
+    key_file = tmp_path / "tr4ction.key"
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    old_dir, stack.project_dir = stack.project_dir, fresh
+    # The target stays reachable from the new host's network (made before tr4ctl does).
+    docker("network", "create", f"{stack.name}_network")
+    docker("network", "connect", "--alias", ALIAS, f"{stack.name}_network", server)
+    started = time.monotonic()
+    restored = stack.tr4ctl("backup", "restore", "--from",
+                            f"sftp:{SFTP_USER}@{ALIAS}:{REPOSITORY}", "--key-file", str(key_file),
+                            "--yes", timeout=1200)
+    wait_for(lambda: httpx.get(stack.url("/health"), timeout=5).status_code == 200,
+             "the restored stack serving", 300, every=0.5)
+    rto = time.monotonic() - started
+    assert "restored" in restored.stderr
+    present = accounts(stack)
+    due = load.committed_before(lost_at - RPO_TARGET)
+    assert due, "accounts were committed more than 60 s before the loss"
+    assert due <= present, sorted(due - present)[:5]
+    # The measured recovery point: the newest account committed that came back.
+    kept = [at for email, at in load.committed if email in present]
+    rpo = lost_at - max(kept)
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(json.dumps({"format_version": 1, "rpo_seconds": round(rpo, 1),
+                                   "rto_seconds": round(rto, 1),
+                                   "accounts_committed": len(load.committed),
+                                   "accounts_restored": len(present & {e for e, _ in load.committed}),
+                                   "rpo_target_seconds": RPO_TARGET}, indent=2) + "\n")
+    assert old_dir.exists()
+
+
+def test_corrupted_pack_is_caught(offsite):
+    stack, server = offsite
+    # Healthy first (after the drill: the restored stack's own first pass), so that the
+    # failure below is the damage's.
+    wait_for(lambda: (s := _state(stack)) and s["verdict"] == "ok" and s["state"]["last_run"],
+             "a good pass before the damage", 240, every=3)
+    packs = docker("exec", server, "find", f"{REPOSITORY}/data", "-type", "f", "-size", "+1k"
+                   ).split()
+    for pack in packs:  # every pack: whichever the check reads is damaged
+        docker("exec", server, "sh", "-c",
+               f"printf 'XXXXXXXXXXXXXXXX' | dd of={pack} bs=1 seek=64 conv=notrunc status=none")
+    bad = stack.tr4ctl("backup", "verify", "--offsite", check=False)
+    assert bad.returncode == 1 and "failed verification" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    wait_for(lambda: (s := _state(stack)) and s["verdict"] == "failed",
+             "a scheduled pass that notices", 240, every=3)
+    degraded = stack.tr4ctl("status", "--check", check=False)
+    assert degraded.returncode == 1 and "scheduled backup" in degraded.stderr

@@ -1,0 +1,86 @@
+"""The backup-schedule service's last runs (TR4CTL_BACKUP_SCHEDULE), as `status`,
+`backup list` and `verify` show them: read from the state file the service writes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tr4ctl.errors import Tr4ctlError
+from tr4ctl.facts import BACKUP_SERVICE
+from tr4ctl.plan.offsite import STATE_FILE, ScheduleState, describe_state, parse_state
+from tr4ctl.runtime import Runtime
+
+
+@dataclass
+class ScheduleReport:
+    schedule: str
+    target: str | None
+    verdict: str  # ok, failed, pending, unknown
+    words: str
+    state: ScheduleState | None
+
+    def data(self) -> dict[str, Any]:
+        return {"schedule": self.schedule, "target": self.target, "verdict": self.verdict,
+                "words": self.words, "state": asdict(self.state) if self.state else None}
+
+    @property
+    def problem(self) -> str | None:
+        """What makes `status` degraded: a failed run, or a service with no state."""
+        if self.verdict in ("failed", "unknown"):
+            return f"scheduled backup: {self.words}"
+        return None
+
+
+def schedule_report(rt: Runtime) -> ScheduleReport | None:
+    """None without a schedule. A state file that cannot be read is no state (strict)."""
+    config = rt.config
+    if not config.backup_schedule:
+        return None
+    state = None
+    try:
+        read = rt.engine.exec_in(BACKUP_SERVICE, ["cat", STATE_FILE], check=False, timeout=20)
+    except Tr4ctlError as error:
+        return ScheduleReport(config.backup_schedule, config.backup_target, "unknown",
+                              f"the {BACKUP_SERVICE} service cannot be asked ({error.message})",
+                              None)
+    if read.returncode == 0:
+        try:
+            state = parse_state(read.stdout)
+        except ValueError as error:
+            return ScheduleReport(config.backup_schedule, config.backup_target, "unknown",
+                                  f"its state file is unreadable ({error})", None)
+    verdict, words = describe_state(state, time.time())
+    return ScheduleReport(config.backup_schedule, config.backup_target, verdict, words, state)
+
+
+@dataclass
+class OffsiteCheck:
+    target: str
+    ok: bool
+    output: str
+
+
+def check_offsite(rt: Runtime) -> OffsiteCheck:
+    """`backup verify --offsite`: restic check reading every pack at the target, in the
+    running backup-schedule service (its key and credentials are mounted there)."""
+    from tr4ctl.actions.preflight import require_stack_running
+    from tr4ctl.errors import MissingPrerequisite, OperationFailed
+    from tr4ctl.plan.offsite import RESTIC_WRAPPER
+
+    if not rt.config.backup_schedule or not rt.config.backup_target:
+        raise MissingPrerequisite("no off-host copies: TR4CTL_BACKUP_SCHEDULE is not set",
+                                  "set TR4CTL_BACKUP_SCHEDULE and TR4CTL_BACKUP_TARGET, then "
+                                  "run `tr4ctl up`")
+    require_stack_running(rt)
+    done = rt.engine.exec_in(BACKUP_SERVICE, [RESTIC_WRAPPER, "check", "--read-data"],
+                             check=False, timeout=3600)
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        last = [line for line in output.splitlines() if line.strip()][-3:]
+        raise OperationFailed(f"the copies at {rt.config.backup_target} failed verification: "
+                              + " | ".join(last),
+                              "the next scheduled pass uploads what is missing; run `tr4ctl "
+                              "backup verify --offsite` again after it")
+    return OffsiteCheck(rt.config.backup_target, True, output)
