@@ -203,3 +203,21 @@ def test_restore_from_refusals(tmp_path, args, words):
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / ".tr4ctl" / "secrets").exists()
+
+
+def test_backup_files_checked_before_up(tmp_path):
+    from tr4ctl.actions.backup.schedule import require_backup_files
+    from tr4ctl.errors import BadInput
+
+    key, known = tmp_path / "id", tmp_path / "known"
+    key.write_text("k")
+    known.write_text("h")
+    key.chmod(0o644)
+    config = Config.defaults(**(SFTP | {"backup_ssh_key": key, "backup_ssh_known_hosts": known}))
+    with pytest.raises(BadInput, match="readable by others"):
+        require_backup_files(config)
+    key.chmod(0o600)
+    require_backup_files(config)
+    with pytest.raises(BadInput, match="does not exist"):
+        require_backup_files(config.replace(backup_ssh_known_hosts=tmp_path / "nope"))
+    require_backup_files(Config.defaults())  # no schedule: nothing to check
