@@ -44,11 +44,12 @@ def offsite(docker_engine, tmp_path_factory):
         docker("run", "-d", "--name", server, "--label", f"com.docker.compose.project={server}",
                "--network", f"{stack.name}_network", "--network-alias", ALIAS, ssh_host_image())
         public = key.with_suffix(".pub").read_bytes()
-        subprocess.run(["docker", "exec", "-i", server, "sh", "-c",
-                        f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} /home/{SFTP_USER}/.ssh && "
-                        f"cat > /home/{SFTP_USER}/.ssh/authorized_keys && "
-                        f"chown {SFTP_USER}: /home/{SFTP_USER}/.ssh/authorized_keys"],
-                       input=public, check=True)
+        home = f"/home/{SFTP_USER}"
+        script = (f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} {home}/.ssh && "
+                  f"cat > {home}/.ssh/authorized_keys && "
+                  f"chown {SFTP_USER}: {home}/.ssh/authorized_keys")
+        subprocess.run(["docker", "exec", "-i", server, "sh", "-c", script], input=public,
+                       check=True)
         host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
                                            check=False).strip(), "the server's host key", 30)
         known.write_text(f"{ALIAS} {' '.join(host_key.split()[:2])}\n")

@@ -77,8 +77,8 @@ def _render(swarm=False, **values):
                                                ProjectPaths(Path("/srv/p")), inputs))
 
 
-SFTP = dict(backup_schedule="15m", backup_target="sftp:b@store.test:/r",
-            backup_ssh_key=Path("/k/id"), backup_ssh_known_hosts=Path("/k/known"))
+SFTP = {"backup_schedule": "15m", "backup_target": "sftp:b@store.test:/r",
+        "backup_ssh_key": Path("/k/id"), "backup_ssh_known_hosts": Path("/k/known")}
 
 
 @pytest.mark.parametrize("swarm", [False, True])
@@ -184,10 +184,10 @@ def test_restic_run_keeps_secrets_out_of_argv():
     sftp = offsite.restic_run(offsite.parse_target("sftp:b@h:/r"), ["restore", "x"],
                               password_file="/p/key", ssh_key="/k", known_hosts="/kh",
                               out_dir=None)
-    assert sftp.command[:4] == ["restic", "--no-cache", "-o", "sftp.command=ssh -i "
-                                f"{offsite.SSH_KEY_IN_CONTAINER} -o IdentitiesOnly=yes -o "
-                                "BatchMode=yes -o StrictHostKeyChecking=yes -o "
-                                f"UserKnownHostsFile={offsite.KNOWN_HOSTS_IN_CONTAINER} b@h -s sftp"]
+    command = (f"sftp.command=ssh -i {offsite.SSH_KEY_IN_CONTAINER} -o IdentitiesOnly=yes -o "
+               "BatchMode=yes -o StrictHostKeyChecking=yes -o "
+               f"UserKnownHostsFile={offsite.KNOWN_HOSTS_IN_CONTAINER} b@h -s sftp")
+    assert sftp.command[:4] == ["restic", "--no-cache", "-o", command]
     assert "AWS_ACCESS_KEY_ID" not in sftp.env_keys
 
 
