@@ -117,7 +117,7 @@ def _client(stack, token: str | None = None) -> httpx.Client:
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "intermittent, not understood: in 3 of 3 whole-module runs (0 of 2 runs of this test "
+    "intermittent, not understood: in 3 of 4 whole-module runs (0 of 2 runs of this test "
     "with the corruption one) a backup-helper container of restore.py's safety backup was "
     "SIGKILLed from outside 3 s after it started (docker events: kill signal 9, exit 137); "
     "no tr4ctl code path of this process removes it then"))
