@@ -10,6 +10,7 @@ TLS), which only a real bucket shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sysconfig
@@ -77,6 +78,9 @@ def test_s3_copies_land_and_damage_is_caught(s3_stack):
     data = [k for k in keys if k.startswith("data/")]
     assert data and "config" in keys and any(k.startswith("snapshots/") for k in keys)
     assert stack.tr4ctl("backup", "verify", "--offsite").returncode == 0
+    verified = json.loads(stack.tr4ctl("--json", "verify", check=False).stdout)
+    item = next(c for c in verified["checks"] if c["name"] == "scheduled backup off the host")
+    assert item["verdict"] == "pass" and BUCKET in item["measured"]
     # No secret in the rendered file or the service's environment: only the file's path.
     rendered = (stack.project_dir / ".tr4ctl" / "docker-compose.yml").read_text()
     assert SECRET_KEY not in rendered

@@ -77,8 +77,8 @@ def _render(swarm=False, **values):
                                                ProjectPaths(Path("/srv/p")), inputs))
 
 
-SFTP = dict(backup_schedule="15m", backup_target="sftp:b@store.test:/r",
-            backup_ssh_key=Path("/k/id"), backup_ssh_known_hosts=Path("/k/known"))
+SFTP = {"backup_schedule": "15m", "backup_target": "sftp:b@store.test:/r",
+        "backup_ssh_key": Path("/k/id"), "backup_ssh_known_hosts": Path("/k/known")}
 
 
 @pytest.mark.parametrize("swarm", [False, True])
@@ -184,10 +184,10 @@ def test_restic_run_keeps_secrets_out_of_argv():
     sftp = offsite.restic_run(offsite.parse_target("sftp:b@h:/r"), ["restore", "x"],
                               password_file="/p/key", ssh_key="/k", known_hosts="/kh",
                               out_dir=None)
-    assert sftp.command[:4] == ["restic", "--no-cache", "-o", "sftp.command=ssh -i "
-                                f"{offsite.SSH_KEY_IN_CONTAINER} -o IdentitiesOnly=yes -o "
-                                "BatchMode=yes -o StrictHostKeyChecking=yes -o "
-                                f"UserKnownHostsFile={offsite.KNOWN_HOSTS_IN_CONTAINER} b@h -s sftp"]
+    command = (f"sftp.command=ssh -i {offsite.SSH_KEY_IN_CONTAINER} -o IdentitiesOnly=yes -o "
+               "BatchMode=yes -o StrictHostKeyChecking=yes -o "
+               f"UserKnownHostsFile={offsite.KNOWN_HOSTS_IN_CONTAINER} b@h -s sftp")
+    assert sftp.command[:4] == ["restic", "--no-cache", "-o", command]
     assert "AWS_ACCESS_KEY_ID" not in sftp.env_keys
 
 
@@ -203,3 +203,21 @@ def test_restore_from_refusals(tmp_path, args, words):
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / ".tr4ctl" / "secrets").exists()
+
+
+def test_backup_files_checked_before_up(tmp_path):
+    from tr4ctl.actions.backup.schedule import require_backup_files
+    from tr4ctl.errors import BadInput
+
+    key, known = tmp_path / "id", tmp_path / "known"
+    key.write_text("k")
+    known.write_text("h")
+    key.chmod(0o644)
+    config = Config.defaults(**(SFTP | {"backup_ssh_key": key, "backup_ssh_known_hosts": known}))
+    with pytest.raises(BadInput, match="readable by others"):
+        require_backup_files(config)
+    key.chmod(0o600)
+    require_backup_files(config)
+    with pytest.raises(BadInput, match="does not exist"):
+        require_backup_files(config.replace(backup_ssh_known_hosts=tmp_path / "nope"))
+    require_backup_files(Config.defaults())  # no schedule: nothing to check

@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tr4ctl.errors import Tr4ctlError
+from tr4ctl.errors import BadInput, Tr4ctlError
 from tr4ctl.facts import BACKUP_SERVICE
 from tr4ctl.plan.offsite import STATE_FILE, ScheduleState, describe_state, parse_state
 from tr4ctl.runtime import Runtime
@@ -84,3 +84,25 @@ def check_offsite(rt: Runtime) -> OffsiteCheck:
                               "the next scheduled pass uploads what is missing; run `tr4ctl "
                               "backup verify --offsite` again after it")
     return OffsiteCheck(rt.config.backup_target, True, output)
+
+
+def require_backup_files(config) -> None:
+    """The files a schedule mounts: there, regular, and the secret ones readable by their
+    owner only (ssh refuses a key others can read; credentials must not be either)."""
+    import stat
+
+    from tr4ctl.files import regular_file_problem
+
+    if not config.backup_schedule:
+        return
+    files = (("TR4CTL_BACKUP_SSH_KEY", config.backup_ssh_key, True),
+             ("TR4CTL_BACKUP_SSH_KNOWN_HOSTS", config.backup_ssh_known_hosts, False),
+             ("TR4CTL_BACKUP_S3_CREDENTIALS", config.backup_s3_credentials, True))
+    for key, path, secret in files:
+        if path is None:
+            continue
+        problem = "does not exist" if not path.exists() else regular_file_problem(path)
+        if problem:
+            raise BadInput(f"{key}: {path} {problem}", f"`tr4ctl config set {key} /path/to/file`")
+        if secret and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            raise BadInput(f"{key}: {path} is readable by others", f"chmod 600 {path}")

@@ -100,6 +100,9 @@ def require_settings(rt: Runtime, env: Environment) -> None:
     refusal = settings_refusal(config, env, secret_problem=problem)
     if refusal is not None:
         raise refusal
+    from tr4ctl.actions.backup.schedule import require_backup_files
+
+    require_backup_files(config)
 
 
 def require_swarm(rt: Runtime) -> None:
