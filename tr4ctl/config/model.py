@@ -40,6 +40,8 @@ class Config:
     database_password: str | None
     lock_timeout: float
     healthcheck_interval: str
+    log_max_size: str
+    log_max_files: int
     templates_dir: Path | None
     ca_bundle: Path | None
     admin_email: str | None
