@@ -1,5 +1,6 @@
 import pytest
 
+from tr4ctl.config import values
 from tr4ctl.config.load import load_config
 from tr4ctl.errors import BadInput
 
@@ -51,3 +52,10 @@ def test_invalid_values_name_the_key(tmp_path, line, key):
     with pytest.raises(BadInput, match=key) as caught:
         load_settings(env_file)
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("value", ["10", "0k", "2g", "10mb", "-1m", "1.5m", "m"])
+def test_a_log_size_needs_a_number_and_a_unit_within_bounds(value):
+    with pytest.raises(ValueError, match="10m"):
+        values.log_size(value)
+    assert values.log_size("500K") == "500k" and values.log_size("1g") == "1g"

@@ -96,6 +96,13 @@ TR4CTL_KEYS = (
     Key("TR4CTL_HEALTHCHECK_INTERVAL", v.duration, "30s",
         "healthcheck interval of the long-running services once they are up, 100ms to 60s "
         "(starting ones are checked every second; a swarm's always are)", applies_to=ALL),
+    # Docker's json-file logs grow without bound unless told (a 17 GB container log is
+    # a classic full disk): every service's are rotated at this size, this many kept.
+    Key("TR4CTL_LOG_MAX_SIZE", v.log_size, "10m",
+        "size at which a container's log file is rotated: a number and k, m or g (1k to 1g)",
+        applies_to=ALL),
+    Key("TR4CTL_LOG_MAX_FILES", v.integer(1, 100), 3,
+        "log files kept per container, the current one included (1 to 100)", applies_to=ALL),
     Key("TR4CTL_TEMPLATES_DIR", v.path, None,
         "folder with compose/ and nginx/ templates overriding the shipped ones", applies_to=ALL),
     Key("TR4CTL_CA_BUNDLE", v.path, None,

@@ -42,6 +42,8 @@ class Config:
     hook_timeout: float
     alert_webhook: str | None
     healthcheck_interval: str
+    log_max_size: str
+    log_max_files: int
     templates_dir: Path | None
     ca_bundle: Path | None
     admin_email: str | None

@@ -76,6 +76,19 @@ def duration(value: str) -> str:
     return value.strip()
 
 
+_LOG_SIZE = re.compile(r"^([1-9][0-9]{0,6})([kmg])$")
+_LOG_UNIT_KB = {"k": 1, "m": 1024, "g": 1024 * 1024}
+
+
+def log_size(value: str) -> str:
+    """json-file's max-size: `10m`, lower case, from 1k to 1g (Docker takes bytes with
+    no unit too; a unit is required here so that `10` is not read as ten bytes)."""
+    match = _LOG_SIZE.match(value.strip().lower())
+    if not match or not 1 <= int(match.group(1)) * _LOG_UNIT_KB[match.group(2)] <= 1024 * 1024:
+        raise ValueError("use a size such as 10m, 500k or 1g (from 1k to 1g)")
+    return value.strip().lower()
+
+
 def path(value: str) -> Path:
     if not value.strip():
         raise ValueError("must be a path")
