@@ -45,13 +45,25 @@ def test_the_environment_names_the_session_and_the_version_and_never_a_secret():
                                 "TR4CTL_REMOTE_ADDRESS": "ssh://ubuntu@203.0.113.7:2222"}
 
 
-def test_a_pty_only_when_both_ends_are_a_terminal_and_no_json():
-    assert plan(["up"], TERMINAL).tty
-    assert plan(["up"], TERMINAL).environment["COLUMNS"] == "132"
-    assert plan(["up"], TERMINAL).environment["FORCE_COLOR"] == "1"
-    assert not plan(["up", "--json"], TERMINAL).tty
-    assert not plan(["--json", "up"], TERMINAL).tty
-    assert not plan(["up"], Terminal(stdin_tty=False, stdout_tty=True)).tty
+def test_a_pty_only_for_a_prompt_when_both_ends_are_a_terminal_and_no_json():
+    prompts = ["users", "seed", "--admin-email", "a@b.org", "--founder-email", "f@b.org"]
+    assert plan(prompts, TERMINAL).tty
+    assert plan(["backup", "restore", "b.tar.gz"], TERMINAL).tty
+    assert plan(["users", "seed", "--generate"], TERMINAL).tty  # shown on the terminal
+    assert not plan(["--json", *prompts], TERMINAL).tty
+    assert not plan(prompts, Terminal(stdin_tty=False, stdout_tty=True)).tty
+    for no_prompt in (["up"], ["backup", "restore", "b.tar.gz", "--yes"],
+                      ["users", "seed", "--password-stdin"],
+                      ["users", "seed", "--generate", "--output=pw.json"]):
+        assert not plan(no_prompt, TERMINAL).tty, no_prompt
+
+
+def test_without_a_pty_the_host_still_writes_for_the_workstations_terminal():
+    shown = plan(["up"], TERMINAL).environment
+    assert shown["COLUMNS"] == "132" and shown["FORCE_COLOR"] == "1"
+    assert shown["TR4CTL_WORKSTATION_TERMINAL"] == "1"
+    assert "TR4CTL_WORKSTATION_TERMINAL" not in plan(["up"], PIPES).environment
+    assert "TR4CTL_WORKSTATION_TERMINAL" not in plan(["up", "--json"], TERMINAL).environment
 
 
 def test_a_seed_file_goes_up_and_the_output_comes_down():
