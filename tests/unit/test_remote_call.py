@@ -3,6 +3,8 @@ failures as errors (remote/failures.py), and the host's version check: no ssh he
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tr4ctl.errors import BadInput, MissingPrerequisite
@@ -140,20 +142,7 @@ def test_a_connection_lost_mid_command_is_no_unreachable_host():
     assert error.exit_code == 1 and "was lost" in error.message
 
 
-WATCHED = """
-import sys, time
-from pathlib import Path
-from tr4ctl import interrupts
-from tr4ctl.remote import session
-interrupts.install()
-try:
-    session.start()
-    print("ready", flush=True)
-    time.sleep(60)
-except KeyboardInterrupt:
-    Path(sys.argv[1]).write_text("cleaned up after " + interrupts.signal_name())
-    raise SystemExit(143)
-"""
+WATCHED = Path(__file__).resolve().parents[1] / "watched_session.py"
 
 
 def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
@@ -165,7 +154,7 @@ def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
     marker = tmp_path / "marker"
     errors = tmp_path / "stderr"
     with errors.open("wb") as stderr:
-        child = subprocess.Popen([sys.executable, "-c", WATCHED, str(marker)],
+        child = subprocess.Popen([sys.executable, str(WATCHED), str(marker)],
                                  stdout=subprocess.PIPE, stderr=stderr,
                                  env={**os.environ, "TR4CTL_REMOTE_SESSION": "1"})
     assert child.stdout.readline() == b"ready\n"

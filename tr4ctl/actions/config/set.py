@@ -23,8 +23,8 @@ from tr4ctl.config.model import Config
 from tr4ctl.config.store import save_env_values
 from tr4ctl.config.values import control_character
 from tr4ctl.errors import BadInput, Tr4ctlError
-from tr4ctl.files import write_private
 from tr4ctl.facts import SWARM
+from tr4ctl.files import write_private
 from tr4ctl.plan.masking import is_secret_key, secret_in_value
 from tr4ctl.plan.readiness import REPLICAS_KEY, replicas_refusal
 from tr4ctl.plan.services import ServiceState
