@@ -39,3 +39,24 @@ def test_config_set_of_the_host_in_an_empty_folder_writes_only_those_keys(tmp_pa
     assert again.returncode == 0, again.stderr
     assert "JWT_SECRET_KEY" not in env_file.read_text()
     assert "TR4CTL_HOST_DIR=/srv/t4" in env_file.read_text()
+
+
+def test_forwarding_is_considered_only_when_a_host_may_be_set(tmp_path, monkeypatch):
+    from tr4ctl.cli.launch import may_forward
+
+    monkeypatch.delenv("TR4CTL_HOST", raising=False)
+    monkeypatch.delenv("TR4CTL_PROJECT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / ".env").write_text("TR4CTL_HTTP_PORT=8080\n")
+    workstation = tmp_path / "ws"
+    workstation.mkdir()
+    (workstation / ".env").write_text(f"TR4CTL_HOST={HOST}\n")
+    assert not may_forward(["--project-dir", str(local), "status"])
+    assert not may_forward(["status"])  # no .env here
+    assert may_forward(["--project-dir", str(workstation), "status"])
+    assert may_forward([f"--project-dir={workstation}", "status"])
+    assert may_forward(["--host", HOST, "status"])
+    monkeypatch.setenv("TR4CTL_HOST", HOST)
+    assert may_forward(["status"])
