@@ -15,6 +15,7 @@ monitor (most `status` calls) writes plain text and skips its ~30-80 ms import.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
@@ -37,11 +38,18 @@ def plain(markup: str) -> str:
     return MARKUP_TAG.sub("", markup).replace("\\[", "[")
 
 
+# Set by the workstation for a forwarded command whose output reaches its terminal over
+# the session's pipes (plan/remote_call.py: a pty only for prompts): shown as on a terminal.
+WORKSTATION_TERMINAL = "TR4CTL_WORKSTATION_TERMINAL"
+
+
 def is_terminal(stream: TextIO) -> bool:
     try:
-        return stream.isatty()
+        if stream.isatty():
+            return True
     except (AttributeError, ValueError):
         return False
+    return stream in (sys.stdout, sys.stderr) and os.environ.get(WORKSTATION_TERMINAL) == "1"
 
 
 class Output:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from conftest import docker, own_environment, wait_for
+from ssh_host_base import HostResources
 from test_fresh_host import (
     CA_IN_IMAGE,
     HOST_CA_BUNDLE,
@@ -59,17 +60,11 @@ def ssh_host_image() -> str:
         ["/usr/local/sbin/start-host"])
 
 
-class SshHost:
-    """The container, its network and its Docker data volume, named `name`; the key pair
-    and a known_hosts file of the test's own in `folder`."""
+class SshHost(HostResources):
+    """A fresh host (ssh_host_base.py: its names, key pair and known_hosts)."""
 
     def __init__(self, name: str, folder: Path):
-        self.name = name
-        self.network = f"{name}_net"
-        self.data_volume = f"{name}_data"
-        self.folder = folder
-        self.key = folder / "id_ed25519"
-        self.known_hosts = folder / "known_hosts"
+        super().__init__(name, folder)
         self.address = ""
 
     def start(self) -> SshHost:
@@ -140,8 +135,6 @@ class SshHost:
     def remove(self) -> None:
         # The shared connections end with their peer; close them first all the same.
         self.close_connections()
-        docker("rm", "-f", "-v", self.name, check=False)
-        docker("volume", "rm", self.data_volume, check=False)
-        docker("network", "rm", self.network, check=False)
+        self.remove_resources()
         remove_cgroups(self.name)
 

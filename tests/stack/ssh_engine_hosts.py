@@ -29,6 +29,7 @@ from pathlib import Path
 from backend_images import build_missing_backend
 from conftest import docker, wait_for
 from engine_nodes import engine_run_argv
+from ssh_host_base import HostResources
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tr4ctl-test/ssh-host:sid"
@@ -126,17 +127,11 @@ def tr4ctl_wheel(folder: Path) -> Path:
     return next(folder.glob("tr4ctl-*.whl"))
 
 
-class SshHost:
+class SshHost(HostResources):
     """One SSH host: `start()` it, reach it as `address`; `remove()` takes everything."""
 
     def __init__(self, name: str, folder: Path):
-        self.name = name
-        # t4t-<label>-<pid>_net: the leftover sweep reads the pid before the "_".
-        self.network = f"{name}_net"
-        self.data_volume = f"{name}_data"
-        self.folder = folder
-        self.key = folder / "id_ed25519"
-        self.known_hosts = folder / "known_hosts"
+        super().__init__(name, folder)
         self.ip: str | None = None
 
     @property
@@ -220,9 +215,7 @@ class SshHost:
         assert saved.returncode == 0 and loaded.returncode == 0, loaded.stderr
 
     def remove(self) -> None:
-        docker("rm", "-f", "-v", self.name, check=False)
-        docker("volume", "rm", self.data_volume, check=False)
-        docker("network", "rm", self.network, check=False)
+        self.remove_resources()
 
 
 ROLE_KEYS = (("TR4CTL_NGINX_IMAGE", "nginx"), ("TR4CTL_CHROMA_IMAGE", "chroma"),

@@ -3,6 +3,8 @@ failures as errors (remote/failures.py), and the host's version check: no ssh he
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tr4ctl.errors import BadInput, MissingPrerequisite
@@ -45,13 +47,25 @@ def test_the_environment_names_the_session_and_the_version_and_never_a_secret():
                                 "TR4CTL_REMOTE_ADDRESS": "ssh://ubuntu@203.0.113.7:2222"}
 
 
-def test_a_pty_only_when_both_ends_are_a_terminal_and_no_json():
-    assert plan(["up"], TERMINAL).tty
-    assert plan(["up"], TERMINAL).environment["COLUMNS"] == "132"
-    assert plan(["up"], TERMINAL).environment["FORCE_COLOR"] == "1"
-    assert not plan(["up", "--json"], TERMINAL).tty
-    assert not plan(["--json", "up"], TERMINAL).tty
-    assert not plan(["up"], Terminal(stdin_tty=False, stdout_tty=True)).tty
+def test_a_pty_only_for_a_prompt_when_both_ends_are_a_terminal_and_no_json():
+    prompts = ["users", "seed", "--admin-email", "a@b.org", "--founder-email", "f@b.org"]
+    assert plan(prompts, TERMINAL).tty
+    assert plan(["backup", "restore", "b.tar.gz"], TERMINAL).tty
+    assert plan(["users", "seed", "--generate"], TERMINAL).tty  # shown on the terminal
+    assert not plan(["--json", *prompts], TERMINAL).tty
+    assert not plan(prompts, Terminal(stdin_tty=False, stdout_tty=True)).tty
+    for no_prompt in (["up"], ["backup", "restore", "b.tar.gz", "--yes"],
+                      ["users", "seed", "--password-stdin"],
+                      ["users", "seed", "--generate", "--output=pw.json"]):
+        assert not plan(no_prompt, TERMINAL).tty, no_prompt
+
+
+def test_without_a_pty_the_host_still_writes_for_the_workstations_terminal():
+    shown = plan(["up"], TERMINAL).environment
+    assert shown["COLUMNS"] == "132" and shown["FORCE_COLOR"] == "1"
+    assert shown["TR4CTL_WORKSTATION_TERMINAL"] == "1"
+    assert "TR4CTL_WORKSTATION_TERMINAL" not in plan(["up"], PIPES).environment
+    assert "TR4CTL_WORKSTATION_TERMINAL" not in plan(["up", "--json"], TERMINAL).environment
 
 
 def test_a_seed_file_goes_up_and_the_output_comes_down():
@@ -128,20 +142,7 @@ def test_a_connection_lost_mid_command_is_no_unreachable_host():
     assert error.exit_code == 1 and "was lost" in error.message
 
 
-WATCHED = """
-import sys, time
-from pathlib import Path
-from tr4ctl import interrupts
-from tr4ctl.remote import session
-interrupts.install()
-try:
-    session.start()
-    print("ready", flush=True)
-    time.sleep(60)
-except KeyboardInterrupt:
-    Path(sys.argv[1]).write_text("cleaned up after " + interrupts.signal_name())
-    raise SystemExit(143)
-"""
+WATCHED = Path(__file__).resolve().parents[1] / "watched_session.py"
 
 
 def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
@@ -153,7 +154,7 @@ def test_a_session_whose_pipes_close_runs_its_clean_up_as_on_sigterm(tmp_path):
     marker = tmp_path / "marker"
     errors = tmp_path / "stderr"
     with errors.open("wb") as stderr:
-        child = subprocess.Popen([sys.executable, "-c", WATCHED, str(marker)],
+        child = subprocess.Popen([sys.executable, str(WATCHED), str(marker)],
                                  stdout=subprocess.PIPE, stderr=stderr,
                                  env={**os.environ, "TR4CTL_REMOTE_SESSION": "1"})
     assert child.stdout.readline() == b"ready\n"

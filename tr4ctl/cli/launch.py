@@ -1,10 +1,12 @@
 """The `tr4ctl` entry point. With TR4CTL_HOST set the command line runs on that host
 (remote/forward.py), decided before the local command tree is imported: a forwarded
-`status` costs this, ssh and the host's own command. On the host, the session is
+`status` costs this, ssh and the host's own command; a local one never imports the
+forwarding modules or parses .env for it (may_forward). On the host, the session is
 checked and watched (remote/session.py). Everything else is cli/app.py's main()."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from tr4ctl.errors import Tr4ctlError
@@ -28,11 +30,37 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _remote(args: list[str]) -> int | None:
-    from tr4ctl.remote import session
+    if os.environ.get("TR4CTL_REMOTE_SESSION") == "1":  # plan/remote_call.REMOTE_SESSION
+        from tr4ctl.remote import session
 
-    if session.on_host():
         session.start()
+        return None
+    if not may_forward(args):
         return None
     from tr4ctl.remote.forward import forward
 
     return forward(args)
+
+
+def may_forward(args: list[str]) -> bool:
+    """Whether a host may be set, decided without the forwarding modules or a parse of
+    .env: --host given, TR4CTL_HOST in the environment, or a .env that names it (in the
+    --project-dir folder, TR4CTL_PROJECT_DIR's or here). Errs towards yes: then
+    remote/forward.py reads the settings properly (and a local command reads .env once)."""
+    if os.environ.get("TR4CTL_HOST") or any(a.startswith("--host") for a in args):
+        return True
+    folders = {os.environ.get("TR4CTL_PROJECT_DIR") or ".", "."}
+    for i, arg in enumerate(args):
+        if arg == "--project-dir" and i + 1 < len(args):
+            folders.add(args[i + 1])
+        elif arg.startswith("--project-dir="):
+            folders.add(arg.partition("=")[2])
+    return any(_names_a_host(os.path.join(folder, ".env")) for folder in folders)
+
+
+def _names_a_host(env_file: str) -> bool:
+    try:
+        with open(env_file, "rb") as handle:
+            return b"TR4CTL_HOST" in handle.read(1 << 20)
+    except OSError:  # none there, a folder, unreadable: the command itself says so
+        return False

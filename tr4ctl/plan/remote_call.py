@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tr4ctl.config.keys import WORKSTATION_KEYS
+from tr4ctl.output import WORKSTATION_TERMINAL
 from tr4ctl.plan.ssh_target import SshTarget, parse_target
 
 REMOTE_SESSION = "TR4CTL_REMOTE_SESSION"
@@ -164,13 +165,16 @@ def plan_remote_call(argv: Sequence[str], workstation: Workstation, terminal: Te
     words = split_globals(argv)
     command, uploads, downloads = _local_files(words.command, is_local_file)
     json_mode = "--json" in words.globals_ or "--json" in tr4ctl_words(words.command)
-    tty = terminal.stdin_tty and terminal.stdout_tty and not json_mode
+    tty = (terminal.stdin_tty and terminal.stdout_tty and not json_mode
+           and may_prompt(words.command))
     environment = {REMOTE_SESSION: "1", EXPECT_VERSION: version,
                    REMOTE_ADDRESS: str(target)}
     if terminal.columns:
         environment["COLUMNS"] = str(terminal.columns)
     if terminal.stdout_tty and not json_mode:
         environment["TERM"] = terminal.term or "xterm-256color"
+        if not tty:
+            environment[WORKSTATION_TERMINAL] = "1"
         if not terminal.no_color:
             environment["FORCE_COLOR"] = "1"
     if terminal.no_color:
@@ -182,6 +186,24 @@ def plan_remote_call(argv: Sequence[str], workstation: Workstation, terminal: Te
         environment=environment, tty=tty, uploads=tuple(uploads),
         downloads=tuple(downloads),
         accept_host_key=workstation.accept_host_key or words.accept_host_key)
+
+
+def may_prompt(command: Sequence[str]) -> bool:
+    """The command may ask on the terminal (a hidden password, a confirmation), show
+    generated passwords there, or is `exec`'s program: only these get a pty (`ssh -tt`). Any other command runs
+    on pipes, whose closing the host's watchdog always sees (remote/session.py); a pty
+    session's hang-up can be held back by sudo's own pty."""
+    command = list(command)
+    if command[:1] == ["exec"]:
+        return True  # a shell or a program of the operator's: a terminal when there is one
+    command = tr4ctl_words(command)
+    if command[:2] == ["users", "seed"]:
+        prints_here = "--generate" in command and not any(
+            arg == "--output" or arg.startswith("--output=") for arg in command)
+        return prints_here or not ("--password-stdin" in command or "--generate" in command)
+    if command[:2] == ["backup", "restore"]:
+        return "--yes" not in command
+    return False
 
 
 # Options naming a local file the command reads, or writes, by command.

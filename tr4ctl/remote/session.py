@@ -7,9 +7,13 @@ workstation: plan/remote_call.py).
   (deploy, rollback, restore and db use put things back) and the stack's lock, an flock,
   is released when this process ends. ssh gives a process no signal when its session
   goes (no pty: its pipes just close), so a watchdog thread polls stdout and stderr for
-  a hang-up and sends SIGTERM to this process; a pty session ends with SIGHUP, taken as
-  SIGTERM, once. Verified through Debian's `sudo -n` (use_pty by default): without a pty
-  sudo hands the session's pipes to the command; with one it relays the SIGHUP.
+  a hang-up and sends SIGTERM to this process. Forwarded commands get a pty only when
+  they may prompt (plan/remote_call.py). A pty session ends with SIGHUP, taken as
+  SIGTERM, once; but Debian's `sudo -n` (use_pty by default) puts a pty of its own
+  between the session's and the command and does not always relay that SIGHUP, and its
+  pty stays open while sudo lives. So the watchdog also polls the terminals of the
+  processes between this one and sshd (the session's own pty, sudo's parent's): the
+  session's pty hangs up when sshd lets it go, whatever sudo does.
 """
 
 from __future__ import annotations
@@ -50,8 +54,51 @@ def start() -> None:
         raise refusal
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGHUP, _on_hangup)
-    threading.Thread(target=_watch, args=((1, 2),), name="tr4ctl-session-watchdog",
-                     daemon=True).start()
+    threading.Thread(target=_watch, args=((1, 2), _outer_terminals()),
+                     name="tr4ctl-session-watchdog", daemon=True).start()
+
+
+def _stat(pid: int | str) -> tuple[str, int, int]:
+    """(command name, parent pid, controlling terminal's device number) of a process."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        text = handle.read().decode(errors="replace")
+    name = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()  # state ppid pgrp session tty_nr ...
+    return name, int(fields[1]), int(fields[4])
+
+
+def _outer_terminals() -> list[int]:
+    """Open (read-only, never as controlling terminal) the terminals of this process's
+    ancestors up to sshd that are not its own: the SSH session's pty when sudo put one of
+    its own in between. [] without a pty, or off Linux."""
+    try:
+        _, parent, own = _stat("self")
+        seen: set[int] = set()
+        for _ in range(16):  # sshd is a few steps up: sh, sudo, sudo's monitor
+            name, grandparent, tty = _stat(parent)
+            if name.startswith("sshd") or parent <= 1:
+                break
+            if tty and tty != own:
+                seen.add(tty)
+            parent = grandparent
+    except (OSError, ValueError, IndexError):
+        return []
+    return [fd for fd in (_open_terminal(tty) for tty in sorted(seen)) if fd is not None]
+
+
+def _open_terminal(device: int) -> int | None:
+    try:
+        names = os.listdir("/dev/pts")
+    except OSError:
+        return None
+    for name in names:
+        path = f"/dev/pts/{name}"
+        try:
+            if os.stat(path).st_rdev == device:
+                return os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            continue
+    return None
 
 
 # A lost pty session is seen twice: SIGHUP (relayed by sudo) and the watchdog's hang-up.
@@ -69,9 +116,13 @@ def _on_hangup(_signum: int, frame) -> None:
         interrupts.on_signal(signal.SIGTERM, frame)
 
 
-def _watch(fds: tuple[int, ...]) -> None:
+def _watch(fds: tuple[int, ...], terminals: list[int] = ()) -> None:
+    # A signal for the process must reach the main thread: one taken by this thread
+    # would not interrupt the main thread's wait, and its handler would run only when
+    # that wait ends (a lost pty session's clean-up once waited out a whole sleep).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGTERM, signal.SIGINT})
     poller = select.poll()
-    for fd in fds:
+    for fd in (*fds, *terminals):
         poller.register(fd, 0)  # hang-ups and errors are always reported
     while not any(events & _HANGUP for _, events in poller.poll(POLL_MS)):
         pass
@@ -81,4 +132,4 @@ def _watch(fds: tuple[int, ...]) -> None:
     for fd in fds:
         os.dup2(devnull, fd)
     if _first_loss():
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)

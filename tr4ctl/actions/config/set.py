@@ -16,13 +16,15 @@ from tr4ctl.actions.db.identity import database_refusal, stack_database
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import ensure_env_file
 from tr4ctl.actions.stack.init_report import InitReport
-from tr4ctl.config.keys import KEYS, TR4CTL, closest_key
+from tr4ctl.config.envfile import with_values
+from tr4ctl.config.keys import KEYS, TR4CTL, WORKSTATION_KEYS, closest_key
 from tr4ctl.config.load import read_env_file
 from tr4ctl.config.model import Config
 from tr4ctl.config.store import save_env_values
 from tr4ctl.config.values import control_character
 from tr4ctl.errors import BadInput, Tr4ctlError
 from tr4ctl.facts import SWARM
+from tr4ctl.files import write_private
 from tr4ctl.plan.masking import is_secret_key, secret_in_value
 from tr4ctl.plan.readiness import REPLICAS_KEY, replicas_refusal
 from tr4ctl.plan.services import ServiceState
@@ -81,6 +83,16 @@ def parse_assignments(assignments: list[str], env_file: str) -> dict[str, str]:
     return updates
 
 
+WORKSTATION_ENV_HEADER = ("# tr4ctl workstation settings: how to reach the host "
+                          "(README: Remote hosts).\n"
+                          "# The stack's own settings live in the host's .env.\n")
+
+
+def workstation_only(updates: dict[str, str]) -> bool:
+    """Every key set is one the workstation keeps for itself (TR4CTL_HOST and the rest)."""
+    return bool(updates) and set(updates) <= set(WORKSTATION_KEYS)
+
+
 def _canonical(text: str, typed: object) -> str:
     """What is written: the rule's normal form (a domain in lower case, a port without
     spaces), so that `config show` prints back exactly what was written."""
@@ -94,6 +106,11 @@ def _canonical(text: str, typed: object) -> str:
 def set_values(rt: Runtime, assignments: list[str], *, if_unset: bool) -> SetReport:
     env_file = rt.paths.env_file
     updates = parse_assignments(assignments, str(env_file))
+    if workstation_only(updates) and not os.path.lexists(env_file):
+        # A workstation that only reaches a host: its .env holds how (README "Remote
+        # hosts"), never a stack's settings or a JWT secret nothing here would use.
+        write_private(env_file, with_values(WORKSTATION_ENV_HEADER, updates))
+        return SetReport(sorted(updates))
     ensure_env_file(rt, InitReport())
     current = read_env_file(env_file).values
     if if_unset:

@@ -305,9 +305,7 @@ def put_back(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx:
         if new is not None:
             rt.engine.remove_containers([new.container_id])
         elif old_ids is not None:
-            rt.engine.remove_containers([c.container_id for c in
-                                         rt.engine.service_containers(BACKEND)
-                                         if c.container_id not in old_ids])
+            remove_unknown_backends(rt, old_ids)
 
     for undo in (lambda: apply_nginx_config(rt, old_nginx), remove_new,
                  lambda: write_atomic(rt.paths.compose_file, old_compose)):
@@ -315,6 +313,35 @@ def put_back(rt: Runtime, new: ServiceState | None, old_compose: str, old_nginx:
             undo()
         except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
             rt.out.warn(f"while putting the old release back: {exc}")
+
+
+# A `docker compose up` stopped half way (the signal kills it) may have handed the
+# engine a create or a start that still completes: the sweep goes on until a listing a
+# while later finds no stray backend, within a bound.
+STRAY_SETTLE_SECONDS = 2.0
+STRAY_SWEEP_SECONDS = 30.0
+
+
+def remove_unknown_backends(rt: Runtime, old_ids: set[str]) -> None:
+    """Every backend container but the old ones removed, also one the engine finishes
+    creating after the compose process that asked for it was stopped."""
+    deadline = time.monotonic() + STRAY_SWEEP_SECONDS
+    empty_listings = 0
+    while time.monotonic() < deadline:
+        strays = strays_seen(rt, old_ids)
+        if strays:
+            rt.engine.remove_containers(strays)
+            empty_listings = 0
+        else:
+            empty_listings += 1
+            if empty_listings == 2:  # two empty listings STRAY_SETTLE_SECONDS apart
+                return
+        time.sleep(STRAY_SETTLE_SECONDS)
+
+
+def strays_seen(rt: Runtime, old_ids: set[str]) -> list[str]:
+    return [c.container_id for c in rt.engine.service_containers(BACKEND)
+            if c.container_id not in old_ids]
 
 
 def record_release(rt: Runtime, history, release: Release, began: float, progress: Progress,
