@@ -61,13 +61,24 @@ class SshConnection:
         self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
         with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log:
             full = [*argv[:1], "-E", log.name, *argv[1:]]
-            done = subprocess.run(full, input=input, stdin=stdin if input is None else None,
-                                  capture_output=True, timeout=timeout)
+            try:
+                done = subprocess.run(full, input=input,
+                                      stdin=stdin if input is None else None,
+                                      capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise self._no_answer(remote_argv, timeout) from None
             if done.returncode == SSH_FAILED:
                 self._raise_ssh_failure(Path(log.name))
         if check and done.returncode != 0:
             raise self._remote_failed(remote_argv, done)
         return done
+
+    def _no_answer(self, remote_argv: Sequence[str], timeout: float | None):
+        from tr4ctl.errors import OperationFailed
+
+        return OperationFailed(f"{self.target} did not answer `{shlex.join(remote_argv)}` "
+                               f"within {timeout:g} s",
+                               "see what the host answers with `tr4ctl host check`")
 
     def _remote_failed(self, remote_argv: Sequence[str], done: Completed[bytes]):
         from tr4ctl.errors import OperationFailed

@@ -138,6 +138,10 @@ def _download(connection, remote: str, local: str) -> None:
     print(f"tr4ctl: {local} written here from {connection.target} (0600)", file=sys.stderr)
 
 
+# The host's `images list` reads its engine only: a host stuck longer is named, not waited on.
+IMAGES_LIST_TIMEOUT = 120
+
+
 def offer_images(connection, call: RemoteCall, settings: Settings, argv: list[str], *,
                  verbose: bool) -> None:
     """Before `up` or `deploy`: the images the host's stack lacks, sent from this
@@ -151,7 +155,7 @@ def offer_images(connection, call: RemoteCall, settings: Settings, argv: list[st
 
     listed = connection.run([commands.REMOTE_TR4CTL, "--project-dir", settings.host_dir,
                              "--json", "images", "list"], environment=call.environment,
-                            check=False)
+                            check=False, timeout=IMAGES_LIST_TIMEOUT)
     try:
         rows = json.loads(listed.stdout)["data"]["images"]
     except (ValueError, KeyError, TypeError):

@@ -41,10 +41,8 @@ class Settings:
         if key is not None:
             require_private_key(key)
         known = known_hosts or self.known_hosts
-        if known is not None and not known.parent.is_dir():
-            raise BadInput(f"no folder for the known_hosts file {known}",
-                           "name a known_hosts file in an existing folder "
-                           "(--known-hosts or TR4CTL_SSH_KNOWN_HOSTS)")
+        if known is not None:
+            require_known_hosts_file(known)
         return SshOptions(control_dir=private_control_dir(), key=key, known_hosts=known,
                           accept_new_host_key=accept_host_key)
 
@@ -80,6 +78,8 @@ def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
     key = values["TR4CTL_SSH_KEY"]
     if key is not None and values["TR4CTL_HOST"]:
         require_private_key(key)
+    if values["TR4CTL_SSH_KNOWN_HOSTS"] is not None and values["TR4CTL_HOST"]:
+        require_known_hosts_file(values["TR4CTL_SSH_KNOWN_HOSTS"])
     return Settings(values["TR4CTL_HOST"], values["TR4CTL_HOST_DIR"], key,
                     values["TR4CTL_SSH_KNOWN_HOSTS"])
 
@@ -96,3 +96,23 @@ def require_private_key(key: Path) -> None:
     if info.st_mode & 0o077:
         raise BadInput(f"the SSH key {key} is readable by others "
                        f"(mode {stat.S_IMODE(info.st_mode):04o})", f"chmod 600 {key}")
+
+
+def require_known_hosts_file(file: Path) -> None:
+    """A known_hosts file that is a regular file, or none yet in an existing folder (ssh
+    adds an accepted key there). A FIFO would hang ssh and ssh-keygen on open; a folder
+    would read as an empty file and show every host as new."""
+    fix = "name a known_hosts file in an existing folder (--known-hosts or TR4CTL_SSH_KNOWN_HOSTS)"
+    try:
+        info = file.stat()
+    except FileNotFoundError:
+        if not file.parent.is_dir():
+            raise BadInput(f"no folder for the known_hosts file {file}", fix) from None
+        return
+    except OSError as exc:
+        raise BadInput(f"the known_hosts file {file} cannot be read: {exc.strerror}", fix
+                       ) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else \
+            "a FIFO" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+        raise BadInput(f"the known_hosts file {file} is {kind}", fix)
