@@ -126,6 +126,20 @@ def tr4ctl_wheel(folder: Path) -> Path:
     return next(folder.glob("tr4ctl-*.whl"))
 
 
+class _Quiet:
+    def detail(self, message: str) -> None:
+        pass
+
+
+def file_modes(folder: str, on: SshHost | None = None) -> dict[str, str]:
+    """{"./path": "600"} for everything under folder, on this machine or on a host."""
+    argv = ("sh", "-c", "cd \"$1\" && find . -exec stat -c '%a %n' {} +", "sh", folder)
+    listing = on.exec(*argv) if on else subprocess.run(argv, capture_output=True, text=True,
+                                                       check=True).stdout
+    return {line.split(" ", 1)[1]: line.split(" ", 1)[0]
+            for line in listing.splitlines() if line}
+
+
 class SshHost:
     """One SSH host: `start()` it, reach it as `address`; `remove()` takes everything."""
 
@@ -151,8 +165,9 @@ class SshHost:
         return {"TR4CTL_HOST": self.address, "TR4CTL_HOST_DIR": project_dir,
                 **self.ssh_environment()}
 
-    def start(self, *, with_tr4ctl: bool = True) -> SshHost:
-        """with_tr4ctl=False: a Docker host alone (no wheel built or installed)."""
+    def start(self, *, with_tr4ctl: bool = True, aliases: tuple[str, ...] = ()) -> SshHost:
+        """with_tr4ctl=False: a Docker host alone (no wheel built or installed); aliases:
+        names the test network's DNS gives the host (a domain an ACME server validates)."""
         image = host_image()
         self.folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.name,
@@ -162,6 +177,7 @@ class SshHost:
         docker("network", "create", "--label", f"com.docker.compose.project={self.name}",
                self.network)
         docker(*engine_run_argv(self.name, self.network),
+               *(arg for alias in aliases for arg in ("--network-alias", alias)),
                "-v", f"{self.data_volume}:/var/lib/docker", "-e", f"NODE={self.name}", image)
         self.ip = docker("inspect", "--format",
                          f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}',
@@ -218,6 +234,16 @@ class SshHost:
                                 stdin=saved.stdout, capture_output=True)
         saved.wait()
         assert saved.returncode == 0 and loaded.returncode == 0, loaded.stderr
+
+    def close_master(self) -> None:
+        """End the shared connection, so the next command connects (and checks keys) anew."""
+        from tr4ctl.plan.ssh_target import parse_target
+        from tr4ctl.remote.commands import SshOptions
+        from tr4ctl.remote.connection import SshConnection, private_control_dir
+
+        options = SshOptions(control_dir=private_control_dir(), key=self.key,
+                             known_hosts=self.known_hosts)
+        SshConnection(parse_target(self.address), options, _Quiet()).close()
 
     def remove(self) -> None:
         docker("rm", "-f", "-v", self.name, check=False)

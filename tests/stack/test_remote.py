@@ -20,28 +20,12 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import Stack, docker, new_stack, own_environment, wait_for
-from ssh_engine_hosts import VENV, SshHost, stack_images
-
-from tr4ctl.plan.ssh_target import parse_target
-from tr4ctl.remote.commands import SshOptions
-from tr4ctl.remote.connection import SshConnection, private_control_dir
+from ssh_engine_hosts import VENV, SshHost, file_modes, stack_images
 
 pytestmark = [pytest.mark.own_engine]
 
 HTTP_PORT, HTTPS_PORT = 18080, 18443  # the host's own ports (its own network namespace)
 SERVICES = ("backend", "nginx", "chroma")
-
-
-class _Quiet:
-    def detail(self, message: str) -> None:
-        pass
-
-
-def close_master(host: SshHost) -> None:
-    """End the shared connection, so the next command connects (and checks keys) anew."""
-    options = SshOptions(control_dir=private_control_dir(), key=host.key,
-                         known_hosts=host.known_hosts)
-    SshConnection(parse_target(host.address), options, _Quiet()).close()
 
 
 @dataclass
@@ -79,7 +63,7 @@ def host(docker_engine, tmp_path_factory):
     try:
         yield machine.start()
     finally:
-        close_master(machine) if machine.ip else None
+        machine.close_master() if machine.ip else None
         machine.remove()
 
 
@@ -113,7 +97,7 @@ def stack(host, images, tmp_path_factory):
 def test_an_unknown_host_key_is_refused_unless_accepted_and_a_changed_one_always(
         host, tmp_path):
     workstation = RemoteStack("t4t-keys", tmp_path, 1, 2, host=host, host_dir="/srv/t4t-keys")
-    close_master(host)
+    host.close_master()
     host.known_hosts.write_text("")
     refused = workstation.tr4ctl("status", check=False)
     assert refused.returncode == 2, refused.stderr
@@ -133,7 +117,7 @@ def test_an_unknown_host_key_is_refused_unless_accepted_and_a_changed_one_always
                           capture_output=True).returncode == 0
 
     # Another key recorded for the host: refused, with or without the flag, naming the line.
-    close_master(host)
+    host.close_master()
     other = tmp_path / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
                    check=True)
@@ -179,20 +163,13 @@ def test_the_core_path_from_the_workstation(stack, host, tmp_path):
     assert "Traceback" not in bad.stderr
 
 
-def _modes(listing: str) -> dict[str, str]:
-    return {line.split(" ", 1)[1]: line.split(" ", 1)[0]
-            for line in listing.splitlines() if line}
-
-
 def test_files_on_the_host_have_the_modes_the_local_path_gives(stack, host, tmp_path):
     local = tmp_path / "local"
     local.mkdir()
     subprocess.run(Stack(stack.name, local, HTTP_PORT, HTTPS_PORT).argv("init"), check=True,
                    capture_output=True, env=own_environment())
-    here = _modes(subprocess.run(["sh", "-c", "cd \"$1\" && find . -exec stat -c '%a %n' {} +",
-                                  "sh", str(local)], capture_output=True, text=True).stdout)
-    there = _modes(host.exec("sh", "-c", "cd \"$1\" && find . -exec stat -c '%a %n' {} +",
-                             "sh", stack.host_dir))
+    here = file_modes(str(local))
+    there = file_modes(stack.host_dir, on=host)
     common = sorted(set(here) & set(there) - {"."})
     assert ".env" in {p.removeprefix("./") for p in common}, (here, there)
     assert {p: there[p] for p in common} == {p: here[p] for p in common}
