@@ -27,7 +27,7 @@ import tomllib
 from pathlib import Path
 
 from backend_images import build_missing_backend
-from conftest import docker, wait_for
+from conftest import Stack, docker, own_environment, wait_for
 from engine_nodes import engine_run_argv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,6 +138,18 @@ def file_modes(folder: str, on: SshHost | None = None) -> dict[str, str]:
                                                        check=True).stdout
     return {line.split(" ", 1)[1]: line.split(" ", 1)[0]
             for line in listing.splitlines() if line}
+
+
+def local_init_modes(folder: Path, name: str) -> dict[str, str]:
+    """The modes the local path gives: `tr4ctl init` in folder on this machine (its
+    volumes and network removed again)."""
+    local = Stack(name, folder, 1, 2)
+    subprocess.run(local.argv("init"), check=True, capture_output=True, env=own_environment())
+    try:
+        return file_modes(str(folder))
+    finally:
+        subprocess.run(local.argv("down", "--volumes", "--yes"), capture_output=True,
+                       env=own_environment())
 
 
 class SshHost:

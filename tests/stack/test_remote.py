@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import Stack, docker, new_stack, own_environment, wait_for
-from ssh_engine_hosts import VENV, SshHost, file_modes, stack_images
+from ssh_engine_hosts import VENV, SshHost, file_modes, local_init_modes, stack_images
 
 pytestmark = [pytest.mark.own_engine]
 
@@ -164,11 +164,7 @@ def test_the_core_path_from_the_workstation(stack, host, tmp_path):
 
 
 def test_files_on_the_host_have_the_modes_the_local_path_gives(stack, host, tmp_path):
-    local = tmp_path / "local"
-    local.mkdir()
-    subprocess.run(Stack(stack.name, local, HTTP_PORT, HTTPS_PORT).argv("init"), check=True,
-                   capture_output=True, env=own_environment())
-    here = file_modes(str(local))
+    here = local_init_modes(tmp_path, f"t4t-localmodes-{os.getpid()}")
     there = file_modes(stack.host_dir, on=host)
     common = sorted(set(here) & set(there) - {"."})
     assert ".env" in {p.removeprefix("./") for p in common}, (here, there)

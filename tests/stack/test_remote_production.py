@@ -29,10 +29,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Stack, docker, new_stack, own_environment, wait_for
+from conftest import docker, new_stack, own_environment, wait_for
 from load import RequestLoad
 from pebble import PEBBLE_IMAGE, tls_context, write_pebble_files
-from ssh_engine_hosts import SshHost, file_modes, stack_images
+from ssh_engine_hosts import SshHost, file_modes, local_init_modes, stack_images
 from test_production import Readme, readme_blocks, substituted
 
 pytestmark = [pytest.mark.own_engine]
@@ -214,21 +214,18 @@ def test_no_secret_in_any_argv_on_either_side(station):
 
 def test_files_on_the_host_have_the_modes_the_local_path_gives(station, tmp_path):
     there = file_modes(HOST_DIR, on=station.host)
-    local = tmp_path / "local"
-    local.mkdir()
-    subprocess.run(Stack("t3p2-localmodes", local, 1, 2).argv("init"), check=True,
-                   capture_output=True, env=own_environment())
-    here = file_modes(str(local))
+    here = local_init_modes(tmp_path, f"t3p2-localmodes-{os.getpid()}")
     common = sorted(set(here) & set(there) - {"."})
-    assert "./.env" in common
+    assert "./.env" in common and there["./.env"] == "600"
     assert {p: there[p] for p in common} == {p: here[p] for p in common}
-    # What only the production path makes: the local path's modes, by the code that
-    # writes them (backups and their folder private, the lock private).
-    made_later = {p: m for p, m in there.items() if p not in here}
-    for path, mode in made_later.items():
-        if path.startswith("./backups/"):
-            assert mode == ("700" if path.count("/") == 2 and "." not in path[2:] else mode)
-    assert [p for p, mode in there.items() if int(mode[-1]) & 2] == []
+    # What only the production path made: the modes the code writing it gives locally
+    # (backup.location: the folder 0700; backup.archive: archives 0600; lock.py: 0600),
+    # and nothing writable by others.
+    later = {p: m for p, m in there.items() if p not in here}
+    assert later.get("./backups") == "700", later
+    archives = [p for p in later if p.startswith("./backups/") and p.endswith(".tar.gz")]
+    assert archives and {later[p] for p in archives} == {"600"}, later
     assert there.get("./.tr4ctl/lock", "600") == "600"
-    archives = [p for p in there if p.endswith((".tar.gz", ".tgz", ".tar"))]
-    assert archives and all(there[p] == "600" for p in archives), there
+    assert [p for p, mode in there.items() if int(mode[-1]) & 2] == []
+    secrets = [p for p in there if p.endswith("/secrets")]
+    assert secrets and {there[p] for p in secrets} == {"700"}, there
