@@ -20,9 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -150,6 +153,35 @@ def local_init_modes(folder: Path, name: str) -> dict[str, str]:
     finally:
         subprocess.run(local.argv("down", "--volumes", "--yes"), capture_output=True,
                        env=own_environment())
+
+
+class ArgvSampler(threading.Thread):
+    """`ps -eo args` on this machine and on the host, every `every` s, until stop()."""
+
+    def __init__(self, host: SshHost, every: float = 0.5):
+        super().__init__(daemon=True)
+        self.host, self.every = host, every
+        self.samples: list[str] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.samples.append(subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                               text=True).stdout)
+            self.samples.append(self.host.exec("ps", "-eo", "args", check=False) or "")
+            time.sleep(self.every)
+
+    def stop(self) -> list[str]:
+        self.halt.set()
+        self.join(timeout=30)
+        return self.samples
+
+
+def env_secrets(host: SshHost, project_dir: str) -> list[str]:
+    """The secret values of the project's .env on the host."""
+    env = host.exec("cat", f"{project_dir}/.env")
+    return [m.group(2).strip("'\"") for m in re.finditer(
+        r"^(JWT_SECRET_KEY|TR4CTL_DATABASE_PASSWORD)=(.+)$", env, re.MULTILINE)]
 
 
 class SshHost:

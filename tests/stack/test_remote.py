@@ -13,14 +13,21 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 
 import pytest
 from conftest import Stack, docker, new_stack, own_environment, wait_for
-from ssh_engine_hosts import VENV, SshHost, file_modes, local_init_modes, stack_images
+from ssh_engine_hosts import (
+    VENV,
+    ArgvSampler,
+    SshHost,
+    env_secrets,
+    file_modes,
+    local_init_modes,
+    stack_images,
+)
 
 pytestmark = [pytest.mark.own_engine]
 
@@ -187,28 +194,10 @@ def test_a_version_mismatch_is_refused_before_anything(host):
     assert host.exec("test", "-e", "/srv/none", check=False) is None  # nothing was made
 
 
-def _secrets(stack: RemoteStack) -> list[str]:
-    values = []
-    for line in stack.host.exec("cat", f"{stack.host_dir}/.env").splitlines():
-        key, _, value = line.partition("=")
-        if key in ("JWT_SECRET_KEY", "TR4CTL_DATABASE_PASSWORD") and len(value.strip("'\"")) > 8:
-            values.append(value.strip("'\""))
-    return values
-
-
-def _sample_argv(host: SshHost, stop: threading.Event, seen: list[str]) -> None:
-    while not stop.is_set():
-        seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                   text=True).stdout)
-        seen.append(host.exec("ps", "-eo", "args", check=False) or "")
-        time.sleep(0.2)
-
-
 def test_two_workstations_deploy_one_after_the_other_and_no_secret_in_argv(stack, host):
-    secrets = _secrets(stack)
+    secrets = [s for s in env_secrets(host, stack.host_dir) if len(s) > 8]
     assert secrets
-    stop, seen = threading.Event(), []
-    sampler = threading.Thread(target=_sample_argv, args=(host, stop, seen))
+    sampler = ArgvSampler(host, every=0.2)
     sampler.start()
     try:
         backend = _host_settings(stack)["TR4CTL_BACKEND_IMAGE"]
@@ -218,8 +207,7 @@ def test_two_workstations_deploy_one_after_the_other_and_no_secret_in_argv(stack
         _out_first, err_first = first.communicate(timeout=600)
         _out_second, err_second = second.communicate(timeout=600)
     finally:
-        stop.set()
-        sampler.join()
+        seen = sampler.stop()
     assert first.returncode == 0, err_first
     assert second.returncode == 0, err_second
     assert "waiting for `tr4ctl deploy`" in err_second, err_second

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -32,7 +29,14 @@ import pytest
 from conftest import docker, new_stack, own_environment, wait_for
 from load import RequestLoad
 from pebble import PEBBLE_IMAGE, tls_context, write_pebble_files
-from ssh_engine_hosts import SshHost, file_modes, local_init_modes, stack_images
+from ssh_engine_hosts import (
+    ArgvSampler,
+    SshHost,
+    env_secrets,
+    file_modes,
+    local_init_modes,
+    stack_images,
+)
 from test_production import Readme, readme_blocks, substituted
 
 pytestmark = [pytest.mark.own_engine]
@@ -41,28 +45,6 @@ DOMAIN = "prod.t3p2-remote.internal"
 HOST_DIR = "/srv/tr4ction"  # the README's default, on the test's own host
 ACME_SERVER_CA = "/etc/ssl/certs/acme-server-ca.pem"  # the README's paths, on the host
 ISSUING_CA = "/etc/ssl/certs/issuing-ca.pem"
-
-
-class ArgvSampler(threading.Thread):
-    """`ps -eo args` here and on the host, every half second, until stopped."""
-
-    def __init__(self, host: SshHost):
-        super().__init__(daemon=True)
-        self.host = host
-        self.samples: list[str] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            self.samples.append(subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                               text=True).stdout)
-            self.samples.append(self.host.exec("ps", "-eo", "args", check=False) or "")
-            time.sleep(0.5)
-
-    def stop(self) -> list[str]:
-        self.halt.set()
-        self.join(timeout=30)
-        return self.samples
 
 
 class Workstation:
@@ -202,10 +184,7 @@ def test_backup_and_status_from_the_workstation(station):
 
 def test_no_secret_in_any_argv_on_either_side(station):
     samples = station.sampler.stop()
-    env = station.host.exec("cat", f"{HOST_DIR}/.env")
-    secrets = [m.group(2).strip("'\"") for m in re.finditer(
-        r"^(JWT_SECRET_KEY|TR4CTL_DATABASE_PASSWORD)=(.+)$", env, re.MULTILINE)]
-    secrets += [a["password"] for a in json.loads(
+    secrets = env_secrets(station.host, HOST_DIR) + [a["password"] for a in json.loads(
         (station.readme.folder / "initial-passwords.json").read_text())]
     assert len(secrets) >= 3 and all(len(s) > 8 for s in secrets)
     assert len(samples) > 20 and any("tr4ctl" in s for s in samples[1::2])
