@@ -21,8 +21,9 @@ PEBBLE_IMAGE = "tr4ctl-local/pebble:bookworm"
 PEBBLE_DIR_URL = "https://pebble:14000/dir"
 
 
-def write_pebble_files(folder: Path) -> Path:
-    """A throwaway CA and a leaf for pebble's API; returns the CA file (the --ca-bundle)."""
+def write_pebble_files(folder: Path, addresses: tuple[str, ...] = ()) -> Path:
+    """A throwaway CA and a leaf for pebble's API; returns the CA file (the --ca-bundle).
+    addresses: more IPs the leaf names (for clients that reach pebble by address)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tr4ctl test pebble API CA")])
@@ -34,7 +35,8 @@ def write_pebble_files(folder: Path) -> Path:
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
     san = x509.SubjectAlternativeName([x509.DNSName("pebble"), x509.DNSName("localhost"),
-                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+                                       *(x509.IPAddress(ipaddress.ip_address(a))
+                                         for a in ("127.0.0.1", *addresses))])
     leaf = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble")]))
             .issuer_name(ca_name).public_key(key.public_key())

@@ -20,14 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import tomllib
 from pathlib import Path
 
 from backend_images import build_missing_backend
-from conftest import docker, wait_for
+from conftest import Stack, docker, own_environment, wait_for
 from engine_nodes import engine_run_argv
 from ssh_host_base import HostResources
 
@@ -127,6 +130,61 @@ def tr4ctl_wheel(folder: Path) -> Path:
     return next(folder.glob("tr4ctl-*.whl"))
 
 
+class _Quiet:
+    def detail(self, message: str) -> None:
+        pass
+
+
+def file_modes(folder: str, on: SshHost | None = None) -> dict[str, str]:
+    """{"./path": "600"} for everything under folder, on this machine or on a host."""
+    argv = ("sh", "-c", "cd \"$1\" && find . -exec stat -c '%a %n' {} +", "sh", folder)
+    listing = on.exec(*argv) if on else subprocess.run(argv, capture_output=True, text=True,
+                                                       check=True).stdout
+    return {line.split(" ", 1)[1]: line.split(" ", 1)[0]
+            for line in listing.splitlines() if line}
+
+
+def local_init_modes(folder: Path, name: str) -> dict[str, str]:
+    """The modes the local path gives: `tr4ctl init` in folder on this machine (its
+    volumes and network removed again)."""
+    local = Stack(name, folder, 1, 2)
+    subprocess.run(local.argv("init"), check=True, capture_output=True, env=own_environment())
+    try:
+        return file_modes(str(folder))
+    finally:
+        subprocess.run(local.argv("down", "--volumes", "--yes"), capture_output=True,
+                       env=own_environment())
+
+
+class ArgvSampler(threading.Thread):
+    """`ps -eo args` on this machine and on the host, every `every` s, until stop()."""
+
+    def __init__(self, host: SshHost, every: float = 0.5):
+        super().__init__(daemon=True)
+        self.host, self.every = host, every
+        self.samples: list[str] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.samples.append(subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                               text=True).stdout)
+            self.samples.append(self.host.exec("ps", "-eo", "args", check=False) or "")
+            time.sleep(self.every)
+
+    def stop(self) -> list[str]:
+        self.halt.set()
+        self.join(timeout=30)
+        return self.samples
+
+
+def env_secrets(host: SshHost, project_dir: str) -> list[str]:
+    """The secret values of the project's .env on the host."""
+    env = host.exec("cat", f"{project_dir}/.env")
+    return [m.group(2).strip("'\"") for m in re.finditer(
+        r"^(JWT_SECRET_KEY|TR4CTL_DATABASE_PASSWORD)=(.+)$", env, re.MULTILINE)]
+
+
 class SshHost(HostResources):
     """One SSH host: `start()` it, reach it as `address`; `remove()` takes everything."""
 
@@ -146,8 +204,9 @@ class SshHost(HostResources):
         return {"TR4CTL_HOST": self.address, "TR4CTL_HOST_DIR": project_dir,
                 **self.ssh_environment()}
 
-    def start(self, *, with_tr4ctl: bool = True) -> SshHost:
-        """with_tr4ctl=False: a Docker host alone (no wheel built or installed)."""
+    def start(self, *, with_tr4ctl: bool = True, aliases: tuple[str, ...] = ()) -> SshHost:
+        """with_tr4ctl=False: a Docker host alone (no wheel built or installed); aliases:
+        names the test network's DNS gives the host (a domain an ACME server validates)."""
         image = host_image()
         self.folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.name,
@@ -157,6 +216,7 @@ class SshHost(HostResources):
         docker("network", "create", "--label", f"com.docker.compose.project={self.name}",
                self.network)
         docker(*engine_run_argv(self.name, self.network),
+               *(arg for alias in aliases for arg in ("--network-alias", alias)),
                "-v", f"{self.data_volume}:/var/lib/docker", "-e", f"NODE={self.name}", image)
         self.ip = docker("inspect", "--format",
                          f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}',
@@ -213,6 +273,16 @@ class SshHost(HostResources):
                                 stdin=saved.stdout, capture_output=True)
         saved.wait()
         assert saved.returncode == 0 and loaded.returncode == 0, loaded.stderr
+
+    def close_master(self) -> None:
+        """End the shared connection, so the next command connects (and checks keys) anew."""
+        from tr4ctl.plan.ssh_target import parse_target
+        from tr4ctl.remote.commands import SshOptions
+        from tr4ctl.remote.connection import SshConnection, private_control_dir
+
+        options = SshOptions(control_dir=private_control_dir(), key=self.key,
+                             known_hosts=self.known_hosts)
+        SshConnection(parse_target(self.address), options, _Quiet()).close()
 
     def remove(self) -> None:
         self.remove_resources()

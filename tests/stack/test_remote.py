@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -21,28 +20,20 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, docker, new_stack, own_environment, wait_for
-from ssh_engine_hosts import VENV, SshHost, stack_images
-
-from tr4ctl.plan.ssh_target import parse_target
-from tr4ctl.remote.commands import SshOptions
-from tr4ctl.remote.connection import SshConnection, private_control_dir
+from ssh_engine_hosts import (
+    VENV,
+    ArgvSampler,
+    SshHost,
+    env_secrets,
+    file_modes,
+    local_init_modes,
+    stack_images,
+)
 
 pytestmark = [pytest.mark.own_engine]
 
 HTTP_PORT, HTTPS_PORT = 18080, 18443  # the host's own ports (its own network namespace)
 SERVICES = ("backend", "nginx", "chroma")
-
-
-class _Quiet:
-    def detail(self, message: str) -> None:
-        pass
-
-
-def close_master(host: SshHost) -> None:
-    """End the shared connection, so the next command connects (and checks keys) anew."""
-    options = SshOptions(control_dir=private_control_dir(), key=host.key,
-                         known_hosts=host.known_hosts)
-    SshConnection(parse_target(host.address), options, _Quiet()).close()
 
 
 @dataclass
@@ -80,7 +71,7 @@ def host(docker_engine, tmp_path_factory):
     try:
         yield machine.start()
     finally:
-        close_master(machine) if machine.ip else None
+        machine.close_master() if machine.ip else None
         machine.remove()
 
 
@@ -114,7 +105,7 @@ def stack(host, images, tmp_path_factory):
 def test_an_unknown_host_key_is_refused_unless_accepted_and_a_changed_one_always(
         host, tmp_path):
     workstation = RemoteStack("t4t-keys", tmp_path, 1, 2, host=host, host_dir="/srv/t4t-keys")
-    close_master(host)
+    host.close_master()
     host.known_hosts.write_text("")
     refused = workstation.tr4ctl("status", check=False)
     assert refused.returncode == 2, refused.stderr
@@ -134,7 +125,7 @@ def test_an_unknown_host_key_is_refused_unless_accepted_and_a_changed_one_always
                           capture_output=True).returncode == 0
 
     # Another key recorded for the host: refused, with or without the flag, naming the line.
-    close_master(host)
+    host.close_master()
     other = tmp_path / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
                    check=True)
@@ -191,20 +182,9 @@ def test_exec_on_the_host_passes_stdin_output_and_the_exit_code(stack):
     assert stopped.returncode == 2 and "unknown service 'frontend'" in stopped.stderr
 
 
-def _modes(listing: str) -> dict[str, str]:
-    return {line.split(" ", 1)[1]: line.split(" ", 1)[0]
-            for line in listing.splitlines() if line}
-
-
 def test_files_on_the_host_have_the_modes_the_local_path_gives(stack, host, tmp_path):
-    local = tmp_path / "local"
-    local.mkdir()
-    subprocess.run(Stack(stack.name, local, HTTP_PORT, HTTPS_PORT).argv("init"), check=True,
-                   capture_output=True, env=own_environment())
-    here = _modes(subprocess.run(["sh", "-c", "cd \"$1\" && find . -exec stat -c '%a %n' {} +",
-                                  "sh", str(local)], capture_output=True, text=True).stdout)
-    there = _modes(host.exec("sh", "-c", "cd \"$1\" && find . -exec stat -c '%a %n' {} +",
-                             "sh", stack.host_dir))
+    here = local_init_modes(tmp_path, f"t4t-localmodes-{os.getpid()}")
+    there = file_modes(stack.host_dir, on=host)
     common = sorted(set(here) & set(there) - {"."})
     assert ".env" in {p.removeprefix("./") for p in common}, (here, there)
     assert {p: there[p] for p in common} == {p: here[p] for p in common}
@@ -226,28 +206,10 @@ def test_a_version_mismatch_is_refused_before_anything(host):
     assert host.exec("test", "-e", "/srv/none", check=False) is None  # nothing was made
 
 
-def _secrets(stack: RemoteStack) -> list[str]:
-    values = []
-    for line in stack.host.exec("cat", f"{stack.host_dir}/.env").splitlines():
-        key, _, value = line.partition("=")
-        if key in ("JWT_SECRET_KEY", "TR4CTL_DATABASE_PASSWORD") and len(value.strip("'\"")) > 8:
-            values.append(value.strip("'\""))
-    return values
-
-
-def _sample_argv(host: SshHost, stop: threading.Event, seen: list[str]) -> None:
-    while not stop.is_set():
-        seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                   text=True).stdout)
-        seen.append(host.exec("ps", "-eo", "args", check=False) or "")
-        time.sleep(0.2)
-
-
 def test_two_workstations_deploy_one_after_the_other_and_no_secret_in_argv(stack, host):
-    secrets = _secrets(stack)
+    secrets = [s for s in env_secrets(host, stack.host_dir) if len(s) > 8]
     assert secrets
-    stop, seen = threading.Event(), []
-    sampler = threading.Thread(target=_sample_argv, args=(host, stop, seen))
+    sampler = ArgvSampler(host, every=0.2)
     sampler.start()
     try:
         backend = _host_settings(stack)["TR4CTL_BACKEND_IMAGE"]
@@ -257,8 +219,7 @@ def test_two_workstations_deploy_one_after_the_other_and_no_secret_in_argv(stack
         _out_first, err_first = first.communicate(timeout=600)
         _out_second, err_second = second.communicate(timeout=600)
     finally:
-        stop.set()
-        sampler.join()
+        seen = sampler.stop()
     assert first.returncode == 0, err_first
     assert second.returncode == 0, err_second
     assert "waiting for `tr4ctl deploy`" in err_second, err_second
