@@ -7,6 +7,7 @@ checked and watched (remote/session.py). Everything else is cli/app.py's main().
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from tr4ctl.errors import Tr4ctlError
@@ -59,8 +60,17 @@ def may_forward(args: list[str]) -> bool:
 
 
 def _names_a_host(env_file: str) -> bool:
+    """Read only a regular file: a FIFO named .env would block the open and the read
+    (O_NONBLOCK opens it at once; the command itself then refuses it in one line)."""
     try:
-        with open(env_file, "rb") as handle:
-            return b"TR4CTL_HOST" in handle.read(1 << 20)
-    except OSError:  # none there, a folder, unreadable: the command itself says so
+        descriptor = os.open(env_file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:  # none there, unreadable: the command itself says so
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        return b"TR4CTL_HOST" in os.read(descriptor, 1 << 20)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
