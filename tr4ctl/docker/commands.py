@@ -126,6 +126,11 @@ def remove_containers(ids: Iterable[str]) -> list[str]:
     return [DOCKER, "rm", "-f", *ids]
 
 
+def existing_containers(ids: Iterable[str]) -> list[str]:
+    """The ids among these that still exist (running or not)."""
+    return [DOCKER, "ps", "-aq", "--no-trunc", *(f"--filter=id={i}" for i in ids)]
+
+
 def stop_container(container_id: str, *, timeout: int) -> list[str]:
     """SIGTERM, then SIGKILL after `timeout` seconds: in-flight requests finish first."""
     return [DOCKER, "stop", "--time", str(timeout), container_id]

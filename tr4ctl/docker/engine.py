@@ -13,6 +13,10 @@ from typing import Any
 from tr4ctl.docker import commands as cmd
 from tr4ctl.docker import compose_version_cache
 from tr4ctl.docker.commands import ComposeProject
+
+# `docker rm -f` of a container the engine is removing already, or has just removed.
+REMOVAL_UNDER_WAY = ("is already in progress", "No such container")
+REMOVAL_WAIT = 30.0
 from tr4ctl.docker.engine_api import EngineAPI
 from tr4ctl.docker.failures import COMPOSE_HINT, ENGINE_HINT
 from tr4ctl.docker.runner import Completed, Runner
@@ -263,8 +267,22 @@ class Engine:
             self.runner.run(cmd.stop_containers(ids, timeout=timeout), timeout=timeout + 60)
 
     def remove_containers(self, ids: list[str]) -> None:
-        if ids:
-            self.runner.run(cmd.remove_containers(ids))
+        """Gone when this returns. A container the engine is already removing (a helper
+        run with --rm whose client a signal just ended) counts: waited for, not an error."""
+        if not ids:
+            return
+        completed = self.runner.run(cmd.remove_containers(ids), check=False)
+        if completed.returncode == 0:
+            return
+        if not any(words in completed.stderr for words in REMOVAL_UNDER_WAY):
+            self.runner.run(cmd.remove_containers(ids))  # the runner's one-line failure
+            return
+        deadline = time.monotonic() + REMOVAL_WAIT
+        while self.runner.output(cmd.existing_containers(ids), check=False).split():
+            if time.monotonic() > deadline:
+                self.runner.run(cmd.remove_containers(ids))
+                return
+            time.sleep(0.2)
 
     def top(self, container_id: str) -> list[dict[str, str]] | None:
         """The container's processes as the host sees them (no ps needed in the image):
