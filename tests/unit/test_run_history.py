@@ -114,3 +114,31 @@ def test_report_without_history_is_exit_3_in_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "tr4ctl health" in lines[0], result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("name", [".env", "missing-folder/r.html", "notes.txt"])
+def test_report_never_replaces_another_file_nor_makes_a_folder(tmp_path, name):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
+    subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path), "config",
+                    "set", "TR4CTL_HTTP_PORT=18080"], check=True, capture_output=True,
+                   env=env, cwd=REPO)
+    (tmp_path / ".tr4ctl" / "history.jsonl").write_text(V1_LINE + "\n")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    result = subprocess.run([sys.executable, "-m", "tr4ctl", "--project-dir", str(tmp_path),
+                             "report", "--output", str(tmp_path / name)],
+                            capture_output=True, text=True, env=env, cwd=REPO)
+    assert result.returncode == 2, result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert not (tmp_path / "missing-folder").exists()
+
+
+def test_a_report_tr4ctl_wrote_may_be_replaced(tmp_path):
+    from tr4ctl.actions.report import check_output
+
+    earlier = tmp_path / "report.html"
+    earlier.write_text('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+                       '<meta name="generator" content="tr4ctl report">\n')
+    check_output(earlier)  # no refusal
+    check_output(tmp_path / "new.html")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tr4ctl import __version__
-from tr4ctl.errors import MissingPrerequisite, Tr4ctlError
+from tr4ctl.errors import BadInput, MissingPrerequisite, Tr4ctlError
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.report import ReportData, report_data
 from tr4ctl.project.releases import read_history
@@ -18,6 +18,9 @@ from tr4ctl.project.run_history import history_file, read_runs
 from tr4ctl.runtime import Runtime
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "report" / "page.html.j2"
+# The template's generator line: what makes an existing --output file a report of ours.
+REPORT_MARK = b'<meta name="generator" content="tr4ctl report">'
+REPORT_MARK_WITHIN = 512
 
 
 @dataclass
@@ -29,6 +32,7 @@ class WrittenReport:
 
 
 def write_report(rt: Runtime, output: Path, since: timedelta | None) -> WrittenReport:
+    check_output(output)
     now = datetime.now(UTC)
     history = read_runs(rt.paths)
     if since is not None:
@@ -47,6 +51,27 @@ def write_report(rt: Runtime, output: Path, since: timedelta | None) -> WrittenR
     write_atomic(output, page, mode=0o644)
     return WrittenReport(output, data.runs, [name for name, svg in charts.items() if svg],
                          len(page.encode()))
+
+
+def check_output(output: Path) -> None:
+    """A new file in an existing folder, or a report tr4ctl wrote before (a daily report
+    replaces yesterday's); never another file (`--output .env` would replace the secrets
+    with HTML) and never a folder made on the way."""
+    from tr4ctl.files import regular_file_problem
+
+    if not output.parent.is_dir():
+        raise BadInput(f"--output {output}: the folder {output.parent} does not exist",
+                       "create it first, or name a file in an existing folder")
+    try:
+        problem = regular_file_problem(output)
+    except FileNotFoundError:
+        return
+    if problem is None:
+        with output.open("rb") as existing:
+            if REPORT_MARK in existing.read(REPORT_MARK_WITHIN):
+                return
+    raise BadInput(f"--output {output} already exists and is not a report tr4ctl wrote",
+                   "name a new file, or remove that one first if it is yours to replace")
 
 
 def _charts(data: ReportData, backups: list[Any]) -> dict[str, str]:
