@@ -133,13 +133,13 @@ class Output:
               wrap: tuple[str, ...] = ()) -> None:
         """Cells are Rich markup. Only the `wrap` columns (prose: a reason, a fix) may be
         folded on a narrow terminal; every other cell is an identifier and kept whole."""
-        texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
         stream = sys.stderr if self.json_mode else sys.stdout
         if is_terminal(stream):
             target = self.console if self.json_mode else self.data_console
-            _print_whole(target, self.drawn_table(title, columns, texts, wrap=wrap,
+            _print_whole(target, self.drawn_table(title, columns, rows, wrap=wrap,
                                                   width=target.width))
             return
+        texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
         if title and not self.json_mode:
             self.say(title, markup=False)  # context for people, not data
         _plain(stream, title if self.json_mode else None, columns,
@@ -226,29 +226,26 @@ def _fitted(title: str | None, columns: list[str], cells: list[list[str]], width
                      for cell, text in zip(kept, shown, strict=True)])
     parts = [*([title] if title else []), *fitted.notes,
              *(["(--wide: whole values)"] if fitted.shortened else [])]
-    return "\n".join(_packed(parts, width)), fitted.columns, rows, fitted.prose_widths
+    return "\n".join(parts), fitted.columns, rows, fitted.prose_widths
 
 
 def _title_lines(title: str | None, width: int | None) -> list[str]:
+    """The title's parts (one per line as given) packed two spaces apart into lines no
+    wider than `width`; a part wider than that alone is broken at its spaces."""
     import textwrap
 
     if not title:
         return []
     if width is None:
         return title.split("\n")
-    return [part for line in title.split("\n") for part in
-            textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False)
-            or [""]]
-
-
-def _packed(parts: list[str], width: int) -> list[str]:
-    """Title parts two spaces apart, a new line where the next would pass `width`."""
     lines: list[str] = []
-    for part in parts:
-        if lines and len(lines[-1]) + 2 + len(part) <= width:
-            lines[-1] += "  " + part
-        else:
-            lines.append(part)
+    for part in title.split("\n"):
+        for piece in textwrap.wrap(part, width, break_long_words=False,
+                                   break_on_hyphens=False) or [""]:
+            if lines and len(lines[-1]) + 2 + len(piece) <= width:
+                lines[-1] += "  " + piece
+            else:
+                lines.append(piece)
     return lines
 
 

@@ -21,9 +21,10 @@ def watch_health(rt: Runtime, *, samples: int, baseline: Baseline, interval: flo
     """Rounds run until Ctrl-C; returns how many completed. `drawn(report, round)` gives
     what to show for a round (a Rich renderable)."""
     out = rt.out
-    live = _live(out) if is_terminal(sys.stdout) and not out.json_mode else nullcontext()
+    in_place = is_terminal(sys.stdout) and not out.json_mode
+    live = _live(out) if in_place else nullcontext()
     rounds = 0
-    out.drawing_live = live is not None and not isinstance(live, nullcontext)
+    out.drawing_live = in_place
     try:
         with live as screen:
             while True:
