@@ -10,9 +10,7 @@ length is capped.
 
 from __future__ import annotations
 
-import html
 import json
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +36,8 @@ def check_message(text: str | None) -> str:
     one; longer than MAX_MESSAGE or empty is refused (exit 2)."""
     if text is None:
         return DEFAULT_MESSAGE
+    import unicodedata  # here: every `status` reads this module's record, few set a message
+
     cleaned = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
@@ -69,6 +69,8 @@ def _nginx_literal(text: str) -> str:
 
 
 def html_body(message: str) -> str:
+    import html  # here: html.entities is the costliest import of a plain `status`
+
     escaped = html.escape(message, quote=True).encode("ascii", "xmlcharrefreplace").decode()
     escaped = escaped.replace("$", "&#36;").replace("\\", "&#92;")
     page = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
