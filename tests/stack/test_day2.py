@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import docker, running_stack
+from webhooks import webhook_receiver
 
 
 @pytest.fixture(scope="module")
@@ -180,43 +181,25 @@ def test_every_changing_command_is_in_the_audit_log_without_its_arguments(day2_s
 
 
 def test_failed_deploys_alert_once_and_a_good_one_resolves(day2_stack):
-    import http.server
-    import threading
-
-    from conftest import free_port
-
-    received: list[dict] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", free_port()), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     secret_path = "/T0001/B0001/t3d2-secret-token"
-    env = {"TR4CTL_ALERT_WEBHOOK": f"http://127.0.0.1:{server.server_port}{secret_path}"}
     stack = day2_stack
-    try:
-        write_hook(stack, "pre-deploy", "exit 9\n")
-        for _ in range(2):
-            failed = stack.tr4ctl("deploy", env=env, check=False)
-            assert failed.returncode == 1
-            assert "t3d2-secret-token" not in failed.stderr + failed.stdout
-        assert [a["status"] for a in received] == ["firing"]  # once per incident
-        assert "deploy failed" in received[0]["text"]
-        (stack.project_dir / "hooks" / "pre-deploy").unlink()
-        stack.tr4ctl("deploy", env=env)
-        assert [a["status"] for a in received] == ["firing", "resolved"]
-        shown = stack.tr4ctl("config", "show", env=env).stdout
-        assert "t3d2-secret-token" not in shown
-    finally:
-        server.shutdown()
-        (stack.project_dir / "hooks" / "pre-deploy").unlink(missing_ok=True)
+    with webhook_receiver() as (url, received):
+        env = {"TR4CTL_ALERT_WEBHOOK": f"{url}{secret_path}"}
+        try:
+            write_hook(stack, "pre-deploy", "exit 9\n")
+            for _ in range(2):
+                failed = stack.tr4ctl("deploy", env=env, check=False)
+                assert failed.returncode == 1
+                assert "t3d2-secret-token" not in failed.stderr + failed.stdout
+            assert [a["status"] for a in received] == ["firing"]  # once per incident
+            assert "deploy failed" in received[0]["text"]
+            (stack.project_dir / "hooks" / "pre-deploy").unlink()
+            stack.tr4ctl("deploy", env=env)
+            assert [a["status"] for a in received] == ["firing", "resolved"]
+            shown = stack.tr4ctl("config", "show", env=env).stdout
+            assert "t3d2-secret-token" not in shown
+        finally:
+            (stack.project_dir / "hooks" / "pre-deploy").unlink(missing_ok=True)
 
 
 def test_restore_with_maintenance_turns_it_on_for_its_duration_and_off_after(day2_stack,

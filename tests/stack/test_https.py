@@ -28,6 +28,7 @@ from pebble import (
     stop_pebble,
     wait_for_pebble,
 )
+from webhooks import webhook_receiver
 
 from tr4ctl.facts import RENEW_STATE_FILE
 
@@ -301,32 +302,13 @@ def backend_ids(stack) -> list[str]:
 def test_a_failed_renewal_alerts_once(https):
     """Last in this module: pebble is gone after it. The alert goes to an HTTP server of
     the test's own; a second failure of the same incident sends nothing."""
-    import http.server
-
-    from conftest import free_port
-
     stack, _ = https
-    received: list[dict] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", free_port()), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {"TR4CTL_ALERT_WEBHOOK": f"http://127.0.0.1:{server.server_port}/t3d2-hook"}
-    pebble.stop_pebble(stack)  # the CA is gone: the renewal fails
-    try:
+    with webhook_receiver(status=204) as (url, received):
+        env = {"TR4CTL_ALERT_WEBHOOK": f"{url}/t3d2-hook"}
+        pebble.stop_pebble(stack)  # the CA is gone: the renewal fails
         for _ in range(2):
             failed = stack.tr4ctl("cert", "renew", "--force", env=env, check=False)
             assert failed.returncode == 1, failed.stderr
         assert [a["status"] for a in received] == ["firing"], received
         assert received[0]["incident"] == "renewal"
         assert "certificate renewal failed" in received[0]["text"]
-    finally:
-        server.shutdown()
