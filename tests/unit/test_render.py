@@ -231,3 +231,16 @@ def test_backend_check_asks_ready_then_health_and_prints_which():
     assert script[:3] == ["CMD", "bash", "-c"]
     assert script[3].rstrip().endswith("ask /ready 3 || ask /health 2")
     assert "GET %s HTTP/1.0" in script[3]
+
+
+@pytest.mark.parametrize("target", ["compose", "swarm"])
+def test_every_service_log_is_rotated_by_the_engine(target):
+    doc = compose(target=target, log_max_size="100k", log_max_files=2)
+    for name, service in doc["services"].items():
+        assert service["logging"] == {"driver": "json-file",
+                                      "options": {"max-size": "100k", "max-file": "2"}}, name
+
+
+def test_logs_rotate_at_10m_keeping_3_files_by_default():
+    assert compose()["services"]["nginx"]["logging"]["options"] == {"max-size": "10m",
+                                                                    "max-file": "3"}

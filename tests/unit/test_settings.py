@@ -45,6 +45,10 @@ def test_malformed_line_names_the_line(tmp_path):
     ("TR4CTL_HTTPS_PORT=70000", "TR4CTL_HTTPS_PORT"),
     ("TR4CTL_PROJECT_NAME=Bad Name!", "TR4CTL_PROJECT_NAME"),
     ("TR4CTL_HEALTHCHECK_INTERVAL=soon", "TR4CTL_HEALTHCHECK_INTERVAL"),
+    ("TR4CTL_LOG_MAX_SIZE=10mb", "TR4CTL_LOG_MAX_SIZE"),
+    ("TR4CTL_LOG_MAX_SIZE=2g", "TR4CTL_LOG_MAX_SIZE"),
+    ("TR4CTL_LOG_MAX_FILES=0", "TR4CTL_LOG_MAX_FILES"),
+    ("TR4CTL_LOG_MAX_FILES=lots", "TR4CTL_LOG_MAX_FILES"),
 ])
 def test_invalid_values_name_the_key(tmp_path, line, key):
     env_file = tmp_path / ".env"

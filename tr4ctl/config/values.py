@@ -89,6 +89,13 @@ def log_size(value: str) -> str:
     return value.strip().lower()
 
 
+def log_size_bytes(value: str) -> int:
+    """Bytes in a size log_size accepted: 100k -> 102400 (Docker counts in 1024s)."""
+    match = _LOG_SIZE.match(value)
+    assert match, value
+    return int(match.group(1)) * _LOG_UNIT_KB[match.group(2)] * 1024
+
+
 def path(value: str) -> Path:
     if not value.strip():
         raise ValueError("must be a path")
