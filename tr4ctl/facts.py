@@ -39,7 +39,6 @@ CHROMA_DATA_DIR = "/data"
 CHROMA_HEARTBEAT_PATH = "/api/v2/heartbeat"
 # nginx's own health listener, on its loopback only: answers "ok <mode>".
 NGINX_HEALTH_PORT = 8081
-NGINX_ACCESS_LOG = "/var/log/nginx/access.log"
 LETSENCRYPT_DIR = "/etc/letsencrypt"
 ACME_WEBROOT = "/var/www/certbot"
 # nginx reads certificates at start and reload only: a loop beside it looks at the files

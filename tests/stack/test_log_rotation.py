@@ -38,3 +38,6 @@ def test_a_service_that_logs_without_end_keeps_its_files_under_the_limit(stack):
         if service in ("nginx", "backend"):
             assert len(files) == MAX_FILES, (service, files)  # it did rotate
     assert "GET" in stack.tr4ctl("logs", "nginx", "-n", "5").stdout  # still readable
+    # nginx writes no log file of its own, unrotated, beside the engine's.
+    assert docker("exec", stack.container_ids()["nginx"],
+                  "find", "/var/log/nginx", "-type", "f") == ""

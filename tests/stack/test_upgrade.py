@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import new_stack, own_environment
+from conftest import docker, new_stack, own_environment
 
 PREVIOUS = Path(__file__).parent / "data" / "previous-main-c69cac9.tar.gz"
 ADMIN, FOUNDER = "admin@upgrade.test", "founder@upgrade.test"
@@ -63,6 +63,11 @@ def test_a_project_of_the_previous_release_keeps_working(docker_engine, tmp_path
         assert emails(stack) == {ADMIN, FOUNDER}
         stack.tr4ctl("up", "--env", "dev")  # re-rendered by this version, same volumes
         assert stack.json("status")["data"]["condition"] == "healthy"
+        # Its containers were re-created with their logs rotated (default 10m x 3).
+        for service, container in stack.container_ids().items():
+            logging = json.loads(docker("inspect", "-f", "{{json .HostConfig.LogConfig}}",
+                                        container))
+            assert logging["Config"] == {"max-size": "10m", "max-file": "3"}, service
         assert emails(stack) == {ADMIN, FOUNDER}
         login = httpx.post(stack.url("/api/auth/login"),
                            json={"email": ADMIN, "password": PASSWORD}, timeout=30)
