@@ -220,7 +220,7 @@ def test_verify_passes_every_item_on_a_healthy_dev_stack(dev_stack):
                  "health checks passing", "nginx proxies to the backend", "database initialised",
                  "CORS: configured origins only", "auth: wrong password refused",
                  "auth: token required", "admin and founder accounts exist",
-                 "no PermissionError in backend logs", "logging active",
+                 "no PermissionError in backend logs", "logging active", "disk space",
                  "data survives a backend restart", "non-root: backend", "non-root: nginx",
                  "port 8000 not published", "security headers", "login rate limiting"):
         assert checks[name]["verdict"] == "pass", checks[name]

@@ -145,6 +145,8 @@ def status(
     if report.maintenance:
         out.warn(f"maintenance mode on since {report.maintenance['since']}: "
                  f"{report.maintenance['message']} (`tr4ctl maintenance off` ends it)")
+    for warning in report.warnings:
+        out.warn(warning)
     if report.release:
         out.info(f"release {report.release['id']}: {report.release['image']}")
     if report.backup_schedule and report.backup_schedule["verdict"] in ("ok", "pending"):

@@ -17,6 +17,7 @@ from typing import Any
 
 from tr4ctl.actions.checks.health import probe_in_network, service_processes
 from tr4ctl.actions.checks.host_http import HostClient, describe_error
+from tr4ctl.actions.disk_space import free_space
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.actions.preflight import require_stack_running
 from tr4ctl.actions.users.list import list_accounts
@@ -24,6 +25,8 @@ from tr4ctl.actions.users.manage import run_manage
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.errors import Tr4ctlError
 from tr4ctl.facts import BACKEND_DATA_DIR
+from tr4ctl.plan.backup import human_bytes
+from tr4ctl.plan.disk_space import MIN_FREE_BYTES
 from tr4ctl.plan.environments import (
     HTTPS_PENDING_ADVICE,
     HTTPS_PENDING_FIX,
@@ -114,6 +117,7 @@ class Checklist:
             ("no PermissionError in backend logs", self.no_permission_error),
             ("logging active", self.logging_active),
             ("scheduled backup off the host", self.scheduled_backup),
+            ("disk space", self.disk_space),
             ("data survives a backend restart",
              self.data_survives_restart if restart else
              lambda name: skipped(name, "verify only reads: `tr4ctl verify --restart` "
@@ -352,6 +356,14 @@ class Checklist:
         if scheduled.problem:
             return failed(name, scheduled.words)
         return passed(name, f"{scheduled.schedule} to {scheduled.target}: {scheduled.words}")
+    def disk_space(self, name: str) -> Check:
+        space = free_space(self.rt)
+        evidence = "the project folder and the engine's data root, measured"
+        if space.low:
+            return failed(name, space.warning() or "", space.describe(),
+                          f"at least {human_bytes(MIN_FREE_BYTES)} free", evidence)
+        return passed(name, space.describe(), f"at least {human_bytes(MIN_FREE_BYTES)} free",
+                      evidence)
 
     def data_survives_restart(self, name: str) -> Check:
         if not self.running("backend"):

@@ -3,18 +3,16 @@ changes anything."""
 
 from __future__ import annotations
 
-import shutil
 import stat
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
+from tr4ctl.actions.disk_space import free_space
 from tr4ctl.actions.preflight import check_ports
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.facts import POSTGRES
+from tr4ctl.plan.disk_space import LOW_SPACE_FIX
 from tr4ctl.runtime import Runtime
-
-MIN_FREE_BYTES = 3 * 1024**3
 
 
 @dataclass
@@ -141,19 +139,10 @@ def check_port_use(rt: Runtime, *, engine_ok: bool) -> list[Check]:
 
 
 def check_disk(rt: Runtime, *, engine_ok: bool) -> Check:
-    places = [rt.project_dir]
-    if engine_ok:
-        root = rt.engine.docker_root_dir()
-        if root and Path(root).exists():
-            places.append(Path(root))
-    existing = [place for place in places if place.exists()]
-    worst = min(existing or [Path("/")], key=lambda place: shutil.disk_usage(place).free)
-    free = shutil.disk_usage(worst).free
-    detail = f"{free / 1024**3:.1f} GiB free at {worst}"
-    if free < MIN_FREE_BYTES:
-        return Check("disk space", False, detail,
-                     f"free at least {MIN_FREE_BYTES // 1024**3} GiB (docker system prune)")
-    return Check("disk space", True, detail)
+    space = free_space(rt, engine_ok=engine_ok)
+    if space.low:
+        return Check("disk space", False, space.describe(), LOW_SPACE_FIX)
+    return Check("disk space", True, space.describe())
 
 
 def check_env_file(rt: Runtime) -> Check:

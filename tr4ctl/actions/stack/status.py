@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tr4ctl.actions.disk_space import free_space
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.errors import ExitCode
 from tr4ctl.facts import ALL_SERVICES, BACKUP_SERVICE, SWARM
@@ -42,6 +43,8 @@ class StackStatus:
     interrupted: CommandStep | None = None  # the last one a signal ended (put back)
     maintenance: dict[str, str] | None = None  # on: its message and since when
     backup_schedule: dict[str, Any] | None = None  # TR4CTL_BACKUP_SCHEDULE's last runs
+    # Shown, not part of the condition: the stack still serves (plan/disk_space.py).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def check_exit_code(self) -> int:
@@ -56,6 +59,7 @@ class StackStatus:
                 "interrupted": asdict(self.interrupted) if self.interrupted else None,
                 "changing_now": self.changing_now, "https_pending": https_pending(self.nginx_config),
                 "release": self.release, "maintenance": self.maintenance,
+                "warnings": self.warnings,
                 "services": self.services, "backup_schedule": self.backup_schedule}
 
 
@@ -95,12 +99,14 @@ def stack_status(rt: Runtime) -> StackStatus:
                 if not (name == "certbot" and state.state == "absent")]
     current = read_history(rt.paths).current
     maintenance = maintenance_record(rt.paths)
+    low_space = free_space(rt).warning()
     return StackStatus(rt.config.project_name, active_nginx_mode(rt), services, condition,
                        problems, unfinished, holder,
                        {"id": current.id, "image": current.image, "time": current.time}
                        if current else None, step, last_interrupted(rt.paths),
                        maintenance.as_state() if maintenance else None,
-                       scheduled.data() if scheduled else None)
+                       scheduled.data() if scheduled else None,
+                       [low_space] if low_space else [])
 
 
 def _shown(state: ServiceState) -> dict[str, Any]:
