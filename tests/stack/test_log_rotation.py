@@ -41,3 +41,11 @@ def test_a_service_that_logs_without_end_keeps_its_files_under_the_limit(stack):
     # nginx writes no log file of its own, unrotated, beside the engine's.
     assert docker("exec", stack.container_ids()["nginx"],
                   "find", "/var/log/nginx", "-type", "f") == ""
+
+    # verify follows a request into the engine's logs, rotated as they are now.
+    result = stack.tr4ctl("verify", "--no-restart", "--json", check=False)
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["logging active"]["verdict"] == "pass", checks["logging active"]
+    assert checks["disk space"]["verdict"] == "pass", checks["disk space"]
+    # And status has room to report: no warning on this machine.
+    assert stack.json("status")["data"]["warnings"] == []
