@@ -48,7 +48,7 @@ def _settings() -> Settings:
     # stdout is for data: logs go to stderr, and only warnings, written at once so they
     # come before the command's own error line.
     configure_logging(
-        settings, stream=sys.stderr, to_file=False, level=logging.WARNING, background=False
+        settings, stream=sys.stderr, level=logging.WARNING, background=False
     )
     return settings
 

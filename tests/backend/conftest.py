@@ -4,6 +4,7 @@ Docker."""
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import subprocess
@@ -113,6 +114,21 @@ def _logging_closed_after_each_test() -> Iterator[None]:
     output capture is still in place, not after pytest's summary."""
     yield
     close_logging()
+
+
+@pytest.fixture
+def app_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The log lines of the apps this test makes (written to stdout only, which the
+    engine keeps) in tmp_path/stdout.log instead. Not by replacing sys.stdout: pytest's
+    capture puts its own back between a test's setup and its call."""
+    import app.main
+
+    path = tmp_path / "stdout.log"
+    with path.open("a", buffering=1) as stream:
+        monkeypatch.setattr(app.main, "configure_logging",
+                            functools.partial(app.main.configure_logging, stream=stream))
+        yield path
+        close_logging()
 
 
 @pytest.fixture

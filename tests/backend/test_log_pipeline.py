@@ -1,8 +1,7 @@
-"""The logging pipeline itself: queue, writer thread, outputs, rotation, fork."""
+"""The logging pipeline itself: queue, writer thread, output, fork."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -13,7 +12,6 @@ import pytest
 from app.core import logging as app_logging
 from app.core.logging import (
     JsonFormatter,
-    RotatingLogFile,
     configure_logging,
     flush_logs,
 )
@@ -44,13 +42,18 @@ class BlockingStream:
 
 def file_entries(tmp_path) -> list[dict]:
     assert flush_logs()
-    text = (tmp_path / "logs" / "app.log").read_text()
+    text = (tmp_path / "stdout.log").read_text()
     return [json.loads(line) for line in text.splitlines()]
+
+
+def stdout_file(tmp_path):
+    """A stdout with a descriptor (the path the server takes), appended to like a pipe."""
+    return (tmp_path / "stdout.log").open("a", buffering=1)
 
 
 def test_a_blocked_log_output_does_not_delay_requests(client):
     stream = BlockingStream()
-    configure_logging(client.app.state.settings, stream=stream, to_file=False)
+    configure_logging(client.app.state.settings, stream=stream)
     try:
         client.get("/api/auth/me", headers={"X-Request-ID": "first"})
         assert stream.entered.wait(5), "the writer thread never wrote"
@@ -72,7 +75,7 @@ def test_without_the_queue_a_blocked_output_would_delay_the_caller(make_settings
     # The same output in the synchronous mode (manage.py's): the caller waits. This is
     # what the test above would see if requests logged without the queue.
     stream = BlockingStream(hold_seconds=0.5)
-    configure_logging(make_settings(), stream=stream, to_file=False, background=False)
+    configure_logging(make_settings(), stream=stream, background=False)
     started = time.monotonic()
     log.warning("synchronous")
     assert time.monotonic() - started >= 0.45
@@ -82,7 +85,7 @@ def test_without_the_queue_a_blocked_output_would_delay_the_caller(make_settings
 def test_a_full_queue_drops_and_reports_instead_of_blocking(make_settings, monkeypatch):
     monkeypatch.setattr(app_logging, "QUEUE_SIZE", 3)
     stream = BlockingStream()
-    configure_logging(make_settings(), stream=stream, to_file=False)
+    configure_logging(make_settings(), stream=stream)
     try:
         log.info("r")
         assert stream.entered.wait(5)
@@ -100,7 +103,7 @@ def test_a_full_queue_drops_and_reports_instead_of_blocking(make_settings, monke
     assert written + reports[0]["dropped"] == 21 and written >= 4
 
 
-def test_each_record_is_formatted_once_for_both_outputs(make_settings, tmp_path, monkeypatch):
+def test_each_record_is_formatted_once(make_settings, tmp_path, monkeypatch):
     formatted: list[str] = []
     original = JsonFormatter.format
 
@@ -109,18 +112,16 @@ def test_each_record_is_formatted_once_for_both_outputs(make_settings, tmp_path,
         return original(self, record)
 
     monkeypatch.setattr(JsonFormatter, "format", counting)
-    stream = io.StringIO()
-    configure_logging(make_settings(), stream=stream)
+    configure_logging(make_settings(), stream=stdout_file(tmp_path))
     log.info("once")
     assert [e["msg"] for e in file_entries(tmp_path)] == ["once"]
-    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["once"]
     assert formatted == ["once"]
 
 
 def test_the_message_is_fixed_when_logged_and_the_line_keeps_extras_and_exc(
     make_settings, tmp_path
 ):
-    configure_logging(make_settings(), stream=io.StringIO())
+    configure_logging(make_settings(), stream=stdout_file(tmp_path))
     items = ["a"]
     log.info("items %s", items)
     items.append("b")
@@ -135,60 +136,11 @@ def test_the_message_is_fixed_when_logged_and_the_line_keeps_extras_and_exc(
     assert "RuntimeError" in second["exc"] and "abc.def.ghi" not in second["exc"]
 
 
-def test_log_file_rotates_without_a_stat_per_record(tmp_path, monkeypatch):
-    path = tmp_path / "app.log"
-    log_file = RotatingLogFile(path, max_bytes=1000, backups=2)
-    calls: list[str] = []
-    for name in ("stat", "fstat", "lstat"):
-        original = getattr(os, name)
-        monkeypatch.setattr(
-            os, name, lambda *a, _name=name, _f=original, **k: calls.append(_name) or _f(*a, **k)
-        )
-    line = b"x" * 99 + b"\n"
-    for _ in range(9):
-        log_file.write_lines([line])
-    assert calls == [] and path.stat().st_size == 900
-    calls.clear()
-
-    log_file.write_lines([line])  # reaches 1000 bytes: rotates
-    assert (tmp_path / "app.log.1").stat().st_size == 1000 and path.stat().st_size == 0
-    for _ in range(25):  # two more rotations; only two backups are kept
-        log_file.write_lines([line])
-    log_file.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.log", "app.log.1", "app.log.2"]
-    assert path.stat().st_size == 500
-
-
-def test_a_second_worker_follows_a_rotation_instead_of_repeating_it(tmp_path):
-    path = tmp_path / "app.log"
-    first = RotatingLogFile(path, max_bytes=100, backups=3)
-    second = RotatingLogFile(path, max_bytes=100, backups=3)
-    first.write_lines([b"a" * 99 + b"\n"])  # rotates: app.log is now a new file
-    second.write_lines([b"b1\n"])  # lands in app.log.1, then reopens app.log
-    second.write_lines([b"b2\n"])
-    first.write_lines([b"a2\n"])
-    first.close()
-    second.close()
-    assert not (tmp_path / "app.log.2").exists()
-    assert (tmp_path / "app.log.1").read_bytes().endswith(b"b1\n")
-    assert path.read_bytes() == b"b2\na2\n"
-
-
-def test_a_missing_log_file_is_recreated_on_rotation(tmp_path):
-    path = tmp_path / "app.log"
-    log_file = RotatingLogFile(path, max_bytes=10, backups=1)
-    path.unlink()  # an operator removed it
-    log_file.write_lines([b"0123456789\n"])
-    log_file.write_lines([b"next\n"])
-    log_file.close()
-    assert path.read_bytes() == b"next\n"
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_writes_through_its_own_thread(make_settings, tmp_path):
     # gunicorn forks its workers from a master whose logging thread does not survive
     # the fork: the child must get one of its own, and must not repeat the parent's lines.
-    configure_logging(make_settings(), stream=io.StringIO())
+    configure_logging(make_settings(), stream=stdout_file(tmp_path))
     log.info("before fork")
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child

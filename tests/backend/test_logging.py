@@ -1,6 +1,7 @@
 import json
 import logging
 
+import pytest
 from app.core.logging import flush_logs
 from backend_helpers import PASSWORD, auth_header, login
 
@@ -16,7 +17,12 @@ def request_lines(text: str) -> list[dict]:
 def logged_requests(tmp_path) -> list[dict]:
     # Lines are written by the logging thread: wait for it before reading.
     assert flush_logs()
-    return request_lines((tmp_path / "logs" / "app.log").read_text())
+    return request_lines((tmp_path / "stdout.log").read_text())
+
+
+@pytest.fixture
+def client(app_stdout, make_client):
+    return make_client()
 
 
 def test_one_json_line_per_request_with_echoed_request_id(client, tmp_path):
@@ -42,7 +48,7 @@ def test_health_keeps_its_request_id_but_is_not_logged_at_info(client, tmp_path)
 
 def test_health_named_by_the_caller_is_logged(client, tmp_path):
     # nginx names every request it proxies, and `tr4ctl verify` follows such a /health
-    # into app.log.
+    # into the backend's output (`docker logs`).
     client.get("/health", headers={"X-Request-ID": "via-nginx"})
     lines = logged_requests(tmp_path)
     assert [(line["request_id"], line["path"], line["status"]) for line in lines] == [
@@ -50,7 +56,7 @@ def test_health_named_by_the_caller_is_logged(client, tmp_path):
     ]
 
 
-def test_health_lines_at_debug_level_in_debug_mode(make_client, tmp_path):
+def test_health_lines_at_debug_level_in_debug_mode(app_stdout, make_client, tmp_path):
     client = make_client(DEBUG_MODE="true")
     request_id = client.get("/health").headers["x-request-id"]
     lines = logged_requests(tmp_path)
@@ -82,8 +88,8 @@ def test_no_secret_reaches_a_log_line_during_login_flow(client, users, caplog, t
     # Everything the app logged (the test's own HTTP client logs its URLs: not ours).
     app_records = [str(vars(r)) for r in caplog.records if r.name != "httpx"]
     assert flush_logs()
-    logged = "\n".join(app_records) + (tmp_path / "logs" / "app.log").read_text()
-    assert request_lines((tmp_path / "logs" / "app.log").read_text())
+    logged = "\n".join(app_records) + (tmp_path / "stdout.log").read_text()
+    assert request_lines((tmp_path / "stdout.log").read_text())
     for secret in (PASSWORD, "wrong password!!", token, stored_hash, "Bearer", "$2b$"):
         assert secret not in logged
 
@@ -103,13 +109,3 @@ def test_redaction_is_a_safety_net_for_mistakes(client, caplog):
     record.password = "hunter2"
     line = JsonFormatter().format(record)
     assert "abc.def.ghi" not in line and "hunter2" not in line and "$2b$04$" not in line
-
-
-def test_unwritable_log_dir_warns_once_and_keeps_serving(make_client, tmp_path, caplog):
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    with caplog.at_level(logging.WARNING):
-        client = make_client(LOG_DIR=str(blocker / "logs"))
-    warnings = [r for r in caplog.records if r.getMessage().startswith("log file disabled")]
-    assert len(warnings) == 1
-    assert client.get("/health").status_code == 200

@@ -1,9 +1,11 @@
-"""JSON log lines on stdout, mirrored to LOG_DIR/app.log when that is writable.
+"""JSON log lines on stdout, and nowhere else: the engine keeps them, rotated at the
+stack's TR4CTL_LOG_MAX_SIZE (a file of our own here, shared by gunicorn's workers, could
+lose a generation when two of them crossed its limit together).
 
 In the server, a log call only queues the record (QueueHandler): a writer thread of the
-same process (QueueListener) formats it once and writes it to stdout and the file, so a
-request never waits on a pipe that dockerd drains or on the disk. The thread handles a
-burst at a time, with one write per output for the whole burst.
+same process (QueueListener) formats it once and writes it to stdout, so a request never
+waits on a pipe that dockerd drains. The thread handles a burst at a time, with one write
+for the whole burst.
 
 Threads do not survive fork, so each process needs its own: configure_logging() starts
 one (gunicorn's workers, in create_app), and a fork hook starts a fresh one in any child
@@ -21,20 +23,15 @@ import os
 import queue
 import re
 import select
-import stat
 import sys
 import threading
 import time
 from datetime import UTC, datetime
 from logging.handlers import QueueHandler, QueueListener
-from pathlib import Path
 from typing import Any
 
 from app.core.config import Settings
 
-LOG_FILE_NAME = "app.log"
-LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
-LOG_FILE_BACKUPS = 5
 # Bounded so that an output which stops draining (a stuck stdout pipe) costs dropped
 # lines, counted and reported, instead of unbounded memory or a blocked request.
 QUEUE_SIZE = 10_000
@@ -134,70 +131,6 @@ class _StreamOutput:
         if chunk:
             _write_all(self.fd, b"".join(chunk))
 
-    def after_fork(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass  # not ours: stdout outlives the logging set-up
-
-
-class RotatingLogFile:
-    """LOG_DIR/app.log, rotated to app.log.1 .. app.log.N like RotatingFileHandler, without
-    its per-record cost: in Python 3.11 its shouldRollover() formats every record a second
-    time and stats the path twice. Here the file is opened O_APPEND, so the offset after
-    each write is the file's size, other workers' lines included: no stat, no seek.
-
-    The file can pass max_bytes by one write before it rotates (the stdlib rotates just
-    before). When several workers share the file, the one that sees the limit first
-    rotates; the others notice on their next write (their descriptor's file is past the
-    limit and is no longer at the path) and reopen without rotating again.
-    """
-
-    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
-        self.path = str(path)
-        self.max_bytes = max_bytes
-        self.backups = max(1, backups)
-        self.fd = -1
-        self._open()
-
-    def _open(self) -> None:
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        # bpo-45401: never rotate what is not a regular file (/dev/null, a FIFO).
-        self.rotates = stat.S_ISREG(os.fstat(self.fd).st_mode) and self.max_bytes > 0
-
-    @property
-    def name(self) -> str:
-        return self.path
-
-    def write_lines(self, lines: list[bytes]) -> None:
-        _write_all(self.fd, b"".join(lines))
-        if self.rotates and os.lseek(self.fd, 0, os.SEEK_CUR) >= self.max_bytes:
-            self._rotate()
-
-    def _rotate(self) -> None:
-        try:
-            ours = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
-        except FileNotFoundError:
-            ours = False
-        if ours:
-            for index in range(self.backups - 1, 0, -1):
-                source = f"{self.path}.{index}"
-                if os.path.exists(source):
-                    os.replace(source, f"{self.path}.{index + 1}")
-            os.replace(self.path, f"{self.path}.1")
-        self.close()
-        self._open()
-
-    def after_fork(self) -> None:
-        # A fork in the middle of a rotation leaves the child without a descriptor.
-        if self.fd < 0:
-            self._open()
-
-    def close(self) -> None:
-        # Marked closed before closing: a fork in between must not see a stale number.
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
 
 
 class _OwnHandler:
@@ -205,13 +138,13 @@ class _OwnHandler:
 
 
 class _LineWriter(_OwnHandler, logging.Handler):
-    """Formats each record once and writes the line to every output. Collected lines are
-    written on flush(): by the writer thread when it has caught up, or at once (autoflush)
-    when there is no thread."""
+    """Formats each record and writes the line to the output. Collected lines are written
+    on flush(): by the writer thread when it has caught up, or at once (autoflush) when
+    there is no thread."""
 
-    def __init__(self, outputs: list, *, autoflush: bool) -> None:
+    def __init__(self, output: _StreamOutput, *, autoflush: bool) -> None:
         super().__init__()
-        self.outputs = outputs
+        self.output = output
         self.autoflush = autoflush
         self.pending: list[bytes] = []
         self.setFormatter(JsonFormatter())
@@ -234,20 +167,13 @@ class _LineWriter(_OwnHandler, logging.Handler):
         lines, self.pending = self.pending, []
         if not lines:
             return
-        for output in self.outputs:
-            try:
-                output.write_lines(lines)
-            except (OSError, ValueError) as exc:
-                _report_output_failure(output.name, exc)
+        try:
+            self.output.write_lines(lines)
+        except (OSError, ValueError) as exc:
+            _report_output_failure(self.output.name, exc)
 
     def close(self) -> None:
-        self.flush()
-        for output in self.outputs:
-            try:
-                output.close()
-            except OSError:
-                pass
-        self.outputs = []
+        self.flush()  # the stream is not ours: stdout outlives the logging set-up
         super().close()
 
 
@@ -329,8 +255,6 @@ class _QueueHandler(_OwnHandler, QueueHandler):
         self.queue = queue.SimpleQueue()
         self.writer.pending = []
         self.dropped = 0
-        for output in self.writer.outputs:
-            output.after_fork()
         self.start_listener()
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
@@ -396,7 +320,6 @@ def configure_logging(
     settings: Settings,
     *,
     stream=None,
-    to_file: bool = True,
     level: int | None = None,
     background: bool = True,
 ) -> None:
@@ -409,33 +332,11 @@ def configure_logging(
         level if level is not None else (logging.DEBUG if settings.DEBUG_MODE else logging.INFO)
     )
 
-    outputs: list = [_StreamOutput(stream or sys.stdout)]
-    problem = None
-    if to_file:
-        log_file, problem = _open_log_file(settings)
-        if log_file is not None:
-            outputs.append(log_file)
-    writer = _LineWriter(outputs, autoflush=not background)
+    writer = _LineWriter(_StreamOutput(stream or sys.stdout), autoflush=not background)
     root.addHandler(_QueueHandler(writer) if background else writer)
 
     # Request lines are ours (request_log middleware); uvicorn's would duplicate them.
     logging.getLogger("uvicorn.access").disabled = True
-
-    if problem:
-        root.warning("log file disabled: %s", problem)
-
-
-def _open_log_file(settings: Settings) -> tuple[RotatingLogFile | None, str | None]:
-    try:
-        settings.LOG_DIR.mkdir(parents=True, exist_ok=True)
-        if not os.access(settings.LOG_DIR, os.W_OK):
-            return None, f"{settings.LOG_DIR} is not writable"
-        log_file = RotatingLogFile(
-            settings.LOG_DIR / LOG_FILE_NAME, LOG_FILE_MAX_BYTES, LOG_FILE_BACKUPS
-        )
-    except OSError as exc:
-        return None, f"{settings.LOG_DIR}: {exc.strerror or exc}"
-    return log_file, None
 
 
 def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
