@@ -128,14 +128,21 @@ def test_intact_archive_verifies_and_streams_its_parts(archive):
 
 
 @pytest.mark.parametrize("where", [0.05, 0.3, 0.5, 0.8, 0.999])
-def test_a_flipped_byte_is_refused(archive, where):
+def test_a_flipped_byte_never_passes_as_other_data(archive, where):
     data = bytearray(archive.read_bytes())
     data[int(len(data) * where)] ^= 0x01
     archive.write_bytes(bytes(data))
-    with pytest.raises(OperationFailed):
+    try:
         result = verify_archive(archive)
-        assert result.ok  # a flip the gzip layer let through must still fail the sha256
-        raise AssertionError("unreachable")
+    except OperationFailed:
+        return
+    if result.ok:
+        # Deflate has a few bits that change nothing (e.g. the padding after the last
+        # block, unused code lengths; about 1 flip in 2500 here): the parts must then be
+        # exactly the ones written, which gzip's CRC and each part's sha256 just proved.
+        streamed = {part.name: reader.read(1 << 30)
+                    for part, reader in stream_parts(archive, read_manifest(archive))}
+        assert streamed == PAYLOADS
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])
