@@ -20,6 +20,7 @@ from tr4ctl.output import Output
 from tr4ctl.plan.layout import ProjectPaths, StackNames
 
 if TYPE_CHECKING:
+    from tr4ctl.actions.images.backend_source import ResolvedSource
     from tr4ctl.config.model import Config
     from tr4ctl.docker.engine import Engine
     from tr4ctl.plan.stack import StackInputs
@@ -44,6 +45,7 @@ class Runtime:
     _config: Config | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
     _stack_inputs: StackInputs | None = field(default=None, repr=False)
+    _backend_source: ResolvedSource | None = field(default=None, repr=False)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -129,15 +131,37 @@ class Runtime:
             # After a deploy the current release's image runs: `up` never goes back to
             # another one behind the operator's back (`tr4ctl deploy` changes it).
             current = read_history(self.paths).current
+            source = self.backend_source
+            own = source.image is not None
             self._stack_inputs = StackInputs(
                 templates=load_templates(config.templates_dir),
-                backend_image=current.image if current else backend_image(
-                    config.backend_image, config.backend_base_image),
-                backend_context=str(backend_context()),
-                backend_version=backend_fingerprint(config.backend_base_image),
+                backend_image=current.image if current else (
+                    (config.backend_image or source.image) if own else backend_image(
+                        config.backend_image, config.backend_base_image)),
+                backend_context=source.location if own else str(backend_context()),
+                backend_version=source.version if own else backend_fingerprint(
+                    config.backend_base_image),
                 maintenance=maintenance_record(self.paths),
                 **self._tool_versions())
         return self._stack_inputs
+
+    @property
+    def backend_source(self) -> ResolvedSource:
+        """TR4CTL_BACKEND_SOURCE resolved (at HEAD for a repository, unless a command
+        chose a ref): refused with exit 2 when it names no build context."""
+        if self._backend_source is None:
+            from tr4ctl.actions.images.backend_source import resolve_backend_source
+
+            self._backend_source = resolve_backend_source(self.config.backend_source, None)
+        return self._backend_source
+
+    def choose_backend_ref(self, ref: str | None) -> ResolvedSource:
+        """`deploy --ref`: the source at that ref is what this command builds."""
+        from tr4ctl.actions.images.backend_source import resolve_backend_source
+
+        self._backend_source = resolve_backend_source(self.config.backend_source, ref)
+        self._stack_inputs = None
+        return self._backend_source
 
     def forget_stack_inputs(self) -> None:
         """Read them again at the next use (maintenance mode was just switched)."""

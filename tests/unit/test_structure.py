@@ -120,9 +120,10 @@ def test_the_pure_layer_runs_no_process_and_reads_no_file_or_clock():
 
 
 # The doors that start processes: docker (the runner), ssh and its own tools (the
-# connection, the host keys), pip building the wheel `host bootstrap` ships, and the
-# operator's deploy hooks.
+# connection, the host keys), pip building the wheel `host bootstrap` ships, the
+# operator's deploy hooks, and git checking out TR4CTL_BACKEND_SOURCE at a ref.
 PROCESS_DOORS = ["tr4ctl.actions.deploy.hooks", "tr4ctl.actions.host.wheel",
+                 "tr4ctl.actions.images.backend_source",
                  "tr4ctl.docker.runner", "tr4ctl.remote.connection", "tr4ctl.remote.host_keys"]
 
 

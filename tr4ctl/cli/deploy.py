@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     app.command("deploy", epilog=examples(
-        "tr4ctl deploy", "tr4ctl deploy --build", "tr4ctl deploy --image tr4ction/backend:2.1"))(
+        "tr4ctl deploy", "tr4ctl deploy --build", "tr4ctl deploy --ref v1.4.2", "tr4ctl deploy --image tr4ction/backend:2.1"))(
         deploy)
     app.command("rollback", epilog=examples("tr4ctl rollback", "tr4ctl rollback r3",
                                             "tr4ctl rollback r3 --restore-data"))(rollback)
@@ -28,6 +28,9 @@ def deploy(
     image: str = typer.Option(None, "--image", metavar="REF",
                               help="Deploy this local image (default: the shipped backend code)."),
     build: bool = typer.Option(False, "--build", help="Rebuild the backend image first."),
+    ref: str = typer.Option(None, "--ref", metavar="REF",
+                            help="Build this tag, branch or commit of the git repository "
+                                 "TR4CTL_BACKEND_SOURCE names (default: HEAD)."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, metavar="SECONDS",
                                   help="How long the new release may take to be ready."),
     maintenance: bool = maintenance_option("deploy"),
@@ -40,7 +43,7 @@ def deploy(
 
     rt = runtime(ctx)
     with rt.changing("deploy"), maintenance_during(rt, maintenance, "deploy"):
-        report = ship_new(rt, image=image, build=build, timeout=timeout)
+        report = ship_new(rt, image=image, build=build, timeout=timeout, ref=ref)
     _done(rt, "deploy", report)
 
 

@@ -55,6 +55,11 @@ TR4CTL_KEYS = (
         applies_to=("backend",)),
     Key("TR4CTL_BACKEND_BASE_IMAGE", v.image, "python:3.11-slim", "base of the backend image",
         applies_to=("backend",)),
+    # Unset: the shipped backend/. A directory with a Dockerfile, or a git repository
+    # (path or URL) built at `deploy --ref` (default HEAD): the team's own backend.
+    Key("TR4CTL_BACKEND_SOURCE", v.text, None,
+        "build context of the backend image: a directory with a Dockerfile or a git "
+        "repository (default: the shipped backend/)", applies_to=("backend",)),
     Key("TR4CTL_NGINX_IMAGE", v.image, "nginx:1.27-alpine", "nginx image", applies_to=NGINX),
     Key("TR4CTL_CHROMA_IMAGE", v.image, "chromadb/chroma:1.5.9", "Chroma image",
         applies_to=("chroma",)),

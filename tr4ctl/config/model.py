@@ -27,6 +27,7 @@ class Config:
     acme_ca_bundle: Path | None
     backend_image: str | None
     backend_base_image: str
+    backend_source: str | None
     nginx_image: str
     chroma_image: str
     certbot_image: str

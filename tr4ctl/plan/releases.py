@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 FORMAT = "tr4ctl-releases"
-FORMAT_VERSION = 1
+# 2: a release records the commit its image was built from (1: read, commit unknown).
+FORMAT_VERSION = 2
 # UP: what `up` ran before the first deploy, recorded by that deploy as the way back.
 DEPLOY, ROLLBACK, UP = "deploy", "rollback", "up"
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -35,6 +36,7 @@ class Release:
     rolled_back_to: str | None = None  # for a rollback: the release it returned to
     failed_step: str | None = None
     reason: str | None = None
+    commit: str | None = None  # TR4CTL_BACKEND_SOURCE's commit the image was built from
 
 
 @dataclass
@@ -102,6 +104,15 @@ def parse_history(text: str) -> History:
         if isinstance(entry, dict):
             releases.append(Release(**{k: v for k, v in entry.items() if k in known}))
     return History(releases)
+
+
+def commit_of_image(history: History, image: str, built: tuple[str, str | None]) -> str | None:
+    """The commit an image was built from: the source's just now (`built`: its image and
+    commit), else what an earlier release with that image recorded (a rollback)."""
+    if image == built[0] and built[1]:
+        return built[1]
+    return next((r.commit for r in reversed(history.releases)
+                 if r.image == image and r.commit), None)
 
 
 def utc_text(now: datetime) -> str:

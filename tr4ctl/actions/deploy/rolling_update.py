@@ -32,7 +32,11 @@ from tr4ctl.actions.deploy.ship import (
     record_release,
     record_what_up_ran,
 )
-from tr4ctl.actions.images.backend_build import build_backend_image
+from tr4ctl.actions.images.backend_build import (
+    build_backend_image,
+    built_commit,
+    source_name,
+)
 from tr4ctl.actions.images.nodes import ship_to_nodes
 from tr4ctl.actions.preflight import require_stack
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
@@ -74,7 +78,8 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
     previous = history.current
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,
-                      by=operator(), rolled_back_to=rolled_back_to)
+                      by=operator(), rolled_back_to=rolled_back_to,
+                      commit=built_commit(rt, history, image))
     after = hooks_before(rt, kind, release, previous)  # a failing pre-deploy: no change
     if unrecorded and history.releases:
         write_history(paths, history)
@@ -84,7 +89,7 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
         progress("backup", "the database, online")
         release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
         if build:
-            progress("build", f"{image} from the shipped backend code")
+            progress("build", f"{image} from {source_name(rt)}")
             build_backend_image(rt, env, image)
         progress("ship", f"{image} to the nodes that lack it")
         shipped = [result.as_dict() for result in ship_to_nodes(rt, [image])]

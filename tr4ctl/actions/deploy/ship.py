@@ -27,7 +27,11 @@ from datetime import UTC, datetime
 from tr4ctl.actions.backup.create import take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
 from tr4ctl.actions.deploy.hooks import hooks_after, hooks_before
-from tr4ctl.actions.images.backend_build import build_backend_image
+from tr4ctl.actions.images.backend_build import (
+    build_backend_image,
+    built_commit,
+    source_name,
+)
 from tr4ctl.actions.nginx.apply import active_nginx_mode, apply_nginx_config
 from tr4ctl.actions.preflight import require_running, require_stack
 from tr4ctl.docker.health import wait_healthy
@@ -129,7 +133,8 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     previous = history.current
     release = Release(id=history.next_id(), kind=kind, time=utc_text(datetime.now(UTC)),
                       image=image, image_id=None, fingerprint=None, db_revision=None,
-                      by=operator(), rolled_back_to=rolled_back_to)
+                      by=operator(), rolled_back_to=rolled_back_to,
+                      commit=built_commit(rt, history, image))
     command = kind if kind == ROLLBACK else "deploy"
     after = hooks_before(rt, kind, release, previous)  # a failing pre-deploy: no change
     if unrecorded and history.releases:
@@ -141,7 +146,7 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
         progress("backup", "the database, online")
         release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
         if build:
-            progress("build", f"{image} from the shipped backend code")
+            progress("build", f"{image} from {source_name(rt)}")
             build_backend_image(rt, env, image)
         progress("start", f"a backend container with {image}, beside the running one")
         write_atomic(paths.compose_file, new_compose)
@@ -263,7 +268,8 @@ def record_what_up_ran(rt: Runtime, history: History, running: ServiceState, *,
         return
     release = Release(id=history.next_id(), kind=UP, time=utc_text(datetime.now(UTC)),
                       image=running.image, image_id=None, fingerprint=None, db_revision=None,
-                      by=operator(), result=SUCCEEDED)
+                      by=operator(), result=SUCCEEDED,
+                      commit=built_commit(rt, history, running.image))
     record_code(rt, release, running)
     history.releases.append(release)
     if write:
