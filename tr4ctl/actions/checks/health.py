@@ -9,11 +9,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tr4ctl.actions.checks.backend_parts import image_parts
 from tr4ctl.actions.checks.host_http import TimedConnection, describe_error
 from tr4ctl.actions.nginx.apply import active_nginx_mode
 from tr4ctl.actions.preflight import require_stack_running
 from tr4ctl.errors import BadInput, OperationFailed
 from tr4ctl.files import write_atomic
+from tr4ctl.plan.backend_contract import READY, not_provided
 from tr4ctl.plan.baseline import Baseline, baseline_from_measurements, parse_baseline
 from tr4ctl.plan.latency import LatencySummary, paired_overhead, summarize
 from tr4ctl.plan.probe import (
@@ -195,7 +197,11 @@ def check_health(rt: Runtime, *, samples: int, baseline: Baseline,
         checks.append(latency_check(
             "proxy overhead", "proxy_overhead", report.latency.get("proxy_overhead"),
             baseline.latency["proxy_overhead"], tolerance, unreachable=overhead_error))
-        checks.append(readiness_check(probe.ready_status, probe.ready_body, probe.ready_error))
+        if READY in image_parts(rt, states["backend"].image):
+            checks.append(readiness_check(probe.ready_status, probe.ready_body,
+                                          probe.ready_error))
+        else:
+            checks.append(not_provided("backend /ready", READY))
         checks.append(answer_check("chroma heartbeat", probe.heartbeat_status,
                                    probe.heartbeat_error))
     else:

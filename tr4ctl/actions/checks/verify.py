@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tr4ctl.actions.checks.backend_parts import image_parts
 from tr4ctl.actions.checks.health import probe_in_network, service_processes
 from tr4ctl.actions.checks.host_http import HostClient, describe_error
 from tr4ctl.actions.disk_space import free_space
@@ -25,6 +26,12 @@ from tr4ctl.actions.users.manage import run_manage
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.errors import Tr4ctlError
 from tr4ctl.facts import BACKEND_DATA_DIR
+from tr4ctl.plan.backend_contract import (
+    ACCOUNTS,
+    READY,
+    not_provided,
+    not_provided_reason,
+)
 from tr4ctl.plan.backup import human_bytes
 from tr4ctl.plan.disk_space import MIN_FREE_BYTES
 from tr4ctl.plan.environments import (
@@ -59,6 +66,15 @@ LOG_LINES_SCANNED = 20_000
 REQUEST_LINES_SCANNED = 2_000
 MARKER_FILE = f"{BACKEND_DATA_DIR}/.tr4ctl-verify-marker"
 REQUEST_TIMEOUT = 30.0
+# The items that check an optional part of the backend's (plan/backend_contract.py): a
+# backend that does not provide it has them reported as "not provided", not failed.
+NEEDS = {
+    "database initialised": (READY, ACCOUNTS),
+    "auth: wrong password refused": (ACCOUNTS,),
+    "auth: token required": (ACCOUNTS,),
+    "admin and founder accounts exist": (ACCOUNTS,),
+    "login rate limiting": (ACCOUNTS,),
+}
 
 
 @dataclass
@@ -100,6 +116,7 @@ class Checklist:
         self._probe: ProbeResult | None = None
         self._accounts: list[dict] | None = None
         self._config: dict | None = None
+        self._parts: frozenset[str] | None = None
 
     def run(self, *, restart: bool) -> list[Check]:
         items: list[tuple[str, Callable[[str], Check | list[Check]]]] = [
@@ -132,6 +149,10 @@ class Checklist:
         ]
         checks: list[Check] = []
         for name, item in items:
+            lacking = [part for part in NEEDS.get(name, ()) if part not in self.parts()]
+            if lacking:  # the backend's own choice, not a failure (README: Your own backend)
+                checks.append(not_provided(name, lacking[0]))
+                continue
             try:
                 # Silent when quick; a line for any item that takes over a second.
                 with self.rt.out.progress(f"verify: {name}"):
@@ -152,6 +173,12 @@ class Checklist:
                                           f"until `{HTTPS_PENDING_FIX}`")
 
     # -- shared observations ----------------------------------------------------------
+    def parts(self) -> frozenset[str]:
+        """The optional parts the running backend's image declares."""
+        if self._parts is None:
+            self._parts = image_parts(self.rt, self.states["backend"].image)
+        return self._parts
+
     def running(self, service: str) -> bool:
         return self.states.get(service, absent(service)).state == "running"
 
@@ -219,14 +246,18 @@ class Checklist:
         probe = self.probe()
         if probe is None:
             return failed(name, "the backend's /ready could not be probed", evidence=seen)
-        ready = readiness_check(probe.ready_status, probe.ready_body, probe.ready_error)
-        if not ready.ok:
-            return failed(name, f"/ready: {ready.reason}", evidence=seen)
+        if READY in self.parts():
+            ready = readiness_check(probe.ready_status, probe.ready_body, probe.ready_error)
+            if not ready.ok:
+                return failed(name, f"/ready: {ready.reason}", evidence=seen)
+            ready_seen = f"/ready: {ready.evidence}"
+        else:
+            ready_seen = not_provided_reason(READY)
         if probe.heartbeat_status != 200:
             return failed(name, f"chroma heartbeat: {probe.heartbeat_error or probe.heartbeat_status}",
                           evidence=seen)
         return passed(name, "healthy",
-                      evidence=f"docker: {seen}; /ready: {ready.evidence}; chroma heartbeat 200")
+                      evidence=f"docker: {seen}; {ready_seen}; chroma heartbeat 200")
 
     def nginx_proxies(self, name: str) -> Check:
         response = self.client.request("GET", "/health")

@@ -12,7 +12,7 @@ from tr4ctl.runtime import Runtime
 
 
 def database_status(rt: Runtime) -> dict[str, Any]:
-    require_backend_running(rt)
+    require_backend_running(rt, "db status")
     stdout = run_manage(rt, ["db-stats"], what="reading the database's figures")
     try:
         stats = json.loads(stdout.strip().splitlines()[-1])

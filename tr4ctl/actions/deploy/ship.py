@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from tr4ctl.actions.backup.create import take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
+from tr4ctl.actions.checks.backend_parts import image_parts
 from tr4ctl.actions.deploy.hooks import hooks_after, hooks_before
 from tr4ctl.actions.images.backend_build import (
     build_backend_image,
@@ -39,6 +40,7 @@ from tr4ctl.errors import Interrupted, MissingPrerequisite, OperationFailed, Tr4
 from tr4ctl.facts import BACKEND_PORT
 from tr4ctl.files import write_atomic
 from tr4ctl.interrupts import deferred, signal_name
+from tr4ctl.plan.backend_contract import MIGRATIONS, READY
 from tr4ctl.plan.backup import KIND_DEPLOY
 from tr4ctl.plan.environments import NginxMode
 from tr4ctl.plan.releases import FAILED, ROLLBACK, SUCCEEDED, UP, History, Release, utc_text
@@ -243,6 +245,8 @@ def wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:
         return {label: seen}
 
     wait_healthy(rt.engine, (label,), timeout=timeout, read=state)
+    if READY not in image_parts(rt, new.image):
+        return  # healthy is all a backend without /ready can tell (README: Your own backend)
     deadline = time.monotonic() + timeout
     while True:
         answer = rt.engine.exec_in_container(new.container_id, ["python3", "-c", READY_PROBE],
@@ -279,6 +283,8 @@ def record_what_up_ran(rt: Runtime, history: History, running: ServiceState, *,
 def record_code(rt: Runtime, release: Release, new: ServiceState) -> None:
     """What the new container runs: its image id, its code's version and migrations."""
     release.image_id = rt.engine.image_id(release.image)
+    if MIGRATIONS not in image_parts(rt, release.image):
+        return
     answer = rt.engine.exec_in_container(
         new.container_id, ["python3", "-m", "app.manage", "revision"], check=False,
         timeout=120).stdout

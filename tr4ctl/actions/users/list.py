@@ -21,5 +21,5 @@ def list_accounts(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def user_list(rt: Runtime) -> list[dict[str, Any]]:
-    require_backend_running(rt)
+    require_backend_running(rt, "users list")
     return list_accounts(rt)

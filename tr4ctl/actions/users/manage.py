@@ -14,11 +14,15 @@ EXEC_TIMEOUT = 600.0  # bcrypt and a cold python on a busy machine; never cut a 
 REFUSED = 2
 
 
-def require_backend_running(rt: Runtime) -> None:
+def require_backend_running(rt: Runtime, command: str, part: str = "accounts") -> None:
+    """Running, and providing the optional part `command` needs (exit 3 otherwise)."""
     hint = "start the stack with `tr4ctl up`"
     require_stack(rt, hint=hint)
     require_running(rt, "backend", message="the stack is not running (backend is {state})",
                     hint=hint)
+    from tr4ctl.actions.checks.backend_parts import require_part
+
+    require_part(rt, part, command)
 
 
 def run_manage(rt: Runtime, args: list[str], *, what: str, input_text: str | None = None,

@@ -107,7 +107,7 @@ def generated_passwords(accounts: list[Account]) -> dict[str, str]:
 def prepare_seed(rt: Runtime, accounts: list[Account], *, reset_password: bool,
                  ask_passwords: PasswordSource, generated: bool,
                  output_file: Path | None) -> PreparedSeed:
-    require_backend_running(rt)
+    require_backend_running(rt, "users seed")
     existing = frozenset(a["email"] for a in list_accounts(rt))
     plan = SeedPlan(accounts, existing, reset_password)
     needing = plan.needing_password

@@ -1,0 +1,58 @@
+"""The optional parts a backend declares (io.tr4ctl.provides): read strictly, reported
+as "not provided" by verify and health, refused with exit 3 by a command that needs one."""
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from tr4ctl.actions.checks.backend_parts import require_part
+from tr4ctl.errors import ExitCode, MissingPrerequisite
+from tr4ctl.plan.backend_contract import (
+    ACCOUNTS,
+    MIGRATIONS,
+    OPTIONAL_PARTS,
+    READY,
+    not_provided,
+    provided_parts,
+)
+from tr4ctl.plan.services import absent
+
+
+@pytest.mark.parametrize("provides, shipped, parts", [
+    ("ready,accounts,migrations", None, {READY, ACCOUNTS, MIGRATIONS}),
+    (" Ready , migrations,telepathy", None, {READY, MIGRATIONS}),  # unknown names ignored
+    ("", None, set()),
+    (None, None, set()),  # someone else's image that declares nothing provides nothing
+    (None, "3f2a9c1b7d4e", set(OPTIONAL_PARTS)),  # the shipped backend before the label
+    ("ready", "3f2a9c1b7d4e", {READY}),  # a declaration wins
+])
+def test_an_image_provides_what_its_label_names(provides, shipped, parts):
+    assert provided_parts(provides, shipped) == parts
+
+
+def test_a_missing_part_is_reported_not_failed():
+    check = not_provided("backend /ready", READY)
+    assert check.ok and check.verdict == "skip"
+    assert "not provided by this backend" in check.reason and "/ready" in check.reason
+
+
+class Engine:
+    def __init__(self, labels):
+        self.labels = labels
+
+    def image_label(self, image, key):
+        return self.labels.get(key)
+
+    def service_states(self, services):
+        return {"backend": replace(absent("backend"), image="team/app:1")}
+
+
+def test_a_command_that_needs_a_missing_part_is_exit_3_naming_it():
+    rt = SimpleNamespace(engine=Engine({"io.tr4ctl.provides": "ready"}))
+    with pytest.raises(MissingPrerequisite, match="users seed needs the accounts command") \
+            as raised:
+        require_part(rt, ACCOUNTS, "users seed")
+    assert raised.value.exit_code == ExitCode.PREREQUISITE
+    assert "io.tr4ctl.provides=accounts" in raised.value.hint
+    require_part(rt, READY, "deploy")  # provided: no refusal

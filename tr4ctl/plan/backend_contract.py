@@ -1,0 +1,40 @@
+"""What a backend provides beyond the contract every backend meets (port 8000, /health,
+non-root): the optional parts, as its image declares them.
+
+A backend declares them in a label, `io.tr4ctl.provides=ready,accounts,migrations`. A
+declaration, not a probe: a 404 on /ready cannot tell "not provided" from "broken", and
+probing `app.manage` would run someone else's code to find out. An image with no label
+provides none, except the shipped backend's images from before the label (they carry
+io.tr4ctl.backend-version and provide all three).
+
+Pure: the caller reads the labels."""
+
+from __future__ import annotations
+
+from tr4ctl.plan.verdicts import Check, skipped
+
+PROVIDES_LABEL = "io.tr4ctl.provides"
+SHIPPED_LABEL = "io.tr4ctl.backend-version"
+READY, ACCOUNTS, MIGRATIONS = "ready", "accounts", "migrations"
+OPTIONAL_PARTS = (READY, ACCOUNTS, MIGRATIONS)
+WHAT = {READY: "GET /ready", ACCOUNTS: "the accounts command (python3 -m app.manage)",
+        MIGRATIONS: "migrations (python3 -m app.manage revision)"}
+
+
+def provided_parts(provides: str | None, shipped_version: str | None) -> frozenset[str]:
+    """The optional parts an image declares; unknown names are ignored (a newer contract's
+    part is not one this tr4ctl uses)."""
+    if provides is None:
+        return frozenset(OPTIONAL_PARTS) if shipped_version else frozenset()
+    named = {part.strip().lower() for part in provides.split(",")}
+    return frozenset(part for part in OPTIONAL_PARTS if part in named)
+
+
+def not_provided_reason(part: str) -> str:
+    return (f"not provided by this backend: {WHAT[part]} (its image's {PROVIDES_LABEL} "
+            f"label does not name {part!r})")
+
+
+def not_provided(name: str, part: str) -> Check:
+    """A check of an optional part the backend lacks: reported, not failed."""
+    return skipped(name, not_provided_reason(part))
