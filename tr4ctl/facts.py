@@ -29,6 +29,8 @@ COMPOSE, SWARM = "compose", "swarm"
 STATEFUL_LABEL = "tr4ctl.stateful"
 
 BACKEND_PORT = 8000
+# The OCI label of the commit an image was built from (builds from a git source set it).
+COMMIT_LABEL = "org.opencontainers.image.revision"
 # The backend image's working directory: relative paths in its settings start here.
 BACKEND_APP_DIR = "/app"
 BACKEND_DATA_DIR = f"{BACKEND_APP_DIR}/data"

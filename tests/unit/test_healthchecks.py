@@ -70,6 +70,8 @@ def test_not_ready_reason_from_the_backend_check_output():
     # Another service's check, or no check yet: nothing said about readiness.
     assert not_ready_reason("") is None and not_ready_reason(None) is None
     assert not_ready_reason("some other output") is None
+    # A backend with no /ready (optional): live on /health is all it tells.
+    assert not_ready_reason("/ready 404 <!DOCTYPE HTML>\n/health 200 {}\n") is None
 
 
 def test_own_check_counts_until_the_engine_checks_again():

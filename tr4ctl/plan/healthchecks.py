@@ -91,7 +91,9 @@ def not_ready_reason(output: str | None) -> str | None:
         return None
     _, _, rest = lines[0].partition(" ")
     code, _, body = rest.partition(" ")
-    if code == "200":
+    # 404: a backend with no /ready (an optional part, README: Your own backend); its
+    # check passed on /health, which is all it tells.
+    if code in ("200", "404"):
         return None
     try:
         report = json.loads(body)

@@ -41,6 +41,7 @@ class StackInputs:
     backend_image: str  # the current release's, else the one built from the shipped code
     backend_context: str
     backend_version: str = "unknown"  # the shipped code's fingerprint (a build's identity)
+    backend_commit: str | None = None  # TR4CTL_BACKEND_SOURCE's commit, labelled on builds
     # What the healthchecks may use (start_interval: Engine 25+, compose 2.20.2+); None
     # when no engine answered (rendered for the older engines then).
     engine_version: str | None = None
@@ -108,6 +109,7 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "db_password_file": str(paths.db_password_file),
         "nginx_conf_dir": str(paths.nginx_dir),
         "backend_context": inputs.backend_context,
+        "backend_commit": inputs.backend_commit,
         "backend_image": inputs.backend_image,
         "backend_version": inputs.backend_version,
         "backend_environment": profile.backend_environment,

@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.facts import COMMIT_LABEL
 from tr4ctl.plan.hooks import HOOKS_DIR, HookRun, hook_environment, post_hook, pre_hook, tail
 from tr4ctl.plan.releases import Release
 from tr4ctl.runtime import Runtime
-
-COMMIT_LABEL = "org.opencontainers.image.revision"
 
 
 def hook_path(rt: Runtime, hook: str) -> Path | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tr4ctl.assets import backend_context
-from tr4ctl.facts import COMPOSE
+from tr4ctl.facts import COMMIT_LABEL, COMPOSE
 from tr4ctl.files import write_atomic
 from tr4ctl.plan.environments import Environment
 from tr4ctl.plan.releases import History, commit_of_image
@@ -21,7 +21,8 @@ def build_backend_image(rt: Runtime, env: Environment, image: str) -> None:
     from tr4ctl.actions.images.backend_source import build_context
 
     with build_context(rt.backend_source, backend_context()) as context:
-        inputs = replace(rt.stack_inputs, backend_image=image, backend_context=str(context))
+        inputs = replace(rt.stack_inputs, backend_image=image, backend_context=str(context),
+                         backend_commit=rt.backend_source.commit)
         compose_text = render_compose(replace(rt.config, target=COMPOSE), env, rt.paths,
                                       inputs)
         candidate = rt.paths.compose_file.with_name("docker-compose.build.yml")
@@ -33,10 +34,12 @@ def build_backend_image(rt: Runtime, env: Environment, image: str) -> None:
 
 
 def built_commit(rt: Runtime, history: History, image: str) -> str | None:
-    """The commit of TR4CTL_BACKEND_SOURCE `image` was built from, when known."""
+    """The commit of TR4CTL_BACKEND_SOURCE `image` was built from, when known: this
+    command's source, an earlier release's record, else the label the build put on it."""
     source = rt.backend_source
     built = rt.config.backend_image or source.image
-    return commit_of_image(history, image, (built or "", source.commit))
+    return commit_of_image(history, image, (built or "", source.commit)) \
+        or rt.engine.image_label(image, COMMIT_LABEL)
 
 
 def source_name(rt: Runtime) -> str:
