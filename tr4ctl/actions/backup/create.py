@@ -205,6 +205,10 @@ DUMP_START_SECONDS = 120
 
 
 # -- the copy ----------------------------------------------------------------------------
+class NoDatabaseYet(OperationFailed):
+    """The database has not been made yet (by the backend's migrations)."""
+
+
 def take_database_backup(rt: Runtime, directory: Path, kind: str) -> CreatedBackup:
     """The database alone, online (the backend keeps serving): seconds, not the minute a
     full backup takes with Chroma stopped. What `deploy` takes before a release."""
@@ -229,7 +233,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         if scope == SCOPE_DATABASE:
             chosen = _dump_postgres(rt, staging) if on_postgres else database
             if chosen.absent:
-                raise OperationFailed("there is no database to back up yet",
+                raise NoDatabaseYet("there is no database to back up yet",
                                       "run `tr4ctl up` first: the backend creates it")
             return _write(rt, directory, kind, [chosen], staging, stopped, scope)
         for key in VOLUME_PARTS:

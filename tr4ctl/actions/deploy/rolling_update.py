@@ -19,13 +19,12 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from tr4ctl.actions.backup.create import take_database_backup
-from tr4ctl.actions.backup.location import backup_dir
 from tr4ctl.actions.deploy.hooks import hooks_after, hooks_before
 from tr4ctl.actions.deploy.ship import (
     BACKEND,
     Progress,
     ShipReport,
+    backup_before_release,
     failure_for,
     prune_old_images,
     record_code,
@@ -41,7 +40,6 @@ from tr4ctl.actions.images.nodes import ship_to_nodes
 from tr4ctl.actions.preflight import require_stack
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.files import write_atomic
-from tr4ctl.plan.backup import KIND_DEPLOY
 from tr4ctl.plan.releases import ROLLBACK, SUCCEEDED, Release, utc_text
 from tr4ctl.plan.stack import render_compose
 from tr4ctl.plan.swarm import UpdateProgress, update_progress
@@ -87,7 +85,7 @@ def ship_rolling(rt: Runtime, *, image: str, kind: str, build: bool, timeout: fl
     began = time.monotonic()
     try:
         progress("backup", "the database, online")
-        release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
+        release.backup = backup_before_release(rt, previous)
         if build:
             progress("build", f"{image} from {source_name(rt)}")
             build_backend_image(rt, env, image)

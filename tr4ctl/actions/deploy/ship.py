@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from tr4ctl.actions.backup.create import take_database_backup
+from tr4ctl.actions.backup.create import NoDatabaseYet, take_database_backup
 from tr4ctl.actions.backup.location import backup_dir
 from tr4ctl.actions.checks.backend_parts import image_parts
 from tr4ctl.actions.deploy.hooks import hooks_after, hooks_before
@@ -146,7 +146,7 @@ def ship(rt: Runtime, *, image: str, kind: str, build: bool, timeout: float,
     new: ServiceState | None = None
     try:
         progress("backup", "the database, online")
-        release.backup = str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
+        release.backup = backup_before_release(rt, previous)
         if build:
             progress("build", f"{image} from {source_name(rt)}")
             build_backend_image(rt, env, image)
@@ -231,6 +231,19 @@ def the_new_container(engine, old_ids: set[str]) -> ServiceState:
     if not added:
         raise OperationFailed("compose started no new backend container", None)
     return added[0]
+
+
+def backup_before_release(rt: Runtime, previous: Release | None) -> str | None:
+    """The database, online; None when a backend without migrations made none (there is
+    nothing of tr4ctl's to keep: README, Your own backend)."""
+    try:
+        return str(take_database_backup(rt, backup_dir(rt, None), KIND_DEPLOY).path)
+    except NoDatabaseYet:
+        image = previous.image if previous else rt.stack_inputs.backend_image
+        if MIGRATIONS in image_parts(rt, image):
+            raise
+        rt.out.info("no database yet: this backend does not provide migrations")
+        return None
 
 
 def wait_ready(rt: Runtime, new: ServiceState, timeout: float) -> None:

@@ -169,12 +169,16 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     steps.enter("creating the volumes, the network and the files")
     ensure_volumes_and_network(rt, report.init)
     on_swarm = config.target == SWARM
+    # A git source is built at its commit from a temporary clone (labelled with it),
+    # never by compose from the repository's work tree.
+    own_source = rt.backend_source.image is not None
     if on_swarm:
         rt.engine.label_this_node_stateful()
-        if build or not rt.engine.image_exists(rt.stack_inputs.backend_image):
-            steps.enter("building the backend image")
-            with rt.out.progress("building the backend image"):
-                build_backend_image(rt, env, rt.stack_inputs.backend_image)
+    if (on_swarm or own_source) and (
+            build or not rt.engine.image_exists(rt.stack_inputs.backend_image)):
+        steps.enter("building the backend image")
+        with rt.out.progress("building the backend image"):
+            build_backend_image(rt, env, rt.stack_inputs.backend_image)
     write_if_changed(rt.paths.compose_file, compose_text, report.init)
     has_certificate = env is Environment.PROD and certificate_present(rt, config.domain)
     mode = nginx_mode_for(env, has_certificate)
@@ -194,7 +198,7 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
             wait_healthy(rt.engine, (POSTGRES,), timeout=timeout, started=started)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
-        rt.engine.compose_up(list(services), build=build)
+        rt.engine.compose_up(list(services), build=build and not own_source)
     steps.enter("waiting for the services to be healthy")
     with rt.out.progress("waiting for the services to be healthy") as show:
         report.services, after = wait_healthy(
