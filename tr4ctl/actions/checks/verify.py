@@ -70,6 +70,9 @@ REQUEST_TIMEOUT = 30.0
 # backend that does not provide it has them reported as "not provided", not failed.
 NEEDS = {
     "database initialised": (READY, ACCOUNTS),
+    # Reads the backend's settings with app.manage check-config: never run in a backend
+    # that does not declare it (someone else's `app` module may start a server).
+    "CORS: configured origins only": (ACCOUNTS,),
     "auth: wrong password refused": (ACCOUNTS,),
     "auth: token required": (ACCOUNTS,),
     "admin and founder accounts exist": (ACCOUNTS,),
