@@ -24,7 +24,7 @@ MESSAGE_CALLS = {"BadInput", "OperationFailed", "MissingPrerequisite", "Interrup
                  "Tr4ctlError", "Check", "warn", "info", "success", "say", "fail"}
 # The command group each actions/ folder serves (top-level commands for the others).
 ACTION_GROUPS = {"backup": ("backup",), "cert": ("cert",), "config": ("config",),
-                 "users": ("users",), "db": ("db",), "images": ("images",),
+                 "users": ("users",), "db": ("db",), "images": ("images", "deploy", "up"),
                  "nginx": ("nginx",), "deploy": ("deploy", "rollback", "releases"),
                  "checks": ("health", "bench", "verify")}
 
