@@ -13,8 +13,10 @@ from tr4ctl.plan.backend_contract import (
     MIGRATIONS,
     OPTIONAL_PARTS,
     READY,
+    contract_report,
     not_provided,
     provided_parts,
+    runs_as_root,
 )
 from tr4ctl.plan.services import absent
 
@@ -56,3 +58,19 @@ def test_a_command_that_needs_a_missing_part_is_exit_3_naming_it():
     assert raised.value.exit_code == ExitCode.PREREQUISITE
     assert "io.tr4ctl.provides=accounts" in raised.value.hint
     require_part(rt, READY, "deploy")  # provided: no refusal
+
+
+@pytest.mark.parametrize("user, root", [("", True), (None, True), ("root", True), ("0", True),
+                                        ("0:0", True), ("root:app", True), ("10001", False),
+                                        ("10001:10001", False), ("app", False)])
+def test_root_is_no_user_root_or_uid_0(user, root):
+    assert runs_as_root(user) is root
+
+
+def test_doctor_names_the_parts_an_image_lacks():
+    ok, words = contract_report("app", frozenset({READY}))
+    assert ok
+    assert words == ("runs as app; provides ready; not provided by this backend: accounts, "
+                     "migrations, request-id")
+    ok, words = contract_report("", frozenset(OPTIONAL_PARTS))
+    assert not ok and words.startswith("runs as root (USER not set); provides ready, accounts")

@@ -78,6 +78,10 @@ def image_id_and_size(name: str) -> list[str]:
     return [DOCKER, "image", "inspect", "--format", "{{.Id}} {{.Size}}", name]
 
 
+def image_user(name: str) -> list[str]:
+    return [DOCKER, "image", "inspect", "--format", "{{.Config.User}}", name]
+
+
 def image_label(name: str, key: str) -> list[str]:
     return [DOCKER, "image", "inspect", "--format", f'{{{{index .Config.Labels "{key}"}}}}', name]
 

@@ -159,6 +159,14 @@ class Engine:
     def image_exists(self, name: str) -> bool:
         return self.image_id(name) is not None
 
+    def image_user(self, name: str) -> str | None:
+        """The USER an image runs as ("" when it sets none), None when it is not here."""
+        if self.api is not None:
+            image = self.api.image(name)
+            return ((image.get("Config") or {}).get("User") or "") if image else None
+        completed = self.runner.run(cmd.image_user(name), check=False)
+        return completed.stdout.strip() if completed.returncode == 0 else None
+
     def image_label(self, name: str, key: str) -> str | None:
         if self.api is not None:
             image = self.api.image(name)

@@ -1,11 +1,11 @@
 """What a backend provides beyond the contract every backend meets (port 8000, /health,
 non-root): the optional parts, as its image declares them.
 
-A backend declares them in a label, `io.tr4ctl.provides=ready,accounts,migrations`. A
+A backend declares them in a label, `io.tr4ctl.provides=ready,accounts,migrations,request-id`. A
 declaration, not a probe: a 404 on /ready cannot tell "not provided" from "broken", and
 probing `app.manage` would run someone else's code to find out. An image with no label
-provides none, except the shipped backend's images from before the label (they carry
-io.tr4ctl.backend-version and provide all three).
+provides none, except the shipped backend's images (they carry io.tr4ctl.backend-version
+and provide them all).
 
 Pure: the caller reads the labels."""
 
@@ -15,10 +15,12 @@ from tr4ctl.plan.verdicts import Check, skipped
 
 PROVIDES_LABEL = "io.tr4ctl.provides"
 SHIPPED_LABEL = "io.tr4ctl.backend-version"
-READY, ACCOUNTS, MIGRATIONS = "ready", "accounts", "migrations"
-OPTIONAL_PARTS = (READY, ACCOUNTS, MIGRATIONS)
+READY, ACCOUNTS, MIGRATIONS, REQUEST_ID = "ready", "accounts", "migrations", "request-id"
+OPTIONAL_PARTS = (READY, ACCOUNTS, MIGRATIONS, REQUEST_ID)
 WHAT = {READY: "GET /ready", ACCOUNTS: "the accounts command (python3 -m app.manage)",
-        MIGRATIONS: "migrations (python3 -m app.manage revision)"}
+        MIGRATIONS: "migrations (python3 -m app.manage revision)",
+        REQUEST_ID: "request ids (nginx's X-Request-ID echoed on the answer and logged)"}
+ROOT_USERS = ("", "root", "0")
 
 
 def provided_parts(provides: str | None, shipped_version: str | None) -> frozenset[str]:
@@ -38,3 +40,21 @@ def not_provided_reason(part: str) -> str:
 def not_provided(name: str, part: str) -> Check:
     """A check of an optional part the backend lacks: reported, not failed."""
     return skipped(name, not_provided_reason(part))
+
+
+def runs_as_root(user: str | None) -> bool:
+    """An image's USER (`name`, `uid`, `name:group`, `uid:gid`): none, root or 0 is root."""
+    return (user or "").split(":")[0].strip() in ROOT_USERS
+
+
+def contract_report(user: str | None, parts: frozenset[str]) -> tuple[bool, str]:
+    """doctor's view of a built backend image: (meets the contract, what it says). What
+    an image shows of the contract without running it: the user it runs as, and the
+    optional parts it declares; the port and /health are for `verify` on a running stack."""
+    missing = [part for part in OPTIONAL_PARTS if part not in parts]
+    declared = ", ".join(part for part in OPTIONAL_PARTS if part in parts) or "none"
+    words = f"provides {declared}" + (
+        f"; not provided by this backend: {', '.join(missing)}" if missing else "")
+    if runs_as_root(user):
+        return False, f"runs as root (USER {user or 'not set'}); {words}"
+    return True, f"runs as {user}; {words}"

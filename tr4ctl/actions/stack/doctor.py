@@ -6,11 +6,13 @@ from __future__ import annotations
 import stat
 from dataclasses import asdict, dataclass
 
+from tr4ctl.actions.checks.backend_parts import image_parts
 from tr4ctl.actions.disk_space import free_space
 from tr4ctl.actions.preflight import check_ports
 from tr4ctl.config.envfile import SECRET_KEY, secret_problem
 from tr4ctl.errors import ExitCode, Tr4ctlError
 from tr4ctl.facts import POSTGRES
+from tr4ctl.plan.backend_contract import contract_report
 from tr4ctl.plan.disk_space import LOW_SPACE_FIX
 from tr4ctl.runtime import Runtime
 
@@ -48,6 +50,9 @@ def run_checks(rt: Runtime) -> list[Check]:
     checks.append(check_disk(rt, engine_ok=engine.ok))
     checks.append(check_env_file(rt))
     checks.append(check_database(rt, engine_ok=engine.ok))
+    contract = check_backend_contract(rt, engine_ok=engine.ok)
+    if contract is not None:
+        checks.append(contract)
     dns = check_network_dns(rt, engine_ok=engine.ok)
     if dns is not None:
         checks.append(dns)
@@ -96,6 +101,21 @@ def check_database(rt: Runtime, *, engine_ok: bool) -> Check:
                      "(or pull it where a registry is reachable)")
     return Check(name, True, f"PostgreSQL from {config.postgres_image}; password in .env, "
                              "mounted as a file")
+
+
+def check_backend_contract(rt: Runtime, *, engine_ok: bool) -> Check | None:
+    """What the backend image shows of the contract (README: Your own backend): a
+    non-root user, and the optional parts it declares. None before its first build."""
+    if not engine_ok:
+        return None
+    image = rt.stack_inputs.backend_image
+    user = rt.engine.image_user(image)
+    if user is None:
+        return None  # not built yet: `up` builds it, and this says so then
+    ok, words = contract_report(user, image_parts(rt, image))
+    return Check(f"backend contract ({image})", ok, words,
+                 None if ok else "add a non-root USER to the backend's Dockerfile "
+                                 "(README: Your own backend)")
 
 
 def check_settings(rt: Runtime) -> Check:
