@@ -97,3 +97,13 @@ def require_template_dir(directory: Path) -> None:
         raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} is not a folder: {what}", hint)
     if not any((directory / folder).is_dir() for folder in TEMPLATE_FOLDERS):
         raise BadInput(f"TR4CTL_TEMPLATES_DIR {directory} has no compose/ or nginx/ folder", hint)
+
+
+@cache
+def alert_watch_program() -> str:
+    """The alert-watch service's Python: plan/alerts.py's text (its `decide`, the one rule
+    for incidents), then the watcher's (tr4ctl/watch/alert_watch.py) without what only
+    the package needs. Run with `python3 -c` in the backend's image."""
+    rule = (_PACKAGE_DIR / "plan" / "alerts.py").read_text(encoding="utf-8")
+    watcher = (_PACKAGE_DIR / "watch" / "alert_watch.py").read_text(encoding="utf-8")
+    return rule + "\n\n" + watcher

@@ -100,10 +100,13 @@ def template_facts() -> dict[str, Any]:
 
 
 BACKUP_SERVICE = "backup-schedule"
+ALERT_SERVICE = "alert-watch"
 
 
-def stack_services(database: str, backup: bool = False) -> tuple[str, ...]:
+def stack_services(database: str, backup: bool = False,
+                   alerts: bool = False) -> tuple[str, ...]:
     """The long-running services of a stack on this database (and with a backup
-    schedule: TR4CTL_BACKUP_SCHEDULE)."""
+    schedule: TR4CTL_BACKUP_SCHEDULE; with TR4CTL_ALERT_WEBHOOK, the alert watcher)."""
     services = (*LONG_RUNNING_SERVICES, POSTGRES) if database == POSTGRES else LONG_RUNNING_SERVICES
-    return (*services, BACKUP_SERVICE) if backup else services
+    return (*services, *((BACKUP_SERVICE,) if backup else ()),
+            *((ALERT_SERVICE,) if alerts else ()))

@@ -77,7 +77,8 @@ class Runtime:
         """The long-running services of this stack (PostgreSQL's only on postgres)."""
         from tr4ctl.facts import stack_services
 
-        return stack_services(self.config.database, bool(self.config.backup_schedule))
+        return stack_services(self.config.database, bool(self.config.backup_schedule),
+                              bool(self.config.alert_webhook))
 
     @property
     def names(self) -> StackNames:

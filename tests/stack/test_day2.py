@@ -4,9 +4,10 @@ and the audit log they write."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
-from conftest import docker, running_stack
+from conftest import docker, running_stack, wait_for
 from webhooks import webhook_receiver
 
 
@@ -214,3 +215,56 @@ def test_restore_with_maintenance_turns_it_on_for_its_duration_and_off_after(day
     events = audit_events(stack)[before:]
     assert [e["on"] for e in events if e["event"] == "maintenance"] == [True, False]
     assert [e["command"] for e in events if e["event"] == "command"] == ["backup restore"]
+
+
+# A webhook receiver on the stack's own network (the alert-watch service posts from
+# there): each JSON body it gets is a line of its output.
+RECEIVER = """
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        sys.stdout.write(body.decode() + "\\n"); sys.stdout.flush()
+        self.send_response(200); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("0.0.0.0", 8080), Hook).serve_forever()
+"""
+
+
+def test_the_stack_alerts_once_when_chroma_stays_down_and_once_when_it_is_back(day2_stack):
+    """Last in the module: the stack keeps its alert-watch service after it."""
+    stack = day2_stack
+    ids = stack.container_ids()
+    image = docker("inspect", "-f", "{{.Config.Image}}", ids["backend"]).strip()
+    receiver = f"{stack.name}-hook"
+    docker("run", "-d", "--name", receiver, "--network", f"{stack.name}_network",
+           "--network-alias", "t3d2-hook", "--entrypoint", "python3", image, "-c", RECEIVER)
+
+    def alerts() -> list[dict]:
+        return [json.loads(line) for line in docker("logs", receiver).splitlines()
+                if line.startswith("{")]
+
+    try:
+        env = {"TR4CTL_ALERT_WEBHOOK": "http://t3d2-hook:8080/T0001/t3d2-watch-token",
+               "TR4CTL_ALERT_AFTER": "3"}
+        stack.tr4ctl("up", "--env", "dev", env=env)
+        watcher = stack.container_ids()["alert-watch"]
+        inspected = docker("inspect", watcher)
+        assert "t3d2-watch-token" not in inspected  # a secret file, not its environment
+        docker("stop", ids["chroma"])
+        firing = wait_for(lambda: [a for a in alerts() if a["incident"] == "backend"],
+                          "the backend-not-ready alert", timeout=90)
+        time.sleep(12)  # still down: no second alert for the same incident
+        backend = [a for a in alerts() if a["incident"] == "backend"]
+        assert [a["status"] for a in backend] == ["firing"], backend
+        assert "chroma" in firing[0]["text"], firing
+        docker("start", ids["chroma"])
+        wait_for(lambda: len([a for a in alerts() if a["incident"] == "backend"]) == 2,
+                 "the recovery", timeout=120)
+        backend = [a for a in alerts() if a["incident"] == "backend"]
+        assert [a["status"] for a in backend] == ["firing", "resolved"], backend
+        assert "t3d2-watch-token" not in docker("logs", watcher)
+    finally:
+        docker("rm", "-f", receiver, check=False)
+        docker("start", ids["chroma"], check=False)

@@ -36,6 +36,7 @@ NGINX = ("nginx",)
 CERTBOT = ("certbot-renew",)
 ALL = ("chroma", "backend", "nginx", "certbot-renew")
 BACKUP_SERVICE = ("backup-schedule",)
+ALERT_SERVICE = ("alert-watch",)
 
 TR4CTL_KEYS = (
     Key("TR4CTL_PROJECT_NAME", v.project_name, "tr4ction",
@@ -91,7 +92,10 @@ TR4CTL_KEYS = (
         "seconds a changing command waits for another one on the same stack"),
     Key("TR4CTL_ALERT_WEBHOOK", v.url, None,
         "URL that gets a JSON POST (Slack-compatible `text`) once per incident and once at "
-        "its recovery; a secret: masked everywhere", secret=True),
+        "its recovery; a secret: masked everywhere", secret=True, applies_to=ALERT_SERVICE),
+    Key("TR4CTL_ALERT_AFTER", v.seconds(1), 60.0,
+        "seconds something the stack watches (backend ready, nginx, free space) must fail "
+        "before the alert-watch service sends an alert", applies_to=ALERT_SERVICE),
     Key("TR4CTL_HOOK_TIMEOUT", v.seconds(1), 300.0,
         "seconds a deploy hook (hooks/pre-deploy, post-deploy, post-rollback) may run "
         "before it is killed"),

@@ -42,6 +42,7 @@ class Config:
     lock_timeout: float
     hook_timeout: float
     alert_webhook: str | None
+    alert_after: float
     healthcheck_interval: str
     log_max_size: str
     log_max_files: int

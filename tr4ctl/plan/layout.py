@@ -71,6 +71,11 @@ class ProjectPaths:
         return self.secrets_dir / "restic_password"
 
     @property
+    def alert_webhook_file(self) -> Path:
+        """TR4CTL_ALERT_WEBHOOK for the alert-watch service (the URL is a secret)."""
+        return self.secrets_dir / "alert_webhook"
+
+    @property
     def jwt_secret_file(self) -> Path:
         return self.secrets_dir / "jwt_secret"
 

@@ -73,7 +73,8 @@ def secret_names(config: Config) -> dict[str, str]:
     """A swarm secret cannot be changed, only replaced: each is named after its content
     (a hash, never the content), so a new password is deployed as a new secret."""
     contents = {"db_password": config.database_password or "",
-                "jwt_secret": config.backend_values.get(JWT_SECRET_KEY) or ""}
+                "jwt_secret": config.backend_values.get(JWT_SECRET_KEY) or "",
+                "alert_webhook": config.alert_webhook or ""}
     return {name: f"{config.project_name}_{name}_"
                   f"{hashlib.sha256(text.encode()).hexdigest()[:12]}"
             for name, text in contents.items()}
@@ -124,7 +125,19 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
         "jwt_secret_file": str(paths.jwt_secret_file),
         "secret_names": secret_names(config),
         "backup": backup_service_values(config, paths),
+        "alert_watch": alert_watch_values(config, paths),
     }
+
+
+def alert_watch_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | None:
+    """The alert-watch service's values, None without TR4CTL_ALERT_WEBHOOK."""
+    if not config.alert_webhook:
+        return None
+    from tr4ctl.assets import alert_watch_program
+    from tr4ctl.plan.disk_space import MIN_FREE_BYTES
+
+    return {"program": alert_watch_program(), "after_seconds": int(config.alert_after),
+            "min_free_bytes": MIN_FREE_BYTES, "webhook_file": str(paths.alert_webhook_file)}
 
 
 def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | None:

@@ -56,6 +56,9 @@ def write_private_files(rt: Runtime, report: InitReport) -> None:
     if _write_if_changed(paths.db_password_file, config.database_password or "", report):
         _readable_by_the_backend(paths.db_password_file)
     ensure_restic_password(rt, report)
+    if config.alert_webhook and _write_if_changed(paths.alert_webhook_file, config.alert_webhook,
+                                                  report):
+        _readable_by_the_backend(paths.alert_webhook_file)  # alert-watch runs as its user
     if on_swarm:
         jwt_secret = config.backend_values.get(SECRET_KEY) or ""
         if _write_if_changed(paths.jwt_secret_file, jwt_secret, report):

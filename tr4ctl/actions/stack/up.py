@@ -187,7 +187,7 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
     remember_environment(rt.paths, env)
     remember_target(rt)
 
-    services = stack_services(config.database, bool(config.backup_schedule))
+    services = rt.services
     adopt_database(rt)
     if POSTGRES in services and not on_swarm and not _compose_waits_for_health(rt):
         # The backend's migrations need PostgreSQL answering, and compose cannot tell
