@@ -68,3 +68,15 @@ def test_an_incident_counts_only_once_it_lasted(monkeypatch):
     assert [(now, resolved) for now, resolved, _ in sent] == [(31.0, False), (50.0, True)]
     assert sent[0][2] == "[tr4ction] backend: not ready (chroma) for 31 s"
     assert sent[1][2].startswith("[tr4ction] recovered: backend is fine again (failing since")
+
+
+def test_the_program_runs_without_tr4ctl_installed(tmp_path):
+    """-S: no site-packages, as in the backend's image; it gets as far as the secret."""
+    import subprocess
+    import sys
+
+    ran = subprocess.run([sys.executable, "-I", "-S", "-c", alert_watch_program()],
+                         env={"TR4CTL_ALERT_WEBHOOK_FILE": str(tmp_path / "none")},
+                         capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert ran.returncode == 1
+    assert ran.stderr.strip().splitlines()[-1].startswith("FileNotFoundError"), ran.stderr

@@ -2,10 +2,9 @@
 over, never one per failing command in between. Pure: the caller passes the open
 incidents (state.json) and gets back what to send and what stays open.
 
-Started here: incidents tr4ctl itself sees (a failed deploy or rollback, a failed
-`cert renew`). The stack
-watching itself (a service unhealthy past a threshold, disk, renewals, scheduled
-backups) is not built yet.
+Used by the commands (a failed deploy or rollback, a failed `cert renew`) and by the
+stack's alert-watch service (tr4ctl/watch/alert_watch.py runs after this file's text:
+keep it stdlib-only and free of tr4ctl imports).
 """
 
 from __future__ import annotations
