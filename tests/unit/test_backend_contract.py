@@ -21,16 +21,19 @@ from tr4ctl.plan.backend_contract import (
 from tr4ctl.plan.services import absent
 
 
-@pytest.mark.parametrize("provides, shipped, parts", [
-    ("ready,accounts,migrations", None, {READY, ACCOUNTS, MIGRATIONS}),
-    (" Ready , migrations,telepathy", None, {READY, MIGRATIONS}),  # unknown names ignored
-    ("", None, set()),
-    (None, None, set()),  # someone else's image that declares nothing provides nothing
-    (None, "3f2a9c1b7d4e", set(OPTIONAL_PARTS)),  # the shipped backend before the label
-    ("ready", "3f2a9c1b7d4e", {READY}),  # a declaration wins
+@pytest.mark.parametrize("provides, shipped, own_source, parts", [
+    ("ready,accounts,migrations", None, True, {READY, ACCOUNTS, MIGRATIONS}),
+    (" Ready , migrations,telepathy", None, True, {READY, MIGRATIONS}),  # unknown: ignored
+    ("", None, True, set()),
+    (None, None, True, set()),  # someone else's image that declares nothing provides nothing
+    (None, "3f2a9c1b7d4e", True, set(OPTIONAL_PARTS)),  # the shipped backend, before the label
+    ("ready", "3f2a9c1b7d4e", False, {READY}),  # a declaration wins
+    # No TR4CTL_BACKEND_SOURCE and no label at all: an older tr4ctl's shipped backend
+    # (test_upgrade's, from before io.tr4ctl.backend-version).
+    (None, None, False, set(OPTIONAL_PARTS)),
 ])
-def test_an_image_provides_what_its_label_names(provides, shipped, parts):
-    assert provided_parts(provides, shipped) == parts
+def test_an_image_provides_what_its_label_names(provides, shipped, own_source, parts):
+    assert provided_parts(provides, shipped, own_source) == parts
 
 
 def test_a_missing_part_is_reported_not_failed():
@@ -51,7 +54,8 @@ class Engine:
 
 
 def test_a_command_that_needs_a_missing_part_is_exit_3_naming_it():
-    rt = SimpleNamespace(engine=Engine({"io.tr4ctl.provides": "ready"}))
+    rt = SimpleNamespace(engine=Engine({"io.tr4ctl.provides": "ready"}),
+                         config=SimpleNamespace(backend_source="/srv/team-app"))
     with pytest.raises(MissingPrerequisite, match="users seed needs the accounts command") \
             as raised:
         require_part(rt, ACCOUNTS, "users seed")

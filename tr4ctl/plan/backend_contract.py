@@ -23,11 +23,14 @@ WHAT = {READY: "GET /ready", ACCOUNTS: "the accounts command (python3 -m app.man
 ROOT_USERS = ("", "root", "0")
 
 
-def provided_parts(provides: str | None, shipped_version: str | None) -> frozenset[str]:
+def provided_parts(provides: str | None, shipped_version: str | None,
+                   own_source: bool = False) -> frozenset[str]:
     """The optional parts an image declares; unknown names are ignored (a newer contract's
-    part is not one this tr4ctl uses)."""
+    part is not one this tr4ctl uses). An image with no label of either kind on a project
+    with no TR4CTL_BACKEND_SOURCE (`own_source` False) is the shipped backend of an older
+    tr4ctl, from before either label: it provides them all, as it always did."""
     if provides is None:
-        return frozenset(OPTIONAL_PARTS) if shipped_version else frozenset()
+        return frozenset(OPTIONAL_PARTS) if shipped_version or not own_source else frozenset()
     named = {part.strip().lower() for part in provides.split(",")}
     return frozenset(part for part in OPTIONAL_PARTS if part in named)
 

@@ -17,7 +17,8 @@ def image_parts(rt: Runtime, image: str | None) -> frozenset[str]:
     one (the caller's own checks say when it is missing)."""
     image = image or rt.stack_inputs.backend_image
     return provided_parts(rt.engine.image_label(image, PROVIDES_LABEL),
-                          rt.engine.image_label(image, SHIPPED_LABEL))
+                          rt.engine.image_label(image, SHIPPED_LABEL),
+                          own_source=bool(rt.config.backend_source))
 
 
 def require_part(rt: Runtime, part: str, command: str) -> None:
