@@ -125,8 +125,33 @@ def test_no_domain_is_a_warning_naming_the_setting():
 
 def test_ports():
     assert hc.port_check(80, "203.0.113.10", None).verdict == hc.OK
-    closed = hc.port_check(443, "203.0.113.10", "Connection refused")
+    closed = hc.port_check(443, "203.0.113.10", "Connection refused", refused=True)
     assert closed.verdict == hc.FAIL and closed.detail == "203.0.113.10:443: Connection refused"
+
+
+def test_a_refused_port_the_stack_does_not_serve_yet_is_a_warning_naming_the_step():
+    early = hc.port_check(80, "203.0.113.10", "Connection refused", refused=True, served=False)
+    assert early.verdict == hc.WARN and "nothing listens there yet" in early.detail
+    assert early.fix == "run `tr4ctl host check` again after `tr4ctl up --env prod`"
+    pending = hc.port_check(443, "203.0.113.10", "Connection refused", refused=True,
+                            served=False)
+    assert pending.verdict == hc.WARN and "`tr4ctl cert issue`" in pending.fix
+    # A drop (a firewall, a security group) is a timeout: a failure whatever the stack.
+    dropped = hc.port_check(80, "203.0.113.10", "no answer within 3 s", served=False)
+    assert dropped.verdict == hc.FAIL
+
+
+@pytest.mark.parametrize(("status", "served"), [
+    (None, set()),
+    ({"services": [{"service": "nginx", "state": "exited"}]}, set()),
+    ({"services": [{"service": "nginx", "state": "running"}], "nginx_config": "dev"}, {80}),
+    ({"services": [{"service": "nginx", "state": "running"}], "nginx_config": "prod",
+      "https_pending": True}, {80}),
+    ({"services": [{"service": "nginx", "state": "running"}], "nginx_config": "prod",
+      "https_pending": False}, {80, 443}),
+])
+def test_the_ports_a_stack_serves(status, served):
+    assert hc.served_ports(status) == served
 
 
 @pytest.mark.parametrize(("offset", "round_trip", "verdict"), [

@@ -92,7 +92,7 @@ def check(
     reached.
     """
     from tr4ctl.actions.host.check import check_host
-    from tr4ctl.plan.host_check import FAIL, OK, check_exit_code
+    from tr4ctl.plan.host_check import FAIL, OK, WARN, check_exit_code
     from tr4ctl.remote.settings import read_workstation
 
     rt = runtime(ctx)
@@ -113,4 +113,8 @@ def check(
         failing = [c.name for c in checks if c.verdict == FAIL]
         rt.out.failure(f"{len(failing)} check(s) failed: {', '.join(failing)}")
         raise typer.Exit(code)
-    rt.out.success(f"{host} is ready for a certificate")
+    warned = [c.name for c in checks if c.verdict == WARN]
+    if warned:
+        rt.out.success(f"{host}: no check failed; warnings: {', '.join(warned)}")
+    else:
+        rt.out.success(f"{host} is ready for a certificate")

@@ -110,11 +110,33 @@ def dns_check(domain: str | None, domain_addresses: Iterable[str],
                      f"(remove {', '.join(stray)})")
 
 
-def port_check(port: int, address: str, error: str | None) -> HostCheck:
-    """A TCP connection from here to the host's port: nginx answers from outside."""
+def served_ports(status: dict | None) -> set[int]:
+    """The ports the host's stack serves now, from its `status --json` data: 80 once
+    nginx runs, 443 once it has its certificate (prod, HTTPS no longer pending). None
+    (no project there, no tr4ctl): none."""
+    if not status:
+        return set()
+    nginx = [s for s in status.get("services") or [] if s.get("service") == "nginx"]
+    if not nginx or nginx[0].get("state") != "running":
+        return set()
+    tls = status.get("nginx_config") == "prod" and not status.get("https_pending")
+    return {80, 443} if tls else {80}
+
+
+def port_check(port: int, address: str, error: str | None, *, refused: bool = False,
+               served: bool = True) -> HostCheck:
+    """A TCP connection from here to the host's port: nginx answers from outside. Before
+    the stack serves the port (`served` False: before `up`, 443 before `cert issue`), a
+    refusal is the expected answer: the host itself answered, so the way there is open
+    (a dropped packet, a security group's way of saying no, is a timeout and fails)."""
     name = f"port {port}"
     if error is None:
         return HostCheck(name, OK, f"{address}:{port} accepts connections")
+    if refused and not served:
+        step = "tr4ctl up --env prod" if port == 80 else "tr4ctl cert issue"
+        return HostCheck(name, WARN, f"{address}:{port} refused: nothing listens there yet "
+                                     "(the host answered, so nothing on the way drops it)",
+                         f"run `tr4ctl host check` again after `{step}`")
     return HostCheck(name, FAIL, f"{address}:{port}: {error}",
                      f"start the stack (tr4ctl up --env prod) and open port {port} in the "
                      "host's firewall / security group")

@@ -32,9 +32,15 @@ def check_host(target: SshTarget, options: SshOptions, host_dir: str, out: Outpu
     domain_check = dns(domain or host_domain(connection, host_dir), target)
     addresses = host_addresses(target)
     address = addresses[0] if addresses else target.host
+    served = plan.served_ports(host_status(connection, host_dir))
+    ports = []
+    for port in plan.PORTS:
+        error, refused = connect_error(address, port)
+        ports.append(plan.port_check(port, address, error, refused=refused,
+                                     served=port in served))
     return [
         domain_check,
-        *(plan.port_check(port, address, connect_error(address, port)) for port in plan.PORTS),
+        *ports,
         plan.clock_check(offset, round_trip),
         plan.disk_check("docker", facts.docker_root, facts.disks.get(facts.docker_root)),
         plan.disk_check("project", host_dir, facts.disks.get(host_dir)),
@@ -53,6 +59,17 @@ def clock_offset(connection: SshConnection) -> tuple[float, float]:
         raise OperationFailed(f"on {connection.target}: `date` answered {answer[:40]!r}",
                               "run the command again") from None
     return remote - (before + after) / 2, after - before
+
+
+def host_status(connection: SshConnection, host_dir: str) -> dict | None:
+    """The host project's `status --json` data; None with no tr4ctl or no project there."""
+    done = connection.run([REMOTE_TR4CTL, "--project-dir", host_dir, "--json", "status"],
+                          check=False)
+    try:
+        data = json.loads(done.stdout)["data"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def host_domain(connection: SshConnection, host_dir: str) -> str | None:
@@ -94,12 +111,15 @@ def resolve(name: str) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def connect_error(address: str, port: int) -> str | None:
-    """None when a TCP connection to address:port opens within the timeout."""
+def connect_error(address: str, port: int) -> tuple[str | None, bool]:
+    """(None, False) when a TCP connection to address:port opens within the timeout;
+    else why not, and whether the host refused it (an answer, not a drop)."""
     try:
         with socket.create_connection((address, port), timeout=PORT_TIMEOUT):
-            return None
+            return None, False
     except TimeoutError:
-        return f"no answer within {PORT_TIMEOUT:.0f} s (a firewall drops it?)"
+        return f"no answer within {PORT_TIMEOUT:.0f} s (a firewall drops it?)", False
+    except ConnectionRefusedError as exc:
+        return exc.strerror or str(exc), True
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return exc.strerror or str(exc), False
