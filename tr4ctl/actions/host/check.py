@@ -61,9 +61,10 @@ def clock_offset(connection: SshConnection) -> tuple[float, float]:
     return remote - (before + after) / 2, after - before
 
 
-def host_status(connection: SshConnection, host_dir: str) -> dict | None:
-    """The host project's `status --json` data; None with no tr4ctl or no project there."""
-    done = connection.run([REMOTE_TR4CTL, "--project-dir", host_dir, "--json", "status"],
+def host_data(connection: SshConnection, host_dir: str, *command: str) -> dict | None:
+    """The `data` of a tr4ctl command run with --json in the host's project; None when
+    the host has no tr4ctl or no project yet."""
+    done = connection.run([REMOTE_TR4CTL, "--project-dir", host_dir, "--json", *command],
                           check=False)
     try:
         data = json.loads(done.stdout)["data"]
@@ -72,16 +73,14 @@ def host_status(connection: SshConnection, host_dir: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def host_status(connection: SshConnection, host_dir: str) -> dict | None:
+    return host_data(connection, host_dir, "status")
+
+
 def host_domain(connection: SshConnection, host_dir: str) -> str | None:
-    """TR4CTL_DOMAIN as the host's project has it (`tr4ctl --json config show` there);
-    None when the host has no tr4ctl or no project yet."""
-    done = connection.run([REMOTE_TR4CTL, "--project-dir", host_dir, "--json", "config", "show"],
-                          check=False)
-    try:
-        settings = json.loads(done.stdout)["data"]["settings"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    value = settings.get(DOMAIN_KEY)
+    """TR4CTL_DOMAIN as the host's project has it (its `config show`)."""
+    settings = (host_data(connection, host_dir, "config", "show") or {}).get("settings")
+    value = settings.get(DOMAIN_KEY) if isinstance(settings, dict) else None
     return value if isinstance(value, str) and value else None
 
 
