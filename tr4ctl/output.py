@@ -33,6 +33,11 @@ PLAIN_GAP = "  "
 MARKUP_TAG = re.compile(r"(?<!\\)\[/?[a-z#@][^\[\]]*\]")
 
 
+def escaped(text: str) -> str:
+    """Text shown as it is where markup is read (`tr4ctl[report]`, a path in brackets)."""
+    return MARKUP_TAG.sub(lambda tag: "\\" + tag.group(0), text)
+
+
 def plain(markup: str) -> str:
     """Rich markup as the text it shows."""
     return MARKUP_TAG.sub("", markup).replace("\\[", "[")
@@ -100,16 +105,16 @@ class Output:
         sys.stderr.flush()
 
     def info(self, message: str) -> None:
-        self.say(message)
+        self.say(escaped(message))
 
     def success(self, message: str) -> None:
-        self.say(f"[green]✓[/green] {message}")
+        self.say(f"[green]✓[/green] {escaped(message)}")
 
     def warn(self, message: str) -> None:
-        self.say(f"[yellow]![/yellow] {message}")
+        self.say(f"[yellow]![/yellow] {escaped(message)}")
 
     def failure(self, message: str) -> None:
-        self.say(f"[red]✗[/red] {message}")
+        self.say(f"[red]✗[/red] {escaped(message)}")
 
     def detail(self, message: str) -> None:
         if self.verbose:

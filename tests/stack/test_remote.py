@@ -182,6 +182,27 @@ def test_exec_on_the_host_passes_stdin_output_and_the_exit_code(stack):
     assert stopped.returncode == 2 and "unknown service 'frontend'" in stopped.stderr
 
 
+def test_a_report_is_written_on_the_workstation(stack, host, tmp_path):
+    """`report` runs on the host (its history is there); the file comes down here with
+    the local path's mode, replaces a report it wrote before, and never another file. The
+    host has tr4ctl alone (no `report` extra): the tables come, the charts are named."""
+    stack.tr4ctl("health")
+    page = tmp_path / "week.html"
+    for _ in range(2):  # the second run replaces the first report
+        done = stack.tr4ctl("report", "-o", str(page))
+        assert f"{page} written here from" in done.stderr, done.stderr
+        assert '<meta name="generator" content="tr4ctl report">' in page.read_text()
+        assert oct(page.stat().st_mode & 0o777) == "0o644"
+        assert "pip install 'tr4ctl[report]'" in done.stderr, done.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    refused = stack.tr4ctl("report", "--output", str(notes), check=False)
+    assert refused.returncode == 2 and "is not a report tr4ctl wrote" in refused.stderr
+    assert notes.read_text() == "mine\n"
+    leftovers = host.exec("sh", "-c", "ls -d /tmp/tr4ctl-call.* 2>/dev/null || true")
+    assert leftovers.strip() == "", leftovers
+
+
 def test_files_on_the_host_have_the_modes_the_local_path_gives(stack, host, tmp_path):
     here = local_init_modes(tmp_path, f"t4t-localmodes-{os.getpid()}")
     there = file_modes(stack.host_dir, on=host)

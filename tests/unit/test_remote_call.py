@@ -178,3 +178,25 @@ def test_up_and_deploy_offer_the_images_the_host_lacks():
     assert images_the_host_lacks(rows, ["up"]) == ["b:1", "py:3", "n:1"]
     assert images_the_host_lacks([], ["deploy", "--image", "x:2"]) == ["x:2"]
     assert images_the_host_lacks([], ["deploy", "--image=x:3"]) == ["x:3"]
+
+
+def test_a_report_comes_down_named_or_under_its_default_name():
+    named = plan(["report", "-o", "week.html", "--since", "7d"])
+    assert [(c.local, c.remote.name, c.replaces_report) for c in named.downloads] == [
+        ("week.html", "0-week.html", True)]
+    assert named.remote_argv("/tmp/t")[-4:] == ["-o", "/tmp/t/0-week.html", "--since", "7d"]
+    default = plan(["report"])
+    assert [(c.local, c.remote.name) for c in default.downloads] == [
+        ("tr4ctl-report.html", "0-tr4ctl-report.html")]
+    assert default.remote_argv("/tmp/t")[-3:] == ["report", "--output",
+                                                  "/tmp/t/0-tr4ctl-report.html"]
+    assert not plan(["report", "--help"]).needs_temp
+
+
+def test_a_key_file_goes_up_beside_a_snapshot_that_stays_a_word():
+    call = plan(["backup", "restore", "--from", "sftp:b@s:/r", "--key-file", "k.key",
+                 "1a2b3c4d", "--yes"], local_files={"k.key", "1a2b3c4d"})
+    assert [(c.local, c.remote.name) for c in call.uploads] == [("k.key", "0-k.key")]
+    assert call.remote_argv("/tmp/t")[-6:] == ["--from", "sftp:b@s:/r", "--key-file",
+                                               "/tmp/t/0-k.key", "1a2b3c4d", "--yes"]
+    assert not call.downloads

@@ -46,7 +46,7 @@ def write_report(rt: Runtime, output: Path, since: timedelta | None) -> WrittenR
     releases = read_history(rt.paths).releases
     data = report_data(history, releases)
     backups = _backups(rt)
-    charts = _charts(data, backups)
+    charts = _charts(rt, data, backups)
     page = _render(rt, data, charts, releases, backups, now, since)
     write_atomic(output, page, mode=0o644)
     return WrittenReport(output, data.runs, [name for name, svg in charts.items() if svg],
@@ -74,15 +74,16 @@ def check_output(output: Path) -> None:
                    "name a new file, or remove that one first if it is yours to replace")
 
 
-def _charts(data: ReportData, backups: list[Any]) -> dict[str, str]:
-    try:
-        from tr4ctl.report import charts
-    except ImportError:  # matplotlib: the `report` extra
-        raise MissingPrerequisite("report draws its charts with matplotlib, not installed "
-                                  "here", "pip install 'tr4ctl[report]' into tr4ctl's "
-                                  "environment") from None
+def _charts(rt: Runtime, data: ReportData, backups: list[Any]) -> dict[str, str]:
+    from importlib.util import find_spec
 
     drawn = {"latency": "", "distribution": "", "bench": "", "backups": ""}
+    if find_spec("matplotlib") is None:  # the `report` extra (a host bootstrapped bare)
+        rt.out.warn("the report's charts are left out: matplotlib is not installed where "
+                    "tr4ctl runs (pip install 'tr4ctl[report]' into its environment)")
+        return drawn
+    from tr4ctl.report import charts
+
     if data.latency:
         drawn["latency"] = charts.latency_over_time(data.latency, data.limits, data.marks)
     if data.last_bench and data.last_bench.get("histogram_ms"):

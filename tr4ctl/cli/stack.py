@@ -77,6 +77,7 @@ def up(
         "total_seconds": report.total_seconds,
         "services": [asdict(s) for s in report.services],
         "init": report.init.items,
+        "shipped": report.shipped,
     })
 
 

@@ -36,6 +36,9 @@ class TempPath:
 class Crossing:
     local: str
     remote: TempPath
+    # A download that may replace a local file tr4ctl wrote before (a report), as the
+    # command itself would; any other existing file is refused before the call.
+    replaces_report: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,24 +210,34 @@ def may_prompt(command: Sequence[str]) -> bool:
 
 
 # Options naming a local file the command reads, or writes, by command.
-_READS = {("users", "seed"): ("--file",)}
-_WRITES = {("users", "seed"): ("--output",)}
+_READS = {("users", "seed"): ("--file",), ("backup", "restore"): ("--key-file",)}
+_WRITES = {("users", "seed"): ("--output",), ("report",): ("--output", "-o")}
+# A file the command writes even when no option names it: it comes down under that name.
+_DEFAULT_WRITES = {("report",): ("--output", "tr4ctl-report.html")}
 # Commands whose first argument is an archive: a local file crosses, a host path stays.
-_ARCHIVE_ARGUMENT = {("backup", "restore"): ("--timeout", "--as-project", "--safety-dir"),
+_ARCHIVE_ARGUMENT = {("backup", "restore"): ("--timeout", "--as-project", "--safety-dir",
+                                             "--dir", "--from"),
                      ("backup", "verify"): ()}
+
+
+def _command_key(command: list[str]) -> tuple[str, ...]:
+    pair = tuple(command[:2])
+    return pair if pair in {*_READS, *_WRITES, *_ARCHIVE_ARGUMENT} else tuple(command[:1])
 
 
 def _local_files(command: list[str], is_local_file: Callable[[str], bool]
                  ) -> tuple[list[str | TempPath], list[Crossing], list[Crossing]]:
-    pair = tuple(command[:2])
-    reads, writes = _READS.get(pair, ()), _WRITES.get(pair, ())
-    value_options = _ARCHIVE_ARGUMENT.get(pair)
-    out: list[str | TempPath] = list(command[:2])
+    key = _command_key(command)
+    reads, writes = _READS.get(key, ()), _WRITES.get(key, ())
+    value_options = _ARCHIVE_ARGUMENT.get(key)
+    replaces_report = key == ("report",)
+    out: list[str | TempPath] = list(command[:len(key)])
     uploads: list[Crossing] = []
     downloads: list[Crossing] = []
-    rest = command[2:]
+    rest = command[len(key):]
     i = 0
-    positional_seen = False
+    # With --from the argument is a snapshot at the target, never a local archive.
+    positional_seen = any(word == "--from" or word.startswith("--from=") for word in rest)
     while i < len(rest):
         arg = rest[i]
         name, eq, inline = arg.partition("=")
@@ -234,7 +247,10 @@ def _local_files(command: list[str], is_local_file: Callable[[str], bool]
                 out.append(arg)
                 break
             temp = TempPath(f"{len(uploads) + len(downloads)}-{_basename(value)}")
-            (uploads if name in reads else downloads).append(Crossing(value, temp))
+            if name in reads:
+                uploads.append(Crossing(value, temp))
+            else:
+                downloads.append(Crossing(value, temp, replaces_report))
             out += [name, temp]
             i += 1 if eq else 2
             continue
@@ -252,7 +268,16 @@ def _local_files(command: list[str], is_local_file: Callable[[str], bool]
                 continue
         out.append(arg)
         i += 1
+    if key in _DEFAULT_WRITES and not downloads and not _asks_help(rest):
+        option, local = _DEFAULT_WRITES[key]
+        temp = TempPath(f"{len(uploads)}-{_basename(local)}")
+        downloads.append(Crossing(local, temp, replaces_report))
+        out += [option, temp]
     return out, uploads, downloads
+
+
+def _asks_help(words: Sequence[str]) -> bool:
+    return any(word in ("--help", "-h") for word in words)
 
 
 def _basename(path: str) -> str:
@@ -270,8 +295,8 @@ BACKEND_BASE_ROLE = "backend base"
 
 def offers_images(argv: Sequence[str]) -> bool:
     command = split_globals(argv).command
-    return bool(command) and command[0] in SHIPPING_COMMANDS and not any(
-        arg in ("--help", "-h") for arg in tr4ctl_words(command))
+    return (bool(command) and command[0] in SHIPPING_COMMANDS
+            and not _asks_help(tr4ctl_words(command)))
 
 
 def images_the_host_lacks(listed: Sequence[Mapping], argv: Sequence[str]) -> list[str]:

@@ -83,9 +83,7 @@ def run_call(call: RemoteCall, settings: Settings, argv: list[str], *,
                                   accept_new_host_key=call.accept_host_key)
     connection = SshConnection(call.target, options, _Trace(verbose))
     for crossing in call.downloads:
-        if os.path.lexists(crossing.local):  # as the command refuses it locally
-            raise BadInput(f"--output {crossing.local} already exists",
-                           "choose a new file name, or move the old file away")
+        _check_download_place(crossing)
     uploads = [(crossing, _open_upload(crossing.local)) for crossing in call.uploads]
     temp = None
     try:
@@ -106,7 +104,7 @@ def run_call(call: RemoteCall, settings: Settings, argv: list[str], *,
             raise lost(call.target, f"ssh ended by signal {-code}")
         if code == 0:
             for crossing in call.downloads:
-                _download(connection, f"{temp}/{crossing.remote.name}", crossing.local)
+                _download(connection, f"{temp}/{crossing.remote.name}", crossing)
         return code
     finally:
         for _, handle in uploads:
@@ -127,15 +125,35 @@ def _open_upload(local: str):
     return handle
 
 
-def _download(connection, remote: str, local: str) -> None:
+def _check_download_place(crossing) -> None:
+    """Refused before the call, as the command refuses it locally."""
+    if crossing.replaces_report:
+        from tr4ctl.actions.report import check_output
+
+        check_output(Path(crossing.local))
+    elif os.path.lexists(crossing.local):
+        raise BadInput(f"--output {crossing.local} already exists",
+                       "choose a new file name, or move the old file away")
+
+
+def _download(connection, remote: str, crossing) -> None:
     done = connection.run(["sh", "-c", 'test ! -e "$1" || cat -- "$1"', "sh", remote])
     if not done.stdout:
         return  # the command wrote nothing there (a dry run, nothing to write)
-    fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(done.stdout)
+    local = crossing.local
+    if crossing.replaces_report:
+        from tr4ctl.files import write_atomic_chunks
+
+        mode = 0o644  # as `report` writes it locally: a page to share, no secret in it
+        write_atomic_chunks(Path(local), [done.stdout], mode=mode)
+    else:
+        mode = 0o600
+        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as out:
+            out.write(done.stdout)
     # The host's tr4ctl named its temporary copy: say where the file is on this machine.
-    print(f"tr4ctl: {local} written here from {connection.target} (0600)", file=sys.stderr)
+    print(f"tr4ctl: {local} written here from {connection.target} ({mode:04o})",
+          file=sys.stderr)
 
 
 # The host's `images list` reads its engine only: a host stuck longer is named, not waited on.

@@ -1,5 +1,5 @@
-"""A swarm's `deploy` ships the new image to each other node a replica may run on, by
-itself, only when that node lacks the image id. The manager reaches a node by its label,
+"""A swarm's `up` and `deploy` ship the backend image to each other node a replica may
+run on, by itself, only when that node lacks the image id. The manager reaches a node by its label,
 set once by the operator:
   docker node update --label-add io.tr4ctl.ssh=ssh://root@10.0.0.6 NODE
 (or io.tr4ctl.docker-host=unix:///... for a node engine on this machine, as in tests). A

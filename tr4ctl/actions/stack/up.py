@@ -15,6 +15,7 @@ from tr4ctl.actions.db.identity import (
     require_password_unchanged,
 )
 from tr4ctl.actions.images.backend_build import build_backend_image
+from tr4ctl.actions.images.nodes import ship_to_nodes
 from tr4ctl.actions.nginx.apply import apply_nginx_config, reload_nginx
 from tr4ctl.actions.preflight import require_ports
 from tr4ctl.actions.stack.init import (
@@ -62,6 +63,7 @@ class UpReport:
     services: list[ServiceStartup] = field(default_factory=list)
     total_seconds: float = 0.0
     init: InitReport = field(default_factory=InitReport)
+    shipped: list[dict] = field(default_factory=list)  # on a swarm: to the other nodes
 
 
 def preflight(rt: Runtime, env: Environment) -> dict[str, ServiceState]:
@@ -179,6 +181,11 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
         steps.enter("building the backend image")
         with rt.out.progress("building the backend image"):
             build_backend_image(rt, env, rt.stack_inputs.backend_image)
+    if on_swarm:
+        # A replica placed on a node without the image fails: only the ids they lack go.
+        steps.enter("shipping the backend image to the other nodes")
+        report.shipped = [result.as_dict() for result in
+                          ship_to_nodes(rt, [rt.stack_inputs.backend_image])]
     write_if_changed(rt.paths.compose_file, compose_text, report.init)
     has_certificate = env is Environment.PROD and certificate_present(rt, config.domain)
     mode = nginx_mode_for(env, has_certificate)
