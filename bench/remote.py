@@ -82,6 +82,10 @@ def main() -> int:
     arguments = parser.parse_args()
     rounds = arguments.rounds
     name = f"t4t-benchremote-{os.getpid()}"
+    # Bytecode as pip writes it when it installs tr4ctl (the host's copy has it): a
+    # checkout run with PYTHONDONTWRITEBYTECODE would compile its modules on every run.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(CHECKOUT / "tr4ctl")],
+                   check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="tr4ctl-bench-remote-") as folder:
         base = Path(folder)
         host = SshHost(name, base / "host")

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
+from tr4ctl.session_env import WORKSTATION_TERMINAL
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -43,12 +45,9 @@ def plain(markup: str) -> str:
     return MARKUP_TAG.sub("", markup).replace("\\[", "[")
 
 
-# Set by the workstation for a forwarded command whose output reaches its terminal over
-# the session's pipes (plan/remote_call.py: a pty only for prompts): shown as on a terminal.
-WORKSTATION_TERMINAL = "TR4CTL_WORKSTATION_TERMINAL"
-
-
 def is_terminal(stream: TextIO) -> bool:
+    # WORKSTATION_TERMINAL: set by the workstation for a forwarded command whose output
+    # reaches its terminal over the session's pipes (a pty only for prompts).
     try:
         if stream.isatty():
             return True

@@ -60,3 +60,58 @@ def test_forwarding_is_considered_only_when_a_host_may_be_set(tmp_path, monkeypa
     assert may_forward(["--host", HOST, "status"])
     monkeypatch.setenv("TR4CTL_HOST", HOST)
     assert may_forward(["status"])
+
+
+# A plain .env is read line by line on a forwarded start; anything else by python-dotenv.
+PLAIN_FILES = [
+    f"# tr4ctl workstation\nTR4CTL_HOST={HOST}\nTR4CTL_HOST_DIR=/srv/t3\n",
+    f"TR4CTL_HOST={HOST}  # the EC2 box\nTR4CTL_SSH_KEY=keys/id_ed25519\n\n",
+    "TR4CTL_HOST=\nTR4CTL_HTTP_PORT=8080\n",
+    "# TR4CTL_HOST=ssh://old@198.51.100.9\n",
+]
+NOT_PLAIN = [
+    f'TR4CTL_HOST="{HOST}"\n',
+    f"export TR4CTL_HOST={HOST}\n",
+    f"TR4CTL_HOST = {HOST}\n",
+    f" TR4CTL_HOST={HOST}\n",
+    "TR4CTL_SSH_KEY=${HOME}/k\n",
+    f"TR4CTL_HOST={HOST}#x\n",
+    "TR4CTL_HOST\n",
+    f"OTHER='a\nTR4CTL_HOST={HOST}'\n",
+]
+
+
+def test_a_plain_env_reads_as_python_dotenv_reads_it_and_any_other_is_left_to_it():
+    import io
+
+    from dotenv.parser import parse_stream
+
+    from tr4ctl.config.workstation import WORKSTATION_KEYS, plain_env_values
+
+    for text in PLAIN_FILES:
+        dotenv = {b.key: b.value for b in parse_stream(io.StringIO(text))
+                  if b.key in WORKSTATION_KEYS}
+        assert plain_env_values(text) == dotenv, text
+    for text in NOT_PLAIN:
+        assert plain_env_values(text) is None, text
+
+
+def test_a_forwarded_start_imports_no_heavy_module(tmp_path):
+    """What a forwarded `status` costs before ssh starts (bench/results/*-remote-*.json):
+    the forwarding modules and small stdlib ones, never the command tree, config's keys,
+    python-dotenv, dataclasses, typing or rich."""
+    (tmp_path / ".env").write_text(f"TR4CTL_HOST={HOST}:2\n")
+    fake_ssh = tmp_path / "bin" / "ssh"
+    fake_ssh.parent.mkdir()
+    fake_ssh.write_text("#!/bin/sh\nexit 0\n")
+    fake_ssh.chmod(0o755)
+    code = ("import sys\nfrom tr4ctl.cli.launch import main\ntry:\n    main(['status'])\n"
+            "except SystemExit as exit:\n    print('EXIT', exit.code)\n"
+            "heavy = ('tr4ctl.cli.app', 'tr4ctl.config.keys', 'dotenv', 'dataclasses', "
+            "'typing', 'rich', 'tempfile')\n"
+            "print('HEAVY', [m for m in heavy if m in sys.modules])\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env={**clean, "PATH": f"{fake_ssh.parent}:{clean['PATH']}",
+                                             "XDG_RUNTIME_DIR": str(tmp_path)}, timeout=60)
+    assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, done.stdout + done.stderr

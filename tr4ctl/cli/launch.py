@@ -11,6 +11,7 @@ import stat
 import sys
 
 from tr4ctl.errors import Tr4ctlError
+from tr4ctl.session_env import REMOTE_SESSION
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _remote(args: list[str]) -> int | None:
-    if os.environ.get("TR4CTL_REMOTE_SESSION") == "1":  # plan/remote_call.REMOTE_SESSION
+    if os.environ.get(REMOTE_SESSION) == "1":
         from tr4ctl.remote import session
 
         session.start()

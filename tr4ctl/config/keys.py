@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tr4ctl.config import values as v
+from tr4ctl.config.workstation import DEFAULT_HOST_DIR, WORKSTATION_KEYS  # noqa: F401
+from tr4ctl.session_env import EXPECT_VERSION, REMOTE_ADDRESS, REMOTE_SESSION
 
 PREFIX = "TR4CTL_"
 TR4CTL = "tr4ctl"
@@ -145,15 +147,12 @@ TR4CTL_KEYS = (
     # command but `config set` of these keys runs on that host, over SSH.
     Key("TR4CTL_HOST", v.ssh_address, None,
         "the host the commands run on, ssh://[user@]host[:port] (unset: this machine)"),
-    Key("TR4CTL_HOST_DIR", v.host_path, "/srv/tr4ction", "the project folder on TR4CTL_HOST"),
+    Key("TR4CTL_HOST_DIR", v.host_path, DEFAULT_HOST_DIR, "the project folder on TR4CTL_HOST"),
     Key("TR4CTL_SSH_KEY", v.path, None,
         "private key for TR4CTL_HOST (unset: the agent and ssh's defaults); kept 0600"),
     Key("TR4CTL_SSH_KNOWN_HOSTS", v.path, None,
         "known_hosts file for TR4CTL_HOST (unset: ~/.ssh/known_hosts)"),
 )
-# Set on this machine for this machine: `config set` of these never goes to the host.
-WORKSTATION_KEYS = ("TR4CTL_HOST", "TR4CTL_HOST_DIR", "TR4CTL_SSH_KEY",
-                    "TR4CTL_SSH_KNOWN_HOSTS")
 
 
 def _backend(name: str, parse: v.Parser, help: str, *, secret: bool = False) -> Key:
@@ -192,8 +191,8 @@ BACKEND_KEYS = (
 # Read by the CLI's option parsing or the set-up scripts, not part of the configuration.
 # TR4CTL_REMOTE_*/EXPECT_VERSION: set by the workstation for the host's tr4ctl
 # (remote/session.py).
-CLI_KEYS = ("TR4CTL_PROJECT_DIR", "TR4CTL_CACHE_DIR", "TR4CTL_REMOTE_SESSION",
-            "TR4CTL_REMOTE_ADDRESS", "TR4CTL_EXPECT_VERSION")
+CLI_KEYS = ("TR4CTL_PROJECT_DIR", "TR4CTL_CACHE_DIR", REMOTE_SESSION, REMOTE_ADDRESS,
+            EXPECT_VERSION)
 
 KEYS = {key.name: key for key in (*TR4CTL_KEYS, *BACKEND_KEYS)}
 

@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tr4ctl.config.keys import TR4CTL_KEYS
-
-ENVIRONMENT = "environment"
-ENV_FILE = ".env"
-DEFAULT = "default"
+from tr4ctl.config.sources import DEFAULT, ENV_FILE, ENVIRONMENT  # noqa: F401
 
 
 @dataclass(frozen=True)

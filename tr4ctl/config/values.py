@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import ipaddress
-import posixpath
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+# The workstation's rules live with its keys (read there without this module).
+from tr4ctl.config.workstation import host_path, host_path_problem, path, ssh_address  # noqa: F401
 
 Parser = Callable[[str], Any]
 
@@ -94,38 +95,6 @@ def log_size_bytes(value: str) -> int:
     match = _LOG_SIZE.match(value)
     assert match, value
     return int(match.group(1)) * _LOG_UNIT_KB[match.group(2)] * 1024
-
-
-def path(value: str) -> Path:
-    if not value.strip():
-        raise ValueError("must be a path")
-    return Path(value).expanduser()
-
-
-def ssh_address(value: str) -> str:
-    from tr4ctl.plan.ssh_target import target_problem
-
-    if problem := target_problem(value.strip()):
-        raise ValueError(problem)
-    return value.strip()
-
-
-def host_path_problem(path: str) -> str | None:
-    """Why `path` cannot be a project folder on another machine (never resolved here)."""
-    if not path.startswith("/"):
-        return f"{path!r} is not an absolute path (say /srv/tr4ction)"
-    if any(c.isspace() or ord(c) < 32 for c in path):
-        return f"{path!r} holds a space or a control character"
-    if posixpath.normpath(path) != path.rstrip("/") or posixpath.normpath(path) == "/":
-        return f"{path!r} is not a plain folder path (say /srv/tr4ction)"
-    return None
-
-
-def host_path(value: str) -> str:
-    problem = host_path_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value.rstrip("/")
 
 
 def bind_address(value: str) -> str:

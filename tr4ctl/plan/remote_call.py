@@ -10,46 +10,42 @@ host first, a file it writes is written there and downloaded after.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
-from tr4ctl.config.keys import WORKSTATION_KEYS
-from tr4ctl.output import WORKSTATION_TERMINAL
-from tr4ctl.plan.ssh_target import SshTarget, parse_target
-
-REMOTE_SESSION = "TR4CTL_REMOTE_SESSION"
-EXPECT_VERSION = "TR4CTL_EXPECT_VERSION"
-REMOTE_ADDRESS = "TR4CTL_REMOTE_ADDRESS"
+from tr4ctl.config.workstation import WORKSTATION_KEYS
+from tr4ctl.plan.ssh_target import parse_target
+from tr4ctl.session_env import (
+    EXPECT_VERSION,
+    REMOTE_ADDRESS,
+    REMOTE_SESSION,
+    WORKSTATION_TERMINAL,
+)
 
 # Global options: those taking a value, the workstation's own (never sent), the rest.
 _VALUE_GLOBALS = ("--project-dir", "--project-name", "--host")
 _LOCAL_GLOBALS = ("--host", "--project-dir", "--accept-host-key")
 
 
-@dataclass(frozen=True)
-class TempPath:
+# Immutable records as named tuples, not dataclasses: this module is on a forwarded
+# command's start, and `dataclasses` (with `inspect`) costs it about 12 ms.
+class TempPath(namedtuple("TempPath", "name")):
     """A file in the call's private folder on the host (known once it is made)."""
-    name: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Crossing:
-    local: str
-    remote: TempPath
-    # A download that may replace a local file tr4ctl wrote before (a report), as the
-    # command itself would; any other existing file is refused before the call.
-    replaces_report: bool = False
+class Crossing(namedtuple("Crossing", "local remote replaces_report", defaults=(False,))):
+    """A local file (str) and its TempPath on the host. replaces_report: a download that
+    may replace a local file tr4ctl wrote before (a report), as the command itself would;
+    any other existing file is refused before the call."""
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class RemoteCall:
-    target: SshTarget
-    argv: tuple[str | TempPath, ...]
-    environment: Mapping[str, str]
-    tty: bool
-    uploads: tuple[Crossing, ...] = ()
-    downloads: tuple[Crossing, ...] = ()
-    accept_host_key: bool = False
+class RemoteCall(namedtuple("RemoteCall", "target argv environment tty uploads downloads "
+                            "accept_host_key", defaults=((), (), False))):
+    """target: SshTarget; argv: str and TempPath words; environment: for the host's
+    command; tty: ssh -tt; uploads, downloads: Crossings."""
+    __slots__ = ()
 
     @property
     def needs_temp(self) -> bool:
@@ -63,30 +59,24 @@ class RemoteCall:
                 for word in self.argv]
 
 
-@dataclass(frozen=True)
-class Workstation:
+class Workstation(namedtuple("Workstation", "host host_dir accept_host_key",
+                             defaults=(False,))):
     """TR4CTL_HOST and the rest as this machine's settings give them (--host wins)."""
-    host: str | None
-    host_dir: str
-    accept_host_key: bool = False
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Terminal:
-    stdin_tty: bool
-    stdout_tty: bool
-    columns: int | None = None
-    term: str | None = None
-    no_color: bool = False
+class Terminal(namedtuple("Terminal", "stdin_tty stdout_tty columns term no_color",
+                          defaults=(None, None, False))):
+    __slots__ = ()
 
 
-@dataclass
 class _Words:
-    globals_: list[str] = field(default_factory=list)
-    command: list[str] = field(default_factory=list)
-    host: str | None = None
-    project_dir: str | None = None
-    accept_host_key: bool = False
+    def __init__(self) -> None:
+        self.globals_: list[str] = []
+        self.command: list[str] = []
+        self.host: str | None = None
+        self.project_dir: str | None = None
+        self.accept_host_key = False
 
 
 def split_globals(argv: Sequence[str]) -> _Words:

@@ -4,7 +4,7 @@ the words shown in messages; nothing here opens a connection (remote/ssh.py does
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 from urllib.parse import urlsplit
 
 # A host name (RFC 1123 labels) or an IPv4 address; IPv6 in brackets.
@@ -14,11 +14,10 @@ _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 EXAMPLE = "ssh://ubuntu@host.example:22"
 
 
-@dataclass(frozen=True)
-class SshTarget:
-    host: str
-    user: str | None = None
-    port: int | None = None
+class SshTarget(namedtuple("SshTarget", "host user port", defaults=(None, None))):
+    """host; user and port when given (a named tuple: on a forwarded command's start,
+    see plan/remote_call.py)."""
+    __slots__ = ()
 
     @property
     def destination(self) -> str:

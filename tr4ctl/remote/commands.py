@@ -11,29 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from tr4ctl.plan.ssh_target import SshTarget
 
 # Where `host bootstrap` installs tr4ctl on a host, and the default project folder there.
 REMOTE_VENV = "/opt/tr4ctl/venv"
 REMOTE_TR4CTL = f"{REMOTE_VENV}/bin/tr4ctl"
-DEFAULT_HOST_DIR = "/srv/tr4ction"
 CONTROL_PERSIST_SECONDS = 60
 # A dead peer is noticed within about 15 s (3 unanswered keep-alives 5 s apart).
 ALIVE_INTERVAL = 5
 ALIVE_COUNT = 3
 
 
-@dataclass(frozen=True)
-class SshOptions:
-    control_dir: Path  # a private (0700) folder for the master connections' sockets
-    key: Path | None = None  # TR4CTL_SSH_KEY / -i; None: the agent and ssh's defaults
-    known_hosts: Path | None = None  # None: ssh's own (~/.ssh/known_hosts)
-    accept_new_host_key: bool = False
-    connect_timeout: int = 10
+class SshOptions(namedtuple("SshOptions", "control_dir key known_hosts accept_new_host_key "
+                            "connect_timeout", defaults=(None, None, False, 10))):
+    """control_dir: a private (0700) folder for the master connections' sockets; key:
+    TR4CTL_SSH_KEY / -i (None: the agent and ssh's defaults); known_hosts: None for ssh's
+    own (~/.ssh/known_hosts). A named tuple: see plan/remote_call.py."""
+    __slots__ = ()
 
 
 def trust_digest(options: SshOptions) -> str:

@@ -8,30 +8,59 @@ into one error naming the host (remote/failures.py).
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shlex
-import subprocess
-import tempfile
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Protocol
 
 from tr4ctl.plan.ssh_target import SshTarget
-from tr4ctl.remote import commands, host_keys
+from tr4ctl.remote import commands
 from tr4ctl.remote.failures import SSH_FAILED, ssh_failure, unknown_host_key
-from tr4ctl.stdin_feed import ByteSource, feed_stdin
 
-Completed = subprocess.CompletedProcess
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on a forwarded start
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess as Completed
+    from typing import IO
+
+    from tr4ctl.docker.runner import Trace
+    from tr4ctl.stdin_feed import ByteSource
+
+_LOGS = itertools.count()
 
 
-class Trace(Protocol):
-    def detail(self, message: str) -> None: ...
+@contextlib.contextmanager
+def _ssh_log(folder: Path):
+    """A file for ssh's own diagnostics (-E), in the private folder of the connection's
+    socket: made 0600 here, removed after the call."""
+    name = f"{folder}/log-{os.getpid()}-{next(_LOGS)}"
+    os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
+
+def _spawn_and_wait(argv: list[str]) -> int:
+    """subprocess.run(argv).returncode with this process's stdin, stdout and stderr,
+    without importing subprocess (a forwarded command's start). Interrupted, ssh is
+    killed as subprocess.run kills it: the host sees the session end."""
+    pid = os.posix_spawnp(argv[0], argv, os.environ)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    return os.waitstatus_to_exitcode(status)
 
 
 def private_control_dir() -> Path:
     """A 0700 folder of this user's for the master connections' sockets."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
     folder = Path(base) / f"tr4ctl-ssh-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
@@ -57,10 +86,12 @@ class SshConnection:
             timeout: float | None = None) -> Completed[bytes]:
         """Run on the host, capture stdout and stderr (bytes). ssh's own failure always
         raises; the remote command's exit code raises only with check."""
+        import subprocess
+
         argv = self.argv(remote_argv, sudo=sudo, environment=environment)
         self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
-        with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log:
-            full = [*argv[:1], "-E", log.name, *argv[1:]]
+        with _ssh_log(self.options.control_dir) as log:
+            full = [*argv[:1], "-E", log, *argv[1:]]
             try:
                 done = subprocess.run(full, input=input,
                                       stdin=stdin if input is None else None,
@@ -68,7 +99,7 @@ class SshConnection:
             except subprocess.TimeoutExpired:
                 raise self._no_answer(remote_argv, timeout) from None
             if done.returncode == SSH_FAILED:
-                self._raise_ssh_failure(Path(log.name))
+                self._raise_ssh_failure(Path(log))
         if check and done.returncode != 0:
             raise self._remote_failed(remote_argv, done)
         return done
@@ -94,14 +125,16 @@ class SshConnection:
         command): its exit code; ssh's own failure raises."""
         argv = self.argv(remote_argv, tty=tty, environment=environment)
         self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
-        with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log:
-            code = subprocess.run([*argv[:1], "-E", log.name, *argv[1:]], check=False).returncode
+        with _ssh_log(self.options.control_dir) as log:
+            code = _spawn_and_wait([*argv[:1], "-E", log, *argv[1:]])
             if code == SSH_FAILED:
-                self._raise_ssh_failure(Path(log.name))
+                self._raise_ssh_failure(Path(log))
         return code
 
     def _raise_ssh_failure(self, log: Path) -> None:
         diagnostics = log.read_text(errors="replace")
+        from tr4ctl.remote import host_keys
+
         fingerprints = host_keys.fingerprints(self.target) if unknown_host_key(diagnostics) else None
         error = ssh_failure(self.target, self.options, diagnostics, fingerprints)
         if error is not None:
@@ -113,18 +146,23 @@ class SshConnection:
         into `docker load`); like run(check=True) otherwise."""
         argv = self.argv(remote_argv, sudo=sudo)
         self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv) + " < stream")
-        with tempfile.NamedTemporaryFile(prefix="tr4ctl-ssh-", suffix=".log") as log, \
+        import subprocess
+        import tempfile
+
+        from tr4ctl.stdin_feed import feed_stdin
+
+        with _ssh_log(self.options.control_dir) as log, \
                 tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             # Output to files: a chatty remote command can never block on a full pipe.
-            proc = subprocess.Popen([*argv[:1], "-E", log.name, *argv[1:]],
+            proc = subprocess.Popen([*argv[:1], "-E", log, *argv[1:]],
                                     stdin=subprocess.PIPE, stdout=out, stderr=err)
             feed_stdin(proc, source, chunk)
             code = proc.wait()
             out.seek(0)
             err.seek(0)
-            done = Completed(argv, code, out.read(), err.read())
+            done = subprocess.CompletedProcess(argv, code, out.read(), err.read())
             if code == SSH_FAILED:
-                self._raise_ssh_failure(Path(log.name))
+                self._raise_ssh_failure(Path(log))
         if code != 0:
             raise self._remote_failed(remote_argv, done)
         return done
@@ -134,5 +172,7 @@ class SshConnection:
 
     def close(self) -> None:
         """End the shared master connection (it otherwise ends ControlPersist s idle)."""
+        import subprocess
+
         subprocess.run(commands.ssh_exit_master(self.target, self.options),
                        capture_output=True, check=False)

@@ -25,7 +25,7 @@ import threading
 
 from tr4ctl import __version__, interrupts
 from tr4ctl.errors import BadInput
-from tr4ctl.plan.remote_call import EXPECT_VERSION, REMOTE_ADDRESS, REMOTE_SESSION
+from tr4ctl.session_env import EXPECT_VERSION, REMOTE_ADDRESS, REMOTE_SESSION
 
 POLL_MS = 500
 _HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL

@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
+from tr4ctl.config import workstation as keys
+from tr4ctl.config.sources import ENV_FILE, ENVIRONMENT
 from tr4ctl.errors import BadInput
 from tr4ctl.plan.ssh_target import EXAMPLE, SshTarget, parse_target
 from tr4ctl.remote.commands import SshOptions
 
+_PARSE = {keys.HOST: keys.ssh_address, keys.HOST_DIR: keys.host_path, keys.SSH_KEY: keys.path,
+          keys.KNOWN_HOSTS: keys.path}
+_DEFAULTS = {keys.HOST_DIR: keys.DEFAULT_HOST_DIR}
+# A workstation's .env holds these four keys: more than this is read the full way.
+_PLAIN_LIMIT = 64 << 10
 
-@dataclass(frozen=True)
-class Settings:
-    host: str | None
-    host_dir: str
-    ssh_key: Path | None
-    known_hosts: Path | None
+
+class Settings(namedtuple("Settings", "host host_dir ssh_key known_hosts")):
+    """host: TR4CTL_HOST or None; host_dir; ssh_key, known_hosts: Paths or None."""
+    __slots__ = ()
 
     def target(self, value: str | None = None) -> SshTarget:
         """`value` (an argument) or TR4CTL_HOST, parsed; refused when neither is given."""
@@ -48,40 +53,60 @@ class Settings:
 
 
 def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
-    from tr4ctl.config.keys import KEYS, WORKSTATION_KEYS
-    from tr4ctl.config.load import EnvFile, read_env_file, where_to_fix
-    from tr4ctl.config.model import ENV_FILE, ENVIRONMENT
-
     env_file = folder / ".env"
-    try:
-        file = read_env_file(env_file)
-    except OSError:  # no folder there: the local path names the problem, if no host is set
-        file = EnvFile(env_file, {}, {})
+    file = _env_values(env_file)
     values: dict[str, object] = {}
-    for name in WORKSTATION_KEYS:
+    for name in keys.WORKSTATION_KEYS:
         raw, source = (os.environ.get(name), ENVIRONMENT)
-        if name == "TR4CTL_HOST" and host_option is not None:
+        if name == keys.HOST and host_option is not None:
             raw, source = host_option, "--host"
         if not raw:
-            raw, source = file.values.get(name), ENV_FILE
+            raw, source = file.get(name), ENV_FILE
         if not raw:
-            values[name] = KEYS[name].default
+            values[name] = _DEFAULTS.get(name)
             continue
         try:
-            values[name] = KEYS[name].parse(raw)
+            values[name] = _PARSE[name](raw)
         except ValueError as exc:
+            from tr4ctl.config.load import where_to_fix
+
             hint = ("fix the --host value" if source == "--host"
                     else where_to_fix(name, source, env_file))
             raise BadInput(f"setting {name} is invalid (from {source}): {exc}", hint) from None
         if isinstance(values[name], Path) and source == ENV_FILE:
             values[name] = folder / values[name]  # relative to the project, like .env
-    key = values["TR4CTL_SSH_KEY"]
-    if key is not None and values["TR4CTL_HOST"]:
+    key = values[keys.SSH_KEY]
+    if key is not None and values[keys.HOST]:
         require_private_key(key)
-    if values["TR4CTL_SSH_KNOWN_HOSTS"] is not None and values["TR4CTL_HOST"]:
-        require_known_hosts_file(values["TR4CTL_SSH_KNOWN_HOSTS"])
-    return Settings(values["TR4CTL_HOST"], values["TR4CTL_HOST_DIR"], key,
-                    values["TR4CTL_SSH_KNOWN_HOSTS"])
+    if values[keys.KNOWN_HOSTS] is not None and values[keys.HOST]:
+        require_known_hosts_file(values[keys.KNOWN_HOSTS])
+    return Settings(values[keys.HOST], values[keys.HOST_DIR], key, values[keys.KNOWN_HOSTS])
+
+
+def _env_values(env_file: Path) -> dict[str, str | None]:
+    """The .env's values: a plain small file read here (config/workstation.py says when
+    that is the same reading), any other by config/load.py; none for a missing file."""
+    try:
+        descriptor = os.open(env_file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        descriptor = None
+    if descriptor is not None:
+        try:
+            info = os.fstat(descriptor)
+            text = (os.read(descriptor, _PLAIN_LIMIT + 1).decode("utf-8", "replace")
+                    if stat.S_ISREG(info.st_mode) else None)
+        finally:
+            os.close(descriptor)
+        if text is not None and len(text) <= _PLAIN_LIMIT and "\ufffd" not in text:
+            plain = keys.plain_env_values(text)
+            if plain is not None:
+                return plain
+    from tr4ctl.config.load import EnvFile, read_env_file
+
+    try:
+        return read_env_file(env_file).values
+    except OSError:  # no folder there: the local path names the problem, if no host is set
+        return EnvFile(env_file, {}, {}).values
 
 
 def require_private_key(key: Path) -> None:

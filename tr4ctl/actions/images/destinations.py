@@ -10,10 +10,10 @@ import os
 from collections.abc import Sequence
 from typing import Protocol
 
-from tr4ctl.docker.runner import ByteSource, Runner
+from tr4ctl.docker.runner import ByteSource, Runner, Trace
 from tr4ctl.errors import MissingPrerequisite, OperationFailed
 from tr4ctl.plan.image_shipping import inspect_argv, parse_inspect_answer
-from tr4ctl.remote.connection import SshConnection, Trace
+from tr4ctl.remote.connection import SshConnection
 
 NO_DOCKER, NO_ENGINE = 127, 3  # the inspect script's own exit codes
 
