@@ -2,6 +2,9 @@
 file, and the backup-schedule service as rendered (compose and swarm)."""
 
 import json
+import re
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,29 @@ def test_schedules(text, seconds):
 def test_schedules_refused(text):
     with pytest.raises(ValueError):
         offsite.schedule_seconds(text)
+
+
+def test_cron_schedules_expand_to_what_each_field_matches():
+    times = offsite.parse_schedule("  0 */6 * * *  ")
+    assert (times.minutes, times.hours, times.days_and) == ((0,), (0, 6, 12, 18), True)
+    weekdays = offsite.parse_schedule("30 2 * * mon-fri")
+    assert weekdays.weekdays == (1, 2, 3, 4, 5) and len(weekdays.days) == 31
+    assert offsite.parse_schedule("0 0 * * 7").weekdays == (0,)  # Sunday, as date +%w says
+    either = offsite.parse_schedule("0 0 1,15 * fri")
+    assert (either.days, either.weekdays, either.days_and) == ((1, 15), (5,), False)
+    assert offsite.parse_schedule("15m") == 900
+    assert either.next_after(datetime(2026, 12, 5, 12, 0, tzinfo=UTC)) == \
+        datetime(2026, 12, 11, 0, 0, tzinfo=UTC)  # the next Friday comes before the 15th
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("0 0 0 * * *", "5 fields"), ("@reboot", "cron expression such as"),
+    ("61 * * * *", "Bad minute"), ("0 0 31 2 *", "Bad day-of-month"),
+    ("0 0 L * *", "L, W and # are not taken"), ("0 0 * * 5#2", "L, W and # are not taken"),
+    ("0 0 * *", "5 fields")])
+def test_cron_schedules_refused_naming_the_rule(text, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        offsite.parse_schedule(text)
 
 
 def test_keep_flags():
@@ -97,6 +123,35 @@ def test_service_rendered_only_with_a_schedule(swarm):
                      ("/k/known", offsite.KNOWN_HOSTS_IN_CONTAINER)}
     # No secret reaches the rendered file: only the paths of the files holding them.
     assert "AWS_SECRET_ACCESS_KEY=" not in script or "sed -n" in script
+
+
+def _cron_match(script: str) -> str:
+    """The rendered service's cron sets and matcher, as sh runs them (compose's $$ is $)."""
+    start = script.index("cron_minutes=")
+    end = script.index("first=1 last_minute=")
+    return "\n".join(line.strip() for line in script[start:end].replace("$$", "$").splitlines())
+
+
+@pytest.mark.parametrize(("when", "matches"), [
+    ("00 06 05 12 6", True), ("00 07 05 12 6", False), ("30 06 05 12 6", False),
+    ("00 00 01 01 4", True), ("00 18 31 07 5", True)])
+def test_the_service_matches_a_cron_minute_as_cron_does(when, matches):
+    script = _render(**{**SFTP, "backup_schedule": "0 */6 * * *"})["services"][
+        "backup-schedule"]["command"][0]
+    assert "\ninterval=" not in script and "cron_days_and=1" in script
+    done = subprocess.run(["sh", "-c", _cron_match(script) + f"\ncron_match {when}"])
+    assert (done.returncode == 0) == matches, when
+
+
+@pytest.mark.parametrize(("when", "matches"), [
+    ("00 00 01 12 2", True),  # the 1st, a Tuesday: the day of the month matches
+    ("00 00 04 12 5", True),  # a Friday, the 4th: the day of the week matches
+    ("00 00 03 12 4", False), ("00 00 15 06 1", True), ("30 00 15 06 1", False)])
+def test_with_both_day_fields_either_is_enough(when, matches):
+    script = _render(**{**SFTP, "backup_schedule": "0 0 1,15 * fri"})["services"][
+        "backup-schedule"]["command"][0]
+    done = subprocess.run(["sh", "-c", _cron_match(script) + f"\ncron_match {when}"])
+    assert (done.returncode == 0) == matches, when
 
 
 def test_s3_credentials_read_as_data():
@@ -221,3 +276,12 @@ def test_backup_files_checked_before_up(tmp_path):
     with pytest.raises(BadInput, match="does not exist"):
         require_backup_files(config.replace(backup_ssh_known_hosts=tmp_path / "nope"))
     require_backup_files(Config.defaults())  # no schedule: nothing to check
+
+
+def test_a_cron_schedules_next_pass_is_worked_out_here():
+    state = offsite.ScheduleState(100, 0, 1, 1, "ab12cd34", 0, 130, 0, None, None)
+    noon = datetime(2026, 12, 5, 12, 0, 30, tzinfo=UTC).timestamp()
+    filled = offsite.with_next_run(state, "0 */6 * * *", noon)
+    assert filled.next_run == int(datetime(2026, 12, 5, 18, 0, tzinfo=UTC).timestamp())
+    interval = offsite.ScheduleState(100, 0, 1, 1, "ab12cd34", 0, 130, 0, 3700, None)
+    assert offsite.with_next_run(interval, "hourly", noon) == interval

@@ -125,8 +125,9 @@ TR4CTL_KEYS = (
     # Off-host backups (#22): a `backup-schedule` service in the stack when a schedule
     # is set; restic copies to the target, encrypted with a key kept in the project only.
     Key("TR4CTL_BACKUP_SCHEDULE", v.backup_schedule, None,
-        "how often the stack copies itself to TR4CTL_BACKUP_TARGET: hourly, daily or an "
-        "interval such as 15m (unset: no schedule)", applies_to=BACKUP_SERVICE),
+        "how often the stack copies itself to TR4CTL_BACKUP_TARGET: hourly, daily, an "
+        "interval such as 15m, or a cron expression in UTC such as '0 */6 * * *' (unset: "
+        "no schedule)", applies_to=BACKUP_SERVICE),
     Key("TR4CTL_BACKUP_KEEP", v.backup_keep, "24h,7d,4w",
         "generations kept at the target: hourly (h), daily (d), weekly (w), monthly (m)",
         applies_to=BACKUP_SERVICE),

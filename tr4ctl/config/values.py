@@ -178,10 +178,10 @@ MAX_TAG_CHARS = 128
 
 
 def backup_schedule(value: str) -> str:
-    from tr4ctl.plan.offsite import schedule_seconds
+    from tr4ctl.plan.offsite import parse_schedule
 
-    schedule_seconds(value)
-    return value.strip().lower()
+    parse_schedule(value)
+    return " ".join(value.split()).lower()
 
 
 def backup_keep(value: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 STATE_FORMAT_VERSION = 1
 NAMED_SCHEDULES = {"hourly": 3600, "daily": 86400}
@@ -34,12 +35,65 @@ def schedule_seconds(value: str) -> int:
         return NAMED_SCHEDULES[text]
     match = _INTERVAL.match(text)
     if not match:
-        raise ValueError("use hourly, daily or an interval such as 15m, 6h or 1d")
+        raise ValueError("use hourly, daily, an interval such as 15m, 6h or 1d, or a cron "
+                         "expression such as '0 */6 * * *' (UTC)")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds < MIN_INTERVAL_SECONDS:
         raise ValueError(f"must be at least {MIN_INTERVAL_SECONDS}s (the database alone is "
                          f"copied every {DB_INTERVAL_SECONDS}s anyway)")
     return seconds
+
+
+@dataclass(frozen=True)
+class CronTimes:
+    """A 5-field cron expression (UTC) as the sets of values each field matches, for the
+    service's shell loop to test each minute against (it cannot parse cron itself)."""
+
+    expression: str
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days: tuple[int, ...]
+    months: tuple[int, ...]
+    weekdays: tuple[int, ...]  # 0 Sunday .. 6 Saturday, as `date +%w` prints them
+    # Vixie cron: with both day fields restricted, either matching is enough; with one
+    # of them `*`, both must match.
+    days_and: bool
+
+    def next_after(self, moment: datetime) -> datetime:
+        from cronsim import CronSim
+
+        return next(CronSim(self.expression, moment.astimezone(UTC)))
+
+
+def parse_schedule(value: str) -> int | CronTimes:
+    """TR4CTL_BACKUP_SCHEDULE: seconds between passes, or the cron expression's times.
+    ValueError names the rule."""
+    text = " ".join(value.split())
+    if " " not in text:
+        return schedule_seconds(text)
+    return cron_times(text)
+
+
+def cron_times(expression: str) -> CronTimes:
+    # cronsim (README "Off-host copies" says why) parses; only the standard five fields
+    # are taken, as the service's loop matches them (no seconds, L, W or #).
+    from cronsim import CronSim, CronSimError
+
+    if len(expression.split()) != 5:
+        raise ValueError("a cron expression has 5 fields: minute hour day month weekday "
+                         "(UTC), such as '0 */6 * * *'")
+    try:
+        parsed = CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
+        next(parsed)
+    except (CronSimError, StopIteration, ValueError) as exc:
+        raise ValueError(f"{expression!r} is not a cron expression: {exc}") from None
+    weekdays = {day for day in parsed.weekdays if isinstance(day, int)}
+    if len(weekdays) != len(parsed.weekdays) or min(parsed.days) < 1:
+        raise ValueError("L, W and # are not taken: use minute hour day month weekday with "
+                         "numbers, names, ranges, lists and steps")
+    return CronTimes(expression, tuple(sorted(parsed.minutes)), tuple(sorted(parsed.hours)),
+                     tuple(sorted(parsed.days)), tuple(sorted(parsed.months)),
+                     tuple(sorted({day % 7 for day in weekdays})), parsed.day_and)
 
 
 def keep_flags(value: str) -> list[str]:
@@ -144,6 +198,17 @@ def parse_state(text: str) -> ScheduleState:
                          word("failed_step"))
 
 
+def with_next_run(state: ScheduleState, schedule: str, now: float) -> ScheduleState:
+    """A cron schedule's next pass, which its service leaves to tr4ctl (null in its state)."""
+    from dataclasses import replace
+
+    times = parse_schedule(schedule)
+    if state.next_run is not None or isinstance(times, int):
+        return state
+    moment = times.next_after(datetime.fromtimestamp(now, UTC))
+    return replace(state, next_run=int(moment.timestamp()))
+
+
 def describe_state(state: ScheduleState | None, now: float) -> tuple[str, str]:
     """(verdict, words): verdict ok, failed, pending (no pass yet) or unknown."""
     if state is None:
@@ -205,6 +270,7 @@ def service_values(schedule: str, keep: str, target: str, password_file: str,
                    backend_uid: int) -> dict[str, object]:
     """What the compose template's backup-schedule service needs."""
     parsed = parse_target(target)
+    when = parse_schedule(schedule)
     mounts: list[tuple[str, str]] = []
     command = None
     if parsed.kind == "sftp" and ssh_key and known_hosts:
@@ -213,7 +279,8 @@ def service_values(schedule: str, keep: str, target: str, password_file: str,
     if parsed.kind == "s3" and s3_credentials:
         mounts.append((s3_credentials, S3_CREDENTIALS_IN_CONTAINER))
     return {
-        "interval_seconds": schedule_seconds(schedule),
+        "interval_seconds": when if isinstance(when, int) else None,
+        "cron": None if isinstance(when, int) else when,
         "db_interval_seconds": DB_INTERVAL_SECONDS,
         "keep_flags": keep_flags(keep),
         "repository": parsed.repository,

@@ -9,7 +9,13 @@ from typing import Any
 
 from tr4ctl.errors import BadInput, Tr4ctlError
 from tr4ctl.facts import BACKUP_SERVICE
-from tr4ctl.plan.offsite import STATE_FILE, ScheduleState, describe_state, parse_state
+from tr4ctl.plan.offsite import (
+    STATE_FILE,
+    ScheduleState,
+    describe_state,
+    parse_state,
+    with_next_run,
+)
 from tr4ctl.runtime import Runtime
 
 
@@ -47,7 +53,8 @@ def schedule_report(rt: Runtime) -> ScheduleReport | None:
                               None)
     if read.returncode == 0:
         try:
-            state = parse_state(read.stdout)
+            state = with_next_run(parse_state(read.stdout), config.backup_schedule,
+                                  time.time())
         except ValueError as error:
             return ScheduleReport(config.backup_schedule, config.backup_target, "unknown",
                                   f"its state file is unreadable ({error})", None)
