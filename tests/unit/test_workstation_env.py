@@ -8,6 +8,8 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from tr4ctl.actions.config.set import workstation_only
 
 HOST = "ssh://ubuntu@203.0.113.7"  # never contacted: config set of these keys stays here
@@ -96,11 +98,14 @@ def test_a_plain_env_reads_as_python_dotenv_reads_it_and_any_other_is_left_to_it
         assert plain_env_values(text) is None, text
 
 
-def test_a_forwarded_start_imports_no_heavy_module(tmp_path):
+@pytest.mark.parametrize("set_by", [".env", "environment"])
+def test_a_forwarded_start_imports_no_heavy_module(tmp_path, set_by):
     """What a forwarded `status` costs before ssh starts (bench/results/*-remote-*.json):
     the forwarding modules and small stdlib ones, never the command tree, config's keys,
-    python-dotenv, dataclasses, typing or rich."""
-    (tmp_path / ".env").write_text(f"TR4CTL_HOST={HOST}:2\n")
+    python-dotenv, dataclasses, typing or rich; with the host in a plain .env, or in the
+    environment and no .env at all."""
+    if set_by == ".env":
+        (tmp_path / ".env").write_text(f"TR4CTL_HOST={HOST}:2\n")
     fake_ssh = tmp_path / "bin" / "ssh"
     fake_ssh.parent.mkdir()
     fake_ssh.write_text("#!/bin/sh\nexit 0\n")
@@ -111,7 +116,10 @@ def test_a_forwarded_start_imports_no_heavy_module(tmp_path):
             "'typing', 'rich', 'tempfile')\n"
             "print('HEAVY', [m for m in heavy if m in sys.modules])\n")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
+    environment = {**clean, "PATH": f"{fake_ssh.parent}:{clean['PATH']}",
+                   "XDG_RUNTIME_DIR": str(tmp_path)}
+    if set_by == "environment":
+        environment["TR4CTL_HOST"] = f"{HOST}:2"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, env={**clean, "PATH": f"{fake_ssh.parent}:{clean['PATH']}",
-                                             "XDG_RUNTIME_DIR": str(tmp_path)}, timeout=60)
+                          cwd=tmp_path, env=environment, timeout=60)
     assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, done.stdout + done.stderr

@@ -88,6 +88,8 @@ def _env_values(env_file: Path) -> dict[str, str | None]:
     that is the same reading), any other by config/load.py; none for a missing file."""
     try:
         descriptor = os.open(env_file, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:  # a workstation set by the environment alone
+        return {}
     except OSError:
         descriptor = None
     if descriptor is not None:
