@@ -44,6 +44,14 @@ per-round ratios. Sections (all by default):
            It leaves the stack on PostgreSQL: it runs after every other section.
 - offsite: the disaster drill of tests/stack/test_offsite.py (its own stack and SFTP
            server): measured RPO (target <= 60 s) and RTO (empty host to serving)
+- growth:  (only with --only growth: minutes and gigabytes) `backup create` and `backup
+           restore` wall seconds and archive size with 100,000 accounts and then 100 MB
+           and 1 GB in Chroma's volume, and the API's pause meanwhile: GET /ready (the
+           database and Chroma) every 20 ms through nginx, the longest stretch without a
+           ready answer and the requests that failed. The Chroma bytes are incompressible
+           filler in its volume: the copy's cost depends on the bytes, not on what they
+           hold; a real collection also costs Chroma its start-up (measured on the filler
+           stack as it is).
 """
 
 from __future__ import annotations
@@ -75,6 +83,11 @@ OLD = {"backend_health_ms": 50.0, "proxy_ms": 10.0, "startup_s": (15.0, 20.0),
        "gunicorn_workers": 1}
 SECTIONS = ("help", "status", "up", "idle", "latency", "load", "reads", "backend", "deploy",
             "database", "offsite")
+# Asked for by name only: it writes gigabytes and takes minutes.
+ON_REQUEST = ("growth",)
+GROWTH_ACCOUNTS = 100_000
+GROWTH_CHROMA_MB = (100, 1024)
+PROBE_EVERY = 0.02
 OFFSITE_FIGURES = CHECKOUT / "build" / "bench" / "offsite-drill.json"
 ADMIN, FOUNDER = "a@bench.test", "f@bench.test"
 PASSWORD = "bench-password-123456"
@@ -534,6 +547,103 @@ def targets(result: dict) -> dict:
 terminated: list[int] = []
 
 
+class ReadyProbe:
+    """GET /ready through nginx every PROBE_EVERY s on one connection, until stopped: the
+    longest stretch without a ready answer, and the requests that failed."""
+
+    def __init__(self, bench: Bench):
+        self.url = bench.url("/ready")
+        self.answers: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        with httpx.Client(timeout=10, trust_env=False) as client:
+            while not self._stop.is_set():
+                try:
+                    ok = client.get(self.url).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.answers.append((time.monotonic(), ok))
+                time.sleep(PROBE_EVERY)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wait_until = time.monotonic() + 120  # until ready again (or two minutes)
+        while time.monotonic() < wait_until and not (self.answers and self.answers[-1][1]):
+            time.sleep(0.1)
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def figures(self) -> dict:
+        longest, last_ok = 0.0, None
+        for moment, ok in self.answers:
+            if ok:
+                if last_ok is not None:
+                    longest = max(longest, moment - last_ok)
+                last_ok = moment
+        return {"requests": len(self.answers),
+                "failed": sum(1 for _, ok in self.answers if not ok),
+                "longest_without_ready_s": round(longest, 2)}
+
+
+def _insert_accounts(bench: Bench, count: int) -> None:
+    """count accounts in one SQL statement, as the backend's user, each with the seeded
+    founder's password hash (bcrypt per row would take hours, and is not what is copied)."""
+    bench.login()
+    script = (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect('/app/data/tr4ction.db', timeout=60)\n"
+        "with db:\n"
+        "    db.execute(\"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < ?) INSERT INTO users (email, name, role, password_hash, created_at, "
+        "updated_at) SELECT 'growth' || i || '@bench.test', 'Growth ' || i, role, "
+        "password_hash, created_at, updated_at FROM n, (SELECT * FROM users WHERE email = ?)\","
+        " (int(sys.argv[1]), sys.argv[2]))\n"
+        "print(db.execute('SELECT count(*) FROM users').fetchone()[0])\n")
+    bench.run([*bench.compose, "exec", "-T", "backend", "python", "-c", script, str(count),
+               FOUNDER])
+
+
+def _chroma_filler(bench: Bench, megabytes: int) -> None:
+    bench.run([*bench.compose, "exec", "-T", "chroma", "sh", "-c",
+               f"head -c {megabytes}M /dev/urandom > /data/bench-growth-filler.bin"])
+
+
+def _backup_and_restore(bench: Bench) -> dict:
+    with ReadyProbe(bench) as during_backup:
+        created, backup_s = bench.json("backup", "create")
+    archive = Path(created["path"])
+    with ReadyProbe(bench) as during_restore:
+        _, restore_s = bench.json("backup", "restore", str(archive), "--yes")
+    figures = {"backup_create_s": round(backup_s, 2),
+               "archive_mb": round(archive.stat().st_size / 1e6, 1),
+               "stopped_s": created.get("stopped_seconds"),
+               "api_during_backup": during_backup.figures(),
+               "backup_restore_s": round(restore_s, 2),
+               "api_during_restore": during_restore.figures()}
+    for leftover in archive.parent.glob("*.tar.gz"):
+        leftover.unlink()  # the safety backups too: the next size must fit on the disk
+    return figures
+
+
+def measure_growth(bench: Bench) -> dict:
+    result: dict = {"accounts": GROWTH_ACCOUNTS, "probe_every_s": PROBE_EVERY}
+    result["empty"] = _backup_and_restore(bench)
+    log(f"growth: {GROWTH_ACCOUNTS} accounts")
+    _insert_accounts(bench, GROWTH_ACCOUNTS)
+    result[f"{GROWTH_ACCOUNTS}_accounts"] = _backup_and_restore(bench)
+    for megabytes in GROWTH_CHROMA_MB:
+        log(f"growth: {megabytes} MB in Chroma's volume")
+        _chroma_filler(bench, megabytes)
+        result[f"{GROWTH_ACCOUNTS}_accounts_chroma_{megabytes}mb"] = _backup_and_restore(bench)
+    return result
+
+
 def _on_sigterm(signum, _frame) -> None:
     terminated.append(signum)
     raise KeyboardInterrupt
@@ -568,12 +678,13 @@ def main() -> int:
     parser.add_argument("--db-samples", type=int, default=30,
                         help="logins and /ready requests per database")
     parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections: {', '.join(SECTIONS)}")
+                        help=f"comma-separated sections: {', '.join(SECTIONS + ON_REQUEST)}")
     options = parser.parse_args()
     chosen = [s.strip() for s in options.only.split(",") if s.strip()]
-    unknown = sorted(set(chosen) - set(SECTIONS))
+    unknown = sorted(set(chosen) - set(SECTIONS + ON_REQUEST))
     if unknown:
-        parser.error(f"unknown section(s) {', '.join(unknown)}; use {', '.join(SECTIONS)}")
+        parser.error(f"unknown section(s) {', '.join(unknown)}; use "
+                     f"{', '.join(SECTIONS + ON_REQUEST)}")
 
     # What is measured is the tool as installed (a wheel carries bytecode), not the
     # compile of its sources on every start when PYTHONDONTWRITEBYTECODE is set.
@@ -607,6 +718,7 @@ def main() -> int:
             ("deploy", lambda: measure_deploy(bench, options.rounds)),
             ("database", lambda: measure_database(bench, options.db_samples)),  # last
             ("offsite", measure_offsite),
+            ("growth", lambda: measure_growth(bench)),
         ]
         for name, step in steps:
             if name in chosen:
