@@ -240,6 +240,9 @@ def test_backup_under_load_restores_everything_into_a_fresh_stack(stack):
     parts = {p["name"]: p for p in created["manifest"]["parts"]}
     assert parts["database.sqlite3"]["details"]["integrity_check"] == "ok"
     assert "chroma stopped" in parts["chroma_data.tar"]["details"]["consistency"]
+    # Chroma was stopped only for a copy inside the engine, removed once archived.
+    volumes = docker("volume", "ls", "-q", "--filter", f"name={stack.name}_").split()
+    assert not [v for v in volumes if v.endswith("-backup-copy")], volumes
     assert created["manifest"]["tr4ctl_version"] and created["manifest"]["created_at"]
     assert all(len(p["sha256"]) == 64 for p in parts.values() if not p["absent"])
     stack.tr4ctl("backup", "verify", str(archive))

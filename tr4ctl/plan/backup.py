@@ -55,6 +55,14 @@ NOT_INCLUDED = {
 VOLUME_WRITERS = {
     "chroma_data": ("chroma",),
 }
+# While its writers are stopped, such a volume is copied inside the engine into a volume
+# of this name (disk to disk: seconds for a gigabyte), and archived from there once they
+# run again: the pause is the disk copy, not the archive's write.
+COPY_SUFFIX = "-backup-copy"
+
+
+def copy_volume_key(key: str) -> str:
+    return f"{key}{COPY_SUFFIX}"
 WHAT = {
     "backend_data": "backend data volume (uploads, knowledge, templates), without the "
                     "live SQLite files",

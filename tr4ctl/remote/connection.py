@@ -13,6 +13,7 @@ import itertools
 import os
 import shlex
 import signal
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -47,13 +48,19 @@ def _ssh_log(folder: Path):
 def _spawn_and_wait(argv: list[str]) -> int:
     """subprocess.run(argv).returncode with this process's stdin, stdout and stderr,
     without importing subprocess (a forwarded command's start). Interrupted, ssh is
-    killed as subprocess.run kills it: the host sees the session end."""
+    given subprocess.run's quarter of a second to end on the same Ctrl-C, then killed:
+    the host sees the session end either way."""
     pid = os.posix_spawnp(argv[0], argv, os.environ)
     try:
         _, status = os.waitpid(pid, 0)
     except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        deadline = time.monotonic() + 0.25
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
         raise
     return os.waitstatus_to_exitcode(status)
 

@@ -42,6 +42,7 @@ from tr4ctl.plan.backup import (
     Part,
     archive_file_name,
     archives_to_prune,
+    copy_volume_key,
     database_path_in_volume,
     parse_archive_name,
     sqlite_exclusions,
@@ -244,8 +245,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
                 continue
             exclude = (sqlite_exclusions(database.path_in_volume)
                        if key == "backend_data" and database.path_in_volume else [])
-            with _writers_stopped(rt, streams, key, states, stopped):
-                streams.read_volume(names.volume(key), staging / part.name, exclude)
+            _copy_volume(rt, streams, key, states, stopped, staging / part.name, exclude)
             part.size, part.sha256 = sha256_of(staging / part.name)
             if exclude:
                 part.details["excluded"] = [pattern[2:] for pattern in exclude]
@@ -366,13 +366,43 @@ def _meta(stderr: str) -> dict:
                           "rerun with --verbose", details=stderr.strip()[-2000:] or None)
 
 
+def _copy_volume(rt: Runtime, streams: VolumeStreams, key: str,
+                 states: dict[str, ServiceState], stopped: dict[str, float], dest: Path,
+                 exclude: list[str]) -> None:
+    """The volume's tar into dest. With writers running, they are stopped only for a
+    copy inside the engine (plan/backup.py COPY_SUFFIX), and the tar is read from it."""
+    volume = rt.names.volume(key)
+    if not _running_writers(key, states):
+        streams.read_volume(volume, dest, exclude)
+        return
+    copy = rt.names.volume(copy_volume_key(key))
+    remove_volume_copies(rt)  # a killed run's
+    rt.engine.create_volume(copy)
+    try:
+        with _writers_stopped(rt, streams, key, states, stopped):
+            streams.clone_volume(volume, copy)
+        streams.read_volume(copy, dest, exclude)
+    finally:
+        rt.engine.remove_volume(copy)
+
+
+def remove_volume_copies(rt: Runtime) -> None:
+    copies = [rt.names.volume(copy_volume_key(key)) for key in VOLUME_WRITERS]
+    for name in rt.engine.existing_volumes(copies):
+        rt.engine.remove_volume(name)
+
+
+def _running_writers(volume_key: str, states: dict[str, ServiceState]) -> list[str]:
+    return [s for s in VOLUME_WRITERS.get(volume_key, ())
+            if s in states and states[s].state == "running"]
+
+
 @contextmanager
 def _writers_stopped(rt: Runtime, streams: VolumeStreams, volume_key: str,
                      states: dict[str, ServiceState], stopped: dict[str, float]) -> Iterator[None]:
     """Stop the running services that write this volume, and start them again after,
     waiting until they are healthy (whatever happened to the copy in between)."""
-    running = [s for s in VOLUME_WRITERS.get(volume_key, ())
-               if s in states and states[s].state == "running"]
+    running = _running_writers(volume_key, states)
     if not running:
         yield
         return
