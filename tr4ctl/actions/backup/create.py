@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tr4ctl import __version__
 from tr4ctl.actions.backup.archive import sha256_of, write_archive
-from tr4ctl.actions.backup.location import backup_dir, check_space, prepare_dir
+from tr4ctl.actions.backup.location import backup_dir, check_space, free_bytes, prepare_dir
 from tr4ctl.actions.db.postgres import start_postgres
 from tr4ctl.docker.health import wait_healthy
 from tr4ctl.docker.volumes import VolumeStreams
@@ -45,6 +45,7 @@ from tr4ctl.plan.backup import (
     copy_volume_key,
     database_path_in_volume,
     parse_archive_name,
+    space_problem,
     sqlite_exclusions,
     utc_now_text,
     volume_part_name,
@@ -156,6 +157,21 @@ def estimated_bytes(rt: Runtime, streams: VolumeStreams, present: set[str]) -> i
     return sum(kib.values()) * 1024 + (env_file.stat().st_size if env_file.exists() else 0)
 
 
+def check_engine_space(rt: Runtime, streams: VolumeStreams, present: set[str]) -> None:
+    """Room in the engine's data root for the copy _copy_volume makes there, when that
+    root is on this machine (an engine elsewhere has a disk this process cannot see)."""
+    keys = [key for key in VOLUME_WRITERS if key in present]
+    root = Path(rt.engine.docker_root_dir() or "/nonexistent")
+    if not keys or not root.is_dir():
+        return
+    kib = streams.volume_kib([rt.names.volume(key) for key in keys])
+    problem = space_problem(str(root), "copy of Chroma's volume (Chroma is stopped only "
+                            "while it is made)", sum(kib.values()) * 1024, free_bytes(root))
+    if problem:
+        raise OperationFailed(problem, "free space there (`docker system df` shows what the "
+                                       "engine keeps); nothing was changed")
+
+
 def create_backup(rt: Runtime, output: Path | None, keep: int | None) -> CreatedBackup:
     """`backup create`: pre-flight, then the copy (the caller holds the stack's lock)."""
     engine = rt.engine
@@ -171,6 +187,7 @@ def create_backup(rt: Runtime, output: Path | None, keep: int | None) -> Created
     prepare_dir(directory)
     streams = VolumeStreams(engine, helper_image(rt))
     check_space(directory, estimated_bytes(rt, streams, present), "backup")
+    check_engine_space(rt, streams, present)
     streams.remove_leftover_helpers()
     created = take_backup(rt, streams, directory, KIND_BACKUP, present)
     if keep:
