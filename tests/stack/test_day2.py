@@ -233,12 +233,16 @@ http.server.HTTPServer(("0.0.0.0", 8080), Hook).serve_forever()
 
 
 def test_the_stack_alerts_once_when_chroma_stays_down_and_once_when_it_is_back(day2_stack):
-    """Last in the module: the stack keeps its alert-watch service after it."""
+    """Last in the module; it ends by unsetting the webhook: `up` removes the watcher."""
     stack = day2_stack
     ids = stack.container_ids()
     image = docker("inspect", "-f", "{{.Config.Image}}", ids["backend"]).strip()
     receiver = f"{stack.name}-hook"
-    docker("run", "-d", "--name", receiver, "--network", f"{stack.name}_network",
+    # The backend's image carries the compose labels of the project that built it: emptied
+    # here, as tr4ctl's own helpers do (docker/commands.py NOT_COMPOSE), so no project's
+    # `up` takes the receiver for one of its containers.
+    docker("run", "-d", "--name", receiver, "--label", "com.docker.compose.project=",
+           "--label", "com.docker.compose.service=", "--network", f"{stack.name}_network",
            "--network-alias", "t3d2-hook", "--entrypoint", "python3", image, "-c", RECEIVER)
 
     def alerts() -> list[dict]:
@@ -265,6 +269,10 @@ def test_the_stack_alerts_once_when_chroma_stays_down_and_once_when_it_is_back(d
         backend = [a for a in alerts() if a["incident"] == "backend"]
         assert [a["status"] for a in backend] == ["firing", "resolved"], backend
         assert "t3d2-watch-token" not in docker("logs", watcher)
+        # The webhook unset: the next `up` removes the watcher it no longer renders.
+        stack.tr4ctl("up", "--env", "dev")
+        assert "alert-watch" not in stack.container_ids()
+        assert docker("ps", "-aq", "--filter", f"id={watcher}").strip() == ""
     finally:
         docker("rm", "-f", receiver, check=False)
         docker("start", ids["chroma"], check=False)

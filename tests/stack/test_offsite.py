@@ -120,11 +120,6 @@ def _client(stack, token: str | None = None) -> httpx.Client:
     return httpx.Client(base_url=stack.url(""), timeout=60, headers=headers)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "intermittent, not understood: in 3 of 4 whole-module runs (0 of 2 runs of this test "
-    "with the corruption one) a backup-helper container of restore.py's safety backup was "
-    "SIGKILLed from outside 3 s after it started (docker events: kill signal 9, exit 137); "
-    "no tr4ctl code path of this process removes it then"))
 def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
     """Accounts written in a loop; the project's volumes destroyed; a fresh project folder
     restores from the target with one command; every account committed more than 60 s
@@ -187,7 +182,7 @@ def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
 def test_corrupted_pack_is_caught(offsite):
     stack, server = offsite
     if stack.json("status", check=False)["data"]["condition"] == "stopped":
-        pytest.skip("the drill's restore did not bring the stack back (see its xfail)")
+        pytest.skip("the drill's restore did not bring the stack back (it failed above)")
     # Healthy first (after the drill: the restored stack's own first pass), so that the
     # failure below is the damage's.
     wait_for(lambda: (s := _state(stack)) and s["verdict"] == "ok" and s["state"]["last_run"],

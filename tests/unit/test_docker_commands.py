@@ -92,7 +92,9 @@ def test_helper_container_is_labelled_offline_and_gets_values_by_name():
     argv = cmd.helper_run("helper:1", ["tar", "-cf", "-", "-C", "/v", "."], project="acme",
                           role="backup-helper", mounts={"acme_backend_data": "/v:ro"},
                           stdin=True, env_keys=["DATABASE_URL"])
+    # The compose labels its image may carry are emptied (commands.NOT_COMPOSE).
     assert argv == ["docker", "run", "--rm", "-i", "--network", "none", "--user", "0:0",
+                    "--label", "com.docker.compose.project=", "--label", "com.docker.compose.service=",
                     "--label", "io.tr4ctl.project=acme", "--label", "io.tr4ctl.role=backup-helper",
                     "-v", "acme_backend_data:/v:ro", "-e", "DATABASE_URL",
                     "--entrypoint", "tar", "helper:1", "-cf", "-", "-C", "/v", "."]
@@ -107,7 +109,8 @@ def test_deploy_calls():
         "docker", "exec", "-i", "abc", "python3", "-"]
     assert cmd.image_remove(["a:1", "b:2"]) == ["docker", "image", "rm", "a:1", "b:2"]
     assert cmd.run_image("img:1", ["python3", "-m", "app.manage", "revision", "--code-only"]) == [
-        "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", "img:1",
+        "docker", "run", "--rm", "--network", "none", "--label", "com.docker.compose.project=", "--label", "com.docker.compose.service=",
+        "--entrypoint", "python3", "img:1",
         "-m", "app.manage", "revision", "--code-only"]
 
 
@@ -150,6 +153,6 @@ def test_overlay_network_node_label_and_attached_tool():
     assert cmd.run_attached("certbot:5", ["certificates"], network="acme_network",
                             mounts={"acme_certbot_conf": "/etc/letsencrypt"},
                             env_keys=["REQUESTS_CA_BUNDLE"], entrypoint="certbot") == [
-        "docker", "run", "--rm", "-i", "--network", "acme_network",
+        "docker", "run", "--rm", "-i", "--network", "acme_network", "--label", "com.docker.compose.project=", "--label", "com.docker.compose.service=",
         "-v", "acme_certbot_conf:/etc/letsencrypt", "-e", "REQUESTS_CA_BUNDLE",
         "--entrypoint", "certbot", "certbot:5", "certificates"]

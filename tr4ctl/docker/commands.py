@@ -20,6 +20,14 @@ COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 
 
+# A container tr4ctl runs itself inherits its image's labels: an image compose built
+# carries com.docker.compose.project=<the project that built it>, so a helper made from
+# it would count as that project's container, and that project's `down` (or `up
+# --remove-orphans`) would kill it mid-copy, whichever project the helper works for.
+# Emptied, they match no project.
+NOT_COMPOSE = {COMPOSE_PROJECT_LABEL: "", COMPOSE_SERVICE_LABEL: ""}
+
+
 def _labels(labels: Mapping[str, str]) -> list[str]:
     argv: list[str] = []
     for key, value in labels.items():
@@ -173,8 +181,8 @@ def image_remove(images: Iterable[str]) -> list[str]:
 
 def run_image(image: str, command: list[str]) -> list[str]:
     """A throwaway container of an image, offline: to ask the image about itself."""
-    return [DOCKER, "run", "--rm", "--network", "none", "--entrypoint", command[0], image,
-            *command[1:]]
+    return [DOCKER, "run", "--rm", "--network", "none", *_labels(NOT_COMPOSE),
+            "--entrypoint", command[0], image, *command[1:]]
 
 
 def helper_run(image: str, command: list[str], *, project: str, role: str,
@@ -183,7 +191,8 @@ def helper_run(image: str, command: list[str], *, project: str, role: str,
     """A throwaway container with no network, labelled so a killed run's leftovers are
     found. `-e KEY` without a value: the value comes from the runner's environment."""
     argv = [DOCKER, "run", "--rm", *(["-i"] if stdin else []), "--network", "none",
-            "--user", user, *_labels({PROJECT_LABEL: project, ROLE_LABEL: role})]
+            "--user", user,
+            *_labels({**NOT_COMPOSE, PROJECT_LABEL: project, ROLE_LABEL: role})]
     for volume, target in mounts.items():
         argv += ["-v", f"{volume}:{target}"]
     for key in env_keys:
@@ -212,8 +221,12 @@ class ComposeProject:
     def config_check(self) -> list[str]:
         return [*self.base(), "config", "--quiet"]
 
-    def up(self, services: Iterable[str] = (), *, build: bool = False) -> list[str]:
-        return [*self.base(), "up", "--detach", *(["--build"] if build else []), *services]
+    def up(self, services: Iterable[str] = (), *, build: bool = False,
+           remove_orphans: bool = False) -> list[str]:
+        """remove_orphans: a service the settings no longer render (alert-watch without
+        a webhook, backup-schedule without a schedule) goes, as a swarm's --prune does."""
+        return [*self.base(), "up", "--detach", *(["--build"] if build else []),
+                *(["--remove-orphans"] if remove_orphans else []), *services]
 
     def add_container(self, service: str, count: int) -> list[str]:
         """Run `count` containers of the service with the file's current definition,
@@ -326,7 +339,8 @@ def run_attached(image: str, command: list[str], *, network: str, mounts: Mappin
                  labels: Mapping[str, str] | None = None) -> list[str]:
     """A one-off container on the stack's (attachable overlay) network: a tool run on a
     swarm, where `compose run` does not exist."""
-    argv = [DOCKER, "run", "--rm", "-i", "--network", network, *_labels(labels or {})]
+    argv = [DOCKER, "run", "--rm", "-i", "--network", network,
+            *_labels({**NOT_COMPOSE, **(labels or {})})]
     for volume, target in mounts.items():
         argv += ["-v", f"{volume}:{target}"]
     for key in env_keys:

@@ -311,8 +311,9 @@ class Engine:
                         what="validating the rendered compose file",
                         hint="check the templates and .env; nothing was started")
 
-    def compose_up(self, services: list[str], *, build: bool = False) -> None:
-        self.runner.run(self.project.up(services, build=build))
+    def compose_up(self, services: list[str], *, build: bool = False,
+                   remove_orphans: bool = False) -> None:
+        self.runner.run(self.project.up(services, build=build, remove_orphans=remove_orphans))
 
     def compose_down(self, timeout: int | None = None) -> None:
         self.runner.run(self.project.down(timeout=timeout))

@@ -182,7 +182,8 @@ class SwarmEngine(Engine):
 
     OWN_LABEL = STACK_LABEL
 
-    def compose_up(self, services: list[str], *, build: bool = False) -> None:
+    def compose_up(self, services: list[str], *, build: bool = False,
+                   remove_orphans: bool = False) -> None:  # deploy --prune, always
         self.runner.run(self.stack.deploy(), what="docker stack deploy")
 
     def compose_down(self, timeout: int | None = None) -> None:

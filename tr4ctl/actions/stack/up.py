@@ -205,7 +205,8 @@ def _change(rt: Runtime, env: Environment, steps: UpSteps, report: UpReport,
             wait_healthy(rt.engine, (POSTGRES,), timeout=timeout, started=started)
     steps.enter("starting the containers")
     with rt.out.progress("starting the containers"):
-        rt.engine.compose_up(list(services), build=build and not own_source)
+        rt.engine.compose_up(list(services), build=build and not own_source,
+                             remove_orphans=True)
     steps.enter("waiting for the services to be healthy")
     with rt.out.progress("waiting for the services to be healthy") as show:
         report.services, after = wait_healthy(
