@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tr4ctl.config import values as v
-from tr4ctl.config.workstation import DEFAULT_HOST_DIR, WORKSTATION_KEYS  # noqa: F401
+from tr4ctl.config import workstation as ws
+from tr4ctl.config.workstation import WORKSTATION_KEYS  # noqa: F401
 from tr4ctl.session_env import EXPECT_VERSION, REMOTE_ADDRESS, REMOTE_SESSION
 
 PREFIX = "TR4CTL_"
@@ -146,12 +147,13 @@ TR4CTL_KEYS = (
         applies_to=BACKUP_SERVICE),
     # The workstation's own settings (README "Remote hosts"): with TR4CTL_HOST set, every
     # command but `config set` of these keys runs on that host, over SSH.
-    Key("TR4CTL_HOST", v.ssh_address, None,
+    Key(ws.HOST, ws.PARSERS[ws.HOST], ws.DEFAULTS[ws.HOST],
         "the host the commands run on, ssh://[user@]host[:port] (unset: this machine)"),
-    Key("TR4CTL_HOST_DIR", v.host_path, DEFAULT_HOST_DIR, "the project folder on TR4CTL_HOST"),
-    Key("TR4CTL_SSH_KEY", v.path, None,
+    Key(ws.HOST_DIR, ws.PARSERS[ws.HOST_DIR], ws.DEFAULTS[ws.HOST_DIR],
+        "the project folder on TR4CTL_HOST"),
+    Key(ws.SSH_KEY, ws.PARSERS[ws.SSH_KEY], ws.DEFAULTS[ws.SSH_KEY],
         "private key for TR4CTL_HOST (unset: the agent and ssh's defaults); kept 0600"),
-    Key("TR4CTL_SSH_KNOWN_HOSTS", v.path, None,
+    Key(ws.KNOWN_HOSTS, ws.PARSERS[ws.KNOWN_HOSTS], ws.DEFAULTS[ws.KNOWN_HOSTS],
         "known_hosts file for TR4CTL_HOST (unset: ~/.ssh/known_hosts)"),
 )
 

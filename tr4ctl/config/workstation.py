@@ -48,6 +48,12 @@ def host_path(value: str) -> str:
     return value.rstrip("/")
 
 
+# Each key's rule and default, here once: config/keys.py's Keys and remote/settings.py
+# read them from these two.
+PARSERS = {HOST: ssh_address, HOST_DIR: host_path, SSH_KEY: path, KNOWN_HOSTS: path}
+DEFAULTS = {HOST: None, HOST_DIR: DEFAULT_HOST_DIR, SSH_KEY: None, KNOWN_HOSTS: None}
+
+
 # A .env with none of these characters or words has no quoting, escape, expansion or
 # `export` for python-dotenv to read: each KEY=VALUE line means what it says. Any other
 # .env is read by python-dotenv (config/load.py), the one parser of the settings.

@@ -16,9 +16,6 @@ from tr4ctl.errors import BadInput
 from tr4ctl.plan.ssh_target import EXAMPLE, SshTarget, parse_target
 from tr4ctl.remote.commands import SshOptions
 
-_PARSE = {keys.HOST: keys.ssh_address, keys.HOST_DIR: keys.host_path, keys.SSH_KEY: keys.path,
-          keys.KNOWN_HOSTS: keys.path}
-_DEFAULTS = {keys.HOST_DIR: keys.DEFAULT_HOST_DIR}
 # A workstation's .env holds these four keys: more than this is read the full way.
 _PLAIN_LIMIT = 64 << 10
 
@@ -63,10 +60,10 @@ def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
         if not raw:
             raw, source = file.get(name), ENV_FILE
         if not raw:
-            values[name] = _DEFAULTS.get(name)
+            values[name] = keys.DEFAULTS[name]
             continue
         try:
-            values[name] = _PARSE[name](raw)
+            values[name] = keys.PARSERS[name](raw)
         except ValueError as exc:
             from tr4ctl.config.load import where_to_fix
 
