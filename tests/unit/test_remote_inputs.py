@@ -69,7 +69,7 @@ def test_a_forwarded_command_never_waits_on_a_known_hosts_fifo(kind, tmp_path, f
 
 def test_the_known_hosts_setting_is_checked_only_with_a_host(tmp_path, fifo):
     (tmp_path / ".env").write_text(f"TR4CTL_SSH_KNOWN_HOSTS={fifo}\n")
-    assert read_workstation(tmp_path).known_hosts == fifo  # unused: no host
+    assert read_workstation(tmp_path).known_hosts == str(fifo)  # unused: no host
     with pytest.raises(BadInput, match="is a FIFO"):
         read_workstation(tmp_path, HOST)
 

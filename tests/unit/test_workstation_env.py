@@ -4,6 +4,7 @@ no .env: only those keys are written, 0600, never a stack's settings or a JWT se
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -102,8 +103,9 @@ def test_a_plain_env_reads_as_python_dotenv_reads_it_and_any_other_is_left_to_it
 def test_a_forwarded_start_imports_no_heavy_module(tmp_path, set_by):
     """What a forwarded `status` costs before ssh starts (bench/results/*-remote-*.json):
     the forwarding modules and small stdlib ones, never the command tree, config's keys,
-    python-dotenv, dataclasses, typing or rich; with the host in a plain .env, or in the
-    environment and no .env at all."""
+    python-dotenv, dataclasses, typing or rich, nor re, enum, pathlib or hashlib (with the
+    launcher, bin/tr4ctl, that is 8 ms less than pip's console script, which imports re);
+    with the host in a plain .env, or in the environment and no .env at all."""
     if set_by == ".env":
         (tmp_path / ".env").write_text(f"TR4CTL_HOST={HOST}:2\n")
     fake_ssh = tmp_path / "bin" / "ssh"
@@ -113,7 +115,8 @@ def test_a_forwarded_start_imports_no_heavy_module(tmp_path, set_by):
     code = ("import sys\nfrom tr4ctl.cli.launch import main\ntry:\n    main(['status'])\n"
             "except SystemExit as exit:\n    print('EXIT', exit.code)\n"
             "heavy = ('tr4ctl.cli.app', 'tr4ctl.config.keys', 'dotenv', 'dataclasses', "
-            "'typing', 'rich', 'tempfile')\n"
+            "'typing', 'rich', 'tempfile', 're', 'enum', 'shlex', 'pathlib', 'hashlib', "
+            "'urllib.parse', 'contextlib', 'signal')\n"
             "print('HEAVY', [m for m in heavy if m in sys.modules])\n")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TR4CTL_")}
     environment = {**clean, "PATH": f"{fake_ssh.parent}:{clean['PATH']}",
@@ -123,3 +126,26 @@ def test_a_forwarded_start_imports_no_heavy_module(tmp_path, set_by):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, env=environment, timeout=60)
     assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+# The regexes the plain reader had before a forwarded start stopped importing re.
+OLD_NOT_PLAIN = re.compile(r"""['"\\$]|^\s*export\s""", re.MULTILINE)
+OLD_PLAIN_LINE = re.compile(r"^(TR4CTL_[A-Z0-9_]+)=([^\s#]*)(?:[ \t]+#.*|[ \t]*)$")
+TRICKY = [
+    *PLAIN_FILES, *NOT_PLAIN, "", "export", "export\n", "exportX=1\n", "  export\tA=1\n",
+    "A=1\n\n   \nexport B=2", "A=1 export B\n", "# export A\n", "\n\texport\nA=1",
+    "TR4CTL_HOST=a b\n", "TR4CTL_HOST=a\t# c\n", "TR4CTL_HOST=a\u00a0# c\n",
+    "TR4CTL_HOST=\u00a0\n", "TR4CTL_=x\n", "TR4CTL_host=x\n", "TR4CTL_HOST==x\n",
+    "TR4CTL_HOST=a#\n", "TR4CTL_HOST= #c\n", "TR4CTL_HOST=x \t \n", "TR4CTL_HOST=x #\n",
+    "TR4CTL_HOST=x y #c\n", "tr4ctl_HOST=x\n", "TR4CTL_HÖST=x\n", "TR4CTL_HOST=ä\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_the_plain_reader_reads_as_its_regexes_did(text):
+    from tr4ctl.config.workstation import _needs_dotenv, _plain_line
+
+    assert _needs_dotenv(text) == bool(OLD_NOT_PLAIN.search(text))
+    for line in text.splitlines():
+        match = OLD_PLAIN_LINE.match(line)
+        assert _plain_line(line) == (match.groups() if match else None), line

@@ -215,7 +215,7 @@ def _interrupted_message() -> str:
     return "terminated (SIGTERM)" if interrupts.terminated() else "interrupted"
 
 
-def _interrupted_code() -> ExitCode:
+def _interrupted_code() -> int:
     """130 for Ctrl-C (SIGINT), 143 for SIGTERM: the signal this process received."""
     return ExitCode.TERMINATED if interrupts.terminated() else ExitCode.INTERRUPTED
 

@@ -57,8 +57,8 @@ class Config:
     backup_image: str
     host: str | None
     host_dir: str
-    ssh_key: Path | None
-    ssh_known_hosts: Path | None
+    ssh_key: str | None
+    ssh_known_hosts: str | None
     # Key name -> where its value came from: an option, the environment, .env, default.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     # The backend's keys as written in .env (it reads them itself; tr4ctl shows them).

@@ -5,9 +5,12 @@ forwarded `status` more than the target allows (bench/results/*-remote-*.json)."
 
 from __future__ import annotations
 
+import os.path
 import posixpath
-import re
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
 
 HOST, HOST_DIR, SSH_KEY, KNOWN_HOSTS = ("TR4CTL_HOST", "TR4CTL_HOST_DIR", "TR4CTL_SSH_KEY",
                                         "TR4CTL_SSH_KNOWN_HOSTS")
@@ -16,10 +19,19 @@ WORKSTATION_KEYS = (HOST, HOST_DIR, SSH_KEY, KNOWN_HOSTS)
 DEFAULT_HOST_DIR = "/srv/tr4ction"
 
 
-def path(value: str) -> Path:
+def local_path(value: str) -> str:
+    """A path on this machine, ~ expanded (a str: a forwarded command's start never
+    imports pathlib)."""
     if not value.strip():
         raise ValueError("must be a path")
-    return Path(value).expanduser()
+    return os.path.expanduser(value)
+
+
+def path(value: str) -> Path:
+    """local_path as a Path, for the settings of the full configuration."""
+    from pathlib import Path
+
+    return Path(local_path(value))
 
 
 def ssh_address(value: str) -> str:
@@ -50,31 +62,64 @@ def host_path(value: str) -> str:
 
 # Each key's rule and default, here once: config/keys.py's Keys and remote/settings.py
 # read them from these two.
-PARSERS = {HOST: ssh_address, HOST_DIR: host_path, SSH_KEY: path, KNOWN_HOSTS: path}
+PARSERS = {HOST: ssh_address, HOST_DIR: host_path, SSH_KEY: local_path,
+           KNOWN_HOSTS: local_path}
 DEFAULTS = {HOST: None, HOST_DIR: DEFAULT_HOST_DIR, SSH_KEY: None, KNOWN_HOSTS: None}
 
 
-# A .env with none of these characters or words has no quoting, escape, expansion or
-# `export` for python-dotenv to read: each KEY=VALUE line means what it says. Any other
-# .env is read by python-dotenv (config/load.py), the one parser of the settings.
-_NOT_PLAIN = re.compile(r"""['"\\$]|^\s*export\s""", re.MULTILINE)
-_PLAIN_LINE = re.compile(r"^(TR4CTL_[A-Z0-9_]+)=([^\s#]*)(?:[ \t]+#.*|[ \t]*)$")
+# A .env with none of the characters '"\\$ and no `export` line has no quoting, escape,
+# expansion or export for python-dotenv to read: each KEY=VALUE line means what it says.
+# Any other .env is read by python-dotenv (config/load.py), the one parser of the
+# settings. Read with str methods, not re: a forwarded command's start imports no re
+# (cli/launch.py); tests/unit/test_workstation_env.py holds them against the regexes.
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _needs_dotenv(text: str) -> bool:
+    """A quote, backslash or $ anywhere, or a line that starts (after blanks) with
+    `export` and a blank."""
+    if any(c in text for c in "'\"\\$"):
+        return True
+    start = 0
+    while (at := text.find("export", start)) >= 0:
+        before = text[text.rfind("\n", 0, at) + 1:at]
+        if text[at + 6:at + 7].isspace() and (not before or before.isspace()):
+            return True
+        start = at + 1
+    return False
+
+
+def _plain_line(line: str) -> tuple[str, str] | None:
+    """(KEY, value) of `TR4CTL_KEY=value`, optionally followed by blanks, or by blanks
+    and a # comment; None for any other form."""
+    key, equals, rest = line.partition("=")
+    if not equals or not key.startswith("TR4CTL_") or len(key) == len("TR4CTL_") \
+            or not all(c in _KEY_CHARS for c in key):
+        return None
+    end = 0
+    while end < len(rest) and not rest[end].isspace() and rest[end] != "#":
+        end += 1
+    after = rest[end:]
+    tail = after.lstrip(" \t")
+    if tail and not (tail.startswith("#") and len(tail) < len(after)):
+        return None
+    return key, rest[:end]
 
 
 def plain_env_values(text: str) -> dict[str, str] | None:
-    """The workstation keys' values in a plain .env (see _NOT_PLAIN), or None: this
+    """The workstation keys' values in a plain .env (see _needs_dotenv), or None: this
     text needs python-dotenv. A line naming one of them in any other form is None too."""
-    if _NOT_PLAIN.search(text):
+    if _needs_dotenv(text):
         return None
     values: dict[str, str] = {}
     for line in text.splitlines():
         if not any(name in line for name in WORKSTATION_KEYS):
             continue
-        match = _PLAIN_LINE.match(line)
-        if match is None:
+        pair = _plain_line(line)
+        if pair is None:
             if line.lstrip().startswith("#"):
                 continue
             return None
-        if match.group(1) in WORKSTATION_KEYS:
-            values[match.group(1)] = match.group(2)
+        if pair[0] in WORKSTATION_KEYS:
+            values[pair[0]] = pair[1]
     return values

@@ -9,8 +9,7 @@ StrictHostKeyChecking=yes, or accept-new only when the operator passed the accep
 
 from __future__ import annotations
 
-import hashlib
-import shlex
+import zlib
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
 
@@ -36,9 +35,11 @@ class SshOptions(namedtuple("SshOptions", "control_dir key known_hosts accept_ne
 def trust_digest(options: SshOptions) -> str:
     """A master connection is reused only by calls that trust the same way: %C covers the
     host, port and user, not the known_hosts file or the key, so a call with another
-    known_hosts (or key) opens its own connection and has the host key checked again."""
+    known_hosts (or key) opens its own connection and has the host key checked again.
+    A checksum is enough: the folder is this user's own and so are the names in it
+    (hashlib would load OpenSSL, 4 ms of a forwarded command's start)."""
     trusted = f"{options.known_hosts or ''}\0{options.key or ''}"
-    return hashlib.sha256(trusted.encode()).hexdigest()[:8]
+    return f"{zlib.crc32(trusted.encode()):08x}"
 
 
 def ssh_base(target: SshTarget, options: SshOptions) -> list[str]:
@@ -63,6 +64,25 @@ def ssh_base(target: SshTarget, options: SshOptions) -> list[str]:
     return [*argv, target.destination]
 
 
+# shlex.quote's safe characters: shlex imports re, which a forwarded command's start
+# does not (cli/launch.py); tests/unit/test_remote_call.py holds the two side by side.
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def quote(word: str) -> str:
+    """shlex.quote(word)."""
+    if not word:
+        return "''"
+    if all(c in _SAFE for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def join(words: Sequence[str]) -> str:
+    """shlex.join(words)."""
+    return " ".join(quote(word) for word in words)
+
+
 def remote_command(argv: Sequence[str], *, sudo: bool,
                    environment: Mapping[str, str] | None = None) -> str:
     """The one string the remote shell runs: `[sudo -n] [env K=V ...] argv...`, each word
@@ -71,7 +91,7 @@ def remote_command(argv: Sequence[str], *, sudo: bool,
     words: list[str] = ["sudo", "-n"] if sudo else []
     if environment:
         words += ["env", *(f"{k}={v}" for k, v in environment.items())]
-    return shlex.join([*words, *argv])
+    return join([*words, *argv])
 
 
 def ssh_run(target: SshTarget, options: SshOptions, argv: Sequence[str], *,

@@ -8,14 +8,10 @@ into one error naming the host (remote/failures.py).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import shlex
-import signal
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from tr4ctl.plan.ssh_target import SshTarget
 from tr4ctl.remote import commands
@@ -32,17 +28,23 @@ if TYPE_CHECKING:
 _LOGS = itertools.count()
 
 
-@contextlib.contextmanager
-def _ssh_log(folder: Path):
+class _SshLog:
     """A file for ssh's own diagnostics (-E), in the private folder of the connection's
-    socket: made 0600 here, removed after the call."""
-    name = f"{folder}/log-{os.getpid()}-{next(_LOGS)}"
-    os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    try:
-        yield name
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
+    socket: made 0600 on entry, removed on exit. (A class, not contextlib's decorator: a
+    forwarded command's start imports neither contextlib nor pathlib.)"""
+
+    def __init__(self, folder: str):
+        self.name = f"{folder}/log-{os.getpid()}-{next(_LOGS)}"
+
+    def __enter__(self) -> str:
+        os.close(os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return self.name
+
+    def __exit__(self, *_exc) -> None:
+        try:
+            os.unlink(self.name)
+        except FileNotFoundError:
+            pass
 
 
 def _spawn_and_wait(argv: list[str]) -> int:
@@ -57,6 +59,8 @@ def _spawn_and_wait(argv: list[str]) -> int:
         deadline = time.monotonic() + 0.25
         while os.waitpid(pid, os.WNOHANG) == (0, 0):
             if time.monotonic() > deadline:
+                import signal
+
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 break
@@ -65,13 +69,18 @@ def _spawn_and_wait(argv: list[str]) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def private_control_dir() -> Path:
+def private_control_dir() -> str:
     """A 0700 folder of this user's for the master connections' sockets."""
+    import stat
+
     base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
-    folder = Path(base) / f"tr4ctl-ssh-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    info = folder.lstat()
-    if info.st_uid != os.getuid() or info.st_mode & 0o077 or folder.is_symlink():
+    folder = os.path.join(base, f"tr4ctl-ssh-{os.getuid()}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(folder)
+    if info.st_uid != os.getuid() or info.st_mode & 0o077 or not stat.S_ISDIR(info.st_mode):
         raise PermissionError(f"{folder} is not a private folder of this user")
     return folder
 
@@ -96,8 +105,8 @@ class SshConnection:
         import subprocess
 
         argv = self.argv(remote_argv, sudo=sudo, environment=environment)
-        self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
-        with _ssh_log(self.options.control_dir) as log:
+        self.trace.detail(f"$ [{self.target}] " + commands.join(remote_argv))
+        with _SshLog(self.options.control_dir) as log:
             full = [*argv[:1], "-E", log, *argv[1:]]
             try:
                 done = subprocess.run(full, input=input,
@@ -106,7 +115,7 @@ class SshConnection:
             except subprocess.TimeoutExpired:
                 raise self._no_answer(remote_argv, timeout) from None
             if done.returncode == SSH_FAILED:
-                self._raise_ssh_failure(Path(log))
+                self._raise_ssh_failure(log)
         if check and done.returncode != 0:
             raise self._remote_failed(remote_argv, done)
         return done
@@ -114,7 +123,7 @@ class SshConnection:
     def _no_answer(self, remote_argv: Sequence[str], timeout: float | None):
         from tr4ctl.errors import OperationFailed
 
-        return OperationFailed(f"{self.target} did not answer `{shlex.join(remote_argv)}` "
+        return OperationFailed(f"{self.target} did not answer `{commands.join(remote_argv)}` "
                                f"within {timeout:g} s",
                                "see what the host answers with `tr4ctl host check`")
 
@@ -123,7 +132,7 @@ class SshConnection:
 
         reason = done.stderr.decode(errors="replace").strip().splitlines()
         return OperationFailed(
-            f"on {self.target}: `{shlex.join(remote_argv)}` exited {done.returncode}"
+            f"on {self.target}: `{commands.join(remote_argv)}` exited {done.returncode}"
             + (f": {reason[-1]}" if reason else ""))
 
     def attached(self, remote_argv: Sequence[str], *, tty: bool = False,
@@ -131,15 +140,16 @@ class SshConnection:
         """Run on the host with this process's stdin, stdout and stderr (a forwarded
         command): its exit code; ssh's own failure raises."""
         argv = self.argv(remote_argv, tty=tty, environment=environment)
-        self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv))
-        with _ssh_log(self.options.control_dir) as log:
+        self.trace.detail(f"$ [{self.target}] " + commands.join(remote_argv))
+        with _SshLog(self.options.control_dir) as log:
             code = _spawn_and_wait([*argv[:1], "-E", log, *argv[1:]])
             if code == SSH_FAILED:
-                self._raise_ssh_failure(Path(log))
+                self._raise_ssh_failure(log)
         return code
 
-    def _raise_ssh_failure(self, log: Path) -> None:
-        diagnostics = log.read_text(errors="replace")
+    def _raise_ssh_failure(self, log: str) -> None:
+        with open(log, encoding="utf-8", errors="replace") as file:
+            diagnostics = file.read()
         from tr4ctl.remote import host_keys
 
         fingerprints = host_keys.fingerprints(self.target) if unknown_host_key(diagnostics) else None
@@ -152,13 +162,13 @@ class SshConnection:
         """Run on the host with source.read() streamed to its stdin until b"" (an image
         into `docker load`); like run(check=True) otherwise."""
         argv = self.argv(remote_argv, sudo=sudo)
-        self.trace.detail(f"$ [{self.target}] " + shlex.join(remote_argv) + " < stream")
+        self.trace.detail(f"$ [{self.target}] " + commands.join(remote_argv) + " < stream")
         import subprocess
         import tempfile
 
         from tr4ctl.stdin_feed import feed_stdin
 
-        with _ssh_log(self.options.control_dir) as log, \
+        with _SshLog(self.options.control_dir) as log, \
                 tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             # Output to files: a chatty remote command can never block on a full pipe.
             proc = subprocess.Popen([*argv[:1], "-E", log, *argv[1:]],
@@ -169,7 +179,7 @@ class SshConnection:
             err.seek(0)
             done = subprocess.CompletedProcess(argv, code, out.read(), err.read())
             if code == SSH_FAILED:
-                self._raise_ssh_failure(Path(log))
+                self._raise_ssh_failure(log)
         if code != 0:
             raise self._remote_failed(remote_argv, done)
         return done

@@ -4,15 +4,13 @@ process: connection.py)."""
 
 from __future__ import annotations
 
-import re
-
 from tr4ctl.errors import BadInput, MissingPrerequisite, OperationFailed, Tr4ctlError
 from tr4ctl.plan.ssh_target import SshTarget
 
 SSH_FAILED = 255
 # The remote shell's "command not found" (tr4ctl is not installed there).
 NOT_INSTALLED = 127
-_OFFENDING = re.compile(r"Offending \S+ key in (\S+):(\d+)")
+_OFFENDING = r"Offending \S+ key in (\S+):(\d+)"
 _CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
 
 
@@ -23,7 +21,7 @@ class UnknownHostKey(BadInput):
 def unknown_host_key(diagnostics: str) -> bool:
     """ssh refused a host it has no key for (first contact), not a changed key."""
     return "Host key verification failed" in diagnostics and _CHANGED not in diagnostics \
-        and not _OFFENDING.search(diagnostics)
+        and not _offending(diagnostics)
 
 
 def ssh_failure(target: SshTarget, options, diagnostics: str,
@@ -32,7 +30,7 @@ def ssh_failure(target: SshTarget, options, diagnostics: str,
     `fingerprints`: the keys the host offers, `TYPE SHA256:...` (first contact)."""
     text = diagnostics
     known_hosts = getattr(options, "known_hosts", None) or "~/.ssh/known_hosts"
-    offending = _OFFENDING.search(text)
+    offending = _offending(text)
     if _CHANGED in text or offending:
         where = f"{offending.group(1)}:{offending.group(2)}" if offending else (
             str(known_hosts))
@@ -59,6 +57,14 @@ def ssh_failure(target: SshTarget, options, diagnostics: str,
         return MissingPrerequisite(f"cannot reach {target} over SSH: {last[-1]}",
                                    "check the address, the port and that sshd runs there")
     return None
+
+
+def _offending(text: str):
+    """The known_hosts line ssh names for a changed key (re imported only on a failure:
+    a forwarded command's start imports no re, see cli/launch.py)."""
+    import re
+
+    return re.search(_OFFENDING, text)
 
 
 def lost(target: SshTarget, why: str) -> OperationFailed:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from pathlib import Path
 
 from tr4ctl import __version__
 from tr4ctl.errors import BadInput
@@ -53,12 +52,12 @@ def forward(argv: list[str]) -> int | None:
 
 def workstation_settings(argv: list[str]) -> Settings:
     host_option, project_dir = remote_call.host_option(argv)
-    folder = Path(project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or ".")
+    folder = project_dir or os.environ.get("TR4CTL_PROJECT_DIR") or "."
     return read_workstation(folder, host_option)
 
 
 def _is_file(path: str) -> bool:
-    return Path(path).is_file()
+    return os.path.isfile(path)
 
 
 def _terminal() -> Terminal:
@@ -128,6 +127,8 @@ def _open_upload(local: str):
 def _check_download_place(crossing) -> None:
     """Refused before the call, as the command refuses it locally."""
     if crossing.replaces_report:
+        from pathlib import Path
+
         from tr4ctl.actions.report import check_output
 
         check_output(Path(crossing.local))
@@ -142,6 +143,8 @@ def _download(connection, remote: str, crossing) -> None:
         return  # the command wrote nothing there (a dry run, nothing to write)
     local = crossing.local
     if crossing.replaces_report:
+        from pathlib import Path
+
         from tr4ctl.files import write_atomic_chunks
 
         mode = 0o644  # as `report` writes it locally: a page to share, no secret in it

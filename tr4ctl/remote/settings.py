@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import stat
 from collections import namedtuple
-from pathlib import Path
 
 from tr4ctl.config import workstation as keys
 from tr4ctl.config.sources import ENV_FILE, ENVIRONMENT
@@ -21,7 +20,7 @@ _PLAIN_LIMIT = 64 << 10
 
 
 class Settings(namedtuple("Settings", "host host_dir ssh_key known_hosts")):
-    """host: TR4CTL_HOST or None; host_dir; ssh_key, known_hosts: Paths or None."""
+    """host: TR4CTL_HOST or None; host_dir; ssh_key, known_hosts: paths (str) or None."""
     __slots__ = ()
 
     def target(self, value: str | None = None) -> SshTarget:
@@ -34,8 +33,9 @@ class Settings(namedtuple("Settings", "host host_dir ssh_key known_hosts")):
         except ValueError as exc:
             raise BadInput(str(exc), f"write the host as {EXAMPLE}") from None
 
-    def ssh_options(self, *, accept_host_key: bool = False, identity: Path | None = None,
-                    known_hosts: Path | None = None) -> SshOptions:
+    def ssh_options(self, *, accept_host_key: bool = False,
+                    identity: str | os.PathLike | None = None,
+                    known_hosts: str | os.PathLike | None = None) -> SshOptions:
         """-i / --known-hosts win over TR4CTL_SSH_KEY / TR4CTL_SSH_KNOWN_HOSTS."""
         from tr4ctl.remote.connection import private_control_dir
 
@@ -49,8 +49,8 @@ class Settings(namedtuple("Settings", "host host_dir ssh_key known_hosts")):
                           accept_new_host_key=accept_host_key)
 
 
-def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
-    env_file = folder / ".env"
+def read_workstation(folder: str | os.PathLike, host_option: str | None = None) -> Settings:
+    env_file = os.path.join(folder, ".env")
     file = _env_values(env_file)
     values: dict[str, object] = {}
     for name in keys.WORKSTATION_KEYS:
@@ -70,8 +70,8 @@ def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
             hint = ("fix the --host value" if source == "--host"
                     else where_to_fix(name, source, env_file))
             raise BadInput(f"setting {name} is invalid (from {source}): {exc}", hint) from None
-        if isinstance(values[name], Path) and source == ENV_FILE:
-            values[name] = folder / values[name]  # relative to the project, like .env
+        if name in (keys.SSH_KEY, keys.KNOWN_HOSTS) and source == ENV_FILE:
+            values[name] = os.path.join(folder, values[name])  # relative to the project
     key = values[keys.SSH_KEY]
     if key is not None and values[keys.HOST]:
         require_private_key(key)
@@ -80,7 +80,7 @@ def read_workstation(folder: Path, host_option: str | None = None) -> Settings:
     return Settings(values[keys.HOST], values[keys.HOST_DIR], key, values[keys.KNOWN_HOSTS])
 
 
-def _env_values(env_file: Path) -> dict[str, str | None]:
+def _env_values(env_file: str) -> dict[str, str | None]:
     """The .env's values: a plain small file read here (config/workstation.py says when
     that is the same reading), any other by config/load.py; none for a missing file."""
     try:
@@ -100,17 +100,19 @@ def _env_values(env_file: Path) -> dict[str, str | None]:
             plain = keys.plain_env_values(text)
             if plain is not None:
                 return plain
+    from pathlib import Path
+
     from tr4ctl.config.load import EnvFile, read_env_file
 
     try:
-        return read_env_file(env_file).values
+        return read_env_file(Path(env_file)).values
     except OSError:  # no folder there: the local path names the problem, if no host is set
-        return EnvFile(env_file, {}, {}).values
+        return EnvFile(Path(env_file), {}, {}).values
 
 
-def require_private_key(key: Path) -> None:
+def require_private_key(key: str | os.PathLike) -> None:
     try:
-        info = key.stat()
+        info = os.stat(key)
     except OSError:
         raise BadInput(f"no SSH key at {key}",
                        "point TR4CTL_SSH_KEY (or -i) at a private key file") from None
@@ -122,15 +124,15 @@ def require_private_key(key: Path) -> None:
                        f"(mode {stat.S_IMODE(info.st_mode):04o})", f"chmod 600 {key}")
 
 
-def require_known_hosts_file(file: Path) -> None:
+def require_known_hosts_file(file: str | os.PathLike) -> None:
     """A known_hosts file that is a regular file, or none yet in an existing folder (ssh
     adds an accepted key there). A FIFO would hang ssh and ssh-keygen on open; a folder
     would read as an empty file and show every host as new."""
     fix = "name a known_hosts file in an existing folder (--known-hosts or TR4CTL_SSH_KNOWN_HOSTS)"
     try:
-        info = file.stat()
+        info = os.stat(file)
     except FileNotFoundError:
-        if not file.parent.is_dir():
+        if not os.path.isdir(os.path.dirname(os.fspath(file)) or "."):
             raise BadInput(f"no folder for the known_hosts file {file}", fix) from None
         return
     except OSError as exc:
