@@ -200,3 +200,16 @@ def test_a_key_file_goes_up_beside_a_snapshot_that_stays_a_word():
     assert call.remote_argv("/tmp/t")[-6:] == ["--from", "sftp:b@s:/r", "--key-file",
                                                "/tmp/t/0-k.key", "1a2b3c4d", "--yes"]
     assert not call.downloads
+
+
+@pytest.mark.parametrize("word", [
+    "", "plain", "a b", "it's", "$HOME", "a\nb", "ü", "-o", "x=y,z:1/2@h%+", "'", '"', "`x`",
+    "*", "a;b", "tab\there", "\\", "~", "#c", "ssh://u@[::1]:22",
+])
+def test_quoting_is_shlex_quoting(word):
+    import shlex
+
+    from tr4ctl.remote.commands import join, quote
+
+    assert quote(word) == shlex.quote(word)
+    assert join([word, "x", word]) == shlex.join([word, "x", word])
