@@ -55,6 +55,9 @@ def is_user_name(user: str) -> bool:
             and all(c in _USER_REST for c in user))
 
 
+_BRACKETS = "an IPv6 address goes alone in brackets: ssh://ubuntu@[2001:db8::7]:22"
+
+
 def _split(value: str) -> tuple[str | None, str | None, str, int | None]:
     """(user, password, host, port) of an ssh://... string, read the way urlsplit reads
     them (its username, password, hostname and port), or ValueError. Not urlsplit
@@ -68,8 +71,8 @@ def _split(value: str) -> tuple[str | None, str | None, str, int | None]:
     if tail not in ("", "/"):
         raise ValueError("has a path or query; only ssh://[user@]host[:port] is taken")
     if not netloc.isascii():
-        raise ValueError("holds a character outside ASCII (write a host name in its "
-                         "xn-- form)")
+        raise ValueError("holds a character outside ASCII (a host name goes in its xn-- "
+                         "form)")
     userinfo, at, hostinfo = netloc.rpartition("@")
     user = password = None
     if at:
@@ -78,22 +81,25 @@ def _split(value: str) -> tuple[str | None, str | None, str, int | None]:
     if hostinfo.startswith("["):
         host, closed, after = hostinfo[1:].partition("]")
         if not closed or "[" in host or "]" in after or (after and after[0] != ":"):
-            raise ValueError("Invalid IPv6 URL")
+            raise ValueError(_BRACKETS)
         import ipaddress  # only for a bracketed address
 
-        ipaddress.IPv6Address(host)  # ValueError names what is wrong with it
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} in brackets is not an IPv6 address") from None
         port_text = after[1:]
     else:
         if "[" in hostinfo or "]" in hostinfo:
-            raise ValueError("Invalid IPv6 URL")
+            raise ValueError(_BRACKETS)
         host, _, port_text = hostinfo.partition(":")
     port = None
     if port_text:
         if not (port_text.isdigit() and port_text.isascii()):
-            raise ValueError(f"Port could not be cast to integer value as {port_text!r}")
+            raise ValueError(f"the port {port_text!r} is not a number")
         port = int(port_text)
         if port > 65535:
-            raise ValueError("Port out of range 0-65535")
+            raise ValueError(f"the port {port} is out of range (1-65535)")
     name, percent, zone = host.partition("%")  # an IPv6 zone keeps its case
     return user, password, name.lower() + percent + zone, port
 
