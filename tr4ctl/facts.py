@@ -20,6 +20,9 @@ VOLUME_KEYS = (
     # PostgreSQL's cluster (TR4CTL_DATABASE=postgres); created with the others, so moving
     # to it later never has to create a volume on a running stack.
     "postgres_data",
+    # The newest pg_dump of a scheduled backup on PostgreSQL (backup-dump writes it,
+    # backup-schedule ships it): never part of an archive, removed with the others.
+    "backup_dumps",
 )
 SQLITE, POSTGRES = "sqlite", "postgres"
 DATABASES = (SQLITE, POSTGRES)
@@ -100,6 +103,10 @@ def template_facts() -> dict[str, Any]:
 
 
 BACKUP_SERVICE = "backup-schedule"
+# On PostgreSQL, its pg_dump: the server's own image, so its own major version.
+BACKUP_DUMP_SERVICE = "backup-dump"
+# pg_dump's custom format, as an archive's part and in an off-host snapshot.
+POSTGRES_DUMP = "database.pgdump"
 ALERT_SERVICE = "alert-watch"
 
 
@@ -108,5 +115,6 @@ def stack_services(database: str, backup: bool = False,
     """The long-running services of a stack on this database (and with a backup
     schedule: TR4CTL_BACKUP_SCHEDULE; with TR4CTL_ALERT_WEBHOOK, the alert watcher)."""
     services = (*LONG_RUNNING_SERVICES, POSTGRES) if database == POSTGRES else LONG_RUNNING_SERVICES
-    return (*services, *((BACKUP_SERVICE,) if backup else ()),
+    dump = (BACKUP_DUMP_SERVICE,) if backup and database == POSTGRES else ()
+    return (*services, *((BACKUP_SERVICE, *dump) if backup else ()),
             *((ALERT_SERVICE,) if alerts else ()))

@@ -9,7 +9,6 @@ a first pass at the service's start, then one at each minute."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -17,50 +16,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bare_ssh_hosts import ssh_host_image
 from conftest import docker, new_stack, wait_for
 from load import AccountLoad
+from sftp_target import REPOSITORY, SFTP_USER, sftp_server, target_settings
 from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, accounts, seed_admin
 
 from tr4ctl.plan.offsite import RESTIC_WRAPPER
 
-SFTP_USER = "plain"
-REPOSITORY = "/home/plain/restic"
 ALIAS = "t3os-sftp"
 
 
 @pytest.fixture(scope="module")
 def offsite(docker_engine, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("t3os-keys")
-    key, known = folder / "id_ed25519", folder / "known_hosts"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    stack = new_stack(tmp_path_factory, "t3os-offsite", settings={
-        "TR4CTL_BACKUP_SCHEDULE": "* * * * *", "TR4CTL_BACKUP_KEEP": "1h",
-        "TR4CTL_BACKUP_TARGET": f"sftp:{SFTP_USER}@{ALIAS}:{REPOSITORY}",
-        "TR4CTL_BACKUP_SSH_KEY": str(key), "TR4CTL_BACKUP_SSH_KNOWN_HOSTS": str(known)})
-    # Not of the stack's project (its `down` would remove it); a t4t-...-<pid> name, so a
-    # killed run's leftover is found.
-    server = f"t4t-t3os-sftp-{os.getpid()}"
+    settings = target_settings(tmp_path_factory.mktemp("t3os-keys"), ALIAS)
+    stack = new_stack(tmp_path_factory, "t3os-offsite", settings=settings)
     try:
-        stack.tr4ctl("init")  # the stack's network, for the server to join first
-        docker("run", "-d", "--name", server, "--label", f"com.docker.compose.project={server}",
-               "--network", f"{stack.name}_network", "--network-alias", ALIAS, ssh_host_image())
-        public = key.with_suffix(".pub").read_bytes()
-        home = f"/home/{SFTP_USER}"
-        script = (f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} {home}/.ssh && "
-                  f"cat > {home}/.ssh/authorized_keys && "
-                  f"chown {SFTP_USER}: {home}/.ssh/authorized_keys")
-        subprocess.run(["docker", "exec", "-i", server, "sh", "-c", script], input=public,
-                       check=True)
-        host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
-                                           check=False).strip(), "the server's host key", 30)
-        known.write_text(f"{ALIAS} {' '.join(host_key.split()[:2])}\n")
-        stack.tr4ctl("up", "--env", "dev")
-        yield stack, server
-    finally:
+        with sftp_server(stack, settings, ALIAS) as server:
+            stack.tr4ctl("up", "--env", "dev")
+            yield stack, server
+    finally:  # the server gone first: `down` refuses a network another container is on
         stack.tr4ctl("down", "--volumes", "--yes", check=False)
         docker("network", "rm", f"{stack.name}_network", check=False)
-        docker("rm", "-f", server, check=False)
 
 
 def _state(stack) -> dict | None:

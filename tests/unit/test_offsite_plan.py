@@ -2,6 +2,7 @@
 file, and the backup-schedule service as rendered (compose and swarm)."""
 
 import json
+import os
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -171,9 +172,64 @@ def test_up_refuses_a_schedule_without_somewhere_to_go():
                                Environment.DEV, secret_problem=None)
     assert refusal is not None and "TR4CTL_BACKUP_SSH_KEY" in refusal.hint
     assert settings_refusal(Config.defaults(**SFTP), Environment.DEV, secret_problem=None) is None
-    on_postgres = settings_refusal(Config.defaults(database="postgres", **SFTP), Environment.DEV,
-                                   secret_problem=None)
-    assert on_postgres is not None and "PostgreSQL" in on_postgres.message
+    # On PostgreSQL too: backup-dump takes its pg_dump.
+    assert settings_refusal(Config.defaults(database="postgres", **SFTP), Environment.DEV,
+                            secret_problem=None) is None
+
+
+@pytest.mark.parametrize("swarm", [False, True])
+def test_on_postgres_the_dump_comes_from_the_servers_own_image(swarm):
+    rendered = _render(swarm, database="postgres", **SFTP)
+    services = rendered["services"]
+    dump = services["backup-dump"]
+    assert dump["image"] == services["postgres"]["image"]
+    assert dump["environment"]["PGHOST"] == "postgres" and dump["secrets"] == ["db_password"]
+    assert dump["volumes"] == [f"backup_dumps:{offsite.DUMPS_IN_CONTAINER}"]
+    assert f"backup_dumps:{offsite.DUMPS_IN_CONTAINER}" in services["backup-schedule"]["volumes"]
+    assert "backup_dumps" in rendered["volumes"]
+    # The password reaches pg_dump's environment from the secret's file, never argv.
+    assert "PGPASSWORD=$$(cat /run/secrets/" in dump["command"][0]
+    assert "sqlite3" not in services["backup-schedule"]["command"][0].split("copy_tree()")[0]
+    assert "backup-dump" not in _render(swarm, **SFTP)["services"]
+
+
+def test_the_request_and_answer_between_the_two_services(tmp_path):
+    """The two rendered loops, run with sh over one folder (pg_dump a stub): a request
+    gets one dump and its answer; a failed pg_dump fails the pass."""
+    services = _render(database="postgres", **SFTP)["services"]
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    secret = tmp_path / "secret"
+    secret.write_text("pw\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "pg_dump"
+    stub.write_text('#!/bin/sh\n[ "$PGPASSWORD" = pw ] || exit 3\n[ ! -e "$STUB_FAIL" ] || exit 1\n'
+                    'for a; do case "$a" in --file=*) printf PGDMPstub > "${a#--file=}";; esac; '
+                    'done\n')
+    stub.chmod(0o755)
+
+    def sh(script: str) -> str:
+        return (script.replace("$$", "$").replace(offsite.DUMPS_IN_CONTAINER, str(folder))
+                .replace("/run/secrets/db_password", str(secret)))
+
+    dumper = subprocess.Popen(["sh", "-c", sh(services["backup-dump"]["command"][0])],
+                              env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                                   "STUB_FAIL": str(tmp_path / "fail")})
+    script = services["backup-schedule"]["command"][0]
+    start = script.index("copy_databases() {")
+    function = sh(script[start:script.index("copy_tree() {")])
+    try:
+        out = tmp_path / "out"
+        done = subprocess.run(["sh", "-c", f"{function}\ncopy_databases {out}"], timeout=30)
+        assert done.returncode == 0
+        assert (out / "database.pgdump").read_bytes() == b"PGDMPstub"
+        (tmp_path / "fail").touch()
+        failed = subprocess.run(["sh", "-c", f"{function}\ncopy_databases {out}"],
+                                capture_output=True, text=True, timeout=30)
+        assert failed.returncode == 1 and "pg_dump failed" in failed.stderr
+    finally:
+        dumper.kill()
 
 
 def _cli(project, *args):

@@ -55,7 +55,7 @@ def test_compose_services_volumes_network_named_after_project():
     assert doc["services"]["postgres"]["profiles"] == ["postgres"]
     assert {v["name"] for v in doc["volumes"].values()} == {
         f"acme_{k}" for k in ("chroma_data", "backend_data", "backend_logs", "nginx_logs",
-                              "certbot_conf", "certbot_www", "postgres_data")}
+                              "certbot_conf", "certbot_www", "postgres_data", "backup_dumps")}
     assert all(v["external"] for v in doc["volumes"].values())
     assert doc["networks"]["stack"] == {"external": True, "name": "acme_network"}
 

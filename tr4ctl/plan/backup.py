@@ -17,7 +17,7 @@ from typing import Any
 
 from tr4ctl.config.keys import KEYS
 from tr4ctl.config.values import PROJECT_NAME, control_character
-from tr4ctl.facts import BACKEND_DATA_DIR
+from tr4ctl.facts import BACKEND_DATA_DIR, POSTGRES_DUMP
 from tr4ctl.plan.archive_members import shown
 
 FORMAT = "tr4ctl-backup"
@@ -78,7 +78,7 @@ WHAT = {
 
 DATABASE_PART = "database.sqlite3"
 # On PostgreSQL: pg_dump's custom format, one consistent snapshot taken while serving.
-POSTGRES_PART = "database.pgdump"
+POSTGRES_PART = POSTGRES_DUMP
 ENV_PART = "env"
 NAME_PATTERN = re.compile(
     r"^(?P<project>[a-z0-9][a-z0-9_-]*)-(?P<kind>backup|safety|deploy)-"

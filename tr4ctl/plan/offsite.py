@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tr4ctl.facts import POSTGRES_DUMP
+
 STATE_FORMAT_VERSION = 1
 NAMED_SCHEDULES = {"hourly": 3600, "daily": 86400}
 _INTERVAL = re.compile(r"^(\d{1,6})(s|m|h|d)$")
@@ -236,6 +238,13 @@ S3_CREDENTIALS_IN_CONTAINER = "/run/tr4ctl/backup-s3-credentials"
 BACKEND_DATA_IN_CONTAINER = "/volumes/backend_data"
 CHROMA_DATA_IN_CONTAINER = "/volumes/chroma_data"
 CERTBOT_CONF_IN_CONTAINER = "/volumes/certbot_conf"
+# On PostgreSQL: the two services' shared folder (the backup_dumps volume). backup-schedule
+# writes a request there, backup-dump answers it with one pg_dump of the backend's database
+# (taken while it serves) and `<id> <exit code>`; the dump ships as database.pgdump.
+DUMPS_IN_CONTAINER = "/volumes/backup_dumps"
+POSTGRES_DUMP_FILE = POSTGRES_DUMP
+# How long a pass waits for its dump before it counts as failed at the database step.
+DUMP_WAIT_SECONDS = 600
 # What a snapshot holds, by tag: "full" every volume a restore needs (the databases apart,
 # copied online), "db" the databases alone.
 WORK_DIR = f"{STATE_DIR}/work"
@@ -267,8 +276,10 @@ def settings_problem(schedule: str | None, target: str | None, ssh_key: object,
 
 def service_values(schedule: str, keep: str, target: str, password_file: str,
                    ssh_key: str | None, known_hosts: str | None, s3_credentials: str | None,
-                   backend_uid: int) -> dict[str, object]:
-    """What the compose template's backup-schedule service needs."""
+                   backend_uid: int, postgres_database: str | None = None
+                   ) -> dict[str, object]:
+    """What the compose template's backup-schedule service needs (and on PostgreSQL,
+    `postgres_database` set, its backup-dump service)."""
     parsed = parse_target(target)
     when = parse_schedule(schedule)
     mounts: list[tuple[str, str]] = []
@@ -298,6 +309,10 @@ def service_values(schedule: str, keep: str, target: str, password_file: str,
         "chroma_data": CHROMA_DATA_IN_CONTAINER,
         "certbot_conf": CERTBOT_CONF_IN_CONTAINER,
         "backend_uid": backend_uid,
+        "postgres_database": postgres_database,
+        "dumps_dir": DUMPS_IN_CONTAINER,
+        "dump_file": POSTGRES_DUMP_FILE,
+        "dump_wait_seconds": DUMP_WAIT_SECONDS,
     }
 
 

@@ -39,13 +39,6 @@ def settings_refusal(config: Config, env: Environment, *,
 def backup_refusal(config: Config) -> BadInput | None:
     from tr4ctl.plan.offsite import settings_problem
 
-    if config.backup_schedule and config.database != SQLITE:
-        # Its passes copy SQLite files only: a schedule that copied no database would be
-        # a false sense of safety.
-        return BadInput("TR4CTL_BACKUP_SCHEDULE copies a SQLite database only so far; this "
-                        "stack is on PostgreSQL",
-                        "unset TR4CTL_BACKUP_SCHEDULE and use `tr4ctl backup create` on a "
-                        "timer, or run `tr4ctl db use sqlite`")
     problem = settings_problem(config.backup_schedule, config.backup_target,
                                config.backup_ssh_key, config.backup_ssh_known_hosts,
                                config.backup_s3_credentials)

@@ -143,8 +143,9 @@ def alert_watch_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | 
 def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | None:
     """The backup-schedule service's values, None without a schedule (or with settings
     that do not fit: `up`'s pre-flight refuses those first)."""
-    from tr4ctl.facts import BACKEND_UID
+    from tr4ctl.facts import BACKEND_UID, POSTGRES
     from tr4ctl.plan import offsite
+    from tr4ctl.plan.database import current_url, postgres_database
 
     if not config.backup_schedule or not config.backup_target or offsite.settings_problem(
             config.backup_schedule, config.backup_target, config.backup_ssh_key,
@@ -157,7 +158,8 @@ def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any]
     return offsite.service_values(
         config.backup_schedule, config.backup_keep, config.backup_target,
         str(paths.restic_password_file), named(config.backup_ssh_key),
-        named(config.backup_ssh_known_hosts), named(config.backup_s3_credentials), BACKEND_UID)
+        named(config.backup_ssh_known_hosts), named(config.backup_s3_credentials), BACKEND_UID,
+        postgres_database(current_url(config)) if config.database == POSTGRES else None)
 
 
 BACKEND_SERVICE = "backend"

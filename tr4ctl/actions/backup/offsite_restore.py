@@ -26,12 +26,14 @@ from tr4ctl.actions.backup.location import prepare_dir
 from tr4ctl.actions.stack.init import ensure_volumes_and_network
 from tr4ctl.actions.stack.init_report import InitReport
 from tr4ctl.errors import BadInput, OperationFailed
+from tr4ctl.facts import POSTGRES
 from tr4ctl.files import PRIVATE, read_regular_file, write_atomic
 from tr4ctl.plan import offsite
 from tr4ctl.plan.backup import (
     DATABASE_PART,
     ENV_PART,
     KIND_BACKUP,
+    POSTGRES_PART,
     SCOPE_FULL,
     VOLUME_PARTS,
     WHAT,
@@ -79,7 +81,8 @@ def fetch_archive(rt: Runtime, target_text: str, snapshot: str | None, key_file:
     if key is not None and not key_path.exists():
         key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomic(key_path, key, PRIVATE)
-    ensure_volumes_and_network(rt, InitReport())
+    made = InitReport()
+    ensure_volumes_and_network(rt, made)
     prepare_dir(directory)
     staging = Path(tempfile.mkdtemp(prefix=f".{rt.names.project}-offsite-", dir=directory))
     try:
@@ -99,8 +102,27 @@ def fetch_archive(rt: Runtime, target_text: str, snapshot: str | None, key_file:
             _restic(rt, target, ["restore", newer_db.id, "--target", f"{offsite.RESTORE_OUT}/db"],
                     env, staging, "restoring the newer database snapshot")
         return _archive(rt, staging, directory, full, newer_db)
+    except BaseException:
+        _remove_made(rt, made)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_made(rt: Runtime, made: InitReport) -> None:
+    """The empty volumes (and network) this call made, removed when it fails before any
+    data went in: the project is as fresh as before, and a second try is not refused for
+    having data volumes."""
+    for item in made.items:
+        if item["result"] != "created":
+            continue
+        try:
+            if item["kind"] == "volume":
+                rt.engine.remove_volume(item["name"])
+            elif item["kind"] == "network":
+                rt.engine.remove_network(item["name"])
+        except Exception as error:  # noqa: BLE001 (the first failure is the one to tell)
+            rt.out.warn(f"could not remove {item['kind']} {item['name']}: {error}")
 
 
 def _restic_environment(rt: Runtime, target: offsite.Target) -> dict[str, str]:
@@ -147,7 +169,14 @@ def _archive(rt: Runtime, staging: Path, directory: Path, full: offsite.Snapshot
         else full_dir / "database"
     parts: list[Part] = []
     files: dict[str, Path] = {}
-    database = _database_part(databases, staging, files)
+    dump = _postgres_dump(rt, databases)
+    if dump is not None:
+        database = Part(name=DATABASE_PART, kind="sqlite", what=WHAT["database"],
+                        volume="backend_data", absent=True,
+                        details={"note": "the backend's database is PostgreSQL: see "
+                                         f"{POSTGRES_PART}"})
+    else:
+        database = _database_part(databases, staging, files)
     for key in VOLUME_PARTS:
         part = Part(name=volume_part_name(key), kind="volume", what=WHAT[key], volume=key)
         source = full_dir / key
@@ -168,6 +197,9 @@ def _archive(rt: Runtime, staging: Path, directory: Path, full: offsite.Snapshot
     env.size, env.sha256 = sha256_of(staging / ENV_PART)
     files[ENV_PART] = staging / ENV_PART
     parts.append(env)
+    if dump is not None:
+        # Last, as `backup create` puts it: .env (which database) goes back first.
+        parts.append(_postgres_part(dump, staging, files))
     now = datetime.now(UTC)
     manifest = Manifest(kind=KIND_BACKUP, project=rt.config.project_name,
                         created_at=utc_now_text(now), tr4ctl_version=__version__,
@@ -176,6 +208,44 @@ def _archive(rt: Runtime, staging: Path, directory: Path, full: offsite.Snapshot
                                          {p.name for p in directory.iterdir()})
     write_archive(path, manifest, files)
     return path
+
+
+def _postgres_dump(rt: Runtime, folder: Path) -> Path | None:
+    """The snapshot's pg_dump (a stack on PostgreSQL), or None; refused when the snapshot's
+    database and this project's TR4CTL_DATABASE differ (the data would go where the
+    backend never reads it)."""
+    dump = folder / POSTGRES_PART
+    has_dump = dump.is_file()
+    has_sqlite = folder.is_dir() and any(folder.glob("*.db"))
+    on_postgres = rt.config.database == POSTGRES
+    if has_dump and not on_postgres:
+        raise BadInput("the copies hold a PostgreSQL database; this project is set to SQLite",
+                       "set TR4CTL_DATABASE=postgres in this project's .env, as on the old "
+                       "host, then run this again")
+    if has_sqlite and not has_dump and on_postgres:
+        raise BadInput("the copies hold a SQLite database; this project is set to PostgreSQL",
+                       "set TR4CTL_DATABASE=sqlite in this project's .env, as on the old "
+                       "host, then run this again")
+    if not has_dump:
+        return None
+    with open(dump, "rb") as file:
+        if file.read(5) != b"PGDMP":  # pg_dump's custom format starts so
+            raise OperationFailed("the snapshot's database.pgdump is not a pg_dump archive",
+                                  "restore another snapshot (name it after --from TARGET); "
+                                  "nothing was changed")
+    return dump
+
+
+def _postgres_part(dump: Path, staging: Path, files: dict[str, Path]) -> Part:
+    dest = staging / POSTGRES_PART
+    shutil.copyfile(dump, dest)
+    os.chmod(dest, 0o600)
+    part = Part(name=POSTGRES_PART, kind="postgres", what=WHAT["postgres"])
+    part.size, part.sha256 = sha256_of(dest)
+    part.details = {"format": "pg_dump --format=custom",
+                    "taken": "online, by the backup-dump service"}
+    files[POSTGRES_PART] = dest
+    return part
 
 
 def _database_part(folder: Path, staging: Path, files: dict[str, Path]) -> Part:

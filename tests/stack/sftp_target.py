@@ -1,0 +1,51 @@
+"""An SFTP server of a test's own, for off-host copies (TR4CTL_BACKUP_TARGET): OpenSSH
+in a container (tests/stack/bare_ssh_hosts.py's image) on the stack's network, reached
+with a key the test makes, its host key written to a known_hosts file of the test's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from bare_ssh_hosts import ssh_host_image
+from conftest import docker, wait_for
+
+SFTP_USER = "plain"
+REPOSITORY = "/home/plain/restic"
+
+
+def target_settings(folder: Path, alias: str, schedule: str = "* * * * *") -> dict[str, str]:
+    """The backup settings for a target at `alias`, with a new key pair in `folder`."""
+    key, known = folder / "id_ed25519", folder / "known_hosts"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return {"TR4CTL_BACKUP_SCHEDULE": schedule, "TR4CTL_BACKUP_KEEP": "1h",
+            "TR4CTL_BACKUP_TARGET": f"sftp:{SFTP_USER}@{alias}:{REPOSITORY}",
+            "TR4CTL_BACKUP_SSH_KEY": str(key), "TR4CTL_BACKUP_SSH_KNOWN_HOSTS": str(known)}
+
+
+@contextmanager
+def sftp_server(stack, settings: dict[str, str], alias: str):
+    """The server, on the stack's network under `alias` (made with `init`), trusting the
+    settings' key; yields its container's name. Not of the stack's project (its `down`
+    would remove it); a t4t-...-<pid> name, so a killed run's leftover is found."""
+    key = Path(settings["TR4CTL_BACKUP_SSH_KEY"])
+    known = Path(settings["TR4CTL_BACKUP_SSH_KNOWN_HOSTS"])
+    server = f"t4t-{alias}-{os.getpid()}"
+    try:
+        stack.tr4ctl("init")  # the stack's network, for the server to join first
+        docker("run", "-d", "--name", server, "--label", f"com.docker.compose.project={server}",
+               "--network", f"{stack.name}_network", "--network-alias", alias, ssh_host_image())
+        home = f"/home/{SFTP_USER}"
+        script = (f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} {home}/.ssh && "
+                  f"cat > {home}/.ssh/authorized_keys && "
+                  f"chown {SFTP_USER}: {home}/.ssh/authorized_keys")
+        subprocess.run(["docker", "exec", "-i", server, "sh", "-c", script],
+                       input=key.with_suffix(".pub").read_bytes(), check=True)
+        host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
+                                           check=False).strip(), "the server's host key", 30)
+        known.write_text(f"{alias} {' '.join(host_key.split()[:2])}\n")
+        yield server
+    finally:
+        docker("rm", "-f", server, check=False)
