@@ -13,6 +13,7 @@ from pathlib import Path
 from tr4ctl.docker import commands as cmd
 from tr4ctl.docker.engine import Engine
 from tr4ctl.docker.runner import ByteSource
+from tr4ctl.errors import OperationFailed
 
 HELPER_ROLE = "backup-helper"
 
@@ -169,6 +170,15 @@ class VolumeStreams:
         return cmd.helper_run(self.image, command, project=self.engine.project_name,
                               role=HELPER_ROLE, mounts=mounts, stdin=stdin,
                               env_keys=env_keys or [])
+
+    def holds_file(self, volume: str, relative: str) -> bool:
+        """Whether the (existing) volume holds that file."""
+        argv = self._helper({volume: "/v:ro"}, ["test", "-e", f"/v/{relative}"])
+        done = self.runner.run(argv, check=False, what=f"looking into volume {volume}")
+        if done.returncode not in (0, 1):
+            raise OperationFailed(f"cannot look into volume {volume}: "
+                                  f"{done.stderr.strip() or done.returncode}")
+        return done.returncode == 0
 
     def volume_kib(self, volumes: list[str]) -> dict[str, int]:
         """Disk use of each volume in KiB (du rounds up to blocks: an upper bound of the

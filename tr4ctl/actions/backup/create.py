@@ -249,7 +249,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         on_postgres = rt.config.database == POSTGRES
         database = _copy_database(rt, streams, staging, states, present, on_postgres)
         if scope == SCOPE_DATABASE:
-            chosen = _dump_postgres(rt, staging) if on_postgres else database
+            chosen = _dump_postgres(rt, streams, staging) if on_postgres else database
             if chosen.absent:
                 raise NoDatabaseYet("there is no database to back up yet",
                                       "run `tr4ctl up` first: the backend creates it")
@@ -282,7 +282,7 @@ def take_backup(rt: Runtime, streams: VolumeStreams, directory: Path, kind: str,
         parts.append(env)
         if on_postgres:
             # Last: a restore puts .env (which database) back before the dump goes in.
-            parts.append(_dump_postgres(rt, staging))
+            parts.append(_dump_postgres(rt, streams, staging))
         return _write(rt, directory, kind, parts, staging, stopped, SCOPE_FULL)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -346,14 +346,17 @@ def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
     return part
 
 
-def _dump_postgres(rt: Runtime, staging: Path) -> Part:
+def _dump_postgres(rt: Runtime, streams: VolumeStreams, staging: Path) -> Part:
     """pg_dump in the postgres container over its local socket: one snapshot of the
     backend's database while it keeps serving, streamed into the staging folder. A
-    stopped PostgreSQL is started for the dump and stopped again; with no volume (a
-    fresh project) there is nothing to dump."""
+    stopped PostgreSQL is started for the dump and stopped again; with no volume, or an
+    empty one (a fresh project: `restore --from` makes them first), there is nothing to
+    dump."""
     name = postgres_database(current_url(rt.config))
     part = Part(name=POSTGRES_PART, kind="postgres", what=WHAT["postgres"])
-    if not rt.engine.existing_volumes([rt.names.volume("postgres_data")]):
+    volume = rt.names.volume("postgres_data")
+    if not rt.engine.existing_volumes([volume]) or not streams.holds_file(volume,
+                                                                          "PG_VERSION"):
         part.absent = True
         return part
     started = start_postgres(rt, DUMP_START_SECONDS)
