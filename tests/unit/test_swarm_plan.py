@@ -85,6 +85,7 @@ def test_a_compose_stack_file_is_unchanged_by_the_swarm_keys():
     ({"database": "sqlite", "backend_replicas": 3}, "TR4CTL_BACKEND_REPLICAS=3"),
     ({"database": "sqlite", "backend_replicas": 1, "nodes": 2}, "2 nodes"),
     ({"bind_address": "127.0.0.1"}, "TR4CTL_BIND_ADDRESS=127.0.0.1"),
+    ({"backup_schedule": "hourly", "backup_target": "sftp:b@h:/r"}, "TR4CTL_BACKUP_SCHEDULE"),
 ])
 def test_what_a_swarm_refuses(values, words):
     nodes = values.pop("nodes", 1)
