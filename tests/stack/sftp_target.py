@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bare_ssh_hosts import ssh_host_image
-from conftest import docker, wait_for
+from conftest import docker, new_stack, wait_for
 
 SFTP_USER = "plain"
 REPOSITORY = "/home/plain/restic"
@@ -49,3 +49,21 @@ def sftp_server(stack, settings: dict[str, str], alias: str):
         yield server
     finally:
         docker("rm", "-f", server, check=False)
+
+
+@contextmanager
+def stack_with_target(tmp_path_factory, label: str, alias: str,
+                      settings: dict[str, str] | None = None):
+    """A dev stack copying on a schedule to a server of its own; yields (stack, server).
+    Removed with its volumes and network, the server first: `down` refuses a network
+    another container is on."""
+    values = {**target_settings(tmp_path_factory.mktemp(f"{label}-keys"), alias),
+              **(settings or {})}
+    stack = new_stack(tmp_path_factory, label, settings=values)
+    try:
+        with sftp_server(stack, values, alias) as server:
+            stack.tr4ctl("up", "--env", "dev")
+            yield stack, server
+    finally:
+        stack.tr4ctl("down", "--volumes", "--yes", check=False)
+        docker("network", "rm", f"{stack.name}_network", check=False)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import docker, new_stack, wait_for
+from conftest import docker, wait_for
 from load import AccountLoad
-from sftp_target import REPOSITORY, SFTP_USER, sftp_server, target_settings
+from sftp_target import REPOSITORY, SFTP_USER, stack_with_target
 from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, accounts, seed_admin
 
 from tr4ctl.plan.offsite import RESTIC_WRAPPER
@@ -28,15 +28,8 @@ ALIAS = "t3os-sftp"
 
 @pytest.fixture(scope="module")
 def offsite(docker_engine, tmp_path_factory):
-    settings = target_settings(tmp_path_factory.mktemp("t3os-keys"), ALIAS)
-    stack = new_stack(tmp_path_factory, "t3os-offsite", settings=settings)
-    try:
-        with sftp_server(stack, settings, ALIAS) as server:
-            stack.tr4ctl("up", "--env", "dev")
-            yield stack, server
-    finally:  # the server gone first: `down` refuses a network another container is on
-        stack.tr4ctl("down", "--volumes", "--yes", check=False)
-        docker("network", "rm", f"{stack.name}_network", check=False)
+    with stack_with_target(tmp_path_factory, "t3os-offsite", ALIAS) as made:
+        yield made
 
 
 def _state(stack) -> dict | None:
