@@ -165,7 +165,8 @@ def test_manifest_round_trips_through_json():
 
 def test_manifest_says_what_is_not_included_and_why():
     data = json.loads(a_manifest().to_json())
-    assert set(data["not_included"]) == {"backend_logs", "nginx_logs", "certbot_www"}
+    assert set(data["not_included"]) == {"backend_logs", "nginx_logs", "certbot_www",
+                                         "backup_dumps"}
     assert data["tr4ctl_version"] == "0.1.0" and data["created_at"]
 
 

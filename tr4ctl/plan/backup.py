@@ -46,6 +46,7 @@ NOT_INCLUDED = {
     "backend_logs": "logs, not state",
     "nginx_logs": "logs, not state",
     "certbot_www": "transient ACME challenge files",
+    "backup_dumps": "the backup schedule's last pg_dump (an archive takes its own)",
 }
 # Services that write a volume while they run: stopped for the moment it is copied.
 # Chroma keeps its SQLite and its HNSW index files in step only across a clean stop
