@@ -9,8 +9,13 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from bare_ssh_hosts import ssh_host_image
 from conftest import docker, new_stack, wait_for
+from load import AccountLoad
+from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, seed_admin
+
+from tr4ctl.plan.offsite import RESTIC_WRAPPER
 
 SFTP_USER = "plain"
 REPOSITORY = "/home/plain/restic"
@@ -67,3 +72,22 @@ def stack_with_target(tmp_path_factory, label: str, alias: str,
     finally:
         stack.tr4ctl("down", "--volumes", "--yes", check=False)
         docker("network", "rm", f"{stack.name}_network", check=False)
+
+
+def restic(stack, *args: str) -> str:
+    """restic in the backup-schedule service, as it calls it (the target's options)."""
+    return stack.compose_exec("backup-schedule", RESTIC_WRAPPER, *args)
+
+
+def api_client(stack, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=stack.url(""), timeout=60, headers=headers)
+
+
+def account_load(stack, prefix: str) -> AccountLoad:
+    """Accounts created through nginx by a seeded admin, in a loop (not started yet)."""
+    seed_admin(stack)
+    with api_client(stack) as client:
+        token = client.post("/api/auth/login", json={"email": ADMIN_EMAIL,
+                                                     "password": ADMIN_PASSWORD}).json()["access_token"]
+    return AccountLoad(lambda: api_client(stack, token), prefix=prefix)

@@ -17,11 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import docker, wait_for
-from load import AccountLoad
-from sftp_target import REPOSITORY, SFTP_USER, stack_with_target
-from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, accounts, seed_admin
-
-from tr4ctl.plan.offsite import RESTIC_WRAPPER
+from sftp_target import REPOSITORY, SFTP_USER, account_load, restic, stack_with_target
+from test_backup import accounts
 
 ALIAS = "t3os-sftp"
 
@@ -37,9 +34,7 @@ def _state(stack) -> dict | None:
 
 
 def _snapshots(stack, tag: str) -> list[dict]:
-    out = stack.compose_exec("backup-schedule", RESTIC_WRAPPER, "snapshots", "--json",
-                             "--tag", tag)
-    return json.loads(out)
+    return json.loads(restic(stack, "snapshots", "--json", "--tag", tag))
 
 
 def test_key_is_private_and_not_at_the_target(offsite):
@@ -84,22 +79,13 @@ RPO_TARGET = 60.0
 FIGURES = Path(__file__).resolve().parents[2] / "build" / "bench" / "offsite-drill.json"
 
 
-def _client(stack, token: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=stack.url(""), timeout=60, headers=headers)
-
-
 def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
     """Accounts written in a loop; the project's volumes destroyed; a fresh project folder
     restores from the target with one command; every account committed more than 60 s
     before the loss is there. The measured RPO and RTO go to build/bench/ (bench/run.py
     prints them)."""
     stack, server = offsite
-    seed_admin(stack)
-    with _client(stack) as client:
-        token = client.post("/api/auth/login", json={"email": ADMIN_EMAIL,
-                                                     "password": ADMIN_PASSWORD}).json()["access_token"]
-    load = AccountLoad(lambda: _client(stack, token), prefix="drill")
+    load = account_load(stack, "drill")
     load.start()
     try:
         wait_for(lambda: load.committed and load.committed[-1][1] - load.committed[0][1] > 80,
@@ -150,8 +136,8 @@ def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
 
 def test_corrupted_pack_is_caught(offsite):
     stack, server = offsite
-    if stack.json("status", check=False)["data"]["condition"] == "stopped":
-        pytest.skip("the drill's restore did not bring the stack back (it failed above)")
+    assert stack.json("status", check=False)["data"]["condition"] != "stopped", \
+        "the drill's restore did not bring the stack back (see its failure above)"
     # Healthy first (after the drill: the restored stack's own first pass), so that the
     # failure below is the damage's.
     wait_for(lambda: (s := _state(stack)) and s["verdict"] == "ok" and s["state"]["last_run"],

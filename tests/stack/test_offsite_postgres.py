@@ -11,9 +11,8 @@ import json
 import httpx
 import pytest
 from conftest import docker, wait_for
-from load import AccountLoad
-from sftp_target import REPOSITORY, SFTP_USER, stack_with_target
-from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, accounts, seed_admin
+from sftp_target import REPOSITORY, SFTP_USER, account_load, restic, stack_with_target
+from test_backup import ADMIN_EMAIL, accounts
 
 from tr4ctl.plan.offsite import RESTIC_WRAPPER
 
@@ -27,15 +26,6 @@ def offsite_pg(docker_engine, tmp_path_factory):
         yield made
 
 
-def _restic(stack, *args: str) -> str:
-    return stack.compose_exec("backup-schedule", RESTIC_WRAPPER, *args)
-
-
-def _client(stack, token: str | None = None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=stack.url(""), timeout=60, headers=headers)
-
-
 def test_each_pass_ships_a_dump_from_the_servers_own_image(offsite_pg):
     stack, _ = offsite_pg
     services = {s["service"]: s for s in stack.json("status")["data"]["services"]}
@@ -44,8 +34,8 @@ def test_each_pass_ships_a_dump_from_the_servers_own_image(offsite_pg):
         "backup_schedule")) and s["state"] and s["state"]["last_run"] and s["verdict"] == "ok"
         and s, "the first scheduled pass", 240, every=3)
     assert state["state"]["last_size"] > 0
-    full = json.loads(_restic(stack, "snapshots", "--json", "--tag", "full"))[-1]
-    listed = _restic(stack, "ls", full["id"])
+    full = json.loads(restic(stack, "snapshots", "--json", "--tag", "full"))[-1]
+    listed = restic(stack, "ls", full["id"])
     assert "/database/database.pgdump" in listed and ".db\n" not in listed
     # The dump is pg_dump's own archive (custom format), as `backup create` takes it.
     path = next(line for line in listed.splitlines()
@@ -57,11 +47,7 @@ def test_each_pass_ships_a_dump_from_the_servers_own_image(offsite_pg):
 
 def test_a_fresh_project_restores_every_account_from_the_target(offsite_pg, tmp_path):
     stack, server = offsite_pg
-    seed_admin(stack)
-    with _client(stack) as client:
-        token = client.post("/api/auth/login", json={"email": ADMIN_EMAIL,
-                                                     "password": ADMIN_PASSWORD}).json()["access_token"]
-    load = AccountLoad(lambda: _client(stack, token), prefix="pgdrill")
+    load = account_load(stack, "pgdrill")
     load.start()
     try:
         wait_for(lambda: len(load.committed) >= 20, "20 accounts written", 120, every=1)
@@ -117,4 +103,4 @@ def test_a_fresh_project_restores_every_account_from_the_target(offsite_pg, tmp_
 
 
 def _snapshot_ids(stack) -> set[str]:
-    return {s["id"] for s in json.loads(_restic(stack, "snapshots", "--json"))}
+    return {s["id"] for s in json.loads(restic(stack, "snapshots", "--json"))}

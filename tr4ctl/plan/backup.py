@@ -427,6 +427,14 @@ class ArchiveName:
         return (self.stamp, self.seq)
 
 
+def sqlite_part_on_postgres() -> Part:
+    """The SQLite database's part of a stack on PostgreSQL: absent, pointing at the dump
+    (`backup create` and `restore --from` write it the same)."""
+    return Part(name=DATABASE_PART, kind="sqlite", what=WHAT["database"], volume="backend_data",
+                absent=True, details={"note": "the backend's database is PostgreSQL: see "
+                                              f"{POSTGRES_PART}"})
+
+
 def archive_file_name(project: str, kind: str, when: datetime, taken: set[str]) -> str:
     """`<project>-<kind>-<UTC stamp>.tar.gz`, with -2, -3... when that second is taken."""
     stamp = when.astimezone(UTC).strftime(STAMP_FORMAT)

@@ -47,6 +47,7 @@ from tr4ctl.plan.backup import (
     parse_archive_name,
     space_problem,
     sqlite_exclusions,
+    sqlite_part_on_postgres,
     utc_now_text,
     volume_part_name,
 )
@@ -304,11 +305,11 @@ def _write(rt: Runtime, directory: Path, kind: str, parts: list[Part], staging: 
 def _copy_database(rt: Runtime, streams: VolumeStreams, staging: Path,
                    states: dict[str, ServiceState], present: set[str],
                    on_postgres: bool) -> Part:
+    if on_postgres:
+        return sqlite_part_on_postgres()
     part = Part(name=DATABASE_PART, kind="sqlite", what=WHAT["database"], volume="backend_data")
-    if "backend_data" not in present or on_postgres:
+    if "backend_data" not in present:
         part.absent = True
-        if on_postgres:
-            part.details["note"] = "the backend's database is PostgreSQL: see database.pgdump"
         return part
     dest = staging / DATABASE_PART
     online = states["backend"].state == "running"

@@ -40,6 +40,7 @@ from tr4ctl.plan.backup import (
     Manifest,
     Part,
     archive_file_name,
+    sqlite_part_on_postgres,
     utc_now_text,
     volume_part_name,
 )
@@ -171,10 +172,7 @@ def _archive(rt: Runtime, staging: Path, directory: Path, full: offsite.Snapshot
     files: dict[str, Path] = {}
     dump = _postgres_dump(rt, databases)
     if dump is not None:
-        database = Part(name=DATABASE_PART, kind="sqlite", what=WHAT["database"],
-                        volume="backend_data", absent=True,
-                        details={"note": "the backend's database is PostgreSQL: see "
-                                         f"{POSTGRES_PART}"})
+        database = sqlite_part_on_postgres()
     else:
         database = _database_part(databases, staging, files)
     for key in VOLUME_PARTS:
