@@ -145,3 +145,14 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def content_digest(path: Path) -> str:
+    """The sha256 of a small file's bytes; of nothing when it cannot be read (the
+    command that needs the file refuses it, naming the setting)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return hashlib.sha256(b"").hexdigest()

@@ -144,7 +144,21 @@ class Runtime:
                     config.backend_base_image),
                 maintenance=maintenance_record(self.paths),
                 **self._tool_versions())
-        return self._stack_inputs
+        return self._with_file_digests(self._stack_inputs)
+
+    def _with_file_digests(self, inputs: StackInputs) -> StackInputs:
+        """The secret files' digests as they are now, read at each use: a key `up`
+        writes after the first use is named after its content all the same."""
+        from dataclasses import replace
+
+        from tr4ctl.files import content_digest
+        from tr4ctl.plan.stack import swarm_secret_files
+
+        files = swarm_secret_files(self.config, self.paths)
+        if not files:
+            return inputs
+        return replace(inputs, file_digests={key: content_digest(Path(path))
+                                             for key, path in files.items()})
 
     @property
     def backend_source(self) -> ResolvedSource:

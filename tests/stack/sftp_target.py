@@ -4,6 +4,7 @@ with a key the test makes, its host key written to a known_hosts file of the tes
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from contextlib import contextmanager
@@ -31,17 +32,17 @@ def target_settings(folder: Path, alias: str, schedule: str = "* * * * *") -> di
 
 
 @contextmanager
-def sftp_server(stack, settings: dict[str, str], alias: str):
-    """The server, on the stack's network under `alias` (made with `init`), trusting the
-    settings' key; yields its container's name. Not of the stack's project (its `down`
-    would remove it); a t4t-...-<pid> name, so a killed run's leftover is found."""
+def sftp_server(settings: dict[str, str], network: str, alias: str):
+    """The server, on `network` (a test's own) under `alias`, trusting the settings' key;
+    yields its container's name and address (known_hosts names both: a swarm node's
+    tasks cannot resolve the alias). Not of a stack's project (its `down` would remove
+    it); a t4t-...-<pid> name, so a killed run's leftover is found."""
     key = Path(settings["TR4CTL_BACKUP_SSH_KEY"])
     known = Path(settings["TR4CTL_BACKUP_SSH_KNOWN_HOSTS"])
     server = f"t4t-{alias}-{os.getpid()}"
     try:
-        stack.tr4ctl("init")  # the stack's network, for the server to join first
         docker("run", "-d", "--name", server, "--label", f"com.docker.compose.project={server}",
-               "--network", f"{stack.name}_network", "--network-alias", alias, ssh_host_image())
+               "--network", network, "--network-alias", alias, ssh_host_image())
         home = f"/home/{SFTP_USER}"
         script = (f"install -d -m 0700 -o {SFTP_USER} -g {SFTP_USER} {home}/.ssh && "
                   f"cat > {home}/.ssh/authorized_keys && "
@@ -50,8 +51,10 @@ def sftp_server(stack, settings: dict[str, str], alias: str):
                        input=key.with_suffix(".pub").read_bytes(), check=True)
         host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
                                            check=False).strip(), "the server's host key", 30)
-        known.write_text(f"{alias} {' '.join(host_key.split()[:2])}\n")
-        yield server
+        address = json.loads(docker("inspect", server))[0]["NetworkSettings"]["Networks"][
+            network]["IPAddress"]
+        known.write_text(f"{alias},{address} {' '.join(host_key.split()[:2])}\n")
+        yield server, address
     finally:
         docker("rm", "-f", server, check=False)
 
@@ -66,7 +69,8 @@ def stack_with_target(tmp_path_factory, label: str, alias: str,
               **(settings or {})}
     stack = new_stack(tmp_path_factory, label, settings=values)
     try:
-        with sftp_server(stack, values, alias) as server:
+        stack.tr4ctl("init")  # the stack's network, for the server to join first
+        with sftp_server(values, f"{stack.name}_network", alias) as (server, _):
             stack.tr4ctl("up", "--env", "dev")
             yield stack, server
     finally:

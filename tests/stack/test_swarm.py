@@ -10,12 +10,14 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from backend_images import build_context, build_image, derived_image, releases, served_version
-from conftest import own_environment, wait_for
+from conftest import docker, own_environment, wait_for
 from load import AccountLoad, RequestLoad
+from sftp_target import REPOSITORY, SFTP_USER, sftp_server, target_settings
 from swarm_nodes import Manager, SocketNode, load_stack_images, node_stack
 
 # Runs beside the other tests (scripts/test.sh), as it never touches the host's stacks:
@@ -355,3 +357,58 @@ def test_to_compose_and_back_keeps_every_account(stack):
     assert not stack.manager.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={stack.name}")
     assert services(stack)["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
     assert emails(stack) == before
+
+
+def _service_files(stack, service: str) -> tuple[list[dict], list[str]]:
+    """A service's bind mounts and the names of the secrets it reads, as the swarm has them."""
+    spec = json.loads(stack.manager.docker("service", "inspect", f"{stack.name}_{service}"))[0]
+    container = spec["Spec"]["TaskTemplate"]["ContainerSpec"]
+    binds = [m for m in container.get("Mounts") or [] if m.get("Type") == "bind"]
+    return binds, sorted(s["SecretName"] for s in container.get("Secrets") or [])
+
+
+def _schedule(stack) -> dict:
+    return stack.json("status", check=False).get("data", {}).get("backup_schedule") or {}
+
+
+def test_scheduled_off_host_copies_run_on_a_swarm(stack, tmp_path_factory):
+    """TR4CTL_BACKUP_SCHEDULE on a swarm (PostgreSQL: backup-dump takes the dumps). The
+    restic key and the target's key files reach the service as swarm secrets named after
+    their content, not as paths of this machine; copies land at an SFTP server of the
+    test's own, on the nodes' network; a rewritten known_hosts is deployed as a new
+    secret and the next pass lands too."""
+    settings = target_settings(tmp_path_factory.mktemp("swarm-backup-keys"), "pending")
+    backup_image = stack.json("config", "show")["data"]["settings"]["TR4CTL_BACKUP_IMAGE"]
+    stack.manager.load(backup_image)  # the host's image: never removed by the test
+    with sftp_server(settings, stack.manager.network, "t4t-swarm-sftp") as (server, address):
+        # By address: a task of the node's engine cannot resolve the test network's names.
+        settings["TR4CTL_BACKUP_TARGET"] = f"sftp:{SFTP_USER}@{address}:{REPOSITORY}"
+        for key, value in settings.items():
+            stack.tr4ctl("config", "set", f"{key}={value}")
+        stack.tr4ctl("up", "--target", "swarm")
+        binds, secrets = _service_files(stack, "backup-schedule")
+        assert binds == [], binds
+        for key in ("restic_password", "backup_ssh_key", "backup_known_hosts"):
+            assert any(name.startswith(f"{stack.name}_{key}_") for name in secrets), secrets
+        task = stack.manager.docker("ps", "-q", "--filter", "label=com.docker.swarm.service."
+                                    f"name={stack.name}_backup-schedule").split()[0]
+        assert stack.manager.docker("exec", task, "stat", "-c", "%a %u",
+                                    "/run/secrets/backup_ssh_key").strip() == "400 0"
+
+        first = wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
+                         and (s.get("state") or {}).get("last_run") and s,
+                         "the first scheduled pass on the swarm", 300, every=3)
+        snapshots = docker("exec", server, "find", f"{REPOSITORY}/snapshots", "-type", "f").split()
+        assert snapshots, "the copies are at the target"
+        assert "intact" in stack.tr4ctl("backup", "verify", "--offsite").stderr
+
+        known = Path(settings["TR4CTL_BACKUP_SSH_KNOWN_HOSTS"])
+        known.write_text(known.read_text() + "# rotated\n")
+        stack.tr4ctl("up", "--target", "swarm")
+        _, rotated = _service_files(stack, "backup-schedule")
+        changed = set(rotated) - set(secrets)
+        assert len(changed) == 1 and f"{stack.name}_backup_known_hosts_" in changed.pop()
+        wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
+                 and ((s.get("state") or {}).get("last_run") or 0) > first["state"]["last_run"],
+                 "a scheduled pass with the new known_hosts", 300, every=3)
+        assert stack.json("status")["data"]["condition"] == "healthy"

@@ -96,10 +96,11 @@ def test_state_round_trip_and_strictness():
             offsite.parse_state(bad)
 
 
-def _render(swarm=False, **values):
+def _render(swarm=False, file_digests=None, **values):
     config = Config.defaults(target="swarm" if swarm else "compose", **values)
     inputs = stack.StackInputs(load_templates(None), backend_image(None, "python:3.11-slim"),
-                               str(backend_context()))
+                               str(backend_context()),
+                               file_digests=file_digests or (DIGESTS if swarm else {}))
     return yaml.safe_load(stack.render_compose(config, Environment.DEV,
                                                ProjectPaths(Path("/srv/p")), inputs))
 
@@ -114,16 +115,57 @@ def test_service_rendered_only_with_a_schedule(swarm):
     service = _render(swarm, **SFTP)["services"]["backup-schedule"]
     assert service["image"] == "tr4ctl-local/backup:bookworm"
     assert service["environment"]["RESTIC_REPOSITORY"] == "sftp:b@store.test:/r"
-    assert service["environment"]["RESTIC_PASSWORD_FILE"] == offsite.PASSWORD_IN_CONTAINER
     script = service["command"][0]
     assert "interval=900\n" in script and "--keep-hourly 24 --keep-daily 7 --keep-weekly 4" in script
     assert "-o sftp.command=" in script and "check --read-data-subset=100M" in script
+    # No secret reaches the rendered file: only the paths of the files holding them.
+    assert "AWS_SECRET_ACCESS_KEY=" not in script or "sed -n" in script
+
+
+def test_on_compose_the_service_binds_its_files_from_this_machine():
+    service = _render(**SFTP)["services"]["backup-schedule"]
+    assert service["environment"]["RESTIC_PASSWORD_FILE"] == offsite.PASSWORD_IN_CONTAINER
     binds = {(m["source"], m["target"]) for m in service["volumes"] if isinstance(m, dict)}
     assert binds == {("/srv/p/.tr4ctl/secrets/restic_password", offsite.PASSWORD_IN_CONTAINER),
                      ("/k/id", offsite.SSH_KEY_IN_CONTAINER),
                      ("/k/known", offsite.KNOWN_HOSTS_IN_CONTAINER)}
-    # No secret reaches the rendered file: only the paths of the files holding them.
-    assert "AWS_SECRET_ACCESS_KEY=" not in script or "sed -n" in script
+    assert "secrets" not in service
+
+
+DIGESTS = {offsite.PASSWORD: "a" * 64, offsite.SSH_KEY: "b" * 64, offsite.KNOWN_HOSTS: "c" * 64}
+
+
+@pytest.mark.parametrize("target", ["sftp", "s3"])
+def test_on_a_swarm_its_files_are_secrets_named_after_their_content(target):
+    """No path of this machine in the service: a task may run on another node."""
+    values = SFTP if target == "sftp" else {
+        "backup_schedule": "hourly", "backup_target": "s3:http://127.0.0.1:9/bk1",
+        "backup_s3_credentials": Path("/k/s3")}
+    keys = [offsite.PASSWORD, *((offsite.SSH_KEY, offsite.KNOWN_HOSTS) if target == "sftp"
+                                else (offsite.S3_CREDENTIALS,))]
+    digests = {key: f"{index}" * 64 for index, key in enumerate(keys)}
+    rendered = _render(True, file_digests=digests, **values)
+    service = rendered["services"]["backup-schedule"]
+    assert not [m for m in service["volumes"] if isinstance(m, dict)]  # no bind mount
+    assert service["secrets"] == [{"source": key, "target": key, "mode": 0o400} for key in keys]
+    for index, key in enumerate(keys):
+        assert rendered["secrets"][key]["name"] == f"tr4ction_{key}_{str(index) * 12}"
+    assert service["environment"]["RESTIC_PASSWORD_FILE"] == "/run/secrets/restic_password"
+    script = service["command"][0]
+    if target == "sftp":
+        assert "ssh -i /run/secrets/backup_ssh_key" in script
+        assert "UserKnownHostsFile=/run/secrets/backup_known_hosts" in script
+    else:
+        assert "/run/secrets/backup_s3_credentials" in script
+    assert "/k/" not in yaml.safe_dump(service)
+
+
+def test_a_changed_file_is_a_new_secret():
+    before = _render(True, file_digests=DIGESTS, **SFTP)["secrets"]
+    after = _render(True, file_digests={**DIGESTS, offsite.KNOWN_HOSTS: "d" * 64},
+                    **SFTP)["secrets"]
+    assert after[offsite.KNOWN_HOSTS]["name"] != before[offsite.KNOWN_HOSTS]["name"]
+    assert after[offsite.SSH_KEY] == before[offsite.SSH_KEY]
 
 
 def _cron_match(script: str) -> str:

@@ -235,6 +235,15 @@ PASSWORD_IN_CONTAINER = "/run/tr4ctl/restic-password"
 SSH_KEY_IN_CONTAINER = "/run/tr4ctl/backup-ssh-key"
 KNOWN_HOSTS_IN_CONTAINER = "/run/tr4ctl/backup-known-hosts"
 S3_CREDENTIALS_IN_CONTAINER = "/run/tr4ctl/backup-s3-credentials"
+# The service's files, by their key in the stack file. On compose each is bind-mounted
+# from its path on this machine; on a swarm a task may run where no such path exists,
+# so each is a swarm secret (named after its content: plan/stack.secret_names) at
+# /run/secrets/<key>.
+PASSWORD, SSH_KEY, KNOWN_HOSTS, S3_CREDENTIALS = (
+    "restic_password", "backup_ssh_key", "backup_known_hosts", "backup_s3_credentials")
+_BOUND_AT = {PASSWORD: PASSWORD_IN_CONTAINER, SSH_KEY: SSH_KEY_IN_CONTAINER,
+             KNOWN_HOSTS: KNOWN_HOSTS_IN_CONTAINER, S3_CREDENTIALS: S3_CREDENTIALS_IN_CONTAINER}
+SWARM_SECRETS_DIR = "/run/secrets"
 BACKEND_DATA_IN_CONTAINER = "/volumes/backend_data"
 CHROMA_DATA_IN_CONTAINER = "/volumes/chroma_data"
 CERTBOT_CONF_IN_CONTAINER = "/volumes/certbot_conf"
@@ -274,21 +283,36 @@ def settings_problem(schedule: str | None, target: str | None, ssh_key: object,
     return None
 
 
-def service_values(schedule: str, keep: str, target: str, password_file: str,
-                   ssh_key: str | None, known_hosts: str | None, s3_credentials: str | None,
-                   backend_uid: int, postgres_database: str | None = None
-                   ) -> dict[str, object]:
+def service_files(target: str, password_file: str, ssh_key: str | None,
+                  known_hosts: str | None, s3_credentials: str | None) -> dict[str, str]:
+    """The files the service reads, key -> path on this machine: the restic key and the
+    target's credentials (the password first: the order they are rendered in)."""
+    files = {PASSWORD: password_file}
+    kind = parse_target(target).kind
+    if kind == "sftp" and ssh_key and known_hosts:
+        files |= {SSH_KEY: ssh_key, KNOWN_HOSTS: known_hosts}
+    if kind == "s3" and s3_credentials:
+        files[S3_CREDENTIALS] = s3_credentials
+    return files
+
+
+def file_in_container(key: str, *, swarm: bool) -> str:
+    return f"{SWARM_SECRETS_DIR}/{key}" if swarm else _BOUND_AT[key]
+
+
+def service_values(schedule: str, keep: str, target: str, files: dict[str, str],
+                   backend_uid: int, postgres_database: str | None = None, *,
+                   swarm: bool = False) -> dict[str, object]:
     """What the compose template's backup-schedule service needs (and on PostgreSQL,
-    `postgres_database` set, its backup-dump service)."""
+    `postgres_database` set, its backup-dump service). `files`: service_files'."""
     parsed = parse_target(target)
     when = parse_schedule(schedule)
-    mounts: list[tuple[str, str]] = []
-    command = None
-    if parsed.kind == "sftp" and ssh_key and known_hosts:
-        mounts += [(ssh_key, SSH_KEY_IN_CONTAINER), (known_hosts, KNOWN_HOSTS_IN_CONTAINER)]
-        command = sftp_command(parsed, SSH_KEY_IN_CONTAINER, KNOWN_HOSTS_IN_CONTAINER)
-    if parsed.kind == "s3" and s3_credentials:
-        mounts.append((s3_credentials, S3_CREDENTIALS_IN_CONTAINER))
+
+    def inside(key: str) -> str:
+        return file_in_container(key, swarm=swarm)
+
+    command = sftp_command(parsed, inside(SSH_KEY), inside(KNOWN_HOSTS)) \
+        if SSH_KEY in files else None
     return {
         "interval_seconds": when if isinstance(when, int) else None,
         "cron": None if isinstance(when, int) else when,
@@ -296,10 +320,10 @@ def service_values(schedule: str, keep: str, target: str, password_file: str,
         "keep_flags": keep_flags(keep),
         "repository": parsed.repository,
         "sftp_command": command,
-        "s3_credentials": S3_CREDENTIALS_IN_CONTAINER if parsed.kind == "s3" else None,
-        "password_file": password_file,
-        "password_in_container": PASSWORD_IN_CONTAINER,
-        "mounts": mounts,
+        "s3_credentials": inside(S3_CREDENTIALS) if parsed.kind == "s3" else None,
+        "password_in_container": inside(PASSWORD),
+        # (key, path on this machine, path in the container)
+        "files": [(key, source, inside(key)) for key, source in files.items()],
         "state_dir": STATE_DIR,
         "state_file": STATE_FILE,
         "restic_wrapper": RESTIC_WRAPPER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tr4ctl import __version__
@@ -48,6 +48,8 @@ class StackInputs:
     compose_version: str | None = None
     # Maintenance mode (plan/maintenance.py) as recorded: every render of nginx keeps it.
     maintenance: Maintenance | None = None
+    # The sha256 of each file that becomes a swarm secret (swarm_secret_files), by key.
+    file_digests: Mapping[str, str] = field(default_factory=dict)
 
 
 def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, str]]:
@@ -69,15 +71,18 @@ def backend_settings(config: Config, env: Environment) -> dict[str, tuple[str, s
     }
 
 
-def secret_names(config: Config) -> dict[str, str]:
+def secret_names(config: Config, file_digests: Mapping[str, str] | None = None
+                 ) -> dict[str, str]:
     """A swarm secret cannot be changed, only replaced: each is named after its content
-    (a hash, never the content), so a new password is deployed as a new secret."""
+    (a hash, never the content), so a new password is deployed as a new secret.
+    `file_digests`: the sha256 of each file swarm_secret_files names, by its key."""
     contents = {"db_password": config.database_password or "",
                 "jwt_secret": config.backend_values.get(JWT_SECRET_KEY) or "",
                 "alert_webhook": config.alert_webhook or ""}
-    return {name: f"{config.project_name}_{name}_"
-                  f"{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-            for name, text in contents.items()}
+    digests = {name: hashlib.sha256(text.encode()).hexdigest()
+               for name, text in contents.items()} | dict(file_digests or {})
+    return {name: f"{config.project_name}_{name}_{digest[:12]}"
+            for name, digest in digests.items()}
 
 
 def database_settings(config: Config) -> dict[str, tuple[str, str]]:
@@ -123,7 +128,7 @@ def compose_values(config: Config, env: Environment, paths: ProjectPaths,
                                           engine_version=inputs.engine_version,
                                           compose_version=inputs.compose_version),
         "jwt_secret_file": str(paths.jwt_secret_file),
-        "secret_names": secret_names(config),
+        "secret_names": secret_names(config, inputs.file_digests),
         "backup": backup_service_values(config, paths),
         "alert_watch": alert_watch_values(config, paths),
     }
@@ -140,12 +145,10 @@ def alert_watch_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | 
             "min_free_bytes": MIN_FREE_BYTES, "webhook_file": str(paths.alert_webhook_file)}
 
 
-def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | None:
-    """The backup-schedule service's values, None without a schedule (or with settings
-    that do not fit: `up`'s pre-flight refuses those first)."""
-    from tr4ctl.facts import BACKEND_UID, POSTGRES
+def backup_files(config: Config, paths: ProjectPaths) -> dict[str, str] | None:
+    """The files the backup-schedule service reads (offsite.service_files), None without
+    a schedule (or with settings that do not fit: `up`'s pre-flight refuses those first)."""
     from tr4ctl.plan import offsite
-    from tr4ctl.plan.database import current_url, postgres_database
 
     if not config.backup_schedule or not config.backup_target or offsite.settings_problem(
             config.backup_schedule, config.backup_target, config.backup_ssh_key,
@@ -155,11 +158,33 @@ def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any]
     def named(path: Any) -> str | None:
         return str(path) if path is not None else None
 
+    return offsite.service_files(config.backup_target, str(paths.restic_password_file),
+                                 named(config.backup_ssh_key),
+                                 named(config.backup_ssh_known_hosts),
+                                 named(config.backup_s3_credentials))
+
+
+def swarm_secret_files(config: Config, paths: ProjectPaths) -> dict[str, str]:
+    """The files that become swarm secrets named after their content (the caller reads
+    them for secret_names): the backup service's, on a swarm."""
+    if config.target != SWARM:
+        return {}
+    return backup_files(config, paths) or {}
+
+
+def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any] | None:
+    """The backup-schedule service's values, None without a schedule."""
+    from tr4ctl.facts import BACKEND_UID, POSTGRES
+    from tr4ctl.plan import offsite
+    from tr4ctl.plan.database import current_url, postgres_database
+
+    files = backup_files(config, paths)
+    if files is None:
+        return None
     return offsite.service_values(
-        config.backup_schedule, config.backup_keep, config.backup_target,
-        str(paths.restic_password_file), named(config.backup_ssh_key),
-        named(config.backup_ssh_known_hosts), named(config.backup_s3_credentials), BACKEND_UID,
-        postgres_database(current_url(config)) if config.database == POSTGRES else None)
+        config.backup_schedule, config.backup_keep, config.backup_target, files, BACKEND_UID,
+        postgres_database(current_url(config)) if config.database == POSTGRES else None,
+        swarm=config.target == SWARM)
 
 
 BACKEND_SERVICE = "backend"

@@ -27,13 +27,6 @@ def swarm_refusal(config: Config, node_count: int) -> BadInput | None:
                         "swarm: its ports are published on every interface of the node",
                         "set TR4CTL_BIND_ADDRESS=0.0.0.0 (and keep the site private with the "
                         "host's firewall), or stay on TR4CTL_TARGET=compose")
-    if config.backup_schedule:
-        # Its service mounts the restic key and the target's key files from the project
-        # folder (compose bind mounts); a swarm needs them as secrets, not built yet.
-        return BadInput("TR4CTL_BACKUP_SCHEDULE does not run on a swarm yet: its service "
-                        "reads its keys from this machine's project folder",
-                        "unset TR4CTL_BACKUP_SCHEDULE and run `tr4ctl backup create` on a "
-                        "timer, or stay on TR4CTL_TARGET=compose")
     if config.database != SQLITE:
         return None
     if refusal := replicas_refusal(config):
