@@ -118,6 +118,11 @@ def test_disaster_drill_restores_from_the_target(offsite, tmp_path):
              "the restored stack serving", 300, every=0.5)
     rto = time.monotonic() - started
     assert "restored" in restored.stderr
+    # One command, one line in the new host's audit log (the fetch is part of it).
+    audit = [json.loads(line) for line in
+             (fresh / ".tr4ctl" / "audit.jsonl").read_text().splitlines()]
+    assert [(a["command"], a["result"]) for a in audit
+            if a.get("command") == "backup restore"] == [("backup restore", "ok")], audit
     present = accounts(stack)
     due = load.committed_before(lost_at - RPO_TARGET)
     assert due, "accounts were committed more than 60 s before the loss"

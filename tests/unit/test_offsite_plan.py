@@ -226,6 +226,7 @@ def test_on_postgres_the_dump_comes_from_the_servers_own_image(swarm):
     dump = services["backup-dump"]
     assert dump["image"] == services["postgres"]["image"]
     assert dump["environment"]["PGHOST"] == "postgres" and dump["secrets"] == ["db_password"]
+    assert dump["user"] == "0:0"  # an image with a non-root USER writes the volume too
     assert dump["volumes"] == [f"backup_dumps:{offsite.DUMPS_IN_CONTAINER}"]
     assert f"backup_dumps:{offsite.DUMPS_IN_CONTAINER}" in services["backup-schedule"]["volumes"]
     assert "backup_dumps" in rendered["volumes"]
@@ -373,6 +374,10 @@ def test_backup_files_checked_before_up(tmp_path):
     require_backup_files(config)
     with pytest.raises(BadInput, match="does not exist"):
         require_backup_files(config.replace(backup_ssh_known_hosts=tmp_path / "nope"))
+    known.write_text("")
+    with pytest.raises(BadInput, match="is empty") as refused:
+        require_backup_files(config)
+    assert "host key" in refused.value.hint
     require_backup_files(Config.defaults())  # no schedule: nothing to check
 
 

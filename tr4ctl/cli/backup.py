@@ -204,20 +204,22 @@ def restore(
     if source is None and key_file is not None:
         raise BadInput("--key-file goes with --from", "tr4ctl backup restore --from TARGET "
                        "--key-file FILE")
-    if source is not None:
-        from tr4ctl.actions.backup.offsite_restore import fetch_archive
-
-        with rt.changing("backup restore"):
-            fetched = fetch_archive(rt, source, archive, key_file, backup_dir(rt, directory))
-        out.info(f"the snapshot as an archive: {fetched}")
-        archive = fetched
-    archive = Path(archive)
-    checked = check_restorable(rt, archive, as_project)
     from tr4ctl.actions.maintenance.switch import maintenance_during
 
-    with rt.changing("backup restore"), maintenance_during(rt, maintenance, "restore"):
-        report = restore_backup(rt, archive, checked, backup_dir(rt, directory),
-                                confirm=confirm, timeout=timeout, on_safety=announce)
+    # A named archive is checked before waiting for the lock; --from fetches it under the
+    # lock: one lock, and one audit line, for the fetch and the restore.
+    checked = check_restorable(rt, Path(archive), as_project) if source is None else None
+    with rt.changing("backup restore"):
+        if source is not None:
+            from tr4ctl.actions.backup.offsite_restore import fetch_archive
+
+            archive = fetch_archive(rt, source, archive, key_file, backup_dir(rt, directory))
+            out.info(f"the snapshot as an archive: {archive}")
+            checked = check_restorable(rt, archive, as_project)
+        archive = Path(archive)
+        with maintenance_during(rt, maintenance, "restore"):
+            report = restore_backup(rt, archive, checked, backup_dir(rt, directory),
+                                    confirm=confirm, timeout=timeout, on_safety=announce)
     out.success(f"restored {archive} (backup of {report.manifest.created_at}); the stack is "
                 "healthy")
     if report.safety_backup:

@@ -93,6 +93,15 @@ def check_offsite(rt: Runtime) -> OffsiteCheck:
     return OffsiteCheck(rt.config.backup_target, True, output)
 
 
+_FILLED = {
+    "TR4CTL_BACKUP_SSH_KEY": "give the private key the target's authorized_keys trusts",
+    "TR4CTL_BACKUP_SSH_KNOWN_HOSTS": "write the target's host key into it (`HOST ssh-ed25519 "
+                                     "AAAA...`, from the server's /etc/ssh/*.pub)",
+    "TR4CTL_BACKUP_S3_CREDENTIALS": "write AWS_ACCESS_KEY_ID=... and AWS_SECRET_ACCESS_KEY=... "
+                                    "into it",
+}
+
+
 def require_backup_files(config) -> None:
     """The files a schedule mounts: there, regular, and the secret ones readable by their
     owner only (ssh refuses a key others can read; credentials must not be either)."""
@@ -111,5 +120,8 @@ def require_backup_files(config) -> None:
         problem = "does not exist" if not path.exists() else regular_file_problem(path)
         if problem:
             raise BadInput(f"{key}: {path} {problem}", f"`tr4ctl config set {key} /path/to/file`")
+        # Of no use to ssh or restic, and a swarm refuses an empty secret mid-deploy.
+        if path.stat().st_size == 0:
+            raise BadInput(f"{key}: {path} is empty", _FILLED[key])
         if secret and stat.S_IMODE(path.stat().st_mode) & 0o077:
             raise BadInput(f"{key}: {path} is readable by others", f"chmod 600 {path}")
