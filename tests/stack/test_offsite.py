@@ -20,6 +20,8 @@ from conftest import docker, wait_for
 from sftp_target import REPOSITORY, SFTP_USER, account_load, restic, stack_with_target
 from test_backup import accounts
 
+from tr4ctl.plan.offsite import RESTIC_WRAPPER
+
 ALIAS = "t3os-sftp"
 
 
@@ -73,6 +75,34 @@ def test_schedule_copies_land_and_retention_prunes(offsite):
     assert listed["state"]["last_size"] > 0 and listed["state"]["last_snapshot"]
     verified = stack.tr4ctl("backup", "verify", "--offsite")
     assert "intact" in verified.stderr
+
+
+def _locks(stack) -> list[str]:
+    return restic(stack, "list", "locks", "--no-lock").split()
+
+
+def test_a_lock_left_by_a_killed_run_does_not_fail_the_passes_after(offsite):
+    """A restic run killed mid-upload (the service stopped or replaced) leaves its lock
+    at the target; a prune refuses to run past it for 30 minutes. The service's next
+    container clears it at start, and its passes succeed."""
+    stack, _ = offsite
+    wait_for(lambda: (s := _state(stack)) and s["state"], "the repository at the target", 120)
+    before = set(_locks(stack))
+    # restic waiting on its stdin holds its lock; killed, it cannot remove it ($! is the
+    # pipeline's last process; the sleep, on the pipe, holds none of exec's streams).
+    held = (f"sleep 300 2>/dev/null | {RESTIC_WRAPPER} backup -q --stdin --stdin-filename "
+            "held >/dev/null 2>&1 & sleep 5; kill -9 $!")
+    stack.compose_exec("backup-schedule", "sh", "-c", held)
+    left = set(_locks(stack)) - before
+    assert left, "the killed run's lock is at the target"
+    # The service replaced, as a changed setting or `docker rm` and `up` would do.
+    docker("rm", "-f", stack.container_ids()["backup-schedule"])
+    replaced_at = time.time()
+    stack.tr4ctl("up", "--env", "dev")
+    passed = wait_for(lambda: (s := _state(stack)) and s["state"] and (s["state"]["last_run"] or 0)
+                      >= replaced_at - 1 and s, "a pass of the new container", 240, every=3)
+    assert passed["verdict"] == "ok", passed
+    assert not left & set(_locks(stack))
 
 
 RPO_TARGET = 60.0

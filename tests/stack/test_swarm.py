@@ -371,44 +371,77 @@ def _schedule(stack) -> dict:
     return stack.json("status", check=False).get("data", {}).get("backup_schedule") or {}
 
 
-def test_scheduled_off_host_copies_run_on_a_swarm(stack, tmp_path_factory):
+@pytest.fixture(scope="module")
+def off_host(stack, tmp_path_factory):
+    """An SFTP server of the test's own on the nodes' network; yields (settings, server).
+    By address: a task of the node's engine cannot resolve the test network's names."""
+    settings = target_settings(tmp_path_factory.mktemp("swarm-backup-keys"), "pending")
+    with sftp_server(settings, stack.manager.network, "t4t-swarm-sftp") as (server, address):
+        settings["TR4CTL_BACKUP_TARGET"] = f"sftp:{SFTP_USER}@{address}:{REPOSITORY}"
+        yield settings, server
+
+
+def test_scheduled_off_host_copies_run_on_a_swarm(stack, off_host):
     """TR4CTL_BACKUP_SCHEDULE on a swarm (PostgreSQL: backup-dump takes the dumps). The
     restic key and the target's key files reach the service as swarm secrets named after
-    their content, not as paths of this machine; copies land at an SFTP server of the
-    test's own, on the nodes' network; a rewritten known_hosts is deployed as a new
-    secret and the next pass lands too."""
-    settings = target_settings(tmp_path_factory.mktemp("swarm-backup-keys"), "pending")
+    their content, not as paths of this machine; copies land at the SFTP server; a
+    rewritten known_hosts is deployed as a new secret and the next pass lands too."""
+    settings, server = off_host
     backup_image = stack.json("config", "show")["data"]["settings"]["TR4CTL_BACKUP_IMAGE"]
     stack.manager.load(backup_image)  # the host's image: never removed by the test
-    with sftp_server(settings, stack.manager.network, "t4t-swarm-sftp") as (server, address):
-        # By address: a task of the node's engine cannot resolve the test network's names.
-        settings["TR4CTL_BACKUP_TARGET"] = f"sftp:{SFTP_USER}@{address}:{REPOSITORY}"
-        for key, value in settings.items():
-            stack.tr4ctl("config", "set", f"{key}={value}")
-        stack.tr4ctl("up", "--target", "swarm")
-        binds, secrets = _service_files(stack, "backup-schedule")
-        assert binds == [], binds
-        for key in ("restic_password", "backup_ssh_key", "backup_known_hosts"):
-            assert any(name.startswith(f"{stack.name}_{key}_") for name in secrets), secrets
-        task = stack.manager.docker("ps", "-q", "--filter", "label=com.docker.swarm.service."
-                                    f"name={stack.name}_backup-schedule").split()[0]
-        assert stack.manager.docker("exec", task, "stat", "-c", "%a %u",
-                                    "/run/secrets/backup_ssh_key").strip() == "400 0"
+    for key, value in settings.items():
+        stack.tr4ctl("config", "set", f"{key}={value}")
+    stack.tr4ctl("up", "--target", "swarm")
+    binds, secrets = _service_files(stack, "backup-schedule")
+    assert binds == [], binds
+    for key in ("restic_password", "backup_ssh_key", "backup_known_hosts"):
+        assert any(name.startswith(f"{stack.name}_{key}_") for name in secrets), secrets
+    task = stack.manager.docker("ps", "-q", "--filter", "label=com.docker.swarm.service."
+                                f"name={stack.name}_backup-schedule").split()[0]
+    assert stack.manager.docker("exec", task, "stat", "-c", "%a %u",
+                                "/run/secrets/backup_ssh_key").strip() == "400 0"
 
-        first = wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
-                         and (s.get("state") or {}).get("last_run") and s,
-                         "the first scheduled pass on the swarm", 300, every=3)
-        snapshots = docker("exec", server, "find", f"{REPOSITORY}/snapshots", "-type", "f").split()
-        assert snapshots, "the copies are at the target"
-        assert "intact" in stack.tr4ctl("backup", "verify", "--offsite").stderr
+    first = wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
+                     and (s.get("state") or {}).get("last_run") and s,
+                     "the first scheduled pass on the swarm", 300, every=3)
+    snapshots = docker("exec", server, "find", f"{REPOSITORY}/snapshots", "-type", "f").split()
+    assert snapshots, "the copies are at the target"
+    assert "intact" in stack.tr4ctl("backup", "verify", "--offsite").stderr
 
-        known = Path(settings["TR4CTL_BACKUP_SSH_KNOWN_HOSTS"])
-        known.write_text(known.read_text() + "# rotated\n")
-        stack.tr4ctl("up", "--target", "swarm")
-        _, rotated = _service_files(stack, "backup-schedule")
-        changed = set(rotated) - set(secrets)
-        assert len(changed) == 1 and f"{stack.name}_backup_known_hosts_" in changed.pop()
-        wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
-                 and ((s.get("state") or {}).get("last_run") or 0) > first["state"]["last_run"],
-                 "a scheduled pass with the new known_hosts", 300, every=3)
-        assert stack.json("status")["data"]["condition"] == "healthy"
+    known = Path(settings["TR4CTL_BACKUP_SSH_KNOWN_HOSTS"])
+    known.write_text(known.read_text() + "# rotated\n")
+    stack.tr4ctl("up", "--target", "swarm")
+    _, rotated = _service_files(stack, "backup-schedule")
+    changed = set(rotated) - set(secrets)
+    assert len(changed) == 1 and f"{stack.name}_backup_known_hosts_" in changed.pop()
+    wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
+             and ((s.get("state") or {}).get("last_run") or 0) > first["state"]["last_run"],
+             "a scheduled pass with the new known_hosts", 300, every=3)
+    assert stack.json("status")["data"]["condition"] == "healthy"
+
+
+def test_a_lost_swarm_project_comes_back_from_the_off_host_copies(stack, off_host,
+                                                                 tmp_path_factory):
+    """The manager's volumes destroyed (`down --volumes`); a fresh project folder with the
+    operator's .env and the exported key restores from the target with one command, and
+    the stack serves on the swarm again with every account."""
+    settings, _ = off_host
+    before = emails(stack)
+    copied_after = time.time()
+    wait_for(lambda: ((_schedule(stack).get("state") or {}).get("last_db_run") or 0)
+             > copied_after, "a database copy holding every account", 120, every=3)
+    key = stack.tr4ctl("backup", "key", "export").stdout
+    stack.tr4ctl("down", "--volumes", "--yes")
+    assert not stack.manager.docker("volume", "ls", "-q", "--filter", f"name={stack.name}_")
+    fresh = tmp_path_factory.mktemp("swarm-fresh-host")  # the manager sees the same path
+    (fresh / ".env").write_bytes((stack.project_dir / ".env").read_bytes())
+    key_file = fresh / "backup.key"
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    stack.project_dir = fresh
+    restored = stack.tr4ctl("backup", "restore", "--from", settings["TR4CTL_BACKUP_TARGET"],
+                            "--key-file", str(key_file), "--yes", timeout=1200)
+    assert "restored" in restored.stderr
+    assert services(stack)["backend"]["replicas"] == f"{REPLICAS}/{REPLICAS}"
+    assert emails(stack) == before
+    assert login(stack).status_code == 200

@@ -122,6 +122,25 @@ def test_service_rendered_only_with_a_schedule(swarm):
     assert "AWS_SECRET_ACCESS_KEY=" not in script or "sed -n" in script
 
 
+@pytest.mark.parametrize("swarm", [False, True])
+def test_a_lock_left_by_a_cut_short_run_is_cleared_at_start(swarm):
+    """restic takes a lock of its host whose process is gone for stale: the service's
+    hostname is the same in every container of it, and it unlocks once the repository
+    answers, before its first pass."""
+    service = _render(swarm, **SFTP)["services"]["backup-schedule"]
+    assert service["hostname"] == "tr4ction-backup"
+    script = service["command"][0]
+    assert script.index("r init; do") < script.index("r unlock") < script.index("while :; do")
+    assert "--remove-all" not in script  # another host's live lock is never removed
+
+
+def test_lock_hostnames_are_the_projects_and_fit():
+    assert offsite.lock_hostname("shop") == "shop-backup"
+    long_one, other = "p" * 60, "p" * 59 + "q"
+    assert len(offsite.lock_hostname(long_one)) <= 63
+    assert offsite.lock_hostname(long_one) != offsite.lock_hostname(other)
+
+
 def test_on_compose_the_service_binds_its_files_from_this_machine():
     service = _render(**SFTP)["services"]["backup-schedule"]
     assert service["environment"]["RESTIC_PASSWORD_FILE"] == offsite.PASSWORD_IN_CONTAINER

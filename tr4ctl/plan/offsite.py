@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -300,9 +301,18 @@ def file_in_container(key: str, *, swarm: bool) -> str:
     return f"{SWARM_SECRETS_DIR}/{key}" if swarm else _BOUND_AT[key]
 
 
+def lock_hostname(project: str) -> str:
+    """The service's hostname, in every container of it: the project's, so that projects
+    sharing a repository never take each other's locks for their own."""
+    name = f"{project}-backup"
+    if len(name) <= 63:  # a hostname's limit
+        return name
+    return f"{project[:45]}-{zlib.crc32(project.encode()):08x}-backup"
+
+
 def service_values(schedule: str, keep: str, target: str, files: dict[str, str],
                    backend_uid: int, postgres_database: str | None = None, *,
-                   swarm: bool = False) -> dict[str, object]:
+                   project: str, swarm: bool = False) -> dict[str, object]:
     """What the compose template's backup-schedule service needs (and on PostgreSQL,
     `postgres_database` set, its backup-dump service). `files`: service_files'."""
     parsed = parse_target(target)
@@ -319,6 +329,7 @@ def service_values(schedule: str, keep: str, target: str, files: dict[str, str],
         "db_interval_seconds": DB_INTERVAL_SECONDS,
         "keep_flags": keep_flags(keep),
         "repository": parsed.repository,
+        "lock_hostname": lock_hostname(project),
         "sftp_command": command,
         "s3_credentials": inside(S3_CREDENTIALS) if parsed.kind == "s3" else None,
         "password_in_container": inside(PASSWORD),

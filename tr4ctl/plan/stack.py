@@ -184,7 +184,7 @@ def backup_service_values(config: Config, paths: ProjectPaths) -> dict[str, Any]
     return offsite.service_values(
         config.backup_schedule, config.backup_keep, config.backup_target, files, BACKEND_UID,
         postgres_database(current_url(config)) if config.database == POSTGRES else None,
-        swarm=config.target == SWARM)
+        project=StackNames(config.project_name).project, swarm=config.target == SWARM)
 
 
 BACKEND_SERVICE = "backend"
