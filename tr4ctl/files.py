@@ -148,11 +148,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def content_digest(path: Path) -> str:
-    """The sha256 of a small file's bytes; of nothing when it cannot be read (the
-    command that needs the file refuses it, naming the setting)."""
+    """The sha256 of an operator's small file; of nothing when it is not a regular file
+    or cannot be read (never blocks on a FIFO): the command that needs the file refuses
+    it, naming the setting."""
     import hashlib
 
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return hashlib.sha256(b"").hexdigest()
+        data = read_regular_file(path, "the file")
+    except (BadInput, OSError):
+        data = b""
+    return hashlib.sha256(data).hexdigest()

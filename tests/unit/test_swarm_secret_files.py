@@ -41,3 +41,19 @@ def test_a_rewritten_key_file_renders_a_new_secret_name(tmp_path, monkeypatch):
     password.parent.mkdir(parents=True)
     password.write_text("restic key\n")
     assert _secret_names(tmp_path)["restic_password"] != after["restic_password"]
+
+
+def test_a_fifo_as_a_key_is_named_after_nothing_and_never_read(tmp_path, monkeypatch):
+    """`config show` renders without the checks `up` makes first: it must not hang."""
+    for key in [k for k in os.environ if k.startswith(("TR4CTL_", "DOCKER_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    fifo, known = tmp_path / "id", tmp_path / "known_hosts"
+    os.mkfifo(fifo)
+    known.write_text("store.test ssh-ed25519 AAAA\n")
+    (tmp_path / ".env").write_text(
+        "TR4CTL_TARGET=swarm\nTR4CTL_BIND_ADDRESS=0.0.0.0\nTR4CTL_BACKUP_SCHEDULE=hourly\n"
+        "TR4CTL_BACKUP_TARGET=sftp:b@store.test:/r\n"
+        f"TR4CTL_BACKUP_SSH_KEY={fifo}\nTR4CTL_BACKUP_SSH_KNOWN_HOSTS={known}\n")
+    empty = hashlib.sha256(b"").hexdigest()[:12]
+    assert _secret_names(tmp_path)["backup_ssh_key"].endswith(f"_{empty}")
