@@ -73,7 +73,9 @@ def pebble_get(pebble_ip: str, ca_file: Path, url_path: str, port: int) -> str:
 
 @pytest.fixture(scope="module")
 def station(docker_engine, tmp_path_factory):
-    plain = new_stack(tmp_path_factory, "rprodimg")  # settings and images only: no stack
+    # Settings and images only, no stack; pebble's image too: this module runs beside the
+    # others, and may come before any test of theirs that builds it.
+    plain = new_stack(tmp_path_factory, "rprodimg", with_pebble=True)
     _, settings = stack_images(plain.json("images", "list"), own_environment())
     host = SshHost(f"t3p2-rprod-{os.getpid()}", tmp_path_factory.mktemp("ssh-host"))
     pebble = f"{host.name}-pebble"
