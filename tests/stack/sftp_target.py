@@ -4,7 +4,6 @@ with a key the test makes, its host key written to a known_hosts file of the tes
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import httpx
 from bare_ssh_hosts import ssh_host_image
 from conftest import docker, new_stack, wait_for
 from load import AccountLoad
+from swarm_nodes import address_on
 from test_backup import ADMIN_EMAIL, ADMIN_PASSWORD, seed_admin
 
 from tr4ctl.plan.offsite import RESTIC_WRAPPER
@@ -51,8 +51,7 @@ def sftp_server(settings: dict[str, str], network: str, alias: str):
                        input=key.with_suffix(".pub").read_bytes(), check=True)
         host_key = wait_for(lambda: docker("exec", server, "cat", "/etc/ssh/ssh_host_ed25519_key.pub",
                                            check=False).strip(), "the server's host key", 30)
-        address = json.loads(docker("inspect", server))[0]["NetworkSettings"]["Networks"][
-            network]["IPAddress"]
+        address = address_on(server, network)
         known.write_text(f"{alias},{address} {' '.join(host_key.split()[:2])}\n")
         yield server, address
     finally:
