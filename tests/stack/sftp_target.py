@@ -77,6 +77,11 @@ def stack_with_target(tmp_path_factory, label: str, alias: str,
         docker("network", "rm", f"{stack.name}_network", check=False)
 
 
+def schedule_status(stack) -> dict:
+    """`status`'s account of the backup schedule ({} while there is none to read)."""
+    return (stack.json("status", check=False).get("data") or {}).get("backup_schedule") or {}
+
+
 def restic(stack, *args: str) -> str:
     """restic in the backup-schedule service, as it calls it (the target's options)."""
     return stack.compose_exec("backup-schedule", RESTIC_WRAPPER, *args)

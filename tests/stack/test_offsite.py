@@ -17,7 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import docker, wait_for
-from sftp_target import REPOSITORY, SFTP_USER, account_load, restic, stack_with_target
+from sftp_target import (
+    REPOSITORY,
+    SFTP_USER,
+    account_load,
+    restic,
+    schedule_status,
+    stack_with_target,
+)
 from test_backup import accounts
 
 from tr4ctl.plan.offsite import RESTIC_WRAPPER
@@ -29,10 +36,6 @@ ALIAS = "t3os-sftp"
 def offsite(docker_engine, tmp_path_factory):
     with stack_with_target(tmp_path_factory, "t3os-offsite", ALIAS) as made:
         yield made
-
-
-def _state(stack) -> dict | None:
-    return stack.json("status", check=False)["data"].get("backup_schedule")
 
 
 def _snapshots(stack, tag: str) -> list[dict]:
@@ -54,12 +57,12 @@ def test_schedule_copies_land_and_retention_prunes(offsite):
     stack, server = offsite
 
     def two_passes():
-        state = _state(stack)
+        state = schedule_status(stack)
         return state and state["state"] and state["state"]["last_run"] and \
             state["verdict"] == "ok" and len(_snapshots(stack, "full")) >= 1 and state
 
     first = wait_for(two_passes, "the first scheduled pass", 240, every=3)
-    wait_for(lambda: (s := _state(stack)) and s["state"]["last_run"] > first["state"]["last_run"]
+    wait_for(lambda: (s := schedule_status(stack)) and s["state"]["last_run"] > first["state"]["last_run"]
              and s["verdict"] == "ok", "the second scheduled pass", 240, every=3)
     # TR4CTL_BACKUP_KEEP=1h: two full passes within the hour, one kept.
     assert len(_snapshots(stack, "full")) == 1
@@ -86,7 +89,7 @@ def test_a_lock_left_by_a_killed_run_does_not_fail_the_passes_after(offsite):
     at the target; a prune refuses to run past it for 30 minutes. The service's next
     container clears it at start, and its passes succeed."""
     stack, _ = offsite
-    wait_for(lambda: (s := _state(stack)) and s["state"], "the repository at the target", 120)
+    wait_for(lambda: (s := schedule_status(stack)) and s["state"], "the repository at the target", 120)
     before = set(_locks(stack))
     # restic waiting on its stdin holds its lock; killed, it cannot remove it ($! is the
     # pipeline's last process; the sleep, on the pipe, holds none of exec's streams).
@@ -99,7 +102,7 @@ def test_a_lock_left_by_a_killed_run_does_not_fail_the_passes_after(offsite):
     docker("rm", "-f", stack.container_ids()["backup-schedule"])
     replaced_at = time.time()
     stack.tr4ctl("up", "--env", "dev")
-    passed = wait_for(lambda: (s := _state(stack)) and s["state"] and (s["state"]["last_run"] or 0)
+    passed = wait_for(lambda: (s := schedule_status(stack)) and s["state"] and (s["state"]["last_run"] or 0)
                       >= replaced_at - 1 and s, "a pass of the new container", 240, every=3)
     assert passed["verdict"] == "ok", passed
     assert not left & set(_locks(stack))
@@ -175,7 +178,7 @@ def test_corrupted_pack_is_caught(offsite):
         "the drill's restore did not bring the stack back (see its failure above)"
     # Healthy first (after the drill: the restored stack's own first pass), so that the
     # failure below is the damage's.
-    wait_for(lambda: (s := _state(stack)) and s["verdict"] == "ok" and s["state"]["last_run"],
+    wait_for(lambda: (s := schedule_status(stack)) and s["verdict"] == "ok" and s["state"]["last_run"],
              "a good pass before the damage", 240, every=3)
     packs = docker("exec", server, "find", f"{REPOSITORY}/data", "-type", "f", "-size", "+1k"
                    ).split()
@@ -185,7 +188,7 @@ def test_corrupted_pack_is_caught(offsite):
     bad = stack.tr4ctl("backup", "verify", "--offsite", check=False)
     assert bad.returncode == 1 and "failed verification" in bad.stderr
     assert "Traceback" not in bad.stderr
-    wait_for(lambda: (s := _state(stack)) and s["verdict"] == "failed",
+    wait_for(lambda: (s := schedule_status(stack)) and s["verdict"] == "failed",
              "a scheduled pass that notices", 240, every=3)
     degraded = stack.tr4ctl("status", "--check", check=False)
     assert degraded.returncode == 1 and "scheduled backup" in degraded.stderr

@@ -11,7 +11,14 @@ import json
 import httpx
 import pytest
 from conftest import docker, wait_for
-from sftp_target import REPOSITORY, SFTP_USER, account_load, restic, stack_with_target
+from sftp_target import (
+    REPOSITORY,
+    SFTP_USER,
+    account_load,
+    restic,
+    schedule_status,
+    stack_with_target,
+)
 from test_backup import ADMIN_EMAIL, accounts
 
 from tr4ctl.plan.offsite import RESTIC_WRAPPER
@@ -30,9 +37,8 @@ def test_each_pass_ships_a_dump_from_the_servers_own_image(offsite_pg):
     stack, _ = offsite_pg
     services = {s["service"]: s for s in stack.json("status")["data"]["services"]}
     assert services["backup-dump"]["state"] == "running"
-    state = wait_for(lambda: (s := stack.json("status", check=False)["data"].get(
-        "backup_schedule")) and s["state"] and s["state"]["last_run"] and s["verdict"] == "ok"
-        and s, "the first scheduled pass", 240, every=3)
+    state = wait_for(lambda: (s := schedule_status(stack)) and s["state"] and s["state"]["last_run"]
+                     and s["verdict"] == "ok" and s, "the first scheduled pass", 240, every=3)
     assert state["state"]["last_size"] > 0
     full = json.loads(restic(stack, "snapshots", "--json", "--tag", "full"))[-1]
     listed = restic(stack, "ls", full["id"])

@@ -17,6 +17,7 @@ import sysconfig
 
 import pytest
 from conftest import docker, new_stack, wait_for
+from sftp_target import schedule_status
 
 ALIAS = "t3os-s3"
 PORT = 5000
@@ -70,7 +71,7 @@ def _client(server: str):
 
 def test_s3_copies_land_and_damage_is_caught(s3_stack):
     stack, server = s3_stack
-    wait_for(lambda: (s := stack.json("status", check=False)["data"].get("backup_schedule"))
+    wait_for(lambda: (s := schedule_status(stack))
              and s["verdict"] == "ok" and s["state"]["last_run"], "a scheduled pass to S3",
              240, every=3)
     s3 = _client(server)

@@ -17,7 +17,7 @@ import pytest
 from backend_images import build_context, build_image, derived_image, releases, served_version
 from conftest import docker, own_environment, wait_for
 from load import AccountLoad, RequestLoad
-from sftp_target import REPOSITORY, SFTP_USER, sftp_server, target_settings
+from sftp_target import REPOSITORY, SFTP_USER, schedule_status, sftp_server, target_settings
 from swarm_nodes import Manager, SocketNode, load_stack_images, node_stack
 
 # Runs beside the other tests (scripts/test.sh), as it never touches the host's stacks:
@@ -367,10 +367,6 @@ def _service_files(stack, service: str) -> tuple[list[dict], list[str]]:
     return binds, sorted(s["SecretName"] for s in container.get("Secrets") or [])
 
 
-def _schedule(stack) -> dict:
-    return stack.json("status", check=False).get("data", {}).get("backup_schedule") or {}
-
-
 @pytest.fixture(scope="module")
 def off_host(stack, tmp_path_factory):
     """An SFTP server of the test's own on the nodes' network; yields (settings, server).
@@ -401,7 +397,7 @@ def test_scheduled_off_host_copies_run_on_a_swarm(stack, off_host):
     assert stack.manager.docker("exec", task, "stat", "-c", "%a %u",
                                 "/run/secrets/backup_ssh_key").strip() == "400 0"
 
-    first = wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
+    first = wait_for(lambda: (s := schedule_status(stack)).get("verdict") == "ok"
                      and (s.get("state") or {}).get("last_run") and s,
                      "the first scheduled pass on the swarm", 300, every=3)
     snapshots = docker("exec", server, "find", f"{REPOSITORY}/snapshots", "-type", "f").split()
@@ -414,7 +410,7 @@ def test_scheduled_off_host_copies_run_on_a_swarm(stack, off_host):
     _, rotated = _service_files(stack, "backup-schedule")
     changed = set(rotated) - set(secrets)
     assert len(changed) == 1 and f"{stack.name}_backup_known_hosts_" in changed.pop()
-    wait_for(lambda: (s := _schedule(stack)).get("verdict") == "ok"
+    wait_for(lambda: (s := schedule_status(stack)).get("verdict") == "ok"
              and ((s.get("state") or {}).get("last_run") or 0) > first["state"]["last_run"],
              "a scheduled pass with the new known_hosts", 300, every=3)
     assert stack.json("status")["data"]["condition"] == "healthy"
@@ -428,7 +424,7 @@ def test_a_lost_swarm_project_comes_back_from_the_off_host_copies(stack, off_hos
     settings, _ = off_host
     before = emails(stack)
     copied_after = time.time()
-    wait_for(lambda: ((_schedule(stack).get("state") or {}).get("last_db_run") or 0)
+    wait_for(lambda: ((schedule_status(stack).get("state") or {}).get("last_db_run") or 0)
              > copied_after, "a database copy holding every account", 120, every=3)
     key = stack.tr4ctl("backup", "key", "export").stdout
     stack.tr4ctl("down", "--volumes", "--yes")
